@@ -1,0 +1,1 @@
+"""contract-check: the CI step that blocks pull requests whose contract changes break consumers."""

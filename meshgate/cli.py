@@ -1,0 +1,20 @@
+"""The ``meshgate`` command line: one click group; each area adds its commands from its own module."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="meshgate")
+def main() -> None:
+    """meshgate: data contracts for a Data Mesh lakehouse."""
+
+
+def _register_commands() -> None:
+    from meshgate import demo
+
+    main.add_command(demo.demo)
+
+
+_register_commands()

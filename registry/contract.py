@@ -1,0 +1,220 @@
+"""The contract: a schema plus the metadata a data product promises about it.
+
+A contract lives in a repository as a YAML file that points at its schema file (the shape is in the
+README, "Contract files"). ``load_contract`` reads and validates one, naming file and field path in
+every error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from registry.errors import InvalidArgument
+
+SUBJECT_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+QUALITY_RULES = ("not_null", "unique", "accepted_values", "min", "max", "regex")
+MASK_PII_AT = ("silver", "bronze")
+FORMATS = ("AVRO", "PROTOBUF")
+
+
+def domain_of(subject: str) -> str:
+    """The owning domain: the subject's part before the first dot."""
+    return subject.split(".", 1)[0]
+
+
+def validate_subject(subject: str) -> str:
+    if not SUBJECT_PATTERN.match(subject or ""):
+        raise InvalidArgument(
+            f"subject {subject!r} is not of the form domain.Name (letters, digits, underscores, dotted)"
+        )
+    return subject
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """A data-quality assertion on one field (dotted path), checked by the gate and by dbt."""
+
+    field: str
+    rule: str  # one of QUALITY_RULES
+    values: tuple = ()  # accepted_values
+    value: Any = None  # min / max bound, or the regex pattern
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Another subject's schema that this schema imports (Avro named type or Protobuf import)."""
+
+    name: str
+    subject: str
+    version: int
+
+
+@dataclass
+class ContractMetadata:
+    owner_domain: str = ""
+    description: str = ""
+    primary_key: list[str] = field(default_factory=list)
+    pii_fields: list[str] = field(default_factory=list)
+    quality_rules: list[QualityRule] = field(default_factory=list)
+    freshness_sla: str = ""  # e.g. "1h", "24h"
+    mask_pii_at: str = "silver"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["quality_rules"] = [
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(r).items()}
+            for r in self.quality_rules
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict | None, where: str = "metadata") -> ContractMetadata:
+        data = dict(data or {})
+        rules = [
+            _quality_rule(raw, f"{where}.quality_rules[{i}]")
+            for i, raw in enumerate(data.pop("quality_rules", []) or [])
+        ]
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidArgument(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        meta = cls(quality_rules=rules, **data)
+        _check_metadata(meta, where)
+        return meta
+
+
+@dataclass
+class Contract:
+    subject: str
+    format: str
+    schema: str
+    references: list[Reference] = field(default_factory=list)
+    metadata: ContractMetadata = field(default_factory=ContractMetadata)
+    compatibility: str | None = None  # the subject's level, when the contract sets one
+    source_file: str | None = None  # the YAML file it came from
+    schema_file: str | None = None  # the schema file it points at
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.subject)
+
+
+def _quality_rule(raw: Any, where: str) -> QualityRule:
+    if not isinstance(raw, dict):
+        raise InvalidArgument(
+            f"{where}: expected a mapping with 'field' and 'rule', got {type(raw).__name__}"
+        )
+    name = raw.get("rule")
+    if name not in QUALITY_RULES:
+        raise InvalidArgument(f"{where}.rule: {name!r} is not one of {', '.join(QUALITY_RULES)}")
+    if not isinstance(raw.get("field"), str) or not raw["field"]:
+        raise InvalidArgument(f"{where}.field: a field path is required")
+    values = tuple(raw.get("values") or ())
+    value = raw.get("value")
+    if name == "accepted_values" and not values:
+        raise InvalidArgument(f"{where}.values: accepted_values needs a non-empty list")
+    if name in ("min", "max") and not isinstance(value, int | float):
+        raise InvalidArgument(f"{where}.value: {name} needs a number, got {value!r}")
+    if name == "regex":
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{where}.value: regex needs a pattern string")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise InvalidArgument(f"{where}.value: invalid regular expression: {exc}") from None
+    extra = set(raw) - {"field", "rule", "values", "value"}
+    if extra:
+        raise InvalidArgument(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+    return QualityRule(field=raw["field"], rule=name, values=values, value=value)
+
+
+def _check_metadata(meta: ContractMetadata, where: str) -> None:
+    if meta.mask_pii_at not in MASK_PII_AT:
+        raise InvalidArgument(f"{where}.mask_pii_at: {meta.mask_pii_at!r} is not one of silver, bronze")
+    for name in ("primary_key", "pii_fields"):
+        value = getattr(meta, name)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise InvalidArgument(f"{where}.{name}: expected a list of field paths")
+    if meta.freshness_sla and not re.fullmatch(r"\d+[smhd]", meta.freshness_sla):
+        raise InvalidArgument(
+            f"{where}.freshness_sla: {meta.freshness_sla!r} is not a duration like 30m, 1h, 2d"
+        )
+
+
+# Keys of the contract YAML file, mapped to ContractMetadata fields.
+_YAML_METADATA = {
+    "owner": "owner_domain",
+    "description": "description",
+    "primary_key": "primary_key",
+    "pii": "pii_fields",
+    "quality": "quality_rules",
+    "freshness_sla": "freshness_sla",
+    "mask_pii_at": "mask_pii_at",
+}
+_YAML_KEYS = {"subject", "format", "schema", "references", "compatibility", *_YAML_METADATA}
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read a contract YAML file and the schema file it points at."""
+    path = Path(path)
+    where = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise InvalidArgument(f"{where}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"{where}: cannot read contract: {exc}") from None
+    return contract_from_dict(data, path)
+
+
+def contract_from_dict(data: Any, path: Path) -> Contract:
+    where = str(path)
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{where}: a contract file must be a YAML mapping")
+    unknown = set(data) - _YAML_KEYS
+    if unknown:
+        raise InvalidArgument(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("subject", "format", "schema"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise InvalidArgument(f"{where}: '{key}' is required")
+    try:
+        validate_subject(data["subject"])
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: subject: {exc.message}") from None
+    fmt = data["format"].upper()
+    if fmt not in FORMATS:
+        raise InvalidArgument(f"{where}: format: {data['format']!r} is not AVRO or PROTOBUF")
+    schema_path = (path.parent / data["schema"]).resolve()
+    try:
+        schema_text = schema_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"{where}: schema: cannot read {data['schema']}: {exc}") from None
+    references = []
+    for i, ref in enumerate(data.get("references") or []):
+        if not isinstance(ref, dict) or not {"name", "subject", "version"} <= set(ref):
+            raise InvalidArgument(f"{where}: references[{i}]: needs name, subject and version")
+        references.append(
+            Reference(name=str(ref["name"]), subject=str(ref["subject"]), version=int(ref["version"]))
+        )
+    metadata = ContractMetadata.from_dict(
+        {field_name: data[key] for key, field_name in _YAML_METADATA.items() if key in data}, where
+    )
+    if not metadata.owner_domain:
+        metadata.owner_domain = domain_of(data["subject"])
+    return Contract(
+        subject=data["subject"],
+        format=fmt,
+        schema=schema_text,
+        references=references,
+        metadata=metadata,
+        compatibility=data.get("compatibility"),
+        source_file=str(path),
+        schema_file=str(schema_path),
+    )

@@ -1,0 +1,148 @@
+"""Error types of the registry.
+
+Each error is a type, mapped once to a gRPC status code (``grpc_status``) and to an HTTP answer
+(``http_status`` plus Confluent's ``error_code``) by the servers; nothing compares message strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MeshgateError(Exception):
+    """Base of every error meshgate raises on purpose (never a bug)."""
+
+    grpc_status = "INTERNAL"
+    http_status = 500
+    error_code = 50001
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where in a schema source an error sits (1-based line and column, when known)."""
+
+    file: str = "schema"
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        return text
+
+
+class InvalidSchema(MeshgateError):
+    """The schema text does not parse or is not a valid schema of its format."""
+
+    grpc_status = "INVALID_ARGUMENT"
+    http_status = 422
+    error_code = 42201
+
+    def __init__(self, message: str, location: SourceLocation | None = None):
+        self.location = location or SourceLocation()
+        super().__init__(f"{self.location}: {message}")
+        self.reason = message
+
+
+class InvalidArgument(MeshgateError):
+    """A request field is missing or malformed (names the field)."""
+
+    grpc_status = "INVALID_ARGUMENT"
+    http_status = 422
+    error_code = 42202
+
+
+class InvalidCompatibilityLevel(InvalidArgument):
+    error_code = 42203
+
+
+class IncompatibleSchema(MeshgateError):
+    """The schema breaks the subject's compatibility level or a registered consumer."""
+
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 409
+    error_code = 409
+
+    def __init__(self, message: str, violations: list | None = None, consumers: list[str] | None = None):
+        super().__init__(message)
+        self.violations = list(violations or [])
+        self.consumers = list(consumers or [])
+
+
+class SubjectNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40401
+
+
+class VersionNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40402
+
+
+class SchemaNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40403
+
+
+class ConsumerNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40410
+
+
+class SubjectNotSoftDeleted(MeshgateError):
+    """Confluent requires a soft delete before a hard (permanent) delete."""
+
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 404
+    error_code = 40405
+
+
+class ReferenceExists(MeshgateError):
+    """A version cannot be deleted while another subject's schema references it."""
+
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 422
+    error_code = 42206
+
+
+class ReadOnlyMode(MeshgateError):
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 422
+    error_code = 42205
+
+
+class PayloadTooLarge(MeshgateError):
+    grpc_status = "RESOURCE_EXHAUSTED"
+    http_status = 413
+    error_code = 41301
+
+
+class Unauthenticated(MeshgateError):
+    grpc_status = "UNAUTHENTICATED"
+    http_status = 401
+    error_code = 40101
+
+
+class PermissionDenied(MeshgateError):
+    grpc_status = "PERMISSION_DENIED"
+    http_status = 403
+    error_code = 40301
+
+
+class Unavailable(MeshgateError):
+    """The registry (or its store) cannot be reached."""
+
+    grpc_status = "UNAVAILABLE"
+    http_status = 503
+    error_code = 50301
