@@ -1,0 +1,443 @@
+"""The registry's HTTP side: ``/healthz``, ``/metrics`` and the Confluent Schema Registry REST API.
+
+The REST routes are the ones ``confluent_kafka.schema_registry.SchemaRegistryClient`` and the Kafka
+serializers call, with Confluent's paths, query parameters, JSON shapes and error codes, so existing
+clients work unchanged. Every route is a thin translation onto ``RegistryService``; the service's calls
+are synchronous and run in the thread pool. Errors are the types of ``registry.errors``, turned into
+``{"error_code": N, "message": "..."}`` in one place (``_endpoint``); anything unexpected becomes a 500
+with a generic message (the traceback goes to the server log, never to the client).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from registry.compat import Level
+from registry.contract import Reference
+from registry.errors import (
+    IncompatibleSchema,
+    InvalidArgument,
+    InvalidCompatibilityLevel,
+    InvalidSchema,
+    MeshgateError,
+    PayloadTooLarge,
+)
+from registry.metrics import OK, Metrics
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+"""Largest request body accepted (4 MiB): room for a 1 MiB schema even when JSON escaping grows it."""
+
+SCHEMA_TYPES = ("AVRO", "PROTOBUF")
+_MAX_VERSION = 2**31 - 1
+
+Handler = Callable[[Request], Awaitable[Any]]
+
+
+class RegistryJSONResponse(JSONResponse):
+    media_type = CONTENT_TYPE
+
+
+def create_app(
+    service: Any,
+    *,
+    metrics: Metrics | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> Starlette:
+    """The HTTP application over ``service`` (a ``registry.service.RegistryService``).
+
+    ``metrics`` is the server's ``Metrics`` shared with its gRPC side; one is made when not given.
+    Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
+    """
+    api = _ConfluentApi(service, metrics or Metrics(), max_request_bytes)
+    routes = [
+        api.route("GET", "/healthz", api.healthz),
+        api.route("GET", "/metrics", api.metrics_text),
+        api.route("GET", "/schemas/types", api.schema_types),
+        api.route("GET", "/schemas/ids/{schema_id:int}", api.schema_by_id),
+        api.route("GET", "/schemas/ids/{schema_id:int}/schema", api.schema_text_by_id),
+        api.route("GET", "/schemas/ids/{schema_id:int}/subjects", api.subjects_by_id),
+        api.route("GET", "/schemas/ids/{schema_id:int}/versions", api.versions_by_id),
+        api.route("GET", "/subjects", api.list_subjects),
+        api.route("POST", "/subjects/{subject}", api.lookup),
+        api.route("DELETE", "/subjects/{subject}", api.delete_subject),
+        api.route("GET", "/subjects/{subject}/versions", api.list_versions),
+        api.route("POST", "/subjects/{subject}/versions", api.register),
+        api.route("GET", "/subjects/{subject}/versions/{version}", api.get_version),
+        api.route("DELETE", "/subjects/{subject}/versions/{version}", api.delete_version),
+        api.route("GET", "/subjects/{subject}/versions/{version}/schema", api.get_version_text),
+        api.route("POST", "/compatibility/subjects/{subject}/versions", api.check_all),
+        api.route("POST", "/compatibility/subjects/{subject}/versions/{version}", api.check_version),
+        api.route("GET", "/config", api.get_config),
+        api.route("PUT", "/config", api.set_config),
+        api.route("DELETE", "/config", api.delete_config),
+        api.route("GET", "/config/{subject}", api.get_config),
+        api.route("PUT", "/config/{subject}", api.set_config),
+        api.route("DELETE", "/config/{subject}", api.delete_config),
+        api.route("GET", "/mode", api.get_mode),
+        api.route("PUT", "/mode", api.set_mode),
+        api.route("GET", "/mode/{subject}", api.get_mode),
+        api.route("PUT", "/mode/{subject}", api.set_mode),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+
+
+class _ConfluentApi:
+    """The route handlers; each returns a JSON-able value or a ``Response``, or raises an error type."""
+
+    def __init__(self, service: Any, metrics: Metrics, max_request_bytes: int):
+        self.service = service
+        self.metrics = metrics
+        self.max_request_bytes = max_request_bytes
+
+    def route(self, method: str, path: str, handler: Handler) -> Route:
+        return Route(path, self._endpoint(handler), methods=[method], name=f"{method} {path}")
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler: map errors to Confluent error bodies once, and record the request."""
+        method = handler.__name__
+
+        async def endpoint(request: Request) -> Response:
+            start = time.perf_counter()
+            outcome = OK
+            try:
+                result = await handler(request)
+                response = result if isinstance(result, Response) else RegistryJSONResponse(result)
+            except MeshgateError as exc:
+                outcome = type(exc).__name__
+                response = _error(exc.http_status, exc.error_code, exc.message)
+            except Exception:
+                outcome = "internal"
+                log.exception("unexpected error in HTTP %s %s", request.method, request.url.path)
+                response = _error(500, 50001, "internal server error")
+            self.metrics.observe("http", method, time.perf_counter() - start, outcome)
+            return response
+
+        return endpoint
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def _body(self, request: Request) -> dict:
+        """The request's JSON object, refused with 413 past ``max_request_bytes`` (before parsing)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+            raise _too_large(int(declared), self.max_request_bytes)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_request_bytes:
+                raise _too_large(size, self.max_request_bytes)
+            chunks.append(chunk)
+        try:
+            body = json.loads(b"".join(chunks) or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidArgument(f"request body: not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidArgument("request body: expected a JSON object")
+        return body
+
+    # -- health and metrics
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            await self._call(self.service.ping)
+        except Exception as exc:
+            log.warning("health check failed: %s", exc)
+            return RegistryJSONResponse({"status": "unavailable"}, status_code=503)
+        return RegistryJSONResponse({"status": "ok"})
+
+    async def metrics_text(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+    # -- schemas by id
+
+    async def schema_types(self, request: Request) -> list[str]:
+        return list(SCHEMA_TYPES)
+
+    async def schema_by_id(self, request: Request) -> dict:
+        record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
+        return _schema_body(record.format, record.schema, record.references)
+
+    async def schema_text_by_id(self, request: Request) -> Response:
+        record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
+        return Response(record.schema, media_type=CONTENT_TYPE)
+
+    async def subjects_by_id(self, request: Request) -> list[str]:
+        subjects = await self._call(self.service.subjects_for_id, request.path_params["schema_id"])
+        wanted = request.query_params.get("subject")
+        return _page(request, [s for s in subjects if wanted is None or s == wanted])
+
+    async def versions_by_id(self, request: Request) -> list[dict]:
+        pairs = await self._call(self.service.versions_for_id, request.path_params["schema_id"])
+        wanted = request.query_params.get("subject")
+        found = [{"subject": s, "version": v} for s, v in pairs if wanted is None or s == wanted]
+        return _page(request, found)
+
+    # -- subjects and versions
+
+    async def list_subjects(self, request: Request) -> list[str]:
+        prefix = request.query_params.get("subjectPrefix", "")
+        deleted = _flag(request, "deleted")
+        if _flag(request, "deleted_only"):
+            everything = await self._call(self.service.list_subjects, prefix, include_deleted=True)
+            live = set(await self._call(self.service.list_subjects, prefix))
+            return _page(request, [s for s in everything if s not in live])
+        return _page(request, await self._call(self.service.list_subjects, prefix, include_deleted=deleted))
+
+    async def list_versions(self, request: Request) -> list[int]:
+        subject = request.path_params["subject"]
+        if _flag(request, "deleted_only"):
+            everything = await self._call(self.service.list_versions, subject, include_deleted=True)
+            live = set(await self._call(self.service.list_versions, subject))
+            return _page(request, [v for v in everything if v not in live])
+        deleted = _flag(request, "deleted")
+        return _page(request, await self._call(self.service.list_versions, subject, include_deleted=deleted))
+
+    async def register(self, request: Request) -> dict:
+        subject = request.path_params["subject"]
+        schema = _schema_request(await self._body(request))
+        try:
+            registered = await self._call(
+                self.service.register,
+                subject,
+                schema["schema"],
+                format=schema["format"],
+                references=schema["references"],
+                normalize=_flag(request, "normalize"),
+            )
+        except IncompatibleSchema:
+            self.metrics.rejection(subject)
+            raise
+        return _registered_body(registered)
+
+    async def lookup(self, request: Request) -> dict:
+        subject = request.path_params["subject"]
+        schema = _schema_request(await self._body(request))
+        found = await self._call(
+            self.service.lookup,
+            subject,
+            schema["schema"],
+            format=schema["format"],
+            references=schema["references"],
+            include_deleted=_flag(request, "deleted"),
+        )
+        return _registered_body(found)
+
+    async def get_version(self, request: Request) -> dict:
+        found = await self._version(request)
+        return _registered_body(found)
+
+    async def get_version_text(self, request: Request) -> Response:
+        found = await self._version(request)
+        return Response(found.schema, media_type=CONTENT_TYPE)
+
+    async def _version(self, request: Request) -> Any:
+        subject = request.path_params["subject"]
+        version = _version(request.path_params["version"])
+        deleted = _flag(request, "deleted")
+        return await self._call(self.service.get_version, subject, version, include_deleted=deleted)
+
+    async def delete_subject(self, request: Request) -> list[int]:
+        subject = request.path_params["subject"]
+        return await self._call(self.service.delete_subject, subject, permanent=_flag(request, "permanent"))
+
+    async def delete_version(self, request: Request) -> int:
+        subject = request.path_params["subject"]
+        version = _version(request.path_params["version"])
+        permanent = _flag(request, "permanent")
+        return await self._call(self.service.delete_version, subject, version, permanent=permanent)
+
+    # -- compatibility
+
+    async def check_version(self, request: Request) -> dict:
+        return await self._check(request, _version(request.path_params["version"]))
+
+    async def check_all(self, request: Request) -> dict:
+        return await self._check(request, "all")
+
+    async def _check(self, request: Request, version: int | str) -> dict:
+        subject = request.path_params["subject"]
+        schema = _schema_request(await self._body(request))
+        result = await self._call(
+            self.service.check,
+            subject,
+            schema["schema"],
+            format=schema["format"],
+            references=schema["references"],
+            version=version,
+        )
+        body: dict[str, Any] = {"is_compatible": result.compatible}
+        if _flag(request, "verbose"):
+            body["messages"] = [_violation_text(v) for v in result.violations]
+        return body
+
+    # -- config and mode
+
+    async def get_config(self, request: Request) -> dict:
+        subject = request.path_params.get("subject")
+        config = await self._call(self.service.get_config, subject)
+        return {"compatibilityLevel": config.level.value}
+
+    async def set_config(self, request: Request) -> dict:
+        subject = request.path_params.get("subject")
+        body = await self._body(request)
+        text = body.get("compatibility", body.get("compatibilityLevel"))
+        if not isinstance(text, str):
+            raise InvalidCompatibilityLevel(
+                "request body: 'compatibility' (a compatibility level) is required"
+            )
+        try:
+            level = Level.parse(text)
+        except ValueError as exc:
+            raise InvalidCompatibilityLevel(f"compatibility: {exc}") from None
+        config = await self._call(self.service.set_config, subject, level)
+        return {"compatibility": config.level.value}
+
+    async def delete_config(self, request: Request) -> dict:
+        subject = request.path_params.get("subject")
+        previous = await self._call(self.service.get_config, subject)
+        await self._call(self.service.delete_config, subject)
+        return {"compatibilityLevel": previous.level.value}
+
+    async def get_mode(self, request: Request) -> dict:
+        mode = await self._call(self.service.get_mode, request.path_params.get("subject"))
+        return {"mode": mode}
+
+    async def set_mode(self, request: Request) -> dict:
+        body = await self._body(request)
+        mode = body.get("mode")
+        if not isinstance(mode, str):
+            raise InvalidArgument("request body: 'mode' (READWRITE or READONLY) is required")
+        mode = await self._call(self.service.set_mode, request.path_params.get("subject"), mode.upper())
+        return {"mode": mode}
+
+
+def _schema_request(body: dict) -> dict:
+    """The schema, format and references of a register / lookup / compatibility request body."""
+    text = body.get("schema")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidSchema("request body: 'schema' (the schema text) is required")
+    schema_type = body.get("schemaType") or "AVRO"
+    if not isinstance(schema_type, str) or schema_type.upper() not in SCHEMA_TYPES:
+        raise InvalidSchema(
+            f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
+            f"{' and '.join(SCHEMA_TYPES)} schemas"
+        )
+    return {
+        "schema": text,
+        "format": schema_type.upper(),
+        "references": _references(body.get("references")),
+    }
+
+
+def _references(raw: Any) -> list[Reference]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidArgument("request body: 'references' must be a list")
+    references = []
+    for i, item in enumerate(raw):
+        where = f"request body: references[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidArgument(f"{where}: expected an object with name, subject and version")
+        name, subject, version = item.get("name"), item.get("subject"), item.get("version")
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument(f"{where}.name: a non-empty string is required")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidArgument(f"{where}.subject: a non-empty string is required")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidArgument(f"{where}.version: a positive integer is required")
+        references.append(Reference(name=name, subject=subject, version=version))
+    return references
+
+
+def _version(text: str) -> int | str:
+    """A path's version: a number in [1, 2^31-1], or ``latest`` (also spelt ``-1``, as Confluent does)."""
+    if text in ("latest", "-1"):
+        return "latest"
+    if text.isdigit() and 1 <= int(text) <= _MAX_VERSION:
+        return int(text)
+    raise InvalidArgument(
+        f"version {text!r} is not a valid version: expected a number between 1 and {_MAX_VERSION} or 'latest'"
+    )
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter; clients send ``true``/``false`` in any case."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return False
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise InvalidArgument(f"query parameter {name}: {value!r} is not true or false")
+    return lowered == "true"
+
+
+def _page(request: Request, items: list) -> list:
+    """Apply Confluent's ``offset`` / ``limit`` query parameters (a negative limit means all)."""
+    offset = _int_param(request, "offset", 0)
+    limit = _int_param(request, "limit", -1)
+    if offset < 0:
+        raise InvalidArgument(f"query parameter offset: {offset} is negative")
+    items = items[offset:]
+    return items if limit < 0 else items[:limit]
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"query parameter {name}: {value!r} is not an integer") from None
+
+
+def _schema_body(schema_format: str, text: str, references: Any) -> dict:
+    """Confluent's schema object: ``schemaType`` is omitted for Avro, as Confluent does."""
+    body: dict[str, Any] = {"schema": text}
+    if schema_format != "AVRO":
+        body["schemaType"] = schema_format
+    if references:
+        body["references"] = [
+            {"name": r.name, "subject": r.subject, "version": r.version} for r in references
+        ]
+    return body
+
+
+def _registered_body(registered: Any) -> dict:
+    body = {"subject": registered.subject, "version": registered.version, "id": registered.schema_id}
+    body.update(_schema_body(registered.format, registered.schema, registered.references))
+    return body
+
+
+def _violation_text(violation: Any) -> str:
+    line = f" (line {violation.line})" if violation.line is not None else ""
+    return f"{violation.rule} at {violation.path}{line}: {violation.message}"
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body of {size} bytes exceeds the limit of {limit} bytes")
+
+
+def _error(status: int, code: int, message: str) -> Response:
+    return RegistryJSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+async def _http_exception(request: Request, exc: HTTPException) -> Response:
+    """Unknown routes and methods answer in Confluent's error shape too."""
+    return _error(exc.status_code, exc.status_code, f"HTTP {exc.status_code} {exc.detail}")
