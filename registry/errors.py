@@ -63,6 +63,10 @@ class InvalidCompatibilityLevel(InvalidArgument):
     error_code = 42203
 
 
+class InvalidMode(InvalidArgument):
+    error_code = 42204
+
+
 class IncompatibleSchema(MeshgateError):
     """The schema breaks the subject's compatibility level or a registered consumer."""
 
@@ -98,6 +102,30 @@ class ConsumerNotFound(MeshgateError):
     grpc_status = "NOT_FOUND"
     http_status = 404
     error_code = 40410
+
+
+class SubjectSoftDeleted(MeshgateError):
+    """Every version of the subject is already soft-deleted (a permanent delete may follow)."""
+
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40404
+
+
+class VersionSoftDeleted(MeshgateError):
+    """The version is already soft-deleted (a permanent delete may follow)."""
+
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40406
+
+
+class VersionNotSoftDeleted(MeshgateError):
+    """Confluent requires a soft delete of a version before its permanent delete."""
+
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 404
+    error_code = 40407
 
 
 class SubjectNotSoftDeleted(MeshgateError):

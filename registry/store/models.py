@@ -1,0 +1,99 @@
+"""The registry's tables, as SQLAlchemy 2 typed ORM models.
+
+A schema row is immutable and shared by every subject that registers the same normalised schema (its
+primary key is the global schema id). A subject version points at a schema row and carries that
+version's contract metadata. The ``subjects`` row exists once per subject: writers lock it to number
+versions without gaps, and its ``seq`` counter changes on every write so replicas can validate caches.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The key used in ``configs`` and ``modes`` for the global setting.
+GLOBAL = ""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaRow(Base):
+    __tablename__ = "schemas"
+    __table_args__ = (UniqueConstraint("format", "fingerprint", name="uq_schemas_format_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    format: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    references: Mapped[list] = mapped_column(JSON, default=list)  # [{name, subject, version}]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SubjectRow(Base):
+    __tablename__ = "subjects"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every write to the subject
+
+
+class SubjectVersionRow(Base):
+    __tablename__ = "subject_versions"
+    __table_args__ = (UniqueConstraint("subject", "version", name="uq_subject_versions_subject_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(ForeignKey("subjects.name"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    schema_id: Mapped[int] = mapped_column(ForeignKey("schemas.id"), index=True)
+    meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReferenceRow(Base):
+    """One import of a schema: lets a delete find the versions other subjects still reference."""
+
+    __tablename__ = "schema_references"
+    __table_args__ = (Index("ix_schema_references_target", "subject", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schema_id: Mapped[int] = mapped_column(ForeignKey("schemas.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ConfigRow(Base):
+    __tablename__ = "configs"
+
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)  # GLOBAL for the default
+    level: Mapped[str] = mapped_column(String(32))
+    ruleset: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ModeRow(Base):
+    __tablename__ = "modes"
+
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)  # GLOBAL for the default
+    mode: Mapped[str] = mapped_column(String(16))
+
+
+class ConsumerRow(Base):
+    __tablename__ = "consumers"
+    __table_args__ = (UniqueConstraint("name", "subject", name="uq_consumers_name_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    format: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reader_schema: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,169 @@
+"""Where the registry keeps its state: one SQLAlchemy layer over SQLite (default) and PostgreSQL.
+
+Writes run in one transaction each (``Store.write``) and are retried on the transient failures of
+concurrent writers (deadlock, serialisation failure, a unique-constraint race, SQLite's busy lock).
+Version numbers are allocated under a per-subject lock: PostgreSQL locks the subject's row with
+``SELECT ... FOR UPDATE``; SQLite runs every write transaction as ``BEGIN IMMEDIATE``, which
+serialises writers across processes. The unique constraint on (subject, version) is the last guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from registry.errors import Unavailable
+from registry.store.models import ReferenceRow, SchemaRow, SubjectRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WRITE_ATTEMPTS = 8
+_MIGRATION_LOCK_KEY = 0x6D657368  # "mesh": serialises migrations of replicas starting together
+
+
+def sqlite_url(data_dir: str | Path) -> str:
+    """The default store: ``<data-dir>/registry.db``."""
+    return f"sqlite:///{Path(data_dir) / 'registry.db'}"
+
+
+class Store:
+    """Engine, migrations and transactions of the registry database.
+
+    ``create=True`` applies the Alembic migrations shipped in this package (``alembic upgrade head``)
+    so a fresh database, or one from an older release, is ready before the first request.
+    """
+
+    def __init__(self, url: str, create: bool = True, pool_size: int = 10):
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self._write_engine = self.engine.execution_options(immediate=True)
+        if create:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (safe when replicas start together)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                if self.dialect == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                    connection.commit()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads; a store that cannot be reached becomes ``Unavailable``."""
+        try:
+            with Session(self.engine) as session:
+                yield session
+        except OperationalError as exc:
+            log.warning("registry store unavailable: %s", exc)
+            raise Unavailable("the registry store is unavailable; try again") from None
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in one transaction, retrying it on transient conflicts.
+
+        ``work`` must be safe to run again: everything it did is rolled back before a retry.
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+                    return work(session)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == WRITE_ATTEMPTS or not _transient(exc):
+                    if isinstance(exc, OperationalError):
+                        log.warning("registry store write failed: %s", exc)
+                        raise Unavailable("the registry store is unavailable; try again") from None
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * attempt)
+        raise AssertionError("unreachable")
+
+    def lock_subject(self, session: Session, subject: str) -> SubjectRow:
+        """Create the subject's row if needed and lock it until the transaction ends."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(SubjectRow).values(name=subject, seq=0).on_conflict_do_nothing(index_elements=["name"])
+        )
+        return session.execute(
+            select(SubjectRow).where(SubjectRow.name == subject).with_for_update()
+        ).scalar_one()
+
+    def schema_id_for(
+        self, session: Session, format_name: str, fingerprint: str, schema_text: str, references: list[dict]
+    ) -> int:
+        """The global id of a schema, allocating one when this (format, fingerprint) is new.
+
+        Two writers adding the same new schema under different subjects meet on the unique
+        constraint: the loser's transaction fails with IntegrityError and ``write`` retries it,
+        which then finds the winner's row.
+        """
+        found = session.execute(
+            select(SchemaRow.id).where(SchemaRow.format == format_name, SchemaRow.fingerprint == fingerprint)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+        row = SchemaRow(format=format_name, fingerprint=fingerprint, text=schema_text, references=references)
+        session.add(row)
+        session.flush()
+        for ref in references:
+            session.add(ReferenceRow(schema_id=row.id, **ref))
+        return row.id
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Conflicts a retry can resolve: unique races, deadlocks, serialisation failures, busy SQLite."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in ("40001", "40P01", "55P03"):
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    immediate = connection.get_execution_options().get("immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
