@@ -141,6 +141,11 @@ class RegistryService:
         self._reader_cache = functools.lru_cache(maxsize=512)(self._parse_reader)
         self._latest: dict[str, tuple[int, RegisteredSchema]] = {}
 
+    def ping(self) -> None:
+        """Raise ``Unavailable`` unless the store answers (health checks)."""
+        with self.store.read() as session:
+            session.execute(select(1))
+
     # ---- schemas and versions -------------------------------------------------------------------
 
     def register(
