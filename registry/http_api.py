@@ -153,8 +153,8 @@ class _ConfluentApi:
     # -- health and metrics
 
     async def healthz(self, request: Request) -> Response:
-        try:
-            await self._call(self.service.ping)
+        try:  # the global mode is one primary-key read of the store, never cached
+            await self._call(self.service.get_mode, None)
         except Exception as exc:
             log.warning("health check failed: %s", exc)
             return RegistryJSONResponse({"status": "unavailable"}, status_code=503)
@@ -288,6 +288,7 @@ class _ConfluentApi:
     # -- config and mode
 
     async def get_config(self, request: Request) -> dict:
+        """A subject without a level of its own answers the global one (as ``defaultToGlobal=true``)."""
         subject = request.path_params.get("subject")
         config = await self._call(self.service.get_config, subject)
         return {"compatibilityLevel": config.level.value}
@@ -308,10 +309,8 @@ class _ConfluentApi:
         return {"compatibility": config.level.value}
 
     async def delete_config(self, request: Request) -> dict:
-        subject = request.path_params.get("subject")
-        previous = await self._call(self.service.get_config, subject)
-        await self._call(self.service.delete_config, subject)
-        return {"compatibilityLevel": previous.level.value}
+        removed = await self._call(self.service.delete_config, request.path_params.get("subject"))
+        return {"compatibilityLevel": removed.level.value}
 
     async def get_mode(self, request: Request) -> dict:
         mode = await self._call(self.service.get_mode, request.path_params.get("subject"))
