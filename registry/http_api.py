@@ -153,8 +153,8 @@ class _ConfluentApi:
     # -- health and metrics
 
     async def healthz(self, request: Request) -> Response:
-        try:  # the global mode is one primary-key read of the store, never cached
-            await self._call(self.service.get_mode, None)
+        try:
+            await self._call(self.service.ping)
         except Exception as exc:
             log.warning("health check failed: %s", exc)
             return RegistryJSONResponse({"status": "unavailable"}, status_code=503)
