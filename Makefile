@@ -26,3 +26,6 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py

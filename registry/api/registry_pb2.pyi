@@ -1,0 +1,329 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Reference(_message.Message):
+    __slots__ = ("name", "subject", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    subject: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., subject: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class QualityRule(_message.Message):
+    __slots__ = ("field", "rule", "values_json", "value_json")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_JSON_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    rule: str
+    values_json: str
+    value_json: str
+    def __init__(self, field: _Optional[str] = ..., rule: _Optional[str] = ..., values_json: _Optional[str] = ..., value_json: _Optional[str] = ...) -> None: ...
+
+class ContractMetadata(_message.Message):
+    __slots__ = ("owner_domain", "description", "primary_key", "pii_fields", "quality_rules", "freshness_sla", "mask_pii_at")
+    OWNER_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PII_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_RULES_FIELD_NUMBER: _ClassVar[int]
+    FRESHNESS_SLA_FIELD_NUMBER: _ClassVar[int]
+    MASK_PII_AT_FIELD_NUMBER: _ClassVar[int]
+    owner_domain: str
+    description: str
+    primary_key: _containers.RepeatedScalarFieldContainer[str]
+    pii_fields: _containers.RepeatedScalarFieldContainer[str]
+    quality_rules: _containers.RepeatedCompositeFieldContainer[QualityRule]
+    freshness_sla: str
+    mask_pii_at: str
+    def __init__(self, owner_domain: _Optional[str] = ..., description: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., pii_fields: _Optional[_Iterable[str]] = ..., quality_rules: _Optional[_Iterable[_Union[QualityRule, _Mapping]]] = ..., freshness_sla: _Optional[str] = ..., mask_pii_at: _Optional[str] = ...) -> None: ...
+
+class Violation(_message.Message):
+    __slots__ = ("rule", "path", "message", "line")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    path: str
+    message: str
+    line: int
+    def __init__(self, rule: _Optional[str] = ..., path: _Optional[str] = ..., message: _Optional[str] = ..., line: _Optional[int] = ...) -> None: ...
+
+class Schema(_message.Message):
+    __slots__ = ("id", "format", "schema", "references")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    format: str
+    schema: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    def __init__(self, id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
+
+class SchemaVersion(_message.Message):
+    __slots__ = ("subject", "version", "schema_id", "format", "schema", "references", "metadata", "deleted")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    version: int
+    schema_id: int
+    format: str
+    schema: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    metadata: ContractMetadata
+    deleted: bool
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., schema_id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("subject", "format", "schema", "references", "metadata", "normalize")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    format: str
+    schema: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    metadata: ContractMetadata
+    normalize: bool
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., normalize: _Optional[bool] = ...) -> None: ...
+
+class CheckCompatibilityRequest(_message.Message):
+    __slots__ = ("subject", "format", "schema", "references", "version")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    format: str
+    schema: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    version: str
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+
+class CheckCompatibilityResponse(_message.Message):
+    __slots__ = ("compatible", "violations", "consumers")
+    COMPATIBLE_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    compatible: bool
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    consumers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, compatible: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., consumers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LookupSchemaRequest(_message.Message):
+    __slots__ = ("subject", "format", "schema", "references", "include_deleted")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    format: str
+    schema: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    include_deleted: bool
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class GetSchemaByIdRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class GetSchemaByVersionRequest(_message.Message):
+    __slots__ = ("subject", "version", "include_deleted")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    version: int
+    include_deleted: bool
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class ListSubjectsRequest(_message.Message):
+    __slots__ = ("prefix", "include_deleted")
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    include_deleted: bool
+    def __init__(self, prefix: _Optional[str] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class ListSubjectsResponse(_message.Message):
+    __slots__ = ("subjects",)
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    subjects: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subjects: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListVersionsRequest(_message.Message):
+    __slots__ = ("subject", "include_deleted")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    include_deleted: bool
+    def __init__(self, subject: _Optional[str] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+
+class ListVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, versions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DeleteSubjectRequest(_message.Message):
+    __slots__ = ("subject", "permanent")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PERMANENT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    permanent: bool
+    def __init__(self, subject: _Optional[str] = ..., permanent: _Optional[bool] = ...) -> None: ...
+
+class DeleteSubjectResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, versions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DeleteVersionRequest(_message.Message):
+    __slots__ = ("subject", "version", "permanent")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PERMANENT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    version: int
+    permanent: bool
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., permanent: _Optional[bool] = ...) -> None: ...
+
+class DeleteVersionResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
+
+class GetConfigRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+
+class SetConfigRequest(_message.Message):
+    __slots__ = ("subject", "level", "ruleset")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    RULESET_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    level: str
+    ruleset: str
+    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ...) -> None: ...
+
+class DeleteConfigRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+
+class Config(_message.Message):
+    __slots__ = ("subject", "level", "ruleset")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    RULESET_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    level: str
+    ruleset: str
+    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ...) -> None: ...
+
+class GetModeRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+
+class SetModeRequest(_message.Message):
+    __slots__ = ("subject", "mode")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    mode: str
+    def __init__(self, subject: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+
+class Mode(_message.Message):
+    __slots__ = ("subject", "mode")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    mode: str
+    def __init__(self, subject: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+
+class RegisterConsumerRequest(_message.Message):
+    __slots__ = ("name", "subject", "version", "reader_schema", "fields", "format")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    READER_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    subject: str
+    version: int
+    reader_schema: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    format: str
+    def __init__(self, name: _Optional[str] = ..., subject: _Optional[str] = ..., version: _Optional[int] = ..., reader_schema: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., format: _Optional[str] = ...) -> None: ...
+
+class Consumer(_message.Message):
+    __slots__ = ("name", "subject", "format", "version", "reader_schema", "fields")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    READER_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    subject: str
+    format: str
+    version: int
+    reader_schema: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., subject: _Optional[str] = ..., format: _Optional[str] = ..., version: _Optional[int] = ..., reader_schema: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListConsumersRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
+
+class ListConsumersResponse(_message.Message):
+    __slots__ = ("consumers",)
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    consumers: _containers.RepeatedCompositeFieldContainer[Consumer]
+    def __init__(self, consumers: _Optional[_Iterable[_Union[Consumer, _Mapping]]] = ...) -> None: ...
+
+class RemoveConsumerRequest(_message.Message):
+    __slots__ = ("name", "subject")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    subject: str
+    def __init__(self, name: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
+
+class RemoveConsumerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
