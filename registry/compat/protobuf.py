@@ -1,0 +1,99 @@
+"""The Protobuf schema format: compile with protoc, pair old and new, apply the rule table.
+
+- ``parse`` compiles ``.proto`` source in-process (``protobuf_compile``) and indexes it
+  (``protobuf_schema``).
+- ``check`` walks old and new side by side (``protobuf_walk``) and hands each matched pair to the
+  rules of the chosen rule set (``protobuf_rules``): Confluent Schema Registry's semantics by default,
+  or buf's ``WIRE`` / ``WIRE_JSON`` categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
+from registry.compat.protobuf_compile import MAIN_FILE, compile_proto
+from registry.compat.protobuf_rules import RULES, RULESETS, CheckContext, ProtoRule, rules_for
+from registry.compat.protobuf_schema import ProtobufSchema
+from registry.compat.protobuf_walk import (
+    BUF_SCOPE,
+    CONFLUENT_SCOPE,
+    enum_pairs,
+    enum_value_pairs,
+    field_pairs,
+    file_pairs,
+    message_pairs,
+)
+from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
+
+__all__ = ["ProtobufFormat", "ProtobufSchema"]
+
+
+class ProtobufFormat(SchemaFormat):
+    name = "PROTOBUF"
+    rules = RULES
+
+    def parse(
+        self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
+    ) -> ProtobufSchema:
+        descriptor_set = compile_proto(text, references, source_name)
+        schema = ProtobufSchema(text, descriptor_set, references)
+        if not schema.main.proto.message_type:
+            raise InvalidSchema(
+                "schema defines no message: a Protobuf contract needs at least one top-level message",
+                SourceLocation(source_name),
+            )
+        return schema
+
+    def check(
+        self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
+    ) -> list[Violation]:
+        ruleset = _normalise_ruleset(ruleset)
+        if not isinstance(old, ProtobufSchema) or not isinstance(new, ProtobufSchema):
+            raise TypeError("ProtobufFormat.check needs two schemas parsed by ProtobufFormat.parse")
+        ctx = CheckContext(old, new, direction)
+        violations = []
+        for spec, finding in _findings(ctx, rules_for(ruleset), ruleset):
+            line = new.line_of(finding.path, finding.file_name or MAIN_FILE)
+            violations.append(Violation(spec.rule.id, finding.path, finding.message, line, direction))
+        return violations
+
+
+def _normalise_ruleset(ruleset: str | None) -> str | None:
+    if ruleset is None:
+        return None
+    key = ruleset.strip().upper()
+    if key in ("", "CONFLUENT", "DEFAULT"):
+        return None
+    if key not in RULESETS:
+        raise InvalidArgument(f"unknown Protobuf rule set {ruleset!r}; expected WIRE, WIRE_JSON or none")
+    return key
+
+
+def _findings(ctx: CheckContext, specs: list[ProtoRule], ruleset: str | None):
+    """Every (rule, finding): the walker pairs elements, each rule sees the pairs of its target."""
+    by_target: dict[str, list[ProtoRule]] = {}
+    for spec in specs:
+        by_target.setdefault(spec.target, []).append(spec)
+    scope = CONFLUENT_SCOPE if ruleset is None else BUF_SCOPE
+
+    def apply(target: str, pair, matched: bool = True):
+        for spec in by_target.get(target, ()):
+            if matched or not spec.matched_only:
+                for finding in spec.check(ctx, pair) or ():
+                    yield spec, finding
+
+    for pair in file_pairs(ctx.old, ctx.new, scope):
+        yield from apply("file", pair)
+    for pair in message_pairs(ctx.old, ctx.new, scope):
+        matched = pair.old is not None and pair.new is not None
+        yield from apply("message", pair, matched)
+        if matched:
+            for field_pair in field_pairs(pair):
+                yield from apply("field", field_pair)
+    for pair in enum_pairs(ctx.old, ctx.new, scope):
+        matched = pair.old is not None and pair.new is not None
+        yield from apply("enum", pair, matched)
+        if matched:
+            for value_pair in enum_value_pairs(pair):
+                yield from apply("enum_value", value_pair)

@@ -1,0 +1,110 @@
+"""The pairing walker: old and new side by side, each matched pair handed to the rules.
+
+Rules never walk trees themselves (buf's model): they receive a file pair, a message pair, a field
+pair (matched by number), an enum pair or an enum value pair (matched by number) and look only at it.
+Messages and enums are matched by name: by full name for buf's rule sets (a package change unpairs
+everything, and FILE_SAME_PACKAGE says why), by name relative to the package for Confluent's (which
+reports PACKAGE_CHANGED once and still compares the messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from registry.compat.protobuf_schema import (
+    EnumInfo,
+    FieldInfo,
+    FileInfo,
+    MessageInfo,
+    ProtobufSchema,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Pair(Generic[T]):
+    """The same element in the old and the new schema; one side is None when it exists on one only."""
+
+    old: T | None
+    new: T | None
+
+
+@dataclass(frozen=True)
+class EnumValuePair:
+    """The names an enum value number has in the old and the new enum (aliases give several)."""
+
+    enum: Pair[EnumInfo]
+    number: int
+    old_names: list[str]
+    new_names: list[str]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a rule set compares: which files, and how messages and enums are matched."""
+
+    main_file_only: bool  # Confluent: the subject's own file; buf: the file and its references
+    match_by_full_name: bool
+
+
+CONFLUENT_SCOPE = Scope(main_file_only=True, match_by_full_name=False)
+BUF_SCOPE = Scope(main_file_only=False, match_by_full_name=True)
+
+
+def file_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterator[Pair[FileInfo]]:
+    yield Pair(old.main, new.main)
+    if scope.main_file_only:
+        return
+    new_files = {f.name: f for f in new.user_files()}
+    for file in old.user_files():
+        if file is not old.main and file.name in new_files:
+            yield Pair(file, new_files[file.name])
+
+
+def message_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterator[Pair[MessageInfo]]:
+    """Every message on either side, matched by name; unmatched ones paired with None."""
+    yield from _pair_by_name(old.messages_in(_files(old, scope)), new.messages_in(_files(new, scope)), scope)
+
+
+def enum_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterator[Pair[EnumInfo]]:
+    yield from _pair_by_name(old.enums_in(_files(old, scope)), new.enums_in(_files(new, scope)), scope)
+
+
+def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
+    """Fields of a matched message pair that exist on both sides with the same number."""
+    assert messages.old is not None and messages.new is not None
+    for number, old_field in sorted(messages.old.fields.items()):
+        new_field = messages.new.fields.get(number)
+        if new_field is not None:
+            yield Pair(old_field, new_field)
+
+
+def enum_value_pairs(enums: Pair[EnumInfo]) -> Iterator[EnumValuePair]:
+    """Enum value numbers present on both sides of a matched enum pair."""
+    assert enums.old is not None and enums.new is not None
+    old_names = enums.old.names_by_number()
+    new_names = enums.new.names_by_number()
+    for number in sorted(old_names):
+        if number in new_names:
+            yield EnumValuePair(enums, number, old_names[number], new_names[number])
+
+
+def _files(schema: ProtobufSchema, scope: Scope) -> list[FileInfo]:
+    return [schema.main] if scope.main_file_only else schema.user_files()
+
+
+def _pair_by_name(olds: list, news: list, scope: Scope) -> Iterator[Pair]:
+    def key(element) -> str:
+        return element.full_name if scope.match_by_full_name else f"{element.file.name}:{element.path}"
+
+    new_by_key = {key(element): element for element in news}
+    old_keys = set()
+    for element in olds:
+        old_keys.add(key(element))
+        yield Pair(element, new_by_key.get(key(element)))
+    for element in news:
+        if key(element) not in old_keys:
+            yield Pair(None, element)
