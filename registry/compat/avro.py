@@ -1,0 +1,140 @@
+"""The Avro schema format: parse (validated by our model and by fastavro), canonical form, compatibility.
+
+``AvroFormat.check`` applies the Avro specification's schema-resolution rules through the pairing
+walker in ``avro_walk`` and the rule table in ``avro_rules``; see docs/avro-compatibility.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+import fastavro
+
+from registry.compat import MAX_SCHEMA_BYTES, Direction, ParsedSchema, SchemaFormat, Violation
+from registry.compat.avro_canonical import canonical_form, fingerprint
+from registry.compat.avro_json import JsonDocument, read_json
+from registry.compat.avro_model import (
+    Array,
+    AvroType,
+    Map,
+    ModelBuilder,
+    NamedType,
+    Record,
+    Union,
+    branch_label,
+)
+from registry.compat.avro_rules import RULES
+from registry.compat.avro_walk import resolve
+from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
+
+
+class AvroSchema(ParsedSchema):
+    """A parsed Avro schema: the typed model (``root``), its source and the named types it defines."""
+
+    format_name = "AVRO"
+
+    def __init__(self, text: str, source_name: str, root: AvroType, named_types: dict[str, NamedType]):
+        self.text = text
+        self.source_name = source_name
+        self.root = root
+        self.named_types = named_types
+
+    @cached_property
+    def canonical(self) -> str:
+        """Avro Parsing Canonical Form (specification, "Parsing Canonical Form for Schemas")."""
+        return canonical_form(self.root)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the Parsing Canonical Form."""
+        return fingerprint(self.canonical)
+
+    @cached_property
+    def element_lines(self) -> dict[str, int | None]:
+        """Every element path (``Order.items[].sku``, the walker's path syntax) -> its line in the text."""
+        lines: dict[str, int | None] = {}
+        _index_lines(self.root, branch_label(self.root), self.root.line, lines, set())
+        return lines
+
+
+def _index_lines(node: AvroType, path: str, line, lines: dict, on_path: set[int]) -> None:
+    lines.setdefault(path, line)
+    if isinstance(node, Record):
+        if id(node) in on_path:
+            return
+        on_path = on_path | {id(node)}
+        for field in node.fields:
+            lines.setdefault(f"{path}.{field.name}", field.line)
+            _index_lines(field.type, f"{path}.{field.name}", field.type_line, lines, on_path)
+    elif isinstance(node, Array):
+        _index_lines(node.items, f"{path}[]", node.items_line, lines, on_path)
+    elif isinstance(node, Map):
+        _index_lines(node.values, path + "{}", node.values_line, lines, on_path)
+    elif isinstance(node, Union):
+        for branch, branch_line in zip(node.branches, node.branch_lines, strict=True):
+            _index_lines(branch, f"{path}<{branch_label(branch)}>", branch_line, lines, on_path)
+
+
+class AvroFormat(SchemaFormat):
+    """Avro: schema resolution per the specification; rule table in ``rules``."""
+
+    name = "AVRO"
+    rules = RULES
+    rulesets = ("RESOLUTION", "LOGICAL")
+    """``check`` runs every rule by default; a ruleset names a category to keep only its rules
+    (``RESOLUTION``: just the specification's schema resolution)."""
+
+    def parse(
+        self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
+    ) -> AvroSchema:
+        """Parse ``text``; ``references`` maps names to other schemas' texts whose named types it uses.
+
+        References are parsed in the order given, each seeing the named types of those before it.
+        """
+        named: dict[str, NamedType] = {}
+        fastavro_named: dict = {}
+        for reference_name, reference_text in (references or {}).items():
+            self._parse_one(reference_text, reference_name, named, fastavro_named)
+        root = self._parse_one(text, source_name, named, fastavro_named)
+        return AvroSchema(text, source_name, root, named)
+
+    def _parse_one(self, text: str, source_name: str, named: dict, fastavro_named: dict) -> AvroType:
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        if size > MAX_SCHEMA_BYTES:
+            raise InvalidSchema(
+                f"the schema is {size} bytes, over the {MAX_SCHEMA_BYTES} byte cap",
+                SourceLocation(source_name),
+            )
+        document = read_json(text, source_name)
+        root = ModelBuilder(document, named).build()
+        _validate_with_fastavro(document, fastavro_named)
+        return root
+
+    def check(
+        self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
+    ) -> list[Violation]:
+        if not isinstance(old, AvroSchema) or not isinstance(new, AvroSchema):
+            raise InvalidArgument("the Avro format checks Avro schemas only")
+        enabled = self._enabled_rules(ruleset)
+        if direction is Direction.BACKWARD:
+            return resolve(new.root, old.root, direction, enabled)
+        return resolve(old.root, new.root, direction, enabled)
+
+    def _enabled_rules(self, ruleset: str | None) -> set[str]:
+        if ruleset is None:
+            return set(RULES)
+        category = ruleset.strip().upper()
+        if category not in self.rulesets:
+            raise InvalidArgument(
+                f"unknown Avro ruleset {ruleset!r}; expected one of {', '.join(self.rulesets)} (or none for all rules)"
+            )
+        return {rule.id for rule in RULES.values() if category in rule.categories}
+
+
+def _validate_with_fastavro(document: JsonDocument, fastavro_named: dict) -> None:
+    """fastavro's own validation, after ours: anything it still refuses is reported at the top."""
+    try:
+        fastavro.parse_schema(document.value, named_schemas=fastavro_named)
+    except Exception as exc:  # fastavro raises assorted types (SchemaParseException, KeyError, ...)
+        raise InvalidSchema(f"fastavro rejects the schema: {exc}", document.location(1)) from None

@@ -1,0 +1,124 @@
+"""The pairing walker: resolves a reader schema against a writer schema as the specification does.
+
+It walks (reader, writer) pairs side by side: record fields by name or reader alias, array items,
+map values, union branches (each writer branch against the first reader branch that matches), and
+hands every pair to the rules in ``avro_rules``. Named types recurse through shared nodes; a set of
+visited (reader record, writer record) pairs stops the walk on recursive schemas. Identical subtrees
+(same signature) are skipped, since a type always resolves against itself.
+
+Paths: the top-level type's short name, then ``.field`` for record fields, ``[]`` for array items,
+``{}`` for map values and ``<branch>`` for a union branch (the branch's short name or kind), e.g.
+``CheckoutCompleted.items[].sku`` or ``Order.payment<Card>.number``. Lines are in the new schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from registry.compat import Direction, Violation
+from registry.compat.avro_canonical import signature
+from registry.compat.avro_model import Array, AvroType, Map, Record, Union, branch_label
+from registry.compat.avro_rules import (
+    PAIR_RULES,
+    Pair,
+    field_missing_default,
+    first_match,
+    matches,
+    names_match,
+    type_not_in_union,
+    union_branch_missing,
+)
+
+
+def resolve(
+    reader: AvroType, writer: AvroType, direction: Direction, enabled: Collection[str]
+) -> list[Violation]:
+    """Violations found resolving ``reader`` against ``writer``; only rules in ``enabled`` report."""
+    walker = _Walker(direction, enabled)
+    new_root = reader if direction is Direction.BACKWARD else writer
+    walker.walk(reader, writer, branch_label(new_root), reader.line, writer.line)
+    return walker.violations
+
+
+class _Walker:
+    def __init__(self, direction: Direction, enabled: Collection[str]):
+        self.direction = direction
+        self.enabled = enabled
+        self.violations: list[Violation] = []
+        self.visited: set[tuple[int, int]] = set()
+
+    def report(
+        self, rule: str, pair: Pair, message: str | None, reader_line: int | None, writer_line: int | None
+    ):
+        if message and rule in self.enabled:
+            line = reader_line if self.direction is Direction.BACKWARD else writer_line
+            self.violations.append(Violation(rule, pair.path, message, line, self.direction))
+
+    def walk(self, reader: AvroType, writer: AvroType, path: str, reader_line, writer_line) -> None:
+        if signature(reader) == signature(writer):
+            return
+        if isinstance(writer, Union):
+            self._writer_union(reader, writer, path, reader_line)
+        elif isinstance(reader, Union):
+            index = first_match(reader, writer)
+            if index is None:
+                pair = Pair(reader, writer, self.direction, path)
+                self.report("TYPE_NOT_IN_UNION", pair, type_not_in_union(pair), reader_line, writer_line)
+            else:
+                branch = reader.branches[index]
+                branch_path = f"{path}<{branch_label(branch)}>"
+                self.walk(branch, writer, branch_path, reader.branch_lines[index], writer_line)
+        else:
+            self._pair(reader, writer, path, reader_line, writer_line)
+
+    def _writer_union(self, reader: AvroType, writer: Union, path: str, reader_line) -> None:
+        """Every branch the writer may use must resolve against the reader."""
+        for branch, writer_line in zip(writer.branches, writer.branch_lines, strict=True):
+            branch_path = f"{path}<{branch_label(branch)}>"
+            if isinstance(reader, Union):
+                index = first_match(reader, branch)
+                target = None if index is None else reader.branches[index]
+                target_line = None if index is None else reader.branch_lines[index]
+            else:
+                target, target_line = (reader, reader_line) if matches(reader, branch) else (None, None)
+            if target is None:
+                pair = Pair(reader, branch, self.direction, branch_path)
+                self.report(
+                    "UNION_BRANCH_MISSING", pair, union_branch_missing(pair, branch), reader_line, writer_line
+                )
+            else:
+                self.walk(target, branch, branch_path, target_line, writer_line)
+
+    def _pair(self, reader: AvroType, writer: AvroType, path: str, reader_line, writer_line) -> None:
+        pair = Pair(reader, writer, self.direction, path)
+        for rule, check in PAIR_RULES.items():
+            self.report(rule, pair, check(pair), reader_line, writer_line)
+        if isinstance(reader, Record) and isinstance(writer, Record) and names_match(reader, writer):
+            self._records(reader, writer, path, reader_line, writer_line)
+        elif isinstance(reader, Array) and isinstance(writer, Array):
+            self.walk(reader.items, writer.items, f"{path}[]", reader.items_line, writer.items_line)
+        elif isinstance(reader, Map) and isinstance(writer, Map):
+            self.walk(reader.values, writer.values, path + "{}", reader.values_line, writer.values_line)
+
+    def _records(self, reader: Record, writer: Record, path: str, reader_line, writer_line) -> None:
+        key = (id(reader), id(writer))
+        if key in self.visited:
+            return
+        self.visited.add(key)
+        for reader_field in reader.fields:
+            writer_field = writer.fields_by_name.get(reader_field.name) or next(
+                (writer.fields_by_name[a] for a in reader_field.aliases if a in writer.fields_by_name), None
+            )
+            if writer_field is None:
+                field_pair = Pair(reader, writer, self.direction, f"{path}.{reader_field.name}")
+                message = field_missing_default(field_pair, reader_field)
+                self.report("FIELD_MISSING_DEFAULT", field_pair, message, reader_field.line, writer_line)
+                continue
+            new_name = reader_field.name if self.direction is Direction.BACKWARD else writer_field.name
+            self.walk(
+                reader_field.type,
+                writer_field.type,
+                f"{path}.{new_name}",
+                reader_field.type_line,
+                writer_field.type_line,
+            )
