@@ -1,0 +1,172 @@
+"""Confluent's own Python client and Kafka serializers, unchanged, against meshgate's REST API.
+
+The real ``SchemaRegistryClient`` (confluent-kafka) talks over HTTP to a real server on a loopback port
+over a SQLite store: what teams already run must work as it does against Confluent Schema Registry.
+"""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka.schema_registry import (
+    ConfigCompatibilityLevel,
+    Schema,
+    SchemaReference,
+    SchemaRegistryClient,
+    ServerConfig,
+)
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from registry.service import RegistryService
+from registry.store import Store, sqlite_url
+from tests.registry.http_harness import serve_http
+from tests.registry.http_schemas import (
+    ORDER_BREAKING,
+    ORDER_V1,
+    ORDER_V2,
+    USER_PROTO_BREAKING,
+    USER_PROTO_V1,
+    USER_PROTO_V2,
+)
+
+
+@pytest.fixture
+def registry_url(tmp_path):
+    store = Store(sqlite_url(tmp_path))
+    with serve_http(RegistryService(store)) as url:
+        yield url
+    store.close()
+
+
+def new_client(url: str) -> SchemaRegistryClient:
+    """A fresh client: nothing cached, so every answer below came over HTTP."""
+    return SchemaRegistryClient({"url": url, "max.retries": 0})
+
+
+def test_avro_register_fetch_check_configure_and_delete(registry_url):
+    client = new_client(registry_url)
+    first_id = client.register_schema("orders-value", Schema(ORDER_V1, "AVRO"))
+    second_id = client.register_schema("orders-value", Schema(ORDER_V2, "AVRO"))
+    assert first_id != second_id
+
+    reader = new_client(registry_url)
+    assert '"amount"' in reader.get_schema(second_id).schema_str
+    latest = reader.get_latest_version("orders-value")
+    assert (latest.version, latest.schema_id, latest.subject) == (2, second_id, "orders-value")
+    assert reader.get_version("orders-value", 1).schema_id == first_id
+    assert reader.lookup_schema("orders-value", Schema(ORDER_V1, "AVRO")).version == 1
+    assert reader.get_subjects() == ["orders-value"]
+    assert reader.get_versions("orders-value") == [1, 2]
+    assert reader.get_subjects_by_schema_id(first_id) == ["orders-value"]
+    assert [(v.subject, v.version) for v in reader.get_schema_versions(first_id)] == [("orders-value", 1)]
+    assert sorted(reader.get_schema_types()) == ["AVRO", "PROTOBUF"]
+
+    assert reader.test_compatibility("orders-value", Schema(ORDER_V2, "AVRO")) is True
+    assert reader.test_compatibility("orders-value", Schema(ORDER_BREAKING, "AVRO")) is False
+    assert reader.test_compatibility("orders-value", Schema(ORDER_BREAKING, "AVRO"), version=1) is False
+    assert reader.test_compatibility_all_versions("orders-value", Schema(ORDER_BREAKING, "AVRO")) is False
+    with pytest.raises(SchemaRegistryError) as refused:
+        reader.register_schema("orders-value", Schema(ORDER_BREAKING, "AVRO"))
+    assert (refused.value.http_status_code, refused.value.error_code) == (409, 409)
+
+    assert reader.get_compatibility() == "BACKWARD"
+    reader.set_compatibility("orders-value", "none")
+    assert reader.get_compatibility("orders-value") == "NONE"
+    assert reader.test_compatibility("orders-value", Schema(ORDER_BREAKING, "AVRO")) is True
+    reader.set_config("orders-value", ServerConfig(compatibility=ConfigCompatibilityLevel.FULL))
+    assert str(reader.get_config("orders-value").compatibility_level) == "FULL"
+    assert str(reader.delete_config("orders-value").compatibility_level) == "FULL"
+    reader.set_compatibility(level="FORWARD")
+    assert str(reader.get_config().compatibility_level) == "FORWARD"
+
+    assert reader.delete_version("orders-value", 2) == 2
+    assert reader.get_versions("orders-value") == [1]
+    assert reader.delete_version("orders-value", 2, permanent=True) == 2
+    assert reader.delete_subject("orders-value") == [1]
+    assert reader.get_subjects(deleted=True) == ["orders-value"]
+    assert reader.delete_subject("orders-value", permanent=True) == [1]
+    assert reader.get_subjects(deleted=True) == []
+
+
+def test_client_errors_carry_confluent_codes(registry_url):
+    client = new_client(registry_url)
+    client.register_schema("orders-value", Schema(ORDER_V1, "AVRO"))
+    cases = [
+        (lambda: client.get_schema(987654), 404, 40403),
+        (lambda: client.get_version("orders-value", 9), 404, 40402),
+        (lambda: client.get_latest_version("missing-value"), 404, 40401),
+        (lambda: client.lookup_schema("orders-value", Schema(ORDER_V2, "AVRO")), 404, 40403),
+        (lambda: client.register_schema("orders-value", Schema('{"type": "nope"}', "AVRO")), 422, 42201),
+        (lambda: client.register_schema("orders-value", Schema('{"type": "object"}', "JSON")), 422, 42201),
+        (lambda: client.set_compatibility("orders-value", "SIDEWAYS"), 422, 42203),
+        (lambda: client.delete_subject("orders-value", permanent=True), 404, 40405),
+    ]
+    for call, status, code in cases:
+        with pytest.raises(SchemaRegistryError) as error:
+            call()
+        assert (error.value.http_status_code, error.value.error_code) == (status, code), error.value
+
+
+def test_mode_calls(registry_url):
+    client = new_client(registry_url)
+    assert client.get_global_mode() == "READWRITE"
+    client.register_schema("orders-value", Schema(ORDER_V1, "AVRO"))
+    assert client.update_mode("orders-value", "READONLY") == "READONLY"
+    assert client.get_mode("orders-value") == "READONLY"
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema("orders-value", Schema(ORDER_V2, "AVRO"))
+    assert refused.value.error_code == 42205
+    assert client.update_global_mode("READONLY") == "READONLY"
+    assert client.get_global_mode() == "READONLY"
+
+
+def test_protobuf_register_fetch_check_and_delete(registry_url):
+    client = new_client(registry_url)
+    first_id = client.register_schema("identity.User", Schema(USER_PROTO_V1, "PROTOBUF"))
+    client.register_schema("identity.User", Schema(USER_PROTO_V2, "PROTOBUF"))
+
+    reader = new_client(registry_url)
+    fetched = reader.get_schema(first_id)
+    assert fetched.schema_type == "PROTOBUF"
+    assert "message User" in fetched.schema_str
+    latest = reader.get_latest_version("identity.User")
+    assert latest.version == 2 and latest.schema.schema_type == "PROTOBUF"
+    assert reader.get_version("identity.User", 1).schema_id == first_id
+    assert reader.test_compatibility("identity.User", Schema(USER_PROTO_V2, "PROTOBUF")) is True
+    assert reader.test_compatibility("identity.User", Schema(USER_PROTO_BREAKING, "PROTOBUF")) is False
+    with pytest.raises(SchemaRegistryError) as refused:
+        reader.register_schema("identity.User", Schema(USER_PROTO_BREAKING, "PROTOBUF"))
+    assert refused.value.error_code == 409
+    assert reader.delete_subject("identity.User") == [1, 2]
+
+
+def test_protobuf_import_through_a_reference(registry_url):
+    client = new_client(registry_url)
+    money = 'syntax = "proto3";\npackage common;\n\nmessage Money {\n  int64 cents = 1;\n}\n'
+    client.register_schema("common.Money", Schema(money, "PROTOBUF"))
+    order = (
+        'syntax = "proto3";\npackage shop;\nimport "common/money.proto";\n\n'
+        "message Order {\n  string id = 1;\n  common.Money total = 2;\n}\n"
+    )
+    references = [SchemaReference("common/money.proto", "common.Money", 1)]
+    order_id = client.register_schema("shop.Order", Schema(order, "PROTOBUF", references))
+    fetched = new_client(registry_url).get_schema(order_id)
+    assert [(r.name, r.subject, r.version) for r in fetched.references] == [
+        ("common/money.proto", "common.Money", 1)
+    ]
+
+
+def test_avro_serializer_and_deserializer_round_trip(registry_url):
+    context = SerializationContext("orders", MessageField.VALUE)
+    serializer = AvroSerializer(new_client(registry_url), ORDER_V1)
+    payload = serializer({"id": "order-1"}, context)
+
+    schema_id = new_client(registry_url).get_latest_version("orders-value").schema_id
+    assert payload[0] == 0 and int.from_bytes(payload[1:5], "big") == schema_id
+
+    # A consumer with its own client finds the writer schema by the id in the message.
+    assert AvroDeserializer(new_client(registry_url))(payload, context) == {"id": "order-1"}
+    # A consumer already on v2 reads v1 data: the new field takes its default.
+    upgraded = AvroDeserializer(new_client(registry_url), ORDER_V2)
+    assert upgraded(payload, context) == {"id": "order-1", "amount": 0.0}
