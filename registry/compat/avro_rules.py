@@ -240,10 +240,11 @@ def decimal_precision_changed(pair: Pair) -> str | None:
     if reader.logical != "decimal" or writer.logical != "decimal" or reader.precision == writer.precision:
         return None
     old, new = pair.old.precision, pair.new.precision
+    overflow = f"; values with more than {new} digits would not fit" if new < old else ""
     return (
-        f"{pair.element}: decimal changed precision from {old} to {new}: the specification lets decimals match "
-        f"only with equal scale and precision, and {pair.consequence} without losing digits. Keep precision {old}, "
-        "or add a new field."
+        f"{pair.element}: decimal changed precision from {old} to {new}: {pair.consequence}, because the "
+        f"specification lets decimals match only when precision and scale are both equal{overflow}. "
+        f"Keep precision {old}, or add a new field."
     )
 
 
@@ -296,7 +297,7 @@ def union_branch_missing(pair: Pair, writer_branch: AvroType) -> str:
     if pair.direction is Direction.BACKWARD:
         return (
             f"{pair.element} no longer accepts {branch}: the old schema allowed it, the new type is "
-            f"{describe(pair.reader)}, so old data holding a {branch} cannot be read. Keep {branch} in the union."
+            f"{describe(pair.reader)}, so old data holding {branch} values cannot be read. Keep {branch} in the union."
         )
     return (
         f"{pair.element} now allows {branch}, which readers still using the old schema ({describe(pair.reader)}) "
