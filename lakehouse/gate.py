@@ -1,0 +1,289 @@
+"""The Bronze gate: only batches that conform to their contract enter Bronze, atomically, once.
+
+``ingest`` decodes and validates a batch chunk by chunk, writes the valid chunks' data files as it
+goes, and publishes them as ONE snapshot at the end, or discards them. With ``on_invalid="reject"``
+(default) any violation rejects the whole batch and nothing is committed; with ``"quarantine"`` the
+invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every decision is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+
+from lakehouse import bronze
+from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
+from lakehouse.masking import mask_key, mask_table, masked_schema
+from lakehouse.naming import bronze_identifier, quarantine_identifier
+from lakehouse.quarantine import QUARANTINE_SCHEMA, quarantine_rows
+from registry.contract import Contract
+from registry.errors import InvalidArgument
+
+ON_INVALID = ("reject", "quarantine")
+MAX_REPORTED_VIOLATIONS = 100
+
+
+@dataclass
+class IngestResult:
+    """The gate's decision on one batch."""
+
+    batch_id: str
+    subject: str
+    status: str  # accepted | rejected | quarantined | duplicate
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    violations: list = field(default_factory=list)  # the first MAX_REPORTED_VIOLATIONS RowViolations
+    reasons: dict[str, int] = field(default_factory=dict)  # rule -> number of violations
+    snapshot_id: int | None = None
+    message: str = ""
+
+
+def content_hash(paths: list[str], storage_options: dict | None = None) -> str:
+    """The default batch id: sha256 of the decoded input bytes of every file, in order, streamed."""
+    from lakehouse.decode import open_input
+
+    digest = hashlib.sha256()
+    for path in paths:
+        with open_input(path, storage_options) as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        digest.update(b"\x00")  # file boundary: [ab, c] and [a, bc] differ
+    return f"sha256:{digest.hexdigest()}"
+
+
+def ingest(
+    paths: list[str],
+    contract: Contract,
+    catalog: Catalog,
+    *,
+    schema_id: int,
+    schema_version: int,
+    batch_id: str | None = None,
+    input_format: str | None = None,
+    on_invalid: str = "reject",
+    storage_options: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    schema_lookup: Callable[[int], Contract] | None = None,
+    chunk_rows: int = 65536,
+    clock: Callable[[], datetime] | None = None,
+) -> IngestResult:
+    """Gate one batch (one or more files of one subject) into its Bronze table.
+
+    ``schema_id``/``schema_version`` identify the contract version in the registry (0/0: a contract
+    read from a file, not registered). ``progress(rows_read)`` is called after every chunk.
+    ``clock`` gives ``_ingested_at`` (tests inject one; retention is measured against it).
+    """
+    from lakehouse.decode import read_batch
+    from lakehouse.schema_mapping import arrow_schema
+
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise InvalidArgument("ingest: at least one input file is needed")
+    if on_invalid not in ON_INVALID:
+        raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
+    batch_id = batch_id or content_hash(paths, storage_options)
+    gate = _Gate(catalog, contract, arrow_schema(contract), schema_id, schema_version, batch_id, clock)
+    if gate.landed():
+        return gate.duplicate(paths)
+    chunks = read_batch(
+        paths,
+        contract,
+        input_format=input_format,
+        chunk_rows=chunk_rows,
+        schema_lookup=schema_lookup,
+        storage_options=storage_options,
+    )
+    return gate.run(chunks, paths, on_invalid, progress)
+
+
+class _Gate:
+    """One batch on its way through the gate (state shared by the steps of ``ingest``)."""
+
+    def __init__(self, catalog, contract, data_schema, schema_id, schema_version, batch_id, clock):
+        self.catalog = catalog
+        self.contract = contract
+        self.subject = contract.subject
+        self.pii = list(contract.metadata.pii_fields)
+        self.key = mask_key() if contract.metadata.mask_pii_at == "bronze" and self.pii else None
+        if self.key is not None:
+            data_schema = masked_schema(data_schema, self.pii)
+        self.schema_id, self.schema_version, self.batch_id = schema_id, schema_version, batch_id
+        self.ingested_at = (clock or (lambda: datetime.now(UTC)))()
+        self.log = IngestLog(catalog.engine)
+        self.table = bronze.ensure_table(
+            catalog, bronze_identifier(self.subject), data_schema, renames(contract)
+        )
+
+    def landed(self) -> bool:
+        self.table.refresh()
+        return bronze.find_batch(self.table, self.batch_id) is not None or self.log.landed(
+            self.subject, self.batch_id
+        )
+
+    def duplicate(self, paths: list[str]) -> IngestResult:
+        snapshot = bronze.find_batch(self.table, self.batch_id)
+        message = f"batch {self.batch_id} is already in {'.'.join(self.table.name())}; nothing to do"
+        self._record(DUPLICATE, 0, 0, {}, paths, snapshot.snapshot_id if snapshot else None, message)
+        return IngestResult(
+            self.batch_id,
+            self.subject,
+            DUPLICATE,
+            snapshot_id=snapshot.snapshot_id if snapshot else None,
+            message=message,
+        )
+
+    def run(self, chunks: Iterable, paths: list[str], on_invalid: str, progress) -> IngestResult:
+        writer = bronze.BatchWriter(self.table)
+        quarantine = None
+        reasons: Counter = Counter()
+        reported: list = []
+        rows_read = rows_invalid = 0
+        try:
+            for chunk in chunks:
+                violations = list(chunk.violations)
+                invalid = set(chunk.invalid_rows) | {v.row for v in violations}
+                reasons.update(v.rule for v in violations)
+                reported.extend(violations[: MAX_REPORTED_VIOLATIONS - len(reported)])
+                rows_read += len(chunk.rows) + len(set(chunk.raw) - set(chunk.rows.to_pylist()))
+                rows_invalid += len(invalid)
+                if on_invalid == "reject":
+                    if rows_invalid:
+                        writer.discard()  # keep reading only to report every violation
+                    else:
+                        writer.write(self._bronze_rows(chunk.table))
+                else:
+                    valid = _valid_rows(chunk, invalid)
+                    writer.write(self._bronze_rows(valid))
+                    if invalid:
+                        quarantine = quarantine or bronze.BatchWriter(self._quarantine_table())
+                        bad = quarantine_rows(
+                            chunk.table, chunk.rows.to_pylist(), chunk.raw, violations, self.pii, paths[0]
+                        )
+                        quarantine.write(self._with_gate_columns(bad))
+                if progress:
+                    progress(rows_read)
+        except BaseException as exc:
+            writer.discard()
+            if quarantine:
+                quarantine.discard()
+            if isinstance(exc, Exception):
+                self._record(REJECTED, 0, 0, {"undecodable": 1}, paths, None, str(exc))
+            raise
+        if on_invalid == "reject" and rows_invalid:
+            message = f"batch {self.batch_id} rejected: {_summary(reasons)}; nothing was written"
+            self._record(REJECTED, 0, rows_invalid, dict(reasons), paths, None, message)
+            return IngestResult(
+                self.batch_id, self.subject, REJECTED, 0, rows_invalid, reported, dict(reasons), None, message
+            )
+        if quarantine:
+            bronze.commit_batch(quarantine.table, quarantine.files, self._summary(quarantine.rows))
+        outcome = bronze.commit_batch(
+            self.table,
+            writer.files,
+            self._summary(writer.rows),
+            already_landed=lambda: self.log.landed(self.subject, self.batch_id),
+        )
+        if outcome.duplicate:
+            return self.duplicate(paths)
+        status = QUARANTINED if rows_invalid else ACCEPTED
+        where = f"{'.'.join(self.table.name())} snapshot {outcome.snapshot.snapshot_id}"
+        message = f"batch {self.batch_id}: {writer.rows} rows into {where}"
+        if rows_invalid:
+            message += f", {rows_invalid} rows quarantined ({_summary(reasons)})"
+        self._record(
+            status, writer.rows, rows_invalid, dict(reasons), paths, outcome.snapshot.snapshot_id, message
+        )
+        return IngestResult(
+            self.batch_id,
+            self.subject,
+            status,
+            writer.rows,
+            rows_invalid,
+            reported,
+            dict(reasons),
+            outcome.snapshot.snapshot_id,
+            message,
+        )
+
+    def _bronze_rows(self, table: pa.Table) -> pa.Table:
+        if self.key is not None:
+            table = mask_table(table, self.pii, self.key)
+        return self._with_gate_columns(table)
+
+    def _with_gate_columns(self, table: pa.Table) -> pa.Table:
+        return bronze.with_gate_columns(
+            table, self.batch_id, self.ingested_at, self.schema_id, self.schema_version
+        )
+
+    def _quarantine_table(self):
+        return bronze.ensure_table(self.catalog, quarantine_identifier(self.subject), QUARANTINE_SCHEMA)
+
+    def _summary(self, rows: int) -> dict[str, str]:
+        return {
+            bronze.SUMMARY_BATCH_ID: self.batch_id,
+            bronze.SUMMARY_SUBJECT: self.subject,
+            bronze.SUMMARY_SCHEMA_ID: str(self.schema_id),
+            bronze.SUMMARY_SCHEMA_VERSION: str(self.schema_version),
+            bronze.SUMMARY_RECORD_COUNT: str(rows),
+        }
+
+    def _record(self, status, accepted, rejected, reasons, paths, snapshot_id, message) -> None:
+        self.log.record(
+            LogEntry(
+                subject=self.subject,
+                batch_id=self.batch_id,
+                status=status,
+                rows_accepted=accepted,
+                rows_rejected=rejected,
+                schema_id=self.schema_id,
+                schema_version=self.schema_version,
+                snapshot_id=snapshot_id,
+                reasons=reasons,
+                files=paths,
+                message=message,
+            )
+        )
+
+
+def _valid_rows(chunk, invalid: set[int]) -> pa.Table:
+    if not invalid:
+        return chunk.table
+    keep = pc.invert(pc.is_in(chunk.rows, value_set=pa.array(sorted(invalid), chunk.rows.type)))
+    return chunk.table.filter(keep)
+
+
+def _summary(reasons: Counter) -> str:
+    return ", ".join(f"{count} {rule}" for rule, count in reasons.most_common())
+
+
+def renames(contract: Contract) -> dict[str, str]:
+    """Old column name -> new name implied by the contract: Avro field aliases (top level)."""
+    if contract.format != "AVRO":
+        return {}
+    import json
+
+    try:
+        schema = json.loads(contract.schema)
+    except ValueError:
+        return {}
+    found = {}
+    for avro_field in schema.get("fields", []) if isinstance(schema, dict) else []:
+        for alias in avro_field.get("aliases") or []:
+            found[alias] = avro_field["name"]
+    return found
+
+
+def table_exists(catalog: Catalog, subject: str) -> bool:
+    try:
+        catalog.load_table(bronze_identifier(subject))
+    except NoSuchTableError:
+        return False
+    return True

@@ -1,0 +1,131 @@
+"""Retention and maintenance: the only code that removes anything from Bronze, and what it may remove.
+
+Per tier (Iceberg namespace: ``bronze``, ``quarantine``) rows are kept for a retention period (7 years
+by default). ``maintain`` deletes whole ``day(_ingested_at)`` partitions that ended before
+``now - retention`` and expires old snapshots, nothing else. Before expiring a snapshot it writes the
+snapshot's batch id to the ingestion log, so exactly-once survives the shorter history.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import LessThan
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import ancestors_of
+
+from lakehouse import bronze
+from lakehouse.ingest_log import EXPIRED, IngestLog, LogEntry
+from lakehouse.naming import BRONZE, QUARANTINE
+from registry.errors import InvalidArgument
+
+SEVEN_YEARS = timedelta(days=7 * 365 + 2)  # two leap days in any seven years
+DEFAULT_RETENTION = {BRONZE: SEVEN_YEARS, QUARANTINE: SEVEN_YEARS}
+DEFAULT_SNAPSHOT_MAX_AGE = timedelta(days=30)
+
+_DURATION = re.compile(r"^(\d+)([dwy])$")
+_UNIT_DAYS = {"d": 1, "w": 7, "y": 365}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12w``, ``7y`` (a year counted as 365 days, plus its leap days for ``y``)."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InvalidArgument(f"duration {text!r}: expected a number and d, w or y, like 90d or 7y")
+    number, unit = int(match.group(1)), match.group(2)
+    days = number * _UNIT_DAYS[unit] + (number // 4 + (number % 4 > 0) if unit == "y" else 0)
+    return timedelta(days=days)
+
+
+@dataclass
+class MaintenanceReport:
+    table: str
+    retention: timedelta
+    cutoff: datetime  # rows ingested before this instant were eligible
+    rows_deleted: int = 0
+    partitions_deleted: list[str] = field(default_factory=list)
+    snapshots_expired: int = 0
+    batch_ids_logged: int = 0
+
+
+def maintain(
+    catalog: Catalog,
+    *,
+    retention: dict[str, timedelta] | None = None,
+    snapshot_max_age: timedelta = DEFAULT_SNAPSHOT_MAX_AGE,
+    now: Callable[[], datetime] | None = None,
+) -> list[MaintenanceReport]:
+    """Apply retention and snapshot expiry to every Bronze and quarantine table."""
+    retention = {**DEFAULT_RETENTION, **(retention or {})}
+    unknown = set(retention) - set(DEFAULT_RETENTION)
+    if unknown:
+        raise InvalidArgument(
+            f"retention: unknown tier(s) {sorted(unknown)}; tiers are {sorted(DEFAULT_RETENTION)}"
+        )
+    instant = (now or (lambda: datetime.now(UTC)))()
+    log = IngestLog(catalog.engine)
+    reports = []
+    for namespace, keep_for in retention.items():
+        for identifier in catalog.list_tables(namespace):
+            table = catalog.load_table(identifier)
+            report = MaintenanceReport(".".join(identifier), keep_for, _day_start(instant - keep_for))
+            _delete_expired_partitions(table, report)
+            _expire_snapshots(table, log, instant - snapshot_max_age, report)
+            reports.append(report)
+    return reports
+
+
+def _day_start(instant: datetime) -> datetime:
+    """Midnight UTC of the instant's day: deleting before it drops whole day partitions only."""
+    return datetime.combine(instant.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def _delete_expired_partitions(table: Table, report: MaintenanceReport) -> None:
+    expired = LessThan(bronze.INGESTED_AT, report.cutoff.isoformat())
+    tasks = list(table.scan(row_filter=expired).plan_files())
+    if not tasks:
+        return
+    days = {str(task.file.partition[0]) for task in tasks}
+    report.rows_deleted = sum(task.file.record_count for task in tasks)
+    report.partitions_deleted = sorted(days)
+    table.delete(
+        delete_filter=expired,
+        snapshot_properties={bronze.SUMMARY_OPERATION: f"retention: older than {report.cutoff.date()}"},
+    )
+    table.refresh()
+
+
+def _expire_snapshots(table: Table, log: IngestLog, older_than: datetime, report: MaintenanceReport) -> None:
+    current = table.current_snapshot()
+    ancestry = {s.snapshot_id for s in ancestors_of(current, table.metadata)}
+    cutoff_ms = int(older_than.timestamp() * 1000)
+    doomed = [
+        s
+        for s in table.metadata.snapshots
+        if s.timestamp_ms < cutoff_ms and (current is None or s.snapshot_id != current.snapshot_id)
+    ]
+    if not doomed:
+        return
+    subject_of = table.properties.get("meshgate.subject")
+    for snapshot in doomed:
+        summary = snapshot.summary or {}
+        batch_id = summary.get(bronze.SUMMARY_BATCH_ID)
+        subject = summary.get(bronze.SUMMARY_SUBJECT, subject_of or ".".join(table.name()))
+        if batch_id and snapshot.snapshot_id in ancestry and not log.landed(subject, batch_id):
+            log.record(
+                LogEntry(
+                    subject=subject,
+                    batch_id=batch_id,
+                    status=EXPIRED,
+                    rows_accepted=int(summary.get(bronze.SUMMARY_RECORD_COUNT, 0)),
+                    snapshot_id=snapshot.snapshot_id,
+                    message=f"snapshot {snapshot.snapshot_id} expired; batch id kept here for exactly-once",
+                )
+            )
+            report.batch_ids_logged += 1
+    table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in doomed]).commit()
+    report.snapshots_expired = len(doomed)

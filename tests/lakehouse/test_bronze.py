@@ -1,0 +1,166 @@
+"""Bronze tables on real Iceberg catalogs: creation, one-snapshot appends, exactly once, evolution."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from lakehouse import bronze
+from lakehouse.naming import bronze_identifier
+
+V1 = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False, metadata={b"doc": b"Unique id of this event."}),
+        pa.field("quantity", pa.int32()),
+        pa.field("ratio", pa.float32()),
+        pa.field("amount", pa.decimal128(10, 2)),
+        pa.field("coupon", pa.string()),
+        pa.field("items", pa.list_(pa.struct([pa.field("sku", pa.string(), nullable=False)]))),
+    ]
+)
+# v2: a new column and int -> long; v3: float -> double, decimal(10,2) -> decimal(12,2), coupon renamed.
+V2 = pa.schema([*V1, pa.field("channel", pa.string())]).set(1, pa.field("quantity", pa.int64()))
+V3 = (
+    V2.set(2, pa.field("ratio", pa.float64()))
+    .set(3, pa.field("amount", pa.decimal128(12, 2)))
+    .set(4, pa.field("coupon_code", pa.string()))
+)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+IDENT = bronze_identifier("checkout.CheckoutCompleted")
+
+
+def rows(schema: pa.Schema, start: int, count: int) -> pa.Table:
+    data = {
+        "event_id": [f"e{i}" for i in range(start, start + count)],
+        "quantity": list(range(start, start + count)),
+        "ratio": [0.5] * count,
+        "amount": [Decimal("12.34")] * count,
+        "items": [[{"sku": "A"}]] * count,
+    }
+    for name in schema.names:
+        data.setdefault(name, [name] * count)
+    return pa.Table.from_pydict({name: data[name] for name in schema.names}, schema=schema)
+
+
+def write_batch(table, schema, batch_id, chunks=3, per_chunk=4, version=1):
+    writer = bronze.BatchWriter(table)
+    for i in range(chunks):
+        writer.write(
+            bronze.with_gate_columns(rows(schema, i * per_chunk, per_chunk), batch_id, NOW, 7, version)
+        )
+    summary = {bronze.SUMMARY_BATCH_ID: batch_id, bronze.SUMMARY_SUBJECT: "checkout.CheckoutCompleted"}
+    return writer, bronze.commit_batch(table, writer.files, summary)
+
+
+def test_table_is_created_in_bronze_with_gate_columns_and_day_partitioning(iceberg_catalog):
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V1)
+    assert iceberg_catalog.list_tables("bronze") == [IDENT]
+    schema = table.schema()
+    assert [f.name for f in schema.fields][-4:] == [
+        "_batch_id",
+        "_ingested_at",
+        "_schema_id",
+        "_schema_version",
+    ]
+    assert all(schema.find_field(name).required for name in ("_batch_id", "_ingested_at"))
+    assert not schema.find_field("event_id").required  # the gate enforces required fields
+    assert schema.find_field("event_id").doc == "Unique id of this event."
+    (partition,) = table.spec().fields
+    assert (str(partition.transform), partition.name) == ("day", "_ingested_day")
+    assert schema.find_field(partition.source_id).name == "_ingested_at"
+
+
+def test_a_batch_written_in_chunks_is_one_snapshot_with_its_summary(iceberg_catalog):
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V1)
+    writer, outcome = write_batch(table, V1, "batch-1")
+    assert len(writer.files) == 3 and not outcome.duplicate
+    assert len(table.metadata.snapshots) == 1
+    assert table.current_snapshot().summary[bronze.SUMMARY_BATCH_ID] == "batch-1"
+    data = table.scan().to_arrow()
+    assert data.num_rows == 12
+    assert set(data.column("_batch_id").to_pylist()) == {"batch-1"}
+
+
+def test_written_but_uncommitted_files_are_invisible_and_discard_removes_them(sqlite_catalog, tmp_path):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer = bronze.BatchWriter(table)
+    writer.write(bronze.with_gate_columns(rows(V1, 0, 5), "b", NOW, 1, 1))
+    paths = [f.file_path for f in writer.files]
+    assert table.scan().to_arrow().num_rows == 0
+    writer.discard()
+    assert not any(table.io.new_input(p).exists() for p in paths)
+
+
+def test_a_batch_id_already_in_history_is_a_duplicate_no_op(iceberg_catalog):
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V1)
+    _, first = write_batch(table, V1, "batch-1")
+    _, again = write_batch(table, V1, "batch-1")
+    assert again.duplicate and again.snapshot.snapshot_id == first.snapshot.snapshot_id
+    assert table.scan().to_arrow().num_rows == 12
+    assert len(table.metadata.snapshots) == 1
+
+
+def test_durable_log_check_makes_a_batch_a_duplicate_even_without_its_snapshot(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer = bronze.BatchWriter(table)
+    writer.write(bronze.with_gate_columns(rows(V1, 0, 2), "old", NOW, 1, 1))
+    outcome = bronze.commit_batch(
+        table, writer.files, {bronze.SUMMARY_BATCH_ID: "old"}, already_landed=lambda: True
+    )
+    assert outcome.duplicate and table.current_snapshot() is None
+
+
+def test_three_contract_versions_evolve_the_table_and_old_snapshots_stay_readable(iceberg_catalog):
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V1)
+    _, s1 = write_batch(table, V1, "v1", chunks=1)
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V2)
+    _, s2 = write_batch(table, V2, "v2", chunks=1, version=2)
+    table = bronze.ensure_table(iceberg_catalog, IDENT, V3, renames={"coupon": "coupon_code"})
+    _, s3 = write_batch(table, V3, "v3", chunks=1, version=3)
+
+    schema = table.schema()
+    assert str(schema.find_field("quantity").field_type) == "long"
+    assert str(schema.find_field("ratio").field_type) == "double"
+    assert str(schema.find_field("amount").field_type) == "decimal(12, 2)"
+    assert "coupon" not in schema.column_names and "channel" in schema.column_names
+    # the renamed column keeps its field id, so v1 rows read under the new name
+    current = table.scan().to_arrow().sort_by("_schema_version")
+    assert current.column("coupon_code").to_pylist() == ["coupon"] * 8 + ["coupon_code"] * 4
+    assert current.column("channel").to_pylist()[:4] == [None] * 4
+    old = table.scan(snapshot_id=s1.snapshot.snapshot_id).to_arrow()
+    assert old.num_rows == 4 and set(old.column("_batch_id").to_pylist()) == {"v1"}
+    assert s1.snapshot.schema_id < s2.snapshot.schema_id < s3.snapshot.schema_id
+
+
+def test_an_iceberg_illegal_change_is_refused_with_the_table_named(sqlite_catalog):
+    bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    narrowed = V1.set(1, pa.field("quantity", pa.string()))
+    with pytest.raises(bronze.SchemaEvolutionError, match=r"bronze\.checkout__checkout_completed.*quantity"):
+        bronze.ensure_table(sqlite_catalog, IDENT, narrowed)
+
+
+def test_contract_fields_clashing_with_gate_columns_are_refused(sqlite_catalog):
+    clash = pa.schema([pa.field("_batch_id", pa.string())])
+    with pytest.raises(bronze.SchemaEvolutionError, match="_batch_id"):
+        bronze.ensure_table(sqlite_catalog, IDENT, clash)
+
+
+def test_rollback_removes_later_batches_from_the_current_state_which_may_then_land_again(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    _, first = write_batch(table, V1, "b1", chunks=1)
+    write_batch(table, V1, "b2", chunks=1)
+    assert bronze.rollback(table, first.snapshot.snapshot_id) == ["b2"]
+    assert set(table.scan().to_arrow().column("_batch_id").to_pylist()) == {"b1"}
+    _, again = write_batch(table, V1, "b2", chunks=1)
+    assert not again.duplicate
+    assert table.scan().to_arrow().num_rows == 8
+
+
+def test_rollback_to_an_unknown_snapshot_names_it(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    write_batch(table, V1, "b1", chunks=1)
+    with pytest.raises(Exception, match="12345"):
+        bronze.rollback(table, 12345)
