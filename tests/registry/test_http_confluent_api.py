@@ -6,6 +6,8 @@ also runs on PostgreSQL. Every route and every Confluent error code is exercised
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 
@@ -385,3 +387,15 @@ def test_delete_a_version_soft_then_permanent(http):
     assert_error(http.delete("/subjects/orders-value/versions/5"), 404, 40402)
     assert_error(http.delete("/subjects/orders-value/versions/x"), 422, 42202)
     assert_error(http.delete("/subjects/nobody-value/versions/1"), 404, 40401)
+
+
+def test_subject_names_may_hold_slashes_sent_percent_encoded(http):
+    # Confluent's reference strategy names subjects after import paths, like "common/money.proto".
+    subject = quote("common/money.proto", safe="")
+    assert register(http, subject, ORDER_V1).json()["subject"] == "common/money.proto"
+    assert http.get(f"/subjects/{subject}/versions/latest").json()["version"] == 1
+    assert http.get(f"/subjects/{subject}/versions/1/schema").json()["name"] == "Order"
+    assert http.post(f"/subjects/{subject}", json={"schema": ORDER_V1}).json()["version"] == 1
+    assert http.put(f"/config/{subject}", json={"compatibility": "NONE"}).status_code == 200
+    assert http.get(f"/config/{subject}").json() == {"compatibilityLevel": "NONE"}
+    assert http.delete(f"/subjects/{subject}").json() == [1]
