@@ -1,0 +1,181 @@
+"""The seams between meshgate and dbt: Bronze snapshots for DuckDB, Iceberg landing, running dbt.
+
+DuckDB reads each Bronze table's *current snapshot* with ``iceberg_scan`` on the metadata file the
+catalog points at, through a view ``bronze.<table>``: nothing is copied through Python. The iceberg
+extension comes from the ``duckdb-extension-iceberg`` wheel (and its ``avro`` sibling, needed to read
+manifests), loaded from the file inside the package so no network is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import duckdb_extension_avro
+import duckdb_extension_iceberg
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+from lakehouse.naming import BRONZE
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+DUCKDB_FILE = "meshgate.duckdb"
+
+
+def load_iceberg_extension(conn: duckdb.DuckDBPyConnection) -> None:
+    """Load DuckDB's avro and iceberg extensions from their PyPI wheels (no download)."""
+    for package, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+        folder = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+        path = folder / f"{name}.duckdb_extension"
+        if not path.is_file():
+            raise RuntimeError(
+                f"DuckDB extension {name!r} for duckdb {duckdb.__version__} not found at {path}: "
+                f"install duckdb-extension-{name}=={duckdb.__version__}"
+            )
+        conn.load_extension(str(path))
+
+
+def bronze_snapshots(catalog: Catalog) -> dict[str, str]:
+    """Each Bronze table's current metadata file, by table name (empty before the first ingest)."""
+    try:
+        identifiers = catalog.list_tables(BRONZE)
+    except NoSuchNamespaceError:
+        return {}
+    locations = {}
+    for identifier in sorted(identifiers):
+        try:
+            locations[identifier[-1]] = catalog.load_table(identifier).metadata_location
+        except NoSuchTableError:  # dropped between listing and loading
+            continue
+    return locations
+
+
+def create_bronze_views(conn: duckdb.DuckDBPyConnection, snapshots: dict[str, str]) -> None:
+    """Point ``bronze.<table>`` at each snapshot with ``iceberg_scan`` (a view: no data copied)."""
+    conn.execute(f"create schema if not exists {BRONZE}")
+    for table, location in snapshots.items():
+        quoted = location.replace("'", "''")
+        conn.execute(f"create or replace view {BRONZE}.\"{table}\" as select * from iceberg_scan('{quoted}')")
+
+
+def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table, properties: dict) -> None:
+    """Replace the Iceberg table's content with ``table`` in one commit, creating or widening it."""
+    catalog.create_namespace_if_not_exists(identifier[0])
+    try:
+        iceberg = catalog.load_table(identifier)
+    except NoSuchTableError:
+        iceberg = catalog.create_table(identifier, schema=table.schema)
+    if not _same_columns(iceberg.schema().as_arrow(), table.schema):
+        with iceberg.update_schema() as update:
+            update.union_by_name(table.schema)
+    if iceberg.current_snapshot() is None:
+        iceberg.append(table, snapshot_properties=properties)
+    else:  # pyiceberg records a delete and an append snapshot, committed together
+        iceberg.overwrite(table, snapshot_properties=properties)
+
+
+def _same_columns(current: pa.Schema, new: pa.Schema) -> bool:
+    return [(f.name, str(f.type)) for f in current] == [(f.name, str(f.type)) for f in new]
+
+
+@dataclass
+class DbtRun:
+    """What a dbt invocation did: success, and the failing nodes as "name: message" lines."""
+
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    exception: BaseException | None = None
+    results: object = None  # dbt's own result object (RunExecutionResult, CatalogArtifact, ...)
+
+
+def run_dbt(
+    args: list[str],
+    data_dir: str | Path = ".meshgate",
+    *,
+    catalog_url: str | None = None,
+    warehouse: str | None = None,
+    project_dir: str | Path = PROJECT_DIR,
+    on_event: Callable | None = None,
+) -> DbtRun:
+    """Invoke dbt in-process (``dbtRunner``) on the project, pointed at the data directory.
+
+    ``args`` is the dbt command and its flags, e.g. ``["build"]`` or ``["docs", "generate"]``;
+    ``on_event`` receives dbt's structured events (to stream progress).
+    """
+    from dbt.cli.main import dbtRunner
+
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    project_dir = Path(project_dir).resolve()
+    environment = {
+        "MESHGATE_DATA_DIR": str(data_dir),
+        "MESHGATE_CATALOG_URL": catalog_url or "",
+        "MESHGATE_WAREHOUSE": warehouse or "",
+    }
+    flags = [
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_dir(data_dir)),
+        "--log-path",
+        str(data_dir / "dbt-logs"),
+    ]
+    with _environment(environment):
+        try:
+            result = dbtRunner(callbacks=[on_event] if on_event else []).invoke([*args, *flags])
+        finally:
+            _release_duckdb()
+    failures = _failures(result.result)
+    if result.exception is not None:
+        failures.append(f"dbt error: {result.exception}")
+    return DbtRun(result.success, failures, result.exception, result.result)
+
+
+def target_dir(data_dir: str | Path) -> Path:
+    """Where dbt writes manifest, run results and the docs site for this data directory."""
+    return Path(data_dir).resolve() / "dbt-target"
+
+
+def _failures(results: object) -> list[str]:
+    lines = []
+    for node_result in getattr(results, "results", None) or []:
+        if str(node_result.status) in ("fail", "error"):
+            name = getattr(node_result.node, "name", "?")
+            lines.append(f"{name}: {node_result.message}")
+    return lines
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide DuckDB connection once an invocation ends.
+
+    dbt-duckdb keeps it open across in-process invocations; the next one must open afresh so the
+    meshgate plugin resolves the Bronze snapshots again, and the file is free for other readers.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            environment.close()
+        DuckDBConnectionManager.close_all_connections()

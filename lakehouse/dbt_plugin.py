@@ -1,0 +1,72 @@
+"""meshgate's dbt-duckdb plugin (``plugins: [{module: lakehouse.dbt_plugin, alias: meshgate}]``).
+
+On each DuckDB connection dbt opens it
+- loads the iceberg extension and points ``bronze.<table>`` views at the current Bronze snapshots,
+- registers ``meshgate_pii_hash(varchar)``: the gate's own keyed hash (``lakehouse.masking``), so
+  Silver hashes equal Bronze hashes and joins work across tiers.
+Its ``store`` lands a model's result as an Iceberg table ``<schema>.<name>`` (``silver``/``gold``) in the
+same catalog; the ``meshgate_store_iceberg()`` post-hook calls it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import TargetConfig
+
+from lakehouse.catalog import open_catalog
+from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension, write_iceberg
+from lakehouse.masking import mask_key, mask_table
+
+PII_HASH_FUNCTION = "meshgate_pii_hash"
+
+
+def hash_pii(values: pa.Array) -> pa.Array:
+    """The DuckDB UDF body: ``lakehouse.masking`` hashing of a vector of strings (nulls stay null)."""
+    return mask_table(pa.table({"value": values}), ["value"], mask_key()).column(0).combine_chunks()
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self._catalog_options = {
+            "data_dir": plugin_config.get("data_dir") or ".meshgate",
+            "catalog_url": plugin_config.get("catalog_url") or None,
+            "warehouse": plugin_config.get("warehouse") or None,
+        }
+        self._catalog = None
+        self._conn: duckdb.DuckDBPyConnection | None = None
+
+    def catalog(self):
+        if self._catalog is None:
+            self._catalog = open_catalog(**self._catalog_options)
+        return self._catalog
+
+    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        load_iceberg_extension(conn)
+        conn.create_function(
+            PII_HASH_FUNCTION,
+            hash_pii,
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("VARCHAR"),
+            type="arrow",
+            null_handling="special",
+        )
+        create_bronze_views(conn, bronze_snapshots(self.catalog()))
+        self._conn = conn
+
+    def store(self, target_config: TargetConfig) -> None:
+        relation = target_config.relation
+        cursor = self._conn.cursor()
+        try:
+            table = cursor.sql(f"select * from {relation}").to_arrow_table()
+        finally:
+            cursor.close()
+        write_iceberg(
+            self.catalog(),
+            (relation.schema, relation.identifier),
+            table,
+            {"meshgate.dbt-model": str(relation)},
+        )
