@@ -54,8 +54,13 @@ class ProtobufFormat(SchemaFormat):
         ctx = CheckContext(old, new, direction)
         violations = []
         for spec, finding in _findings(ctx, rules_for(ruleset), ruleset):
-            line = new.line_of(finding.path, finding.file_name or MAIN_FILE)
-            violations.append(Violation(spec.rule.id, finding.path, finding.message, line, direction))
+            file_name = finding.file_name or MAIN_FILE
+            line = new.line_of(finding.path, file_name)
+            message = finding.message
+            if file_name != MAIN_FILE:  # Violation.line is a line of the main file: name the import instead
+                where = f", line {line}" if line else ""
+                message, line = f"{message} (In the imported file {file_name}{where}.)", None
+            violations.append(Violation(spec.rule.id, finding.path, message, line, direction))
         return violations
 
 

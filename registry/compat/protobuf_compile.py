@@ -77,7 +77,13 @@ def _cache_key(text: str, references: Mapping[str, str]) -> str:
 
 def _refuse_unusable_input(text: str, source_name: str) -> None:
     """Refuse what protoc should never see: oversized, empty or binary input."""
-    size = len(text.encode("utf-8", errors="replace"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise InvalidSchema(
+            "schema is not valid UTF-8 text: is this a binary file?", SourceLocation(source_name, line)
+        ) from None
     if size > MAX_SCHEMA_BYTES:
         raise InvalidSchema(
             f"schema is {size} bytes, over the {MAX_SCHEMA_BYTES} byte cap", SourceLocation(source_name)
@@ -156,6 +162,8 @@ def _translate_error(diagnostics: str, root: str, source_name: str) -> InvalidSc
         if match:
             file_name = _public_name(match["file"], root, source_name)
             message = _strip_paths(match["message"], root, source_name)
+            if "was not found" in message and message.startswith("Import "):
+                message += " Pass the imported file's text as a reference under that import path."
             extra = len(lines) - 1
             if extra:
                 message += f" (and {extra} more protoc message{'s' * (extra != 1)})"

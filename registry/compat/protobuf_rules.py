@@ -195,8 +195,8 @@ def required_field_removed(ctx: CheckContext, pair: Pair[MessageInfo]):
             yield Finding(
                 field.path,
                 f"{field.description} is required in the {ctx.writer_label} schema but absent from the "
-                f"{ctx.reader_label} one: readers of the schema that still requires it reject data "
-                "without it. Keep the field.",
+                f"{ctx.reader_label} one: data written without it is rejected by readers that still "
+                "require it. Keep the field.",
             )
 
 
