@@ -1,0 +1,441 @@
+"""Python SDK of the registry over gRPC: ``RegistryClient`` (sync) and ``AsyncRegistryClient``.
+
+Both have the service's methods and return its types (``RegisteredSchema``, ``SchemaRecord``,
+``CheckResult``, ``SubjectConfig``, ``Consumer``); failures raise the same ``registry.errors`` types
+the server raised (``registry.grpc_errors`` maps them back). Schemas by id never change, so
+``get_by_id`` answers repeated ids from a per-client cache. ``token`` is sent as
+``authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+
+from registry import grpc_errors, wire
+from registry.api import registry_pb2 as pb
+from registry.api import registry_pb2_grpc as pb_grpc
+from registry.compat import Level
+from registry.contract import Contract, ContractMetadata, Reference
+from registry.errors import InvalidArgument
+from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord, SubjectConfig
+
+DEFAULT_TARGET = "localhost:50051"
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+
+# A prepared call: RPC name, request message, and how to turn the response into our types.
+Call = tuple[str, Any, Callable[[Any], Any]]
+
+
+class _Requests:
+    """Builds every call once, for both clients."""
+
+    @staticmethod
+    def register(subject, schema, format, references, metadata, normalize) -> Call:
+        subject, schema, format, references, metadata = _contract_fields(
+            subject, schema, format, references, metadata
+        )
+        request = pb.RegisterRequest(
+            subject=subject,
+            schema=schema,
+            format=format,
+            references=wire.references_to_pb(_refs(references)),
+            normalize=normalize,
+        )
+        if metadata is not None:
+            request.metadata.CopyFrom(wire.metadata_to_pb(metadata))
+        return "Register", request, wire.schema_version_from_pb
+
+    @staticmethod
+    def check(subject, schema, format, references, version) -> Call:
+        subject, schema, format, references, _ = _contract_fields(subject, schema, format, references, None)
+        request = pb.CheckCompatibilityRequest(
+            subject=subject,
+            schema=schema,
+            format=format,
+            references=wire.references_to_pb(_refs(references)),
+            version=str(version),
+        )
+        return "CheckCompatibility", request, wire.check_result_from_pb
+
+    @staticmethod
+    def lookup(subject, schema, format, references, include_deleted) -> Call:
+        subject, schema, format, references, _ = _contract_fields(subject, schema, format, references, None)
+        request = pb.LookupSchemaRequest(
+            subject=subject,
+            schema=schema,
+            format=format,
+            references=wire.references_to_pb(_refs(references)),
+            include_deleted=include_deleted,
+        )
+        return "LookupSchema", request, wire.schema_version_from_pb
+
+    @staticmethod
+    def get_by_id(schema_id) -> Call:
+        return "GetSchemaById", pb.GetSchemaByIdRequest(id=schema_id), wire.schema_from_pb
+
+    @staticmethod
+    def get_version(subject, version, include_deleted) -> Call:
+        request = pb.GetSchemaByVersionRequest(
+            subject=subject, version=_version(version), include_deleted=include_deleted
+        )
+        return "GetSchemaByVersion", request, wire.schema_version_from_pb
+
+    @staticmethod
+    def list_subjects(prefix, include_deleted) -> Call:
+        request = pb.ListSubjectsRequest(prefix=prefix, include_deleted=include_deleted)
+        return "ListSubjects", request, lambda response: list(response.subjects)
+
+    @staticmethod
+    def list_versions(subject, include_deleted) -> Call:
+        request = pb.ListVersionsRequest(subject=subject, include_deleted=include_deleted)
+        return "ListVersions", request, lambda response: list(response.versions)
+
+    @staticmethod
+    def delete_subject(subject, permanent) -> Call:
+        request = pb.DeleteSubjectRequest(subject=subject, permanent=permanent)
+        return "DeleteSubject", request, lambda response: list(response.versions)
+
+    @staticmethod
+    def delete_version(subject, version, permanent) -> Call:
+        request = pb.DeleteVersionRequest(subject=subject, version=_version(version), permanent=permanent)
+        return "DeleteVersion", request, lambda response: response.version
+
+    @staticmethod
+    def get_config(subject) -> Call:
+        return "GetConfig", pb.GetConfigRequest(subject=subject or ""), _config
+
+    @staticmethod
+    def set_config(subject, level, ruleset) -> Call:
+        level = level.value if isinstance(level, Level) else str(level)
+        request = pb.SetConfigRequest(subject=subject or "", level=level, ruleset=ruleset or "")
+        return "SetConfig", request, _config
+
+    @staticmethod
+    def delete_config(subject) -> Call:
+        return "DeleteConfig", pb.DeleteConfigRequest(subject=subject or ""), _config
+
+    @staticmethod
+    def get_mode(subject) -> Call:
+        return "GetMode", pb.GetModeRequest(subject=subject or ""), lambda response: response.mode
+
+    @staticmethod
+    def set_mode(subject, mode) -> Call:
+        return "SetMode", pb.SetModeRequest(subject=subject or "", mode=mode), lambda response: response.mode
+
+    @staticmethod
+    def register_consumer(name, subject, version, reader_schema, fields, format) -> Call:
+        request = pb.RegisterConsumerRequest(
+            name=name,
+            subject=subject,
+            version=version or 0,
+            reader_schema=reader_schema or "",
+            fields=list(fields),
+            format=format or "",
+        )
+        return "RegisterConsumer", request, wire.consumer_from_pb
+
+    @staticmethod
+    def list_consumers(subject) -> Call:
+        request = pb.ListConsumersRequest(subject=subject or "")
+        return (
+            "ListConsumers",
+            request,
+            lambda response: [wire.consumer_from_pb(c) for c in response.consumers],
+        )
+
+    @staticmethod
+    def remove_consumer(name, subject) -> Call:
+        request = pb.RemoveConsumerRequest(name=name, subject=subject)
+        return "RemoveConsumer", request, lambda response: None
+
+
+class RegistryClient:
+    """Synchronous client; use as a context manager or call ``close``."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, token: str | None = None, timeout: float = 10.0):
+        self.target = target
+        self.timeout = timeout
+        self._metadata = _auth(token)
+        self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._stub = pb_grpc.ContractRegistryStub(self._channel)
+        self._ids: dict[int, SchemaRecord] = {}
+
+    def _call(self, call: Call) -> Any:
+        method, request, convert = call
+        try:
+            response = getattr(self._stub, method)(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise _error(exc, self.target) from None
+        return convert(response)
+
+    def register(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        metadata: ContractMetadata | None = None,
+        normalize: bool = False,
+    ) -> RegisteredSchema:
+        """Register a ``Contract`` (its schema, references and metadata) or the given fields."""
+        return self._call(_Requests.register(subject, schema, format, references, metadata, normalize))
+
+    def check(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        version: int | str = "latest",
+    ) -> CheckResult:
+        return self._call(_Requests.check(subject, schema, format, references, version))
+
+    def lookup(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        include_deleted: bool = False,
+    ) -> RegisteredSchema:
+        return self._call(_Requests.lookup(subject, schema, format, references, include_deleted))
+
+    def get_by_id(self, schema_id: int) -> SchemaRecord:
+        if schema_id not in self._ids:
+            self._ids[schema_id] = self._call(_Requests.get_by_id(schema_id))
+        return self._ids[schema_id]
+
+    def get_version(
+        self, subject: str, version: int | str = "latest", include_deleted: bool = False
+    ) -> RegisteredSchema:
+        return self._call(_Requests.get_version(subject, version, include_deleted))
+
+    def latest(self, subject: str) -> RegisteredSchema:
+        return self.get_version(subject, "latest")
+
+    def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
+        return self._call(_Requests.list_subjects(prefix, include_deleted))
+
+    def list_versions(self, subject: str, include_deleted: bool = False) -> list[int]:
+        return self._call(_Requests.list_versions(subject, include_deleted))
+
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        return self._call(_Requests.delete_subject(subject, permanent))
+
+    def delete_version(self, subject: str, version: int | str, permanent: bool = False) -> int:
+        return self._call(_Requests.delete_version(subject, version, permanent))
+
+    def get_config(self, subject: str | None = None) -> SubjectConfig:
+        return self._call(_Requests.get_config(subject))
+
+    def set_config(
+        self, subject: str | None, level: Level | str, ruleset: str | None = None
+    ) -> SubjectConfig:
+        return self._call(_Requests.set_config(subject, level, ruleset))
+
+    def delete_config(self, subject: str | None) -> SubjectConfig:
+        return self._call(_Requests.delete_config(subject))
+
+    def get_mode(self, subject: str | None = None) -> str:
+        return self._call(_Requests.get_mode(subject))
+
+    def set_mode(self, subject: str | None, mode: str) -> str:
+        return self._call(_Requests.set_mode(subject, mode))
+
+    def register_consumer(
+        self,
+        name: str,
+        subject: str,
+        version: int | None = None,
+        reader_schema: str | None = None,
+        fields: Iterable[str] = (),
+        format: str | None = None,
+    ) -> Consumer:
+        return self._call(_Requests.register_consumer(name, subject, version, reader_schema, fields, format))
+
+    def list_consumers(self, subject: str | None = None) -> list[Consumer]:
+        return self._call(_Requests.list_consumers(subject))
+
+    def remove_consumer(self, name: str, subject: str) -> None:
+        return self._call(_Requests.remove_consumer(name, subject))
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class AsyncRegistryClient:
+    """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, token: str | None = None, timeout: float = 10.0):
+        self.target = target
+        self.timeout = timeout
+        self._metadata = _auth(token)
+        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._stub = pb_grpc.ContractRegistryStub(self._channel)
+        self._ids: dict[int, SchemaRecord] = {}
+
+    async def _call(self, call: Call) -> Any:
+        method, request, convert = call
+        try:
+            response = await getattr(self._stub, method)(
+                request, timeout=self.timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise _error(exc, self.target) from None
+        return convert(response)
+
+    async def register(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        metadata: ContractMetadata | None = None,
+        normalize: bool = False,
+    ) -> RegisteredSchema:
+        return await self._call(_Requests.register(subject, schema, format, references, metadata, normalize))
+
+    async def check(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        version: int | str = "latest",
+    ) -> CheckResult:
+        return await self._call(_Requests.check(subject, schema, format, references, version))
+
+    async def lookup(
+        self,
+        subject: str | Contract,
+        schema: str | None = None,
+        format: str = "AVRO",
+        references: Iterable[Reference] = (),
+        include_deleted: bool = False,
+    ) -> RegisteredSchema:
+        return await self._call(_Requests.lookup(subject, schema, format, references, include_deleted))
+
+    async def get_by_id(self, schema_id: int) -> SchemaRecord:
+        if schema_id not in self._ids:
+            self._ids[schema_id] = await self._call(_Requests.get_by_id(schema_id))
+        return self._ids[schema_id]
+
+    async def get_version(
+        self, subject: str, version: int | str = "latest", include_deleted: bool = False
+    ) -> RegisteredSchema:
+        return await self._call(_Requests.get_version(subject, version, include_deleted))
+
+    async def latest(self, subject: str) -> RegisteredSchema:
+        return await self.get_version(subject, "latest")
+
+    async def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
+        return await self._call(_Requests.list_subjects(prefix, include_deleted))
+
+    async def list_versions(self, subject: str, include_deleted: bool = False) -> list[int]:
+        return await self._call(_Requests.list_versions(subject, include_deleted))
+
+    async def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        return await self._call(_Requests.delete_subject(subject, permanent))
+
+    async def delete_version(self, subject: str, version: int | str, permanent: bool = False) -> int:
+        return await self._call(_Requests.delete_version(subject, version, permanent))
+
+    async def get_config(self, subject: str | None = None) -> SubjectConfig:
+        return await self._call(_Requests.get_config(subject))
+
+    async def set_config(
+        self, subject: str | None, level: Level | str, ruleset: str | None = None
+    ) -> SubjectConfig:
+        return await self._call(_Requests.set_config(subject, level, ruleset))
+
+    async def delete_config(self, subject: str | None) -> SubjectConfig:
+        return await self._call(_Requests.delete_config(subject))
+
+    async def get_mode(self, subject: str | None = None) -> str:
+        return await self._call(_Requests.get_mode(subject))
+
+    async def set_mode(self, subject: str | None, mode: str) -> str:
+        return await self._call(_Requests.set_mode(subject, mode))
+
+    async def register_consumer(
+        self,
+        name: str,
+        subject: str,
+        version: int | None = None,
+        reader_schema: str | None = None,
+        fields: Iterable[str] = (),
+        format: str | None = None,
+    ) -> Consumer:
+        return await self._call(
+            _Requests.register_consumer(name, subject, version, reader_schema, fields, format)
+        )
+
+    async def list_consumers(self, subject: str | None = None) -> list[Consumer]:
+        return await self._call(_Requests.list_consumers(subject))
+
+    async def remove_consumer(self, name: str, subject: str) -> None:
+        return await self._call(_Requests.remove_consumer(name, subject))
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncRegistryClient:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+
+def _contract_fields(subject, schema, format, references, metadata):
+    """(subject, schema, format, references, metadata) from a ``Contract`` or from the arguments."""
+    if isinstance(subject, Contract):
+        contract = subject
+        return contract.subject, contract.schema, contract.format, contract.references, contract.metadata
+    if schema is None:
+        raise TypeError("schema is required when no Contract is given")
+    return subject, schema, format, references, metadata
+
+
+def _refs(references: Iterable[Reference | dict]) -> list[Reference]:
+    return [
+        r if isinstance(r, Reference) else Reference(r["name"], r["subject"], int(r["version"]))
+        for r in references
+    ]
+
+
+def _version(version: int | str) -> int:
+    """The wire form: 0 is the latest version."""
+    if version in ("latest", -1):
+        return 0
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"version: {version!r} is not a version number or 'latest'") from None
+
+
+def _config(response: pb.Config) -> SubjectConfig:
+    return SubjectConfig(Level(response.level), response.ruleset or None)
+
+
+def _auth(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def _error(exc: grpc.RpcError, target: str):
+    error = grpc_errors.decode(exc.code(), exc.details(), exc.trailing_metadata())
+    if (
+        exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        and not exc.trailing_metadata()
+    ):
+        error.message = f"registry at {target} is unreachable: {exc.details()}"
+        error.args = (error.message,)
+    return error

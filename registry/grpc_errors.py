@@ -1,0 +1,73 @@
+"""Registry errors on the gRPC wire, mapped once in each direction.
+
+The server sends the status code of the error type (``MeshgateError.grpc_status``), the message as
+status details, and the trailing metadata key ``meshgate-error-bin``: UTF-8 JSON
+``{"type", "code", "message", "violations", "consumers"}``. The client turns that back into the same
+``registry.errors`` type; without the key (a proxy, a non-meshgate server) it falls back on the code.
+"""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+
+from registry import errors
+from registry.compat import Violation
+
+ERROR_KEY = "meshgate-error-bin"
+
+# The error types a client can get back, by class name.
+_TYPES: dict[str, type[errors.MeshgateError]] = {
+    cls.__name__: cls
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, errors.MeshgateError)
+}
+
+# Fallback when the trailing metadata is missing: status code -> error type.
+_BY_CODE: dict[grpc.StatusCode, type[errors.MeshgateError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.MeshgateError,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.IncompatibleSchema,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.PayloadTooLarge,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+}
+
+
+def status_code(error: errors.MeshgateError) -> grpc.StatusCode:
+    return grpc.StatusCode[error.grpc_status]
+
+
+def encode(error: errors.MeshgateError) -> bytes:
+    """The trailing-metadata value describing ``error``."""
+    body = {"type": type(error).__name__, "code": error.error_code, "message": error.message}
+    if isinstance(error, errors.IncompatibleSchema):
+        body["violations"] = [v.to_dict() for v in error.violations]
+        body["consumers"] = list(error.consumers)
+    return json.dumps(body).encode("utf-8")
+
+
+def decode(code: grpc.StatusCode, details: str | None, trailing_metadata) -> errors.MeshgateError:
+    """The ``registry.errors`` instance a failed call stands for."""
+    body = {}
+    for key, value in trailing_metadata or ():
+        if key == ERROR_KEY:
+            try:
+                body = json.loads(value.decode("utf-8") if isinstance(value, bytes) else value)
+            except ValueError:
+                body = {}
+    message = body.get("message") or details or code.name
+    cls = _TYPES.get(body.get("type", ""), _BY_CODE.get(code, errors.MeshgateError))
+    if cls is errors.IncompatibleSchema:
+        violations = [
+            Violation(v["rule"], v["path"], v["message"], v.get("line")) for v in body.get("violations", [])
+        ]
+        return errors.IncompatibleSchema(message, violations, body.get("consumers", []))
+    error = cls.__new__(cls)
+    errors.MeshgateError.__init__(error, message)  # the text is final: no location prefix again
+    if cls is errors.InvalidSchema:
+        error.location, error.reason = errors.SourceLocation(), message
+    return error

@@ -1,0 +1,220 @@
+"""The registry's gRPC side: a grpc.aio servicer thin over ``RegistryService``.
+
+Every RPC runs the service in a worker thread and maps errors in one place (``_call``): a
+``MeshgateError`` becomes its status code, its message and the ``meshgate-error-bin`` trailing
+metadata (``registry.grpc_errors``); anything else is logged and answered INTERNAL with a generic
+message, so no traceback reaches a client. Health checking (``grpc.health.v1``) and server reflection
+are on. Limits: a request message may be at most ``MAX_RECEIVE_BYTES`` (4 MiB); a schema text at most
+``registry.compat.MAX_SCHEMA_BYTES`` (1 MiB, RESOURCE_EXHAUSTED beyond).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from registry import grpc_errors, wire
+from registry.api import registry_pb2 as pb
+from registry.api import registry_pb2_grpc as pb_grpc
+from registry.errors import IncompatibleSchema, MeshgateError
+from registry.metrics import OK, Metrics
+from registry.service import RegistryService
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContractRegistry"].full_name
+MAX_RECEIVE_BYTES = 4 * 1024 * 1024
+
+
+class RegistryServicer(pb_grpc.ContractRegistryServicer):
+    def __init__(self, service: RegistryService, metrics: Metrics):
+        self.service = service
+        self.metrics = metrics
+
+    async def Register(self, request: pb.RegisterRequest, context) -> pb.SchemaVersion:
+        registered = await self._call(context, "Register", self._register, request)
+        return wire.schema_version_to_pb(registered)
+
+    def _register(self, request: pb.RegisterRequest):
+        metadata = wire.metadata_from_pb(request.metadata) if request.HasField("metadata") else None
+        return self.service.register(
+            request.subject,
+            request.schema,
+            format=request.format or "AVRO",
+            references=wire.references_from_pb(request.references),
+            metadata=metadata,
+            normalize=request.normalize,
+        )
+
+    async def CheckCompatibility(self, request, context) -> pb.CheckCompatibilityResponse:
+        result = await self._call(
+            context,
+            "CheckCompatibility",
+            self.service.check,
+            request.subject,
+            request.schema,
+            format=request.format or "AVRO",
+            references=wire.references_from_pb(request.references),
+            version=request.version or "latest",
+        )
+        return wire.check_result_to_pb(result)
+
+    async def LookupSchema(self, request, context) -> pb.SchemaVersion:
+        registered = await self._call(
+            context,
+            "LookupSchema",
+            self.service.lookup,
+            request.subject,
+            request.schema,
+            format=request.format or "AVRO",
+            references=wire.references_from_pb(request.references),
+            include_deleted=request.include_deleted,
+        )
+        return wire.schema_version_to_pb(registered)
+
+    async def GetSchemaById(self, request, context) -> pb.Schema:
+        record = await self._call(context, "GetSchemaById", self.service.get_by_id, request.id)
+        return wire.schema_to_pb(record)
+
+    async def GetSchemaByVersion(self, request, context) -> pb.SchemaVersion:
+        version = "latest" if request.version in (0, -1) else request.version
+        registered = await self._call(
+            context,
+            "GetSchemaByVersion",
+            self.service.get_version,
+            request.subject,
+            version,
+            include_deleted=request.include_deleted,
+        )
+        return wire.schema_version_to_pb(registered)
+
+    async def ListSubjects(self, request, context) -> pb.ListSubjectsResponse:
+        subjects = await self._call(
+            context, "ListSubjects", self.service.list_subjects, request.prefix, request.include_deleted
+        )
+        return pb.ListSubjectsResponse(subjects=subjects)
+
+    async def ListVersions(self, request, context) -> pb.ListVersionsResponse:
+        versions = await self._call(
+            context, "ListVersions", self.service.list_versions, request.subject, request.include_deleted
+        )
+        return pb.ListVersionsResponse(versions=versions)
+
+    async def DeleteSubject(self, request, context) -> pb.DeleteSubjectResponse:
+        versions = await self._call(
+            context, "DeleteSubject", self.service.delete_subject, request.subject, request.permanent
+        )
+        return pb.DeleteSubjectResponse(versions=versions)
+
+    async def DeleteVersion(self, request, context) -> pb.DeleteVersionResponse:
+        version = "latest" if request.version in (0, -1) else request.version
+        deleted = await self._call(
+            context, "DeleteVersion", self.service.delete_version, request.subject, version, request.permanent
+        )
+        return pb.DeleteVersionResponse(version=deleted)
+
+    async def GetConfig(self, request, context) -> pb.Config:
+        config = await self._call(context, "GetConfig", self.service.get_config, request.subject or None)
+        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+
+    async def SetConfig(self, request, context) -> pb.Config:
+        config = await self._call(
+            context,
+            "SetConfig",
+            self.service.set_config,
+            request.subject or None,
+            request.level,
+            request.ruleset or None,
+        )
+        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+
+    async def DeleteConfig(self, request, context) -> pb.Config:
+        config = await self._call(
+            context, "DeleteConfig", self.service.delete_config, request.subject or None
+        )
+        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+
+    async def GetMode(self, request, context) -> pb.Mode:
+        mode = await self._call(context, "GetMode", self.service.get_mode, request.subject or None)
+        return pb.Mode(subject=request.subject, mode=mode)
+
+    async def SetMode(self, request, context) -> pb.Mode:
+        mode = await self._call(
+            context, "SetMode", self.service.set_mode, request.subject or None, request.mode
+        )
+        return pb.Mode(subject=request.subject, mode=mode)
+
+    async def RegisterConsumer(self, request, context) -> pb.Consumer:
+        consumer = await self._call(
+            context,
+            "RegisterConsumer",
+            self.service.register_consumer,
+            request.name,
+            request.subject,
+            version=request.version or None,
+            reader_schema=request.reader_schema or None,
+            fields=tuple(request.fields),
+            format=request.format or None,
+        )
+        return wire.consumer_to_pb(consumer)
+
+    async def ListConsumers(self, request, context) -> pb.ListConsumersResponse:
+        consumers = await self._call(
+            context, "ListConsumers", self.service.list_consumers, request.subject or None
+        )
+        return pb.ListConsumersResponse(consumers=[wire.consumer_to_pb(c) for c in consumers])
+
+    async def RemoveConsumer(self, request, context) -> pb.RemoveConsumerResponse:
+        await self._call(
+            context, "RemoveConsumer", self.service.remove_consumer, request.name, request.subject
+        )
+        return pb.RemoveConsumerResponse()
+
+    async def _call(self, context, method: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` in a worker thread; the one place where errors become gRPC statuses."""
+        start = time.perf_counter()
+        try:
+            result = await asyncio.to_thread(fn, *args, **kwargs)
+        except MeshgateError as exc:
+            self.metrics.observe("grpc", method, time.perf_counter() - start, type(exc).__name__)
+            if isinstance(exc, IncompatibleSchema) and method == "Register":
+                self.metrics.rejection(args[0].subject)
+            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            await context.abort(grpc_errors.status_code(exc), exc.message)
+        except Exception:
+            self.metrics.observe("grpc", method, time.perf_counter() - start, "internal")
+            log.exception("unexpected error in gRPC %s", method)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
+        self.metrics.observe("grpc", method, time.perf_counter() - start, OK)
+        return result
+
+
+def create_grpc_server(
+    service: RegistryService,
+    metrics: Metrics,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    max_receive_bytes: int = MAX_RECEIVE_BYTES,
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """The gRPC server with the registry, health checking and reflection; the caller binds ports.
+
+    ``interceptors`` run before every RPC, in order (authentication plugs in here).
+    """
+    server = grpc.aio.server(
+        interceptors=list(interceptors),
+        options=[("grpc.max_receive_message_length", max_receive_bytes)],
+    )
+    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    return server, health_servicer

@@ -1,0 +1,208 @@
+"""One registry process: gRPC (grpc.aio) and HTTP (starlette on uvicorn) in one asyncio loop.
+
+``RegistryServer`` opens the store (running its migrations), builds one ``RegistryService`` and one
+``Metrics``, and serves both over them: gRPC on ``grpc_port``, HTTP (Confluent REST API, /healthz,
+/metrics) on ``http_port``. Port 0 picks a free port; ``start`` returns the bound ones.
+
+``python -m registry.server --database-url URL`` runs one in the foreground and prints its bound
+ports as one JSON line on stdout, so a parent (tests, ``start_subprocess``) can use port 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health_pb2
+
+from registry.compat import Level
+from registry.grpc_server import SERVICE_NAME, create_grpc_server
+from registry.http_api import create_app
+from registry.metrics import Metrics
+from registry.service import RegistryService
+from registry.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    grpc_port: int
+    http_port: int
+
+
+class RegistryServer:
+    def __init__(
+        self,
+        database_url: str,
+        host: str = "127.0.0.1",
+        grpc_port: int = 0,
+        http_port: int = 0,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        default_level: Level = Level.BACKWARD,
+    ):
+        self.database_url = database_url
+        self.host = host
+        self.requested = BoundPorts(grpc_port, http_port)
+        self.interceptors = tuple(interceptors)
+        self.default_level = default_level
+        self.ports: BoundPorts | None = None
+        self.service: RegistryService | None = None
+        self.metrics = Metrics()
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.ports.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.ports.http_port}"
+
+    async def start(self) -> BoundPorts:
+        """Open the store, then listen on gRPC and HTTP; returns the bound ports."""
+        self._store = await asyncio.to_thread(Store, self.database_url)
+        self.service = RegistryService(self._store, self.default_level)
+        self._grpc, self._health = create_grpc_server(self.service, self.metrics, self.interceptors)
+        grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.requested.grpc_port}")
+        if not grpc_port:
+            raise OSError(f"cannot listen for gRPC on {self.host}:{self.requested.grpc_port}")
+        await self._grpc.start()
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.requested.http_port))
+        config = uvicorn.Config(
+            create_app(self.service, metrics=self.metrics),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self._http = _EmbeddedUvicorn(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        while not self._http.started:
+            if self._http_task.done():
+                await self._http_task  # raises why uvicorn could not start
+                raise OSError(f"HTTP server on {self.host}:{self.requested.http_port} stopped at start")
+            await asyncio.sleep(0.01)
+        self.ports = BoundPorts(grpc_port, sock.getsockname()[1])
+        log.info("registry serving gRPC on %s, HTTP on %s", self.grpc_target, self.http_url)
+        return self.ports
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop taking requests, let running ones finish (up to ``grace`` seconds), close the store."""
+        await self._health.enter_graceful_shutdown()
+        self._http.should_exit = True
+        await self._grpc.stop(grace)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._http_task
+        await asyncio.to_thread(self._store.close)
+
+    def run(self, announce: bool = False) -> None:
+        """Serve in the foreground until SIGINT or SIGTERM. ``announce`` prints the ports as JSON."""
+        asyncio.run(self._serve_until_signal(announce))
+
+    async def _serve_until_signal(self, announce: bool) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        ports = await self.start()
+        if announce:
+            print(
+                json.dumps({"grpc_port": ports.grpc_port, "http_port": ports.http_port, "pid": os.getpid()})
+            )
+            sys.stdout.flush()
+        await stopping.wait()
+        await self.stop()
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: ``RegistryServer`` owns the process's signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+class ServerProcess:
+    """A registry server in a child process (``python -m registry.server``), for tests and benchmarks."""
+
+    def __init__(self, process: subprocess.Popen, ports: BoundPorts, host: str):
+        self.process = process
+        self.ports = ports
+        self.host = host
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.ports.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.ports.http_port}"
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait (graceful stop); returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout)
+
+    def kill(self) -> int:
+        """SIGKILL: no chance to finish anything, as in a crash."""
+        self.process.kill()
+        return self.process.wait(10)
+
+
+def start_subprocess(database_url: str, host: str = "127.0.0.1", timeout: float = 30.0) -> ServerProcess:
+    """Start ``python -m registry.server`` on free ports and wait for its JSON line of bound ports."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "registry.server", "--database-url", database_url, "--host", host],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = _read_line(process, timeout)
+    try:
+        announced = json.loads(line)
+        ports = BoundPorts(announced["grpc_port"], announced["http_port"])
+    except (ValueError, KeyError, TypeError):
+        process.kill()
+        raise RuntimeError(f"registry subprocess did not announce its ports (got {line!r})") from None
+    return ServerProcess(process, ports, host)
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> str:
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            process.kill()
+            raise RuntimeError(f"registry subprocess printed nothing within {timeout}s")
+    return process.stdout.readline()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m registry.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--grpc-port", type=int, default=0)
+    parser.add_argument("--http-port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    RegistryServer(args.database_url, args.host, args.grpc_port, args.http_port).run(announce=True)
+
+
+if __name__ == "__main__":
+    main()

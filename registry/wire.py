@@ -1,0 +1,148 @@
+"""Conversions between the service's dataclasses and the gRPC messages (server and client share them)."""
+
+from __future__ import annotations
+
+import json
+
+from registry.api import registry_pb2 as pb
+from registry.compat import Violation
+from registry.contract import ContractMetadata, Reference
+from registry.errors import InvalidArgument
+from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord
+
+
+def references_to_pb(references) -> list[pb.Reference]:
+    return [pb.Reference(name=r.name, subject=r.subject, version=r.version) for r in references]
+
+
+def references_from_pb(references) -> tuple[Reference, ...]:
+    return tuple(Reference(name=r.name, subject=r.subject, version=r.version) for r in references)
+
+
+def metadata_to_pb(metadata: ContractMetadata) -> pb.ContractMetadata:
+    return pb.ContractMetadata(
+        owner_domain=metadata.owner_domain,
+        description=metadata.description,
+        primary_key=metadata.primary_key,
+        pii_fields=metadata.pii_fields,
+        quality_rules=[
+            pb.QualityRule(
+                field=rule.field,
+                rule=rule.rule,
+                values_json=json.dumps(list(rule.values)) if rule.values else "",
+                value_json=json.dumps(rule.value) if rule.value is not None else "",
+            )
+            for rule in metadata.quality_rules
+        ],
+        freshness_sla=metadata.freshness_sla,
+        mask_pii_at=metadata.mask_pii_at,
+    )
+
+
+def metadata_from_pb(message: pb.ContractMetadata) -> ContractMetadata:
+    """Validated like a contract file's metadata: errors name the field (``metadata.quality_rules[0]``)."""
+    rules = []
+    for i, rule in enumerate(message.quality_rules):
+        raw: dict = {"field": rule.field, "rule": rule.rule}
+        for key, text in (("values", rule.values_json), ("value", rule.value_json)):
+            if text:
+                try:
+                    raw[key] = json.loads(text)
+                except ValueError:
+                    raise InvalidArgument(f"metadata.quality_rules[{i}].{key}_json: not valid JSON") from None
+        rules.append(raw)
+    return ContractMetadata.from_dict(
+        {
+            "owner_domain": message.owner_domain,
+            "description": message.description,
+            "primary_key": list(message.primary_key),
+            "pii_fields": list(message.pii_fields),
+            "quality_rules": rules,
+            "freshness_sla": message.freshness_sla,
+            "mask_pii_at": message.mask_pii_at or "silver",
+        }
+    )
+
+
+def schema_version_to_pb(registered: RegisteredSchema) -> pb.SchemaVersion:
+    return pb.SchemaVersion(
+        subject=registered.subject,
+        version=registered.version,
+        schema_id=registered.schema_id,
+        format=registered.format,
+        schema=registered.schema,
+        references=references_to_pb(registered.references),
+        metadata=metadata_to_pb(registered.metadata),
+        deleted=registered.deleted,
+    )
+
+
+def schema_version_from_pb(message: pb.SchemaVersion) -> RegisteredSchema:
+    return RegisteredSchema(
+        subject=message.subject,
+        version=message.version,
+        schema_id=message.schema_id,
+        format=message.format,
+        schema=message.schema,
+        references=references_from_pb(message.references),
+        metadata=metadata_from_pb(message.metadata),
+        deleted=message.deleted,
+    )
+
+
+def schema_to_pb(record: SchemaRecord) -> pb.Schema:
+    return pb.Schema(
+        id=record.id,
+        format=record.format,
+        schema=record.schema,
+        references=references_to_pb(record.references),
+    )
+
+
+def schema_from_pb(message: pb.Schema) -> SchemaRecord:
+    return SchemaRecord(
+        id=message.id,
+        format=message.format,
+        schema=message.schema,
+        references=references_from_pb(message.references),
+    )
+
+
+def check_result_to_pb(result: CheckResult) -> pb.CheckCompatibilityResponse:
+    return pb.CheckCompatibilityResponse(
+        compatible=result.compatible,
+        violations=[
+            pb.Violation(rule=v.rule, path=v.path, message=v.message, line=v.line or 0)
+            for v in result.violations
+        ],
+        consumers=result.consumers,
+    )
+
+
+def check_result_from_pb(message: pb.CheckCompatibilityResponse) -> CheckResult:
+    return CheckResult(
+        violations=[Violation(v.rule, v.path, v.message, v.line or None) for v in message.violations],
+        consumers=list(message.consumers),
+    )
+
+
+def consumer_to_pb(consumer: Consumer) -> pb.Consumer:
+    return pb.Consumer(
+        name=consumer.name,
+        subject=consumer.subject,
+        format=consumer.format,
+        version=consumer.version or 0,
+        reader_schema=consumer.reader_schema or "",
+        fields=consumer.fields,
+    )
+
+
+def consumer_from_pb(message: pb.Consumer) -> Consumer:
+    return Consumer(
+        name=message.name,
+        subject=message.subject,
+        format=message.format,
+        version=message.version or None,
+        reader_schema=message.reader_schema or None,
+        fields=tuple(message.fields),
+    )
