@@ -117,6 +117,7 @@ class AvroFormat(SchemaFormat):
         if not isinstance(old, AvroSchema) or not isinstance(new, AvroSchema):
             raise InvalidArgument("the Avro format checks Avro schemas only")
         enabled = self._enabled_rules(ruleset)
+        direction = Direction(direction)
         if direction is Direction.BACKWARD:
             return resolve(new.root, old.root, direction, enabled)
         return resolve(old.root, new.root, direction, enabled)
