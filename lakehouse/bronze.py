@@ -126,33 +126,55 @@ def ensure_table(
             return catalog.load_table(identifier)
         except TableAlreadyExistsError:  # another gate created it meanwhile
             table = catalog.load_table(identifier)
-    evolve(table, full_schema, renames or {})
+    evolve(table, full_schema, renames or {}, properties or {})
     return table
 
 
-def evolve(table: Table, full_schema: pa.Schema, renames: dict[str, str]) -> None:
-    """Rename columns, add new ones and apply Iceberg-legal promotions; old snapshots stay readable."""
-    names = set(table.schema().column_names)
-    applicable = {old: new for old, new in renames.items() if old in names and new not in names}
-    before = table.schema()
+def table_properties(catalog: Catalog, identifier: tuple[str, str]) -> dict[str, str]:
+    """The table's properties, empty when it does not exist yet."""
     try:
-        with table.transaction() as tx:
-            if applicable:
+        return dict(catalog.load_table(identifier).properties)
+    except NoSuchTableError:
+        return {}
+
+
+def evolve(
+    table: Table,
+    full_schema: pa.Schema,
+    renames: dict[str, str],
+    properties: dict[str, str],
+    attempts: int = 5,
+) -> None:
+    """Rename columns, add new ones and apply Iceberg-legal promotions; old snapshots stay readable.
+
+    A no-op when the table already has the schema. A concurrent gate evolving the same table makes the
+    commit fail: refresh and apply again on top of theirs.
+    """
+    for attempt in range(1, attempts + 1):
+        names = set(table.schema().column_names)
+        applicable = {old: new for old, new in renames.items() if old in names and new not in names}
+        try:
+            with table.transaction() as tx:
+                if applicable:
+                    with tx.update_schema() as update:
+                        for old, new in applicable.items():
+                            update.rename_column(old, new)
                 with tx.update_schema() as update:
-                    for old, new in applicable.items():
-                        update.rename_column(old, new)
-            with tx.update_schema() as update:
-                update.union_by_name(full_schema)
-    except IcebergValidationError as exc:
-        raise SchemaEvolutionError(
-            f"table {'.'.join(table.name())} cannot take the new contract version: {exc} "
-            "(Iceberg allows new columns, int->long, float->double, wider decimals, renames)"
-        ) from None
-    except CommitFailedException:  # a concurrent gate evolved it; take theirs, then re-apply
-        table.refresh()
-        if table.schema() == before:
-            raise
-        evolve(table, full_schema, renames)
+                    update.union_by_name(full_schema)
+                changed = {k: v for k, v in properties.items() if table.properties.get(k) != v}
+                if changed:
+                    tx.set_properties(changed)
+            return
+        except IcebergValidationError as exc:
+            raise SchemaEvolutionError(
+                f"table {'.'.join(table.name())} cannot take the new contract version: {exc} "
+                "(Iceberg allows new columns, int->long, float->double, wider decimals, renames)"
+            ) from None
+        except CommitFailedException:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))
+            table.refresh()
 
 
 def conform(chunk: pa.Table, target: pa.Schema) -> pa.Table:

@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
 
 from lakehouse import bronze
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
 from lakehouse.naming import bronze_identifier, quarantine_identifier
 from lakehouse.quarantine import QUARANTINE_SCHEMA, quarantine_rows
+from lakehouse.renames import column_renames
 from registry.contract import Contract
 from registry.errors import InvalidArgument
 
@@ -118,9 +117,9 @@ class _Gate:
         self.schema_id, self.schema_version, self.batch_id = schema_id, schema_version, batch_id
         self.ingested_at = (clock or (lambda: datetime.now(UTC)))()
         self.log = IngestLog(catalog.engine)
-        self.table = bronze.ensure_table(
-            catalog, bronze_identifier(self.subject), data_schema, renames(contract)
-        )
+        identifier = bronze_identifier(self.subject)
+        renames, properties = column_renames(contract, bronze.table_properties(catalog, identifier))
+        self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties)
 
     def landed(self) -> bool:
         self.table.refresh()
@@ -148,24 +147,22 @@ class _Gate:
         rows_read = rows_invalid = 0
         try:
             for chunk in chunks:
-                violations = list(chunk.violations)
-                invalid = set(chunk.invalid_rows) | {v.row for v in violations}
+                violations = chunk.violations
                 reasons.update(v.rule for v in violations)
                 reported.extend(violations[: MAX_REPORTED_VIOLATIONS - len(reported)])
-                rows_read += len(chunk.rows) + len(set(chunk.raw) - set(chunk.rows.to_pylist()))
-                rows_invalid += len(invalid)
+                rows_read += len(chunk.rows) + len(chunk.raw)
+                rows_invalid += len(chunk.invalid_rows)
                 if on_invalid == "reject":
                     if rows_invalid:
                         writer.discard()  # keep reading only to report every violation
                     else:
                         writer.write(self._bronze_rows(chunk.table))
                 else:
-                    valid = _valid_rows(chunk, invalid)
-                    writer.write(self._bronze_rows(valid))
-                    if invalid:
+                    writer.write(self._bronze_rows(chunk.valid_table()))
+                    if chunk.invalid_rows:
                         quarantine = quarantine or bronze.BatchWriter(self._quarantine_table())
                         bad = quarantine_rows(
-                            chunk.table, chunk.rows.to_pylist(), chunk.raw, violations, self.pii, paths[0]
+                            chunk.table, chunk.rows.to_pylist(), chunk.raw, violations, self.pii, chunk.file
                         )
                         quarantine.write(self._with_gate_columns(bad))
                 if progress:
@@ -253,37 +250,5 @@ class _Gate:
         )
 
 
-def _valid_rows(chunk, invalid: set[int]) -> pa.Table:
-    if not invalid:
-        return chunk.table
-    keep = pc.invert(pc.is_in(chunk.rows, value_set=pa.array(sorted(invalid), chunk.rows.type)))
-    return chunk.table.filter(keep)
-
-
 def _summary(reasons: Counter) -> str:
     return ", ".join(f"{count} {rule}" for rule, count in reasons.most_common())
-
-
-def renames(contract: Contract) -> dict[str, str]:
-    """Old column name -> new name implied by the contract: Avro field aliases (top level)."""
-    if contract.format != "AVRO":
-        return {}
-    import json
-
-    try:
-        schema = json.loads(contract.schema)
-    except ValueError:
-        return {}
-    found = {}
-    for avro_field in schema.get("fields", []) if isinstance(schema, dict) else []:
-        for alias in avro_field.get("aliases") or []:
-            found[alias] = avro_field["name"]
-    return found
-
-
-def table_exists(catalog: Catalog, subject: str) -> bool:
-    try:
-        catalog.load_table(bronze_identifier(subject))
-    except NoSuchTableError:
-        return False
-    return True

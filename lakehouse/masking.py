@@ -96,7 +96,7 @@ def _mask_path(column: pa.ChunkedArray | pa.Array, rest: list[str], key: bytes, 
     if not rest:
         return _hash_array(array, key)
     if not pa.types.is_struct(array.type):
-        raise UnknownPiiField(f"PII field {path!r}: {rest[0]!r} is inside a non-record column")
+        raise UnknownPiiField(f"PII field {path!r}: the column holding {rest[0]!r} is not a record")
     names = [array.type.field(i).name for i in range(array.type.num_fields)]
     if rest[0] not in names:
         raise UnknownPiiField(f"PII field {path!r}: no field {rest[0]!r} (have {names})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import LessThan
@@ -26,6 +26,7 @@ from registry.errors import InvalidArgument
 SEVEN_YEARS = timedelta(days=7 * 365 + 2)  # two leap days in any seven years
 DEFAULT_RETENTION = {BRONZE: SEVEN_YEARS, QUARANTINE: SEVEN_YEARS}
 DEFAULT_SNAPSHOT_MAX_AGE = timedelta(days=30)
+EPOCH = date(1970, 1, 1)  # day() partition values count days from it
 
 _DURATION = re.compile(r"^(\d+)([dwy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "y": 365}
@@ -89,7 +90,7 @@ def _delete_expired_partitions(table: Table, report: MaintenanceReport) -> None:
     tasks = list(table.scan(row_filter=expired).plan_files())
     if not tasks:
         return
-    days = {str(task.file.partition[0]) for task in tasks}
+    days = {str(EPOCH + timedelta(days=task.file.partition[0])) for task in tasks}
     report.rows_deleted = sum(task.file.record_count for task in tasks)
     report.partitions_deleted = sorted(days)
     table.delete(
