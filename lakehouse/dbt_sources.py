@@ -45,17 +45,49 @@ def contracts_from_files(folder: str | Path) -> list[Contract]:
         raise InvalidArgument(f"--contracts {folder}: not a directory")
     contracts = []
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
-        head = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(head, dict) and "subject" in head:
+        if _names_subject(path):
             contracts.append(load_contract(path))
     if not contracts:
         raise InvalidArgument(f"--contracts {folder}: no contract YAML file (with a 'subject' key) found")
     return contracts
 
 
-def sources_yaml(contracts: list[Contract]) -> str:
-    """The text of ``models/bronze/sources.yml`` for these contracts."""
-    tables = sorted((_table(c) for c in contracts), key=lambda t: t["name"])
+def _names_subject(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return True  # load_contract says where it is broken
+    return isinstance(data, dict) and "subject" in data
+
+
+def contracts_from_registry(client) -> tuple[list[Contract], dict[str, dict[str, str]]]:
+    """The latest version of every subject in the registry (a ``registry.client.RegistryClient``),
+    and for each subject the schema texts its references import (by import name)."""
+    contracts, references = [], {}
+    for subject in sorted(client.list_subjects()):
+        latest = client.latest(subject)
+        contracts.append(
+            Contract(
+                subject=subject,
+                format=latest.format,
+                schema=latest.schema,
+                references=list(latest.references),
+                metadata=latest.metadata,
+            )
+        )
+        references[subject] = {
+            ref.name: client.get_version(ref.subject, ref.version).schema for ref in latest.references
+        }
+    return contracts, references
+
+
+def sources_yaml(contracts: list[Contract], references: dict[str, dict[str, str]] | None = None) -> str:
+    """The text of ``models/bronze/sources.yml`` for these contracts.
+
+    ``references`` maps a subject to the schema texts its contract imports, by import name.
+    """
+    references = references or {}
+    tables = sorted((_table(c, references.get(c.subject)) for c in contracts), key=lambda t: t["name"])
     names = [t["name"] for t in tables]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -75,17 +107,9 @@ def sources_yaml(contracts: list[Contract]) -> str:
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
-def write_sources(contracts: list[Contract], project_dir: str | Path) -> Path:
-    """Write the generated sources into the dbt project; returns the file written."""
-    path = Path(project_dir) / SOURCES_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sources_yaml(contracts), encoding="utf-8")
-    return path
-
-
-def _table(contract: Contract) -> dict:
+def _table(contract: Contract, references: dict[str, str] | None) -> dict:
     meta = contract.metadata
-    schema = arrow_schema(contract)
+    schema = arrow_schema(contract, references)
     docs = _proto_comments(contract.schema) if contract.format == "PROTOBUF" else {}
     _check_paths(contract, schema)
     table = {

@@ -1,0 +1,147 @@
+"""``meshgate dbt-sources``, ``meshgate transform`` and ``meshgate docs``: the dbt project driven from
+meshgate (contracts in, Silver and Gold out, lineage served)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+from pathlib import Path
+
+import click
+
+from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, run_dbt, target_dir
+from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
+from registry.errors import MeshgateError
+
+
+def _lakehouse_options(command):
+    """--data-dir / --catalog-url / --warehouse, as every lakehouse command takes them."""
+    command = click.option(
+        "--warehouse", default=None, help="Iceberg warehouse location (default <data-dir>/warehouse)."
+    )(command)
+    command = click.option(
+        "--catalog-url",
+        default=None,
+        help="SQLAlchemy URL of the Iceberg SQL catalog (default SQLite in the data dir).",
+    )(command)
+    command = click.option(
+        "--data-dir",
+        default=".meshgate",
+        show_default=True,
+        help="Catalog, warehouse and DuckDB file live here.",
+    )(command)
+    return command
+
+
+@click.command("dbt-sources")
+@click.option(
+    "--contracts",
+    "contracts_dir",
+    type=click.Path(path_type=Path),
+    help="Read contract YAML files from this folder instead of the registry.",
+)
+@click.option(
+    "--registry",
+    envvar="MESHGATE_REGISTRY",
+    default="localhost:50051",
+    show_default=True,
+    help="Registry HOST:PORT (env MESHGATE_REGISTRY).",
+)
+@click.option("--token", envvar="MESHGATE_TOKEN", default=None, help="Bearer token (env MESHGATE_TOKEN).")
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path),
+    default=PROJECT_DIR,
+    show_default=True,
+    help="The dbt project.",
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 when the committed file differs from the contracts."
+)
+def dbt_sources(contracts_dir, registry, token, project_dir, check):
+    """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts."""
+    try:
+        if contracts_dir is not None:
+            text = sources_yaml(contracts_from_files(contracts_dir))
+        else:
+            from registry.client import RegistryClient
+
+            with RegistryClient(registry, token=token) as client:
+                text = sources_yaml(*contracts_from_registry(client))
+    except MeshgateError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = Path(project_dir) / SOURCES_FILE
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if check:
+        if current != text:
+            raise click.ClickException(f"{path} is stale: run `meshgate dbt-sources` and commit it")
+        click.echo(f"{path} is up to date")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}" + (" (unchanged)" if current == text else ""))
+
+
+@click.command()
+@_lakehouse_options
+@click.option(
+    "--select", "selection", default=None, help="dbt node selection, e.g. 'silver' or '+daily_revenue'."
+)
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental Silver models from all of Bronze.")
+def transform(data_dir, catalog_url, warehouse, selection, full_refresh):
+    """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress."""
+    args = ["build"]
+    if selection:
+        args += ["--select", selection]
+    if full_refresh:
+        args.append("--full-refresh")
+    _finish(run_dbt(args, data_dir, catalog_url=catalog_url, warehouse=warehouse), "dbt build")
+
+
+@click.command()
+@_lakehouse_options
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--no-serve", is_flag=True, help="Only generate the site.")
+def docs(data_dir, catalog_url, warehouse, host, port, no_serve):
+    """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP."""
+    _finish(
+        run_dbt(["docs", "generate"], data_dir, catalog_url=catalog_url, warehouse=warehouse),
+        "dbt docs generate",
+    )
+    site = target_dir(data_dir)
+    click.echo(f"lineage docs: {site / 'index.html'}")
+    if no_serve:
+        return
+    server = serve_docs(site, host, port)
+    click.echo(f"serving http://{host}:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def serve_docs(site: str | Path, host: str = "127.0.0.1", port: int = 0) -> http.server.ThreadingHTTPServer:
+    """An HTTP server for the generated docs folder (index.html, manifest.json, catalog.json).
+
+    Not started: call ``serve_forever()`` (or run it in a thread and ``shutdown()`` it).
+    """
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+
+def _finish(run: DbtRun, what: str) -> None:
+    if run.success:
+        return
+    lines = "\n".join(f"  - {line}" for line in run.failures) or "  (no node failed; see dbt's output above)"
+    raise click.ClickException(f"{what} failed:\n{lines}")
+
+
+commands = [dbt_sources, transform, docs]
