@@ -1,25 +1,48 @@
-"""The ``contract-check`` command line.
+"""The ``contract-check`` command line: ``check`` (the default), ``publish`` and ``diff``.
 
-Exit codes: 0 compatible, 1 breaking, 2 usage, configuration or parse error.
+Exit codes: 0 compatible, 1 breaking, 2 usage, configuration or parse error, 3 registry unreachable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from pathlib import Path
 
 import click
 
+from ci_plugin import git
+from ci_plugin.changes import find_changes, load_working_tree
+from ci_plugin.checker import check_against_registry, check_offline
+from ci_plugin.config import CONFIG_FILE, Config, ConfigError, load_config
+from ci_plugin.dbt_consumers import load_manifest
+from ci_plugin.findings import CheckReport
+from ci_plugin.output import RENDERERS
+from ci_plugin.output.text import render as render_report_text
+from ci_plugin.publish import publish as publish_contracts
+from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
 from registry.compat import MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
-from registry.errors import InvalidSchema
+from registry.errors import InvalidSchema, MeshgateError, Unavailable
 
-EXIT_OK, EXIT_BREAKING, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_BREAKING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+DEFAULT_REGISTRY = "localhost:50051"
+REPORT_FORMATS = ("text", "github", "json", "junit", "sarif")
 
 
-@click.group()
+class DefaultToCheck(click.Group):
+    """``contract-check [OPTIONS]`` without a sub-command runs ``check``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToCheck)
 def main() -> None:
-    """Check data-contract changes for compatibility."""
+    """Check data-contract changes for compatibility (no sub-command: ``check``)."""
 
 
 def read_schema_file(path: str) -> str:
@@ -79,3 +102,186 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
     else:
         click.echo(render_text(result, schemas[-1], parsed_level.value))
     sys.exit(EXIT_OK if result.compatible else EXIT_BREAKING)
+
+
+# ---- check and publish: contracts in a git repository ------------------------------------------
+
+
+def _config_option(command):
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Configuration file (default: meshgate.yaml at the repository root).",
+    )(command)
+
+
+def _registry_options(command):
+    command = click.option(
+        "--token", envvar="MESHGATE_TOKEN", default=None, help="Registry token (env MESHGATE_TOKEN)."
+    )(command)
+    return click.option(
+        "--registry",
+        envvar="MESHGATE_REGISTRY",
+        default=None,
+        help=f"Registry HOST:PORT (env MESHGATE_REGISTRY, else meshgate.yaml's registry, else {DEFAULT_REGISTRY}).",
+    )(command)
+
+
+def _load_config(config_path: str | None) -> Config:
+    root = git.repo_root(Path.cwd())
+    config = load_config(Path(config_path) if config_path else root / CONFIG_FILE)
+    if config.root.resolve() != root.resolve():
+        raise ConfigError(f"{config.path}: must sit at the repository root ({root})")
+    return config
+
+
+@contextlib.contextmanager
+def _registry_client(target: str, token: str | None):
+    from registry.client import RegistryClient
+
+    client = RegistryClient(target, token=token)
+    try:
+        yield client
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+
+def _fail(message: str, code: int):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@_config_option
+@click.option("--base", default=None, help="Base commit (default: the CI's base, else the merge base).")
+@click.option("--against", default=None, help="Offline: check against the contracts at this git ref.")
+@_registry_options
+@click.option(
+    "--offline-fallback",
+    is_flag=True,
+    help="When the registry is unreachable, check offline against --against (default: the base).",
+)
+@click.option(
+    "--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text", show_default=True
+)
+@click.option(
+    "--report-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to this file and a text summary to stdout.",
+)
+def check(
+    config_path: str | None,
+    base: str | None,
+    against: str | None,
+    registry: str | None,
+    token: str | None,
+    offline_fallback: bool,
+    report_format: str,
+    report_file: str | None,
+) -> None:
+    """Check the contracts changed since the base; exit 1 on a breaking change."""
+    try:
+        report = run_check(config_path, base, against, registry, token, offline_fallback)
+    except (ConfigError, git.GitError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except Unavailable as exc:
+        _fail(
+            f"registry unreachable: {exc.message} (--offline-fallback checks offline against the base instead)",
+            EXIT_UNREACHABLE,
+        )
+    except MeshgateError as exc:
+        _fail(f"registry: {exc.message}", EXIT_USAGE)
+    rendered = RENDERERS[report_format](report)
+    if report_file:
+        Path(report_file).write_text(rendered + "\n", encoding="utf-8")
+        rendered = render_report_text(report)
+    click.echo(rendered)
+    sys.exit(EXIT_BREAKING if report.breaking else EXIT_OK)
+
+
+def run_check(
+    config_path: str | None = None,
+    base: str | None = None,
+    against: str | None = None,
+    registry: str | None = None,
+    token: str | None = None,
+    offline_fallback: bool = False,
+) -> CheckReport:
+    """The work of ``check`` without the exit: the report of the contracts changed since the base."""
+    config = _load_config(config_path)
+    root = config.root
+    base_commit = git.resolve_base(root, base, config.default_branch)
+    head = load_working_tree(config)
+    changes = find_changes(config, base_commit, head)
+    manifest = load_manifest(root, config.dbt) if config.dbt and changes else None
+    against_commit = base_commit
+    if against is not None:
+        against_commit = git.commit_of(root, against)
+        if against_commit is None:
+            raise ConfigError(f"--against {against!r} does not name a commit in this repository")
+        return check_offline(config, changes, base_commit, against_commit, reference_resolver(head), manifest)
+    target = registry or config.registry or DEFAULT_REGISTRY
+    try:
+        with _registry_client(target, token) as client:
+            resolve = reference_resolver(head, client)
+            return check_against_registry(config, changes, base_commit, client, resolve, manifest)
+    except Unavailable as exc:
+        if not offline_fallback:
+            raise
+        report = check_offline(
+            config, changes, base_commit, against_commit, reference_resolver(head), manifest
+        )
+        report.notes.append(
+            f"registry {target} unreachable ({exc.message}); checked offline against the base"
+        )
+        return report
+
+
+@main.command()
+@_config_option
+@click.option("--base", default=None, help="Publish what changed since this commit (default: HEAD's parent).")
+@click.option("--all", "publish_all", is_flag=True, help="Publish every contract, not only the changed ones.")
+@_registry_options
+@click.option(
+    "--format", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def publish(
+    config_path: str | None,
+    base: str | None,
+    publish_all: bool,
+    registry: str | None,
+    token: str | None,
+    report_format: str,
+) -> None:
+    """Register the changed contracts (after merge), references first; a rerun registers nothing new."""
+    try:
+        config = _load_config(config_path)
+        head = load_working_tree(config)
+        if publish_all:
+            contracts = list(head.values())
+        else:
+            base_commit = git.resolve_base(config.root, base or "HEAD^", config.default_branch)
+            contracts = [c.new for c in find_changes(config, base_commit, head) if c.new is not None]
+        with _registry_client(registry or config.registry or DEFAULT_REGISTRY, token) as client:
+            outcomes = publish_contracts(client, contracts)
+    except (ConfigError, git.GitError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except Unavailable as exc:
+        _fail(f"registry unreachable: {exc.message}", EXIT_UNREACHABLE)
+    except MeshgateError as exc:
+        _fail(f"registry refused: {exc.message}", EXIT_BREAKING)
+    if report_format == "json":
+        click.echo(json.dumps([outcome.__dict__ for outcome in outcomes], indent=2))
+    else:
+        for outcome in outcomes:
+            click.echo(
+                f"{outcome.outcome}: {outcome.subject} version {outcome.version} ({outcome.contract_file})"
+            )
+        if not outcomes:
+            click.echo("nothing to publish: no contract changed")
+    sys.exit(EXIT_OK)
