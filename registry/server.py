@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -129,6 +130,28 @@ class RegistryServer:
             sys.stdout.flush()
         await stopping.wait()
         await self.stop()
+
+
+class ThreadedServer:
+    """A ``RegistryServer`` on its own event loop in a daemon thread, for callers that are not async
+    (the demo, tests): ``start`` returns once both ports listen, ``stop`` shuts it down gracefully."""
+
+    def __init__(self, server: RegistryServer):
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="registry-server", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> BoundPorts:
+        self._thread.start()
+        return asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            self._loop.close()
 
 
 class _EmbeddedUvicorn(uvicorn.Server):
