@@ -6,6 +6,7 @@ error names the file, the line and the key path, e.g. ``meshgate.yaml:7: contrac
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class Config:
         return next((entry for entry in self.contracts if entry.matches(path)), None)
 
 
+@functools.lru_cache(maxsize=256)
 def glob_regex(pattern: str) -> re.Pattern:
     """A regex for a ``/``-separated glob: ``*`` and ``?`` stay within a folder, ``**/`` spans folders."""
     out = []
@@ -86,21 +88,22 @@ def glob_regex(pattern: str) -> re.Pattern:
 
 def load_config(path: str | Path) -> Config:
     path = Path(path)
+    shown = _shown(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+        raise ConfigError(f"{shown}: cannot read the configuration: {exc.strerror}") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        where = f"{shown}:{mark.line + 1}" if mark else shown
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    reader = _Reader(path)
+    reader = _Reader(shown)
     top = reader.mapping(root, "", {"registry", "default_branch", "contracts", "dbt"}, line=1)
     contracts_node = top.get("contracts")
     if contracts_node is None:
-        raise ConfigError(f"{path}:1: contracts: required (a list of contract YAML paths or globs)")
+        raise ConfigError(f"{shown}:1: contracts: required (a list of contract YAML paths or globs)")
     return Config(
         path=path.resolve(),
         registry=reader.string(top["registry"], "registry") if "registry" in top else None,
@@ -112,10 +115,18 @@ def load_config(path: str | Path) -> Config:
     )
 
 
+def _shown(path: Path) -> str:
+    """The path as a person running the command would type it: relative to the current folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class _Reader:
     """Turns YAML nodes into values, raising ``ConfigError`` with file, line and key path."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: str):
         self.path = path
 
     def fail(self, node: yaml.Node | None, key: str, problem: str, line: int | None = None) -> ConfigError:
