@@ -1,0 +1,181 @@
+"""The gRPC side on the wire: status codes, error metadata, health, reflection, interceptors, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from registry.api import registry_pb2 as pb
+from registry.api import registry_pb2_grpc as pb_grpc
+from registry.client import AsyncRegistryClient, RegistryClient
+from registry.errors import IncompatibleSchema, SubjectNotFound, Unavailable
+from registry.grpc_errors import ERROR_KEY
+from tests.conftest import free_port
+from tests.registry.registry_harness import BREAKING, V1, running_server, unique_subject
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def stub(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield pb_grpc.ContractRegistryStub(channel)
+
+
+def _error_body(error: grpc.RpcError) -> dict:
+    return json.loads(dict(error.trailing_metadata())[ERROR_KEY])
+
+
+def test_rejected_register_is_failed_precondition_with_violations_in_trailing_metadata(stub):
+    subject = unique_subject()
+    stub.Register(pb.RegisterRequest(subject=subject, format="AVRO", schema=V1))
+    with pytest.raises(grpc.RpcError) as failed:
+        stub.Register(pb.RegisterRequest(subject=subject, format="AVRO", schema=BREAKING))
+    error = failed.value
+    assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "incompatible" in error.details() and "Event.amount" in error.details()
+    body = _error_body(error)
+    assert body["type"] == "IncompatibleSchema" and body["code"] == 409
+    assert body["violations"][0]["path"] == "Event.amount" and body["violations"][0]["line"]
+
+
+@pytest.mark.parametrize(
+    ("request_message", "method", "code", "error_type"),
+    [
+        (
+            pb.GetSchemaByVersionRequest(subject="no.Such"),
+            "GetSchemaByVersion",
+            "NOT_FOUND",
+            "SubjectNotFound",
+        ),
+        (pb.GetSchemaByIdRequest(id=424242), "GetSchemaById", "NOT_FOUND", "SchemaNotFound"),
+        (pb.GetSchemaByIdRequest(id=-1), "GetSchemaById", "INVALID_ARGUMENT", "InvalidArgument"),
+        (pb.RegisterRequest(subject="a.B", schema="{"), "Register", "INVALID_ARGUMENT", "InvalidSchema"),
+        (
+            pb.SetConfigRequest(level="SOMETIMES"),
+            "SetConfig",
+            "INVALID_ARGUMENT",
+            "InvalidCompatibilityLevel",
+        ),
+        (
+            pb.RemoveConsumerRequest(name="x", subject="a.B"),
+            "RemoveConsumer",
+            "NOT_FOUND",
+            "ConsumerNotFound",
+        ),
+        (
+            pb.RegisterRequest(subject="a.B", schema="x" * (1024 * 1024 + 1)),
+            "Register",
+            "RESOURCE_EXHAUSTED",
+            "PayloadTooLarge",
+        ),
+    ],
+)
+def test_each_error_type_has_its_status_code(stub, request_message, method, code, error_type):
+    with pytest.raises(grpc.RpcError) as failed:
+        getattr(stub, method)(request_message)
+    assert failed.value.code() is grpc.StatusCode[code]
+    assert _error_body(failed.value)["type"] == error_type
+
+
+def test_version_zero_is_the_latest(stub):
+    subject = unique_subject()
+    stub.Register(pb.RegisterRequest(subject=subject, schema=V1))
+    latest = stub.GetSchemaByVersion(pb.GetSchemaByVersionRequest(subject=subject, version=0))
+    assert (latest.version, latest.metadata.owner_domain) == (1, subject.split(".")[0])
+
+
+def test_unexpected_failure_is_internal_without_details(server, stub, monkeypatch):
+    # Fault injection: no real input makes the service fail unexpectedly, so one method is replaced.
+    def broken(schema_id):
+        raise RuntimeError("secret stack detail")
+
+    monkeypatch.setattr(server.service, "get_by_id", broken)
+    with pytest.raises(grpc.RpcError) as failed:
+        stub.GetSchemaById(pb.GetSchemaByIdRequest(id=1))
+    assert failed.value.code() is grpc.StatusCode.INTERNAL
+    assert failed.value.details() == "internal server error"
+    assert "secret" not in str(failed.value.trailing_metadata())
+
+
+def test_health_checking_reports_serving(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "meshgate.registry.v1.ContractRegistry"):
+            answer = health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_registry_service(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        answer = next(reflection.ServerReflectionInfo(iter([request])))
+    names = {service.name for service in answer.list_services_response.service}
+    assert "meshgate.registry.v1.ContractRegistry" in names
+
+
+def test_grpc_requests_and_rejections_show_in_metrics(tmp_path):
+    subject = unique_subject()
+    with running_server(f"sqlite:///{tmp_path / 'r.db'}") as server:
+        with RegistryClient(server.grpc_target) as client:
+            client.register(subject, V1)
+            with pytest.raises(IncompatibleSchema):
+                client.register(subject, BREAKING)
+        text = httpx.get(f"{server.http_url}/metrics").text
+    assert 'meshgate_requests_total{method="Register",outcome="ok",transport="grpc"} 1.0' in text
+    assert (
+        'meshgate_requests_total{method="Register",outcome="IncompatibleSchema",transport="grpc"} 1.0' in text
+    )
+    assert f'meshgate_compatibility_rejections_total{{subject="{subject}"}} 1.0' in text
+
+
+class _RecordAuthorization(grpc.aio.ServerInterceptor):
+    def __init__(self):
+        self.seen: list[str] = []
+
+    async def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        self.seen.append(metadata.get("authorization", ""))
+        return await continuation(handler_call_details)
+
+
+def test_interceptors_run_and_see_the_client_token(tmp_path):
+    interceptor = _RecordAuthorization()
+    with running_server(f"sqlite:///{tmp_path / 'r.db'}", interceptors=[interceptor]) as server:
+        with RegistryClient(server.grpc_target, token="s3cret") as client:
+            client.list_subjects()
+    assert "Bearer s3cret" in interceptor.seen
+
+
+def test_async_client_calls_and_errors(server):
+    subject = unique_subject()
+
+    async def scenario():
+        async with AsyncRegistryClient(server.grpc_target) as client:
+            registered = await client.register(subject, V1)
+            assert (await client.get_by_id(registered.schema_id)).schema == V1
+            assert (await client.latest(subject)).version == 1
+            assert not (await client.check(subject, BREAKING)).compatible
+            with pytest.raises(IncompatibleSchema):
+                await client.register(subject, BREAKING)
+            with pytest.raises(SubjectNotFound):
+                await client.list_versions(unique_subject())
+
+    asyncio.run(scenario())
+
+
+def test_unreachable_registry_is_unavailable():
+    with RegistryClient(f"127.0.0.1:{free_port()}", timeout=2) as client:
+        with pytest.raises(Unavailable, match="unreachable"):
+            client.list_subjects()
