@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.compat import Level
+from registry.confluent_protobuf import is_serialized, serialized_from_source, source_from_serialized
 from registry.contract import Reference
 from registry.errors import (
     IncompatibleSchema,
@@ -171,7 +172,8 @@ class _ConfluentApi:
 
     async def schema_by_id(self, request: Request) -> dict:
         record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
-        return _schema_body(record.format, record.schema, record.references)
+        text = await self._schema_text(request, record.format, record.schema, record.references)
+        return _schema_body(record.format, text, record.references)
 
     async def schema_text_by_id(self, request: Request) -> Response:
         record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
@@ -223,7 +225,8 @@ class _ConfluentApi:
         except IncompatibleSchema:
             self.metrics.rejection(subject)
             raise
-        return _registered_body(registered)
+        # Like Confluent: no schema text in the answer, so a client caches the schema it sent.
+        return {"id": registered.schema_id, "version": registered.version, "subject": registered.subject}
 
     async def lookup(self, request: Request) -> dict:
         subject = request.path_params["subject"]
@@ -240,11 +243,34 @@ class _ConfluentApi:
 
     async def get_version(self, request: Request) -> dict:
         found = await self._version(request)
-        return _registered_body(found)
+        text = await self._schema_text(request, found.format, found.schema, found.references)
+        return {**_registered_body(found), "schema": text}
 
     async def get_version_text(self, request: Request) -> Response:
         found = await self._version(request)
         return Response(found.schema, media_type=CONTENT_TYPE)
+
+    async def _schema_text(self, request: Request, schema_format: str, text: str, references: Any) -> str:
+        """The stored text, or for ``format=serialized`` a Protobuf schema's base64 descriptor
+        (what Confluent's Protobuf deserializers ask for)."""
+        if schema_format != "PROTOBUF" or request.query_params.get("format") != "serialized":
+            return text
+        imports = await self._imports(references)
+        return await self._call(serialized_from_source, text, imports)
+
+    async def _imports(self, references: Any) -> dict[str, str]:
+        """Import path -> source of every schema ``references`` name, transitively."""
+        imports: dict[str, str] = {}
+        pending = list(references)
+        while pending:
+            reference = pending.pop()
+            if reference.name not in imports:
+                found = await self._call(
+                    self.service.get_version, reference.subject, reference.version, include_deleted=True
+                )
+                imports[reference.name] = found.schema
+                pending.extend(found.references)
+        return imports
 
     async def _version(self, request: Request) -> Any:
         subject = request.path_params["subject"]
@@ -337,9 +363,12 @@ def _schema_request(body: dict) -> dict:
             f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
             f"{' and '.join(SCHEMA_TYPES)} schemas"
         )
+    schema_format = schema_type.upper()
+    if schema_format == "PROTOBUF" and is_serialized(text):
+        text = source_from_serialized(text)  # what Confluent's Protobuf serializers send
     return {
         "schema": text,
-        "format": schema_type.upper(),
+        "format": schema_format,
         "references": _references(body.get("references")),
     }
 

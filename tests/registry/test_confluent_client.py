@@ -6,6 +6,10 @@ over a SQLite store: what teams already run must work as it does against Conflue
 
 from __future__ import annotations
 
+import importlib
+import importlib.resources
+import sys
+
 import pytest
 from confluent_kafka.schema_registry import (
     ConfigCompatibilityLevel,
@@ -16,6 +20,7 @@ from confluent_kafka.schema_registry import (
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from registry.service import RegistryService
@@ -170,3 +175,78 @@ def test_avro_serializer_and_deserializer_round_trip(registry_url):
     # A consumer already on v2 reads v1 data: the new field takes its default.
     upgraded = AvroDeserializer(new_client(registry_url), ORDER_V2)
     assert upgraded(payload, context) == {"id": "order-1", "amount": 0.0}
+
+
+MONEY_PROTO = 'syntax = "proto3";\npackage acme.types;\n\nmessage Money {\n  int64 cents = 1;\n  string currency = 2;\n}\n'
+SIGNUP_PROTO = """syntax = "proto3";
+package acme.identity;
+
+import "acme_types/money.proto";
+import "google/protobuf/timestamp.proto";
+
+message SignedUp {
+  string user_id = 1;
+  map<string, string> labels = 2;
+  acme.types.Money credit = 3;
+  google.protobuf.Timestamp at = 4;
+  oneof channel {
+    string web = 5;
+    string app = 6;
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def signup_pb2(tmp_path_factory):
+    """Generated message classes, as a producer's build would make them (grpc_tools' protoc)."""
+    from grpc_tools import protoc
+
+    root = tmp_path_factory.mktemp("generated")
+    (root / "acme_types").mkdir()
+    (root / "acme_types" / "money.proto").write_text(MONEY_PROTO)
+    (root / "acme_signup.proto").write_text(SIGNUP_PROTO)
+    well_known = str(importlib.resources.files("grpc_tools") / "_proto")
+    for source in ("acme_types/money.proto", "acme_signup.proto"):
+        assert protoc.main(["protoc", f"-I{root}", f"-I{well_known}", f"--python_out={root}", source]) == 0
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module("acme_signup_pb2")
+    finally:
+        sys.path.remove(str(root))
+
+
+def test_protobuf_serializer_and_deserializer_round_trip(registry_url, signup_pb2):
+    context = SerializationContext("signups", MessageField.VALUE)
+    message = signup_pb2.SignedUp(user_id="u-1", labels={"plan": "pro"}, web="https://example.test")
+    message.credit.cents = 1250
+    message.credit.currency = "EUR"
+    message.at.FromSeconds(1_700_000_000)
+    serializer = ProtobufSerializer(
+        signup_pb2.SignedUp, new_client(registry_url), {"use.deprecated.format": False}
+    )
+    payload = serializer(message, context)
+
+    # The serializer sent base64 descriptors; meshgate stored .proto source for them, the import
+    # registered under its own subject and referenced by the message's schema.
+    reader = new_client(registry_url)
+    stored = reader.get_latest_version("signups-value")
+    assert "message SignedUp" in stored.schema.schema_str
+    assert [(r.name, r.subject) for r in stored.schema.references] == [
+        ("acme_types/money.proto", "acme_types/money.proto")
+    ]
+    assert "message Money" in reader.get_latest_version("acme_types/money.proto").schema.schema_str
+
+    # A consumer with its own client fetches the writer schema (format=serialized) and decodes.
+    deserializer = ProtobufDeserializer(
+        signup_pb2.SignedUp, {"use.deprecated.format": False}, schema_registry_client=new_client(registry_url)
+    )
+    assert deserializer(payload, context) == message
+    # Serializing again finds the schema already registered: same id, no new version.
+    assert (
+        ProtobufSerializer(signup_pb2.SignedUp, new_client(registry_url), {"use.deprecated.format": False})(
+            message, context
+        )
+        == payload
+    )
+    assert reader.get_versions("signups-value") == [1]
