@@ -63,12 +63,18 @@ def publish(client, contracts: list[ContractFile]) -> list[Published]:
         if existing is not None:
             outcomes.append(
                 Published(
-                    contract.subject, found.yaml_path, "already registered", existing.version, existing.id
+                    contract.subject,
+                    found.yaml_path,
+                    "already registered",
+                    existing.version,
+                    existing.schema_id,
                 )
             )
             continue
         registered = client.register(contract)
         outcomes.append(
-            Published(contract.subject, found.yaml_path, "registered", registered.version, registered.id)
+            Published(
+                contract.subject, found.yaml_path, "registered", registered.version, registered.schema_id
+            )
         )
     return outcomes

@@ -130,3 +130,25 @@ def contract_repo(tmp_path: Path) -> GitRepo:
     repo.commit("two contracts")
     repo.git("checkout", "-q", "-b", "feature")
     return repo
+
+
+@pytest.fixture
+def registry(tmp_path: Path):
+    """A real registry server (gRPC and HTTP on loopback port 0, SQLite store); yields its gRPC target."""
+    from registry.server import RegistryServer, ThreadedServer
+
+    server = RegistryServer(f"sqlite:///{tmp_path / 'registry.db'}", host="127.0.0.1")
+    threaded = ThreadedServer(server)
+    threaded.start()
+    try:
+        yield server.grpc_target
+    finally:
+        threaded.stop()
+
+
+@pytest.fixture
+def unreachable_registry() -> str:
+    """A loopback address where nothing listens (a port just freed)."""
+    from tests.conftest import free_port
+
+    return f"127.0.0.1:{free_port()}"
