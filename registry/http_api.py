@@ -363,6 +363,12 @@ def _schema_request(body: dict) -> dict:
             f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
             f"{' and '.join(SCHEMA_TYPES)} schemas"
         )
+    for key in ("metadata", "ruleSet"):
+        if not _is_empty(body.get(key)):
+            raise InvalidArgument(
+                f"request body: {key!r} (Confluent data-contract metadata and rules) is not supported; "
+                "meshgate takes contract metadata from contract files (gRPC API, meshgate register)"
+            )
     schema_format = schema_type.upper()
     if schema_format == "PROTOBUF" and is_serialized(text):
         text = source_from_serialized(text)  # what Confluent's Protobuf serializers send
@@ -371,6 +377,12 @@ def _schema_request(body: dict) -> dict:
         "format": schema_format,
         "references": _references(body.get("references")),
     }
+
+
+def _is_empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_empty(item) for item in value.values())
+    return value is None or value == [] or value == ""
 
 
 def _references(raw: Any) -> list[Reference]:

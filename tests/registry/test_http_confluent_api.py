@@ -399,3 +399,23 @@ def test_subject_names_may_hold_slashes_sent_percent_encoded(http):
     assert http.put(f"/config/{subject}", json={"compatibility": "NONE"}).status_code == 200
     assert http.get(f"/config/{subject}").json() == {"compatibilityLevel": "NONE"}
     assert http.delete(f"/subjects/{subject}").json() == [1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metadata": {"properties": {"owner": "checkout"}}},
+        {"ruleSet": {"domainRules": [{"name": "checkAmount", "kind": "CONDITION", "type": "CEL"}]}},
+    ],
+    ids=["metadata", "ruleSet"],
+)
+def test_confluent_data_contract_fields_are_refused_not_dropped(http, extra):
+    message = assert_error(
+        http.post("/subjects/orders-value/versions", json={"schema": ORDER_V1, **extra}), 422, 42202
+    )
+    assert next(iter(extra)) in message
+
+
+def test_empty_confluent_metadata_is_accepted(http):
+    body = {"schema": ORDER_V1, "metadata": {"properties": {}}, "ruleSet": None}
+    assert http.post("/subjects/orders-value/versions", json=body).status_code == 200
