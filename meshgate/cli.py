@@ -15,6 +15,10 @@ def _register_commands() -> None:
     from meshgate import demo
 
     main.add_command(demo.demo)
+    from registry import cli as registry_cli
+
+    for command in registry_cli.commands:
+        main.add_command(command)
     from lakehouse import dbt_cli
 
     for command in dbt_cli.commands:

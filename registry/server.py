@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -113,21 +113,18 @@ class RegistryServer:
             await self._http_task
         await asyncio.to_thread(self._store.close)
 
-    def run(self, announce: bool = False) -> None:
-        """Serve in the foreground until SIGINT or SIGTERM. ``announce`` prints the ports as JSON."""
-        asyncio.run(self._serve_until_signal(announce))
+    def run(self, on_started: Callable[[BoundPorts], None] | None = None) -> None:
+        """Serve in the foreground until SIGINT or SIGTERM; ``on_started`` gets the bound ports."""
+        asyncio.run(self._serve_until_signal(on_started))
 
-    async def _serve_until_signal(self, announce: bool) -> None:
+    async def _serve_until_signal(self, on_started: Callable[[BoundPorts], None] | None) -> None:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
         ports = await self.start()
-        if announce:
-            print(
-                json.dumps({"grpc_port": ports.grpc_port, "http_port": ports.http_port, "pid": os.getpid()})
-            )
-            sys.stdout.flush()
+        if on_started is not None:
+            on_started(ports)
         await stopping.wait()
         await self.stop()
 
@@ -224,7 +221,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--http-port", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    RegistryServer(args.database_url, args.host, args.grpc_port, args.http_port).run(announce=True)
+    RegistryServer(args.database_url, args.host, args.grpc_port, args.http_port).run(announce_json)
+
+
+def announce_json(ports: BoundPorts) -> None:
+    """Print the bound ports as one JSON line (what ``start_subprocess`` waits for)."""
+    print(
+        json.dumps({"grpc_port": ports.grpc_port, "http_port": ports.http_port, "pid": os.getpid()}),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

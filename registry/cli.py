@@ -1,0 +1,249 @@
+"""The registry's ``meshgate`` commands: serve, register, get, subjects, config, consumers.
+
+``commands`` is what ``meshgate/cli.py`` adds to the ``meshgate`` group. ``registry_options`` is the
+one definition of ``--registry`` and ``--token`` that every registry-calling command (in any package)
+takes. Errors print one clear line on stderr and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from registry.client import DEFAULT_TARGET, RegistryClient
+from registry.contract import load_contract
+from registry.errors import IncompatibleSchema, MeshgateError
+
+
+def registry_options(command: Callable) -> Callable:
+    """Add ``--registry HOST:PORT`` (env MESHGATE_REGISTRY) and ``--token`` (env MESHGATE_TOKEN)."""
+    command = click.option(
+        "--token",
+        envvar="MESHGATE_TOKEN",
+        default=None,
+        help="Bearer token for the registry (env MESHGATE_TOKEN).",
+    )(command)
+    return click.option(
+        "--registry",
+        envvar="MESHGATE_REGISTRY",
+        default=DEFAULT_TARGET,
+        show_default=True,
+        help="Registry gRPC address HOST:PORT (env MESHGATE_REGISTRY).",
+    )(command)
+
+
+def _reports_errors(command: Callable) -> Callable:
+    """Turn registry errors into a one-line message and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except IncompatibleSchema as exc:
+            raise click.ClickException(_explain(exc)) from None
+        except MeshgateError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--grpc-port", default=50051, show_default=True, help="gRPC port (0: any free port).")
+@click.option("--http-port", default=8081, show_default=True, help="HTTP port (0: any free port).")
+@click.option(
+    "--data-dir", default=".meshgate", show_default=True, help="Holds registry.db when no --database-url."
+)
+@click.option("--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db.")
+@click.option(
+    "--no-auth", is_flag=True, help="Accepted for forward compatibility: auth arrives with notify-auth."
+)
+def serve(
+    host: str, grpc_port: int, http_port: int, data_dir: str, database_url: str | None, no_auth: bool
+) -> None:
+    """Run the registry: gRPC and HTTP (Confluent REST API, /healthz, /metrics) in one process."""
+    from registry.server import RegistryServer
+    from registry.store import sqlite_url
+
+    url = database_url or sqlite_url(data_dir)
+
+    def started(ports) -> None:
+        click.echo(
+            f"registry serving gRPC on {host}:{ports.grpc_port}, HTTP on http://{host}:{ports.http_port}"
+        )
+        click.echo(json.dumps({"grpc_port": ports.grpc_port, "http_port": ports.http_port}))
+
+    try:
+        RegistryServer(url, host, grpc_port, http_port).run(started)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve on {host} (gRPC {grpc_port}, HTTP {http_port}): {exc}"
+        ) from None
+
+
+@click.command()
+@click.argument("contract_yaml", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@registry_options
+def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -> None:
+    """Register contracts (YAML files pointing at their schema) as new versions."""
+    failed = 0
+    with RegistryClient(registry, token) as client:
+        for path in contract_yaml:
+            try:
+                contract = load_contract(path)
+                if contract.compatibility:
+                    client.set_config(contract.subject, contract.compatibility)
+                registered = client.register(contract)
+            except IncompatibleSchema as exc:
+                failed += 1
+                click.echo(f"{path}: rejected: {_explain(exc)}", err=True)
+                continue
+            except MeshgateError as exc:
+                failed += 1
+                click.echo(f"{path}: {exc.message}", err=True)
+                continue
+            click.echo(
+                f"{registered.subject}: version {registered.version} (schema id {registered.schema_id})"
+            )
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("subject")
+@click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@registry_options
+@_reports_errors
+def get(subject: str, version: str, as_json: bool, registry: str, token: str | None) -> None:
+    """Show one version of a subject: its metadata and schema."""
+    with RegistryClient(registry, token) as client:
+        found = client.get_version(subject, version)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "subject": found.subject,
+                    "version": found.version,
+                    "schema_id": found.schema_id,
+                    "format": found.format,
+                    "schema": found.schema,
+                    "references": [vars(r) for r in found.references],
+                    "metadata": found.metadata.to_dict(),
+                },
+                indent=2,
+            )
+        )
+        return
+    meta = found.metadata
+    click.echo(f"subject:   {found.subject}\nversion:   {found.version}\nschema id: {found.schema_id}")
+    click.echo(f"format:    {found.format}\nowner:     {meta.owner_domain}")
+    for label, value in (
+        ("pii", ", ".join(meta.pii_fields)),
+        ("primary key", ", ".join(meta.primary_key)),
+        ("freshness", meta.freshness_sla),
+    ):
+        if value:
+            click.echo(f"{label + ':':<11}{value}")
+    click.echo(found.schema)
+
+
+@click.command()
+@click.option("--prefix", default="", help="Only subjects starting with this.")
+@click.option("--deleted", is_flag=True, help="Include soft-deleted subjects.")
+@registry_options
+@_reports_errors
+def subjects(prefix: str, deleted: bool, registry: str, token: str | None) -> None:
+    """List the registered subjects."""
+    with RegistryClient(registry, token) as client:
+        for name in client.list_subjects(prefix, include_deleted=deleted):
+            click.echo(name)
+
+
+@click.command()
+@click.argument("subject", required=False)
+@click.option("--set", "level", default=None, help="Set the compatibility level (e.g. BACKWARD, FULL).")
+@registry_options
+@_reports_errors
+def config(subject: str | None, level: str | None, registry: str, token: str | None) -> None:
+    """Show or set the compatibility level of a subject (or the global default)."""
+    with RegistryClient(registry, token) as client:
+        setting = client.set_config(subject, level) if level else client.get_config(subject)
+    click.echo(f"{subject or '(global)'}: {setting.level.value}")
+
+
+@click.group()
+def consumers() -> None:
+    """Register, list and remove the consumers of subjects."""
+
+
+@consumers.command("add")
+@click.argument("name")
+@click.argument("subject")
+@click.option("--version", type=int, default=None, help="The version whose schema the consumer reads with.")
+@click.option(
+    "--reader-schema",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Its own reader schema file.",
+)
+@click.option("--field", "fields", multiple=True, help="A field it reads (repeatable); default: all.")
+@click.option("--format", "format_name", default=None, help="AVRO or PROTOBUF, for a reader schema.")
+@registry_options
+@_reports_errors
+def consumers_add(
+    name: str,
+    subject: str,
+    version: int | None,
+    reader_schema: str | None,
+    fields: tuple[str, ...],
+    format_name: str | None,
+    registry: str,
+    token: str | None,
+) -> None:
+    """Register consumer NAME of SUBJECT: new versions it cannot read are then rejected."""
+    text = Path(reader_schema).read_text(encoding="utf-8") if reader_schema else None
+    with RegistryClient(registry, token) as client:
+        consumer = client.register_consumer(name, subject, version, text, fields, format_name)
+    reads = f"version {consumer.version}" if consumer.version else f"its reader schema {reader_schema}"
+    click.echo(f"consumer {consumer.name} of {consumer.subject} reads {reads}")
+
+
+@consumers.command("list")
+@click.argument("subject", required=False)
+@registry_options
+@_reports_errors
+def consumers_list(subject: str | None, registry: str, token: str | None) -> None:
+    """List consumers (of SUBJECT, or of every subject)."""
+    with RegistryClient(registry, token) as client:
+        for consumer in client.list_consumers(subject):
+            reads = f"version {consumer.version}" if consumer.version else "reader schema"
+            fields = f" fields {','.join(consumer.fields)}" if consumer.fields else ""
+            click.echo(f"{consumer.subject}\t{consumer.name}\t{reads}{fields}")
+
+
+@consumers.command("remove")
+@click.argument("name")
+@click.argument("subject")
+@registry_options
+@_reports_errors
+def consumers_remove(name: str, subject: str, registry: str, token: str | None) -> None:
+    """Remove consumer NAME of SUBJECT."""
+    with RegistryClient(registry, token) as client:
+        client.remove_consumer(name, subject)
+    click.echo(f"removed consumer {name} of {subject}")
+
+
+def _explain(error: IncompatibleSchema) -> str:
+    lines = [error.message.split(": ", 1)[0]]
+    for violation in error.violations:
+        line = f" (line {violation.line})" if violation.line else ""
+        lines.append(f"  {violation.rule} {violation.path}{line}: {violation.message}")
+    return "\n".join(lines)
+
+
+commands = [serve, register, get, subjects, config, consumers]
