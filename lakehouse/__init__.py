@@ -1,0 +1,1 @@
+"""Bronze gate and lakehouse glue: decode, validate, append to Iceberg."""
