@@ -1,0 +1,130 @@
+"""The registry's meshgate commands against a real server; ``serve`` as a real process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshgate.cli import main
+from tests.registry.registry_harness import BREAKING, V1, running_server, unique_subject
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def run(server):
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args), env={"MESHGATE_REGISTRY": server.grpc_target})
+
+    return invoke
+
+
+def _contract(tmp_path, subject: str, schema: str, compatibility: str = "BACKWARD"):
+    (tmp_path / "event.avsc").write_text(schema)
+    path = tmp_path / "event.yaml"
+    path.write_text(
+        f"subject: {subject}\nformat: AVRO\nschema: event.avsc\npii: [id]\ncompatibility: {compatibility}\n"
+    )
+    return str(path)
+
+
+def test_register_get_and_subjects(run, examples_dir):
+    contracts = sorted(str(p) for p in examples_dir.glob("contracts/*/*.yaml"))
+    registered = run("register", *contracts)
+    assert registered.exit_code == 0, registered.output
+    assert "checkout.CheckoutCompleted: version 1" in registered.output
+    shown = run("get", "checkout.CheckoutCompleted")
+    assert (
+        shown.exit_code == 0 and "pii:       email" in shown.output and '"CheckoutCompleted"' in shown.output
+    )
+    as_json = json.loads(run("get", "identity.UserSignedUp", "--version", "1", "--json").output)
+    assert (as_json["format"], as_json["metadata"]["mask_pii_at"]) == ("PROTOBUF", "bronze")
+    listed = run("subjects", "--prefix", "checkout.").output.split()
+    assert listed == ["checkout.CheckoutCompleted"]
+
+
+def test_register_sets_the_contract_level_and_reports_a_rejection(run, tmp_path):
+    subject = unique_subject()
+    assert run("register", _contract(tmp_path, subject, V1, "FULL")).exit_code == 0
+    assert run("config", subject).output.strip() == f"{subject}: FULL"
+    rejected = run("register", _contract(tmp_path, subject, BREAKING, "FULL"))
+    assert rejected.exit_code == 1
+    assert "rejected" in rejected.output and "TYPE_CHANGED Event.amount (line" in rejected.output
+    assert "Traceback" not in rejected.output
+
+
+def test_register_of_a_broken_contract_file_names_the_file(run, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("subject: nodots\nformat: AVRO\nschema: x.avsc\n")
+    result = run("register", str(bad))
+    assert result.exit_code == 1 and f"{bad}: subject" in result.output
+
+
+def test_config_shows_and_sets_levels(run):
+    subject = unique_subject()
+    assert run("config").output.strip() == "(global): BACKWARD"
+    assert run("config", subject, "--set", "forward").output.strip() == f"{subject}: FORWARD"
+    bad = run("config", subject, "--set", "SIDEWAYS")
+    assert bad.exit_code == 1 and "SIDEWAYS" in bad.output
+
+
+def test_consumers_add_list_remove(run, tmp_path):
+    subject = unique_subject()
+    run("register", _contract(tmp_path, subject, V1))
+    added = run("consumers", "add", "billing", subject, "--version", "1", "--field", "amount")
+    assert added.exit_code == 0, added.output
+    reader = tmp_path / "reader.avsc"
+    reader.write_text(V1)
+    assert run("consumers", "add", "audit", subject, "--reader-schema", str(reader)).exit_code == 0
+    listed = run("consumers", "list", subject).output.splitlines()
+    assert listed == [f"{subject}\taudit\treader schema", f"{subject}\tbilling\tversion 1 fields amount"]
+    assert run("consumers", "remove", "audit", subject).exit_code == 0
+    missing = run("consumers", "remove", "audit", subject)
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_get_of_a_missing_subject_fails_cleanly(run):
+    result = run("get", "no.Such")
+    assert result.exit_code == 1 and "Error: subject 'no.Such' not found" in result.output
+
+
+def test_unreachable_registry_fails_cleanly():
+    result = CliRunner().invoke(main, ["subjects", "--registry", "127.0.0.1:1"])
+    assert result.exit_code == 1 and "unreachable" in result.output
+
+
+def test_serve_runs_grpc_and_http_until_sigterm(tmp_path):
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "meshgate"),
+            "serve",
+            "--grpc-port",
+            "0",
+            "--http-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "registry serving gRPC" in process.stdout.readline()
+        ports = json.loads(process.stdout.readline())
+        runner = CliRunner()
+        listed = runner.invoke(main, ["subjects", "--registry", f"127.0.0.1:{ports['grpc_port']}"])
+        assert listed.exit_code == 0
+        assert (tmp_path / "registry.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
