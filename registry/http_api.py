@@ -33,6 +33,7 @@ from registry.errors import (
     InvalidSchema,
     MeshgateError,
     PayloadTooLarge,
+    SchemaNotFound,
 )
 from registry.metrics import OK, Metrics
 
@@ -43,7 +44,7 @@ DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 """Largest request body accepted (4 MiB): room for a 1 MiB schema even when JSON escaping grows it."""
 
 SCHEMA_TYPES = ("AVRO", "PROTOBUF")
-_MAX_VERSION = 2**31 - 1
+_MAX_VERSION = _MAX_ID = 2**31 - 1
 
 Handler = Callable[[Request], Awaitable[Any]]
 
@@ -171,21 +172,21 @@ class _ConfluentApi:
         return list(SCHEMA_TYPES)
 
     async def schema_by_id(self, request: Request) -> dict:
-        record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
+        record = await self._call(self.service.get_by_id, _schema_id(request))
         text = await self._schema_text(request, record.format, record.schema, record.references)
         return _schema_body(record.format, text, record.references)
 
     async def schema_text_by_id(self, request: Request) -> Response:
-        record = await self._call(self.service.get_by_id, request.path_params["schema_id"])
+        record = await self._call(self.service.get_by_id, _schema_id(request))
         return Response(record.schema, media_type=CONTENT_TYPE)
 
     async def subjects_by_id(self, request: Request) -> list[str]:
-        subjects = await self._call(self.service.subjects_for_id, request.path_params["schema_id"])
+        subjects = await self._call(self.service.subjects_for_id, _schema_id(request))
         wanted = request.query_params.get("subject")
         return _page(request, [s for s in subjects if wanted is None or s == wanted])
 
     async def versions_by_id(self, request: Request) -> list[dict]:
-        pairs = await self._call(self.service.versions_for_id, request.path_params["schema_id"])
+        pairs = await self._call(self.service.versions_for_id, _schema_id(request))
         wanted = request.query_params.get("subject")
         found = [{"subject": s, "version": v} for s, v in pairs if wanted is None or s == wanted]
         return _page(request, found)
@@ -404,6 +405,14 @@ def _references(raw: Any) -> list[Reference]:
             raise InvalidArgument(f"{where}.version: a positive integer is required")
         references.append(Reference(name=name, subject=subject, version=version))
     return references
+
+
+def _schema_id(request: Request) -> int:
+    """The path's schema id; ids are 32-bit, so a larger number names no schema."""
+    schema_id = request.path_params["schema_id"]
+    if schema_id > _MAX_ID:
+        raise SchemaNotFound(f"schema id {schema_id} not found")
+    return schema_id
 
 
 def _version(text: str) -> int | str:

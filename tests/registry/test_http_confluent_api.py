@@ -113,6 +113,10 @@ def test_get_schema_by_id_and_its_raw_text(http):
 def test_unknown_schema_id_is_40403(http):
     assert_error(http.get("/schemas/ids/999999"), 404, 40403)
     assert_error(http.get("/schemas/ids/999999/schema"), 404, 40403)
+    assert_error(http.get("/schemas/ids/999999/subjects"), 404, 40403)
+    assert_error(http.get("/schemas/ids/999999/versions"), 404, 40403)
+    assert_error(http.get("/schemas/ids/99999999999999999999"), 404, 40403)  # past 32 bits
+    assert_error(http.get("/schemas/ids/0"), 422, 42202)
 
 
 def test_schema_types_lists_avro_and_protobuf(http):
