@@ -88,8 +88,9 @@ def ingest(
         raise InvalidArgument("ingest: at least one input file is needed")
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
+    key = mask_key() if contract.metadata.mask_pii_at == "bronze" and contract.metadata.pii_fields else None
     batch_id = batch_id or content_hash(paths, storage_options)
-    gate = _Gate(catalog, contract, arrow_schema(contract), schema_id, schema_version, batch_id, clock)
+    gate = _Gate(catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id, clock)
     if gate.landed():
         return gate.duplicate(paths)
     chunks = read_batch(
@@ -106,12 +107,12 @@ def ingest(
 class _Gate:
     """One batch on its way through the gate (state shared by the steps of ``ingest``)."""
 
-    def __init__(self, catalog, contract, data_schema, schema_id, schema_version, batch_id, clock):
+    def __init__(self, catalog, contract, data_schema, key, schema_id, schema_version, batch_id, clock):
         self.catalog = catalog
         self.contract = contract
         self.subject = contract.subject
         self.pii = list(contract.metadata.pii_fields)
-        self.key = mask_key() if contract.metadata.mask_pii_at == "bronze" and self.pii else None
+        self.key = key  # HMAC key when PII is masked at Bronze
         if self.key is not None:
             data_schema = masked_schema(data_schema, self.pii)
         self.schema_id, self.schema_version, self.batch_id = schema_id, schema_version, batch_id

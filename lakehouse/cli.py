@@ -1,0 +1,347 @@
+"""``meshgate ingest``, ``ingest-log``, ``bronze tables|history|rollback`` and ``lakehouse maintain``.
+
+Contracts come from the registry (``--registry``/``--token``, the version named or the latest) or from
+a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not registered").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import click
+from pyiceberg.exceptions import NoSuchTableError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lakehouse import bronze
+from lakehouse.catalog import open_catalog
+from lakehouse.gate import ON_INVALID, IngestResult, ingest
+from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
+from lakehouse.naming import BRONZE, bronze_identifier
+from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
+from registry.contract import Contract, load_contract
+from registry.errors import InvalidArgument, MeshgateError
+
+INPUT_FORMATS = ("jsonl", "avro", "protobuf", "confluent")
+UNREGISTERED = 0  # schema id and version of a contract read from a file
+
+
+def lakehouse_options(command):
+    """``--data-dir``, ``--catalog-url``, ``--warehouse`` and ``--storage-option``, for every lakehouse command."""
+    options = [
+        click.option(
+            "--data-dir",
+            default=".meshgate",
+            show_default=True,
+            help="SQLite catalog (catalog.db) and warehouse/ live here.",
+        ),
+        click.option("--catalog-url", default=None, help="SQLAlchemy URL of the catalog (e.g. PostgreSQL)."),
+        click.option("--warehouse", default=None, help="Warehouse location, e.g. s3://bucket/path."),
+        click.option(
+            "--storage-option",
+            "storage_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="FileIO property such as s3.endpoint=http://host:9000 (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _catalog(data_dir, catalog_url, warehouse, storage_options):
+    return open_catalog(data_dir, catalog_url, warehouse, _pairs(storage_options, "--storage-option"))
+
+
+def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+@dataclass
+class ResolvedContract:
+    contract: Contract
+    schema_id: int
+    version: int
+    schema_lookup: object = None  # schema id -> Contract, for Confluent wire-format inputs
+
+
+def resolve_contract(subject, version, contract_file, registry, token) -> ResolvedContract:
+    """The contract from a YAML file (unregistered: id 0, version 0) or from the registry."""
+    if contract_file:
+        contract = load_contract(contract_file)
+        if contract.subject != subject:
+            raise InvalidArgument(
+                f"{contract_file}: is the contract of {contract.subject!r}, not of {subject!r}"
+            )
+        return ResolvedContract(contract, UNREGISTERED, UNREGISTERED)
+    from registry.client import RegistryClient
+
+    client = RegistryClient(registry, token=token)
+    found = client.get_version(subject, version)
+    contract = Contract(
+        subject=subject,
+        format=found.format,
+        schema=found.schema,
+        references=list(found.references),
+        metadata=found.metadata,
+    )
+
+    def lookup(schema_id: int) -> Contract:
+        record = client.get_by_id(schema_id)
+        return Contract(subject, record.format, record.schema, list(record.references), found.metadata)
+
+    return ResolvedContract(contract, found.schema_id, found.version, lookup)
+
+
+@click.command("ingest")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--subject", required=True, help="Subject of the batch, e.g. checkout.CheckoutCompleted.")
+@click.option("--version", default="latest", show_default=True, help="Contract version in the registry.")
+@click.option("--batch-id", default=None, help="Idempotency key (default: sha256 of the input bytes).")
+@click.option(
+    "--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format (default: by extension)."
+)
+@click.option("--on-invalid", type=click.Choice(ON_INVALID), default="reject", show_default=True)
+@click.option(
+    "--contract",
+    "contract_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Contract YAML instead of the registry.",
+)
+@click.option(
+    "--registry",
+    envvar="MESHGATE_REGISTRY",
+    default="localhost:50051",
+    show_default=True,
+    help="Registry HOST:PORT (env MESHGATE_REGISTRY).",
+)
+@click.option("--token", envvar="MESHGATE_TOKEN", default=None, help="Registry token (env MESHGATE_TOKEN).")
+@lakehouse_options
+def ingest_command(files, subject, version, batch_id, input_format, on_invalid, contract_file, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+    """Gate FILE... (one batch of SUBJECT) into its Bronze table; exit 1 when the batch is rejected."""
+    console = Console(stderr=True)
+    try:
+        version = version if version == "latest" else int(version)
+    except ValueError:
+        raise click.BadParameter(f"{version!r} is not a number or 'latest'", param_hint="--version") from None
+    options = _pairs(storage_options, "--storage-option")
+    try:
+        resolved = resolve_contract(subject, version, contract_file, registry, token)
+        catalog = open_catalog(data_dir, catalog_url, warehouse, options)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"gating {subject}", total=None)
+            result = ingest(
+                list(files),
+                resolved.contract,
+                catalog,
+                schema_id=resolved.schema_id,
+                schema_version=resolved.version,
+                batch_id=batch_id,
+                input_format=input_format,
+                on_invalid=on_invalid,
+                storage_options=options,
+                progress=lambda rows: progress.update(task, completed=rows),
+                schema_lookup=resolved.schema_lookup,
+            )
+    except MeshgateError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+    print_result(Console(), result)
+    if result.status == "rejected":
+        raise SystemExit(1)
+
+
+def print_result(console: Console, result: IngestResult) -> None:
+    """The summary people read after an ingest: decision, counts, reasons and the first violations."""
+    colour = {"accepted": "green", "duplicate": "cyan", "quarantined": "yellow", "rejected": "red"}[
+        result.status
+    ]
+    console.print(f"[{colour}]{result.status.upper()}[/] {result.message}")
+    if result.reasons:
+        console.print("reasons: " + ", ".join(f"{rule} x{n}" for rule, n in sorted(result.reasons.items())))
+    for v in result.violations[:20]:
+        where = f"{v.file or ''}:{v.row}" + (f" (byte {v.byte_offset})" if v.byte_offset is not None else "")
+        console.print(f"  {where} [yellow]{v.rule}[/] {v.field}: {v.message}")
+    if len(result.violations) > 20 or result.rows_rejected > len(result.violations):
+        console.print(f"  … {result.rows_rejected} rows with violations in all (see `meshgate ingest-log`)")
+
+
+@click.command("ingest-log")
+@click.option("--subject", default=None, help="Only this subject.")
+@click.option("--limit", default=50, show_default=True, help="Newest entries shown.")
+@lakehouse_options
+def ingest_log_command(subject, limit, data_dir, catalog_url, warehouse, storage_options):
+    """Every gate decision: accepted, rejected, quarantined, duplicate; counts and reasons."""
+    catalog = _catalog(data_dir, catalog_url, warehouse, storage_options)
+    table = Table(title="ingestion log")
+    for column in ("time", "subject", "batch", "status", "accepted", "rejected", "reasons", "files"):
+        table.add_column(column)
+    for e in IngestLog(catalog.engine).entries(subject, limit):
+        table.add_row(
+            e.logged_at.strftime("%Y-%m-%d %H:%M:%S") if e.logged_at else "",
+            e.subject,
+            e.batch_id,
+            e.status,
+            str(e.rows_accepted),
+            str(e.rows_rejected),
+            ", ".join(f"{rule} x{n}" for rule, n in sorted(e.reasons.items())),
+            ", ".join(e.files),
+        )
+    Console(width=200).print(table)
+
+
+@click.group("bronze")
+def bronze_group():
+    """Bronze tables: list them, show a table's batches, roll one back."""
+
+
+@bronze_group.command("tables")
+@lakehouse_options
+def bronze_tables(data_dir, catalog_url, warehouse, storage_options):
+    """Every Bronze table with its row count and last batch."""
+    catalog = _catalog(data_dir, catalog_url, warehouse, storage_options)
+    table = Table(title="bronze tables")
+    for column in ("table", "subject", "rows", "snapshots", "last batch"):
+        table.add_column(column)
+    for identifier in catalog.list_tables(BRONZE):
+        iceberg = catalog.load_table(identifier)
+        current = iceberg.current_snapshot()
+        summary = current.summary if current and current.summary else {}
+        subjects = {s.summary.get(bronze.SUMMARY_SUBJECT) for s in iceberg.metadata.snapshots if s.summary}
+        table.add_row(
+            ".".join(identifier),
+            ", ".join(sorted(s for s in subjects if s)),
+            summary.get("total-records", "0"),
+            str(len(iceberg.metadata.snapshots)),
+            summary.get(bronze.SUMMARY_BATCH_ID, ""),
+        )
+    Console(width=200).print(table)
+
+
+@bronze_group.command("history")
+@click.argument("subject")
+@lakehouse_options
+def bronze_history(subject, data_dir, catalog_url, warehouse, storage_options):
+    """The snapshots of SUBJECT's Bronze table, newest first (* marks the current state)."""
+    iceberg = _load(_catalog(data_dir, catalog_url, warehouse, storage_options), subject)
+    current = iceberg.current_snapshot()
+    table = Table(title=".".join(iceberg.name()))
+    for column in ("", "snapshot", "time", "operation", "batch", "schema id", "records"):
+        table.add_column(column)
+    for snapshot in sorted(iceberg.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True):
+        summary = snapshot.summary
+        batch = summary.get(bronze.SUMMARY_BATCH_ID, summary.get(bronze.SUMMARY_OPERATION, ""))
+        table.add_row(
+            "*" if current and snapshot.snapshot_id == current.snapshot_id else "",
+            str(snapshot.snapshot_id),
+            datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            summary.operation.value,
+            batch,
+            summary.get(bronze.SUMMARY_SCHEMA_ID, ""),
+            summary.get(bronze.SUMMARY_RECORD_COUNT, summary.get("added-records", "")),
+        )
+    Console(width=200).print(table)
+
+
+@bronze_group.command("rollback")
+@click.argument("subject")
+@click.option("--to", "snapshot_id", required=True, type=int, help="Snapshot id to make current again.")
+@lakehouse_options
+def bronze_rollback(subject, snapshot_id, data_dir, catalog_url, warehouse, storage_options):
+    """Make an earlier snapshot of SUBJECT's Bronze table current; later batches may be ingested again."""
+    catalog = _catalog(data_dir, catalog_url, warehouse, storage_options)
+    iceberg = _load(catalog, subject)
+    try:
+        removed = bronze.rollback(iceberg, snapshot_id)
+    except MeshgateError as exc:
+        raise click.ClickException(str(exc)) from None
+    log = IngestLog(catalog.engine)
+    for batch_id in removed:
+        message = f"rolled back to snapshot {snapshot_id}"
+        log.record(
+            LogEntry(
+                subject=subject,
+                batch_id=batch_id,
+                status=ROLLED_BACK,
+                snapshot_id=snapshot_id,
+                message=message,
+            )
+        )
+    click.echo(
+        f"{'.'.join(iceberg.name())} is at snapshot {snapshot_id}; batches no longer current: {', '.join(removed) or 'none'}"
+    )
+
+
+def _load(catalog, subject):
+    try:
+        return catalog.load_table(bronze_identifier(subject))
+    except NoSuchTableError:
+        raise click.ClickException(f"no Bronze table for {subject!r} (nothing ingested yet?)") from None
+    except MeshgateError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("lakehouse")
+def lakehouse_group():
+    """Lakehouse maintenance."""
+
+
+@lakehouse_group.command("maintain")
+@click.option(
+    "--retention",
+    "retention",
+    multiple=True,
+    metavar="TIER=DURATION",
+    help="e.g. bronze=7y, quarantine=90d (repeatable).",
+)
+@click.option(
+    "--snapshot-max-age",
+    default=f"{DEFAULT_SNAPSHOT_MAX_AGE.days}d",
+    show_default=True,
+    help="Expire snapshots older than this.",
+)
+@lakehouse_options
+def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, warehouse, storage_options):
+    """Delete partitions past retention and expire old snapshots; nothing else."""
+    try:
+        tiers = {tier: parse_duration(text) for tier, text in _pairs(retention, "--retention").items()}
+        reports = maintain(
+            _catalog(data_dir, catalog_url, warehouse, storage_options),
+            retention=tiers,
+            snapshot_max_age=parse_duration(snapshot_max_age),
+        )
+    except MeshgateError as exc:
+        raise click.ClickException(str(exc)) from None
+    table = Table(title="maintenance")
+    for column in ("table", "retention", "deleted before", "rows deleted", "partitions", "snapshots expired"):
+        table.add_column(column)
+    for r in reports:
+        table.add_row(
+            r.table,
+            f"{r.retention.days}d",
+            r.cutoff.date().isoformat(),
+            str(r.rows_deleted),
+            ", ".join(r.partitions_deleted),
+            str(r.snapshots_expired),
+        )
+    Console(width=200).print(table)
+
+
+commands = [ingest_command, ingest_log_command, bronze_group, lakehouse_group]
