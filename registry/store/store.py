@@ -68,6 +68,13 @@ class Store:
         """Bring the schema to the newest Alembic revision (safe when replicas start together)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            self._upgrade(config)
+        except OperationalError as exc:
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise Unavailable(f"cannot open the registry store at {where}: {exc.orig}") from None
+
+    def _upgrade(self, config: Config) -> None:
         with self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})

@@ -1,0 +1,71 @@
+"""The store: migrations, one transaction per write, caches that stay correct across replicas."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy
+
+from registry.errors import IncompatibleSchema, Unavailable
+from registry.service import RegistryService
+from registry.store import Store, sqlite_url
+from tests.conftest import free_port
+from tests.registry.registry_harness import BACKENDS, BREAKING, V1, V2, database_url, unique_subject
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path):
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+def _count(store: Store, table: str) -> int:
+    with store.engine.connect() as connection:
+        return connection.execute(sqlalchemy.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_migrations_create_the_tables_and_are_idempotent(url):
+    Store(url).close()
+    store = Store(url)  # a second start finds the schema at head and changes nothing
+    tables = set(sqlalchemy.inspect(store.engine).get_table_names())
+    assert {"schemas", "subjects", "subject_versions", "schema_references", "configs", "modes", "consumers"} <= tables
+    with store.engine.connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    store.close()
+
+
+def test_sqlite_default_lives_in_the_data_dir(tmp_path):
+    store = Store(sqlite_url(tmp_path / "data"))
+    assert (tmp_path / "data" / "registry.db").exists()
+    store.close()
+
+
+def test_a_rejected_write_leaves_nothing_behind(url):
+    store = Store(url)
+    service = RegistryService(store)
+    subject = unique_subject()
+    service.register(subject, V1)
+    before = {table: _count(store, table) for table in ("schemas", "subject_versions", "subjects")}
+    with pytest.raises(IncompatibleSchema):
+        service.register(subject, BREAKING)
+    assert {table: _count(store, table) for table in before} == before
+    store.close()
+
+
+def test_latest_stays_correct_when_another_replica_writes(url):
+    replica_a, replica_b = RegistryService(Store(url)), RegistryService(Store(url))
+    subject = unique_subject()
+    replica_a.register(subject, V1)
+    assert replica_a.get_version(subject).version == 1  # now cached in replica A
+    replica_b.register(subject, V2)
+    assert replica_a.get_version(subject).version == 2
+    replica_b.delete_version(subject, 2)
+    assert replica_a.get_version(subject).version == 1
+    replica_a.store.close()
+    replica_b.store.close()
+
+
+def test_unreachable_database_is_unavailable_naming_it_without_password():
+    url = f"postgresql+psycopg://meshgate:hunter2@127.0.0.1:{free_port()}/registry"
+    with pytest.raises(Unavailable) as unavailable:
+        Store(url)
+    assert "127.0.0.1" in unavailable.value.message and "hunter2" not in unavailable.value.message
