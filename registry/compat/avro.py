@@ -12,7 +12,7 @@ from functools import cached_property
 import fastavro
 
 from registry.compat import MAX_SCHEMA_BYTES, Direction, ParsedSchema, SchemaFormat, Violation
-from registry.compat.avro_canonical import canonical_form, fingerprint
+from registry.compat.avro_canonical import canonical_form, fingerprint, sign_all
 from registry.compat.avro_json import JsonDocument, read_json
 from registry.compat.avro_model import (
     Array,
@@ -97,6 +97,7 @@ class AvroFormat(SchemaFormat):
         for reference_name, reference_text in (references or {}).items():
             self._parse_one(reference_text, reference_name, named, fastavro_named)
         root = self._parse_one(text, source_name, named, fastavro_named)
+        sign_all(root)
         return AvroSchema(text, source_name, root, named)
 
     def _parse_one(self, text: str, source_name: str, named: dict, fastavro_named: dict) -> AvroType:

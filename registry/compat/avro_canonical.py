@@ -87,3 +87,22 @@ def signature(node: AvroType) -> str:
     if node._signature is None:
         node._signature = canonical_form(node, with_logical=True)
     return node._signature
+
+
+def sign_all(root: AvroType) -> None:
+    """Compute and cache the signature of every node once, at parse time, so checks only compare."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        signature(node)
+        if isinstance(node, Record):
+            stack.extend(field.type for field in node.fields)
+        elif isinstance(node, Array):
+            stack.append(node.items)
+        elif isinstance(node, Map):
+            stack.append(node.values)
+        elif isinstance(node, Union):
+            stack.extend(node.branches)

@@ -65,47 +65,23 @@ def read_json(text: str, source_name: str) -> JsonDocument:
         raise InvalidSchema(
             "the text contains a NUL byte: is this a binary file?", SourceLocation(source_name, line, column)
         )
-    _check_nesting(text, source_name)
     try:
         json.loads(text)  # only to judge the syntax, with json's messages and positions
+    except RecursionError:
+        pass  # far too deep for json itself; the scan below reports where the limit is crossed
     except json.JSONDecodeError as exc:
         raise InvalidSchema(
             f"invalid JSON: {exc.msg}", SourceLocation(source_name, exc.lineno, exc.colno)
         ) from None
     document = JsonDocument(value=None, text=text, source_name=source_name)
     document._line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
-    document.value, _ = _scan(document, _skip(text, 0))
+    try:
+        document.value, _ = _scan(document, _skip(text, 0), 0)
+    except (IndexError, ValueError):  # only when json gave up on the depth before judging the syntax
+        raise InvalidSchema(
+            "invalid JSON, nested too deeply to locate the error", SourceLocation(source_name)
+        ) from None
     return document
-
-
-def _check_nesting(text: str, source_name: str) -> None:
-    """Refuse nesting deeper than ``MAX_NESTING`` before anything recurses into it."""
-    if text.count("[") + text.count("{") <= MAX_NESTING:
-        return
-    depth = 0
-    in_string = escaped = False
-    for offset, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_NESTING:
-                line = text.count("\n", 0, offset) + 1
-                column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-                raise InvalidSchema(
-                    f"the schema nests deeper than {MAX_NESTING} JSON levels, meshgate's limit; "
-                    "flatten it or define the inner types once and refer to them by name",
-                    SourceLocation(source_name, line, column),
-                )
-        elif char in "]}":
-            depth -= 1
 
 
 def _skip(text: str, offset: int) -> int:
@@ -118,7 +94,7 @@ def _error_at(document: JsonDocument, offset: int, message: str) -> InvalidSchem
     return InvalidSchema(message, SourceLocation(document.source_name, line, column))
 
 
-def _scan(document: JsonDocument, offset: int) -> tuple[object, int]:
+def _scan(document: JsonDocument, offset: int, depth: int) -> tuple[object, int]:
     """Scan one value of JSON already known to be valid; return it and the offset after it.
 
     Also refuses what ``json`` lets through but a schema must not hold: duplicate keys (the last
@@ -126,6 +102,13 @@ def _scan(document: JsonDocument, offset: int) -> tuple[object, int]:
     """
     text, offsets = document.text, document._offsets
     char = text[offset]
+    if char in "[{" and depth >= MAX_NESTING:
+        raise _error_at(
+            document,
+            offset,
+            f"the schema nests deeper than {MAX_NESTING} JSON levels, meshgate's limit; "
+            "flatten it or define the inner types once and refer to them by name",
+        )
     if char == '"':
         return scanstring(text, offset + 1)
     if char == "{":
@@ -142,7 +125,7 @@ def _scan(document: JsonDocument, offset: int) -> tuple[object, int]:
                 raise _error_at(document, key_offset, f'duplicate key "{key}" in a JSON object')
             offset = _skip(text, _skip(text, offset) + 1)  # the colon
             positions[key] = offset
-            result[key], offset = _scan(document, offset)
+            result[key], offset = _scan(document, offset, depth + 1)
             offset = _skip(text, offset)
             if text[offset] == "}":
                 offsets[id(result)] = positions
@@ -157,7 +140,7 @@ def _scan(document: JsonDocument, offset: int) -> tuple[object, int]:
             return items, offset + 1
         while True:
             starts.append(offset)
-            item, offset = _scan(document, offset)
+            item, offset = _scan(document, offset, depth + 1)
             items.append(item)
             offset = _skip(text, offset)
             if text[offset] == "]":

@@ -106,19 +106,20 @@ class _Walker:
             return
         self.visited.add(key)
         for reader_field in reader.fields:
-            writer_field = writer.fields_by_name.get(reader_field.name) or next(
-                (writer.fields_by_name[a] for a in reader_field.aliases if a in writer.fields_by_name), None
-            )
+            writer_field = writer.fields_by_name.get(reader_field.name)
+            if writer_field is None and reader_field.aliases:
+                aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
+                writer_field = next((f for f in aliased if f is not None), None)
             if writer_field is None:
                 field_pair = Pair(reader, writer, self.direction, f"{path}.{reader_field.name}")
                 message = field_missing_default(field_pair, reader_field)
                 self.report("FIELD_MISSING_DEFAULT", field_pair, message, reader_field.line, writer_line)
-                continue
-            new_name = reader_field.name if self.direction is Direction.BACKWARD else writer_field.name
-            self.walk(
-                reader_field.type,
-                writer_field.type,
-                f"{path}.{new_name}",
-                reader_field.type_line,
-                writer_field.type_line,
-            )
+            elif signature(reader_field.type) != signature(writer_field.type):  # identical types resolve
+                new_name = reader_field.name if self.direction is Direction.BACKWARD else writer_field.name
+                self.walk(
+                    reader_field.type,
+                    writer_field.type,
+                    f"{path}.{new_name}",
+                    reader_field.type_line,
+                    writer_field.type_line,
+                )

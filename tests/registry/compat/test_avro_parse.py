@@ -60,6 +60,11 @@ def test_500_levels_of_nesting_are_refused_at_the_level_that_crosses_the_limit()
     )
 
 
+def test_nesting_too_deep_for_json_itself_is_refused_cleanly():
+    assert f"deeper than {MAX_NESTING}" in parse_error(nested_arrays(20_000)).reason
+    assert "invalid JSON" in parse_error('{"a": tru' + "[" * 20_000).reason
+
+
 def test_nesting_within_the_limit_parses_and_compares():
     schema: object = "int"
     for level in range(60):  # 60 nested records are 180 JSON levels
