@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
-from registry.compat.protobuf_compile import MAIN_FILE, compile_proto
+from registry.compat.protobuf_compile import MAIN_FILE, LruCache, cache_key, compile_proto
 from registry.compat.protobuf_rules import RULES, RULESETS, CheckContext, ProtoRule, rules_for
 from registry.compat.protobuf_schema import ProtobufSchema
 from registry.compat.protobuf_walk import (
@@ -28,6 +28,10 @@ from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
 
 __all__ = ["ProtobufFormat", "ProtobufSchema"]
 
+_PARSED = LruCache(512)
+"""Parsed schemas by a hash of text and references: the registry checks the same versions again and
+again, and compiling plus indexing is most of a check's time. Parsed schemas are never mutated."""
+
 
 class ProtobufFormat(SchemaFormat):
     name = "PROTOBUF"
@@ -36,13 +40,16 @@ class ProtobufFormat(SchemaFormat):
     def parse(
         self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
     ) -> ProtobufSchema:
-        descriptor_set = compile_proto(text, references, source_name)
-        schema = ProtobufSchema(text, descriptor_set, references)
-        if not schema.main.proto.message_type:
-            raise InvalidSchema(
-                "schema defines no message: a Protobuf contract needs at least one top-level message",
-                SourceLocation(source_name),
-            )
+        key = cache_key(text, references)
+        schema = _PARSED.get(key)
+        if schema is None:
+            schema = ProtobufSchema(text, compile_proto(text, references, source_name), references)
+            if not schema.main.proto.message_type:
+                raise InvalidSchema(
+                    "schema defines no message: a Protobuf contract needs at least one top-level message",
+                    SourceLocation(source_name),
+                )
+            _PARSED.put(key, schema)
         return schema
 
     def check(

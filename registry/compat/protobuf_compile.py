@@ -27,52 +27,62 @@ from registry.errors import InvalidSchema, SourceLocation
 MAIN_FILE = "meshgate_schema.proto"
 """Name the main schema gets inside the compile directory (and in its descriptor)."""
 
-CACHE_SIZE = 512
 WELL_KNOWN_INCLUDE = str(importlib.resources.files("grpc_tools") / "_proto")
 
 _PROTOC_LOCK = threading.Lock()
-_cache: OrderedDict[str, descriptor_pb2.FileDescriptorSet] = OrderedDict()
-_cache_lock = threading.Lock()
 _ERROR_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$")
 
 
 def compile_proto(
     text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
 ) -> descriptor_pb2.FileDescriptorSet:
-    """The ``FileDescriptorSet`` of ``text`` (main file last) plus every file it imports.
+    """The ``FileDescriptorSet`` of ``text`` plus every file it imports (``--include_imports``).
 
-    ``references`` maps import paths (``common/money.proto``) to their source text. Results are
-    cached by a hash of the inputs (bounded LRU): the registry checks the same versions again and again.
+    ``references`` maps import paths (``common/money.proto``) to their source text.
     """
     references = dict(references or {})
     _refuse_unusable_input(text, source_name)
     for import_path, ref_text in references.items():
         _check_import_path(import_path, source_name)
         _refuse_unusable_input(ref_text, import_path)
-    key = _cache_key(text, references)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
-    result = _run_protoc(text, references, source_name)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _run_protoc(text, references, source_name)
 
 
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
-
-
-def _cache_key(text: str, references: Mapping[str, str]) -> str:
-    digest = hashlib.sha256(text.encode())
-    for name in sorted(references):
-        digest.update(b"\0" + name.encode() + b"\0" + references[name].encode())
+def cache_key(text: str, references: Mapping[str, str] | None) -> str:
+    """A digest of everything that determines a compile result (the text and every reference)."""
+    digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass"))
+    for name in sorted(references or {}):
+        digest.update(
+            b"\0" + name.encode() + b"\0" + references[name].encode("utf-8", errors="surrogatepass")
+        )
     return digest.hexdigest()
+
+
+class LruCache:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 def _refuse_unusable_input(text: str, source_name: str) -> None:

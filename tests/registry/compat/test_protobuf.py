@@ -176,9 +176,17 @@ def test_parallel_compiles_keep_their_own_errors():
     assert all(results[i].startswith(f"f{i}.proto:{i + 2}:") for i in range(8))
 
 
-def test_compile_results_are_cached_by_text():
-    first = compile_proto(ORDER + "\n// cache probe\n")
-    assert compile_proto(ORDER + "\n// cache probe\n") is first
+def test_parsed_schemas_are_cached_by_text_and_references():
+    text = ORDER + "\n// cache probe\n"
+    assert parse(text) is parse(text)
+    with_reference = parse(ORDER_WITH_MONEY, references={"common/money.proto": MONEY_V1})
+    other_reference = parse(ORDER_WITH_MONEY, references={"common/money.proto": MONEY_V1 + "// v2\n"})
+    assert with_reference is not other_reference
+
+
+def test_compile_proto_returns_the_main_file_and_its_imports():
+    names = [f.name for f in compile_proto(ORDER).file]
+    assert names == ["google/protobuf/timestamp.proto", "meshgate_schema.proto"]
 
 
 # -- canonical form and line index --------------------------------------------------------------
