@@ -4,8 +4,9 @@ The manifest (``target/manifest.json``, written by ``dbt parse``) lists every so
 and every model with the nodes it depends on and its SQL. Which columns a model reads is a heuristic:
 the model's SQL (compiled when available, raw otherwise), with comments and string literals removed,
 is split into identifiers; a column of the source counts as read when its name appears as one. A
-``select *`` (or ``alias.*``) reads every column. The heuristic errs towards "read": a column name
-that the model takes from another relation also counts.
+``select *`` straight from the source (``select * from {{ source('bronze', 'table') }}``) reads every
+column. The heuristic errs towards "read": a column name that the model takes from another relation
+also counts. It looks at the models that depend on the source directly, not at models further down.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ci_plugin.config import ConfigError, DbtConfig
 _COMMENTS_AND_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.DOTALL)
 _JINJA_COMMENTS = re.compile(r"\{#.*?#\}", re.DOTALL)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STAR = re.compile(r"(?:\bselect\s+(?:distinct\s+)?|,\s*|\b\w+\.)\*", re.IGNORECASE)
+_STAR_FROM_SOURCE = r"select\s+(?:distinct\s+)?(?:\w+\.)?\*\s+from\s+\{{\{{\s*source\(\s*['\"]{source}['\"]\s*,\s*['\"]{table}['\"]\s*\)"
 
 
 @dataclass(frozen=True)
@@ -93,21 +94,22 @@ def source_consumers(manifest: dict, source_name: str, table: str) -> list[Model
     source_id = _find_source(manifest, source_name, table)
     if source_id is None:
         return []
+    star = _STAR_FROM_SOURCE.format(source=re.escape(source_name), table=re.escape(table))
     uses = []
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") != "model" or source_id not in node.get("depends_on", {}).get(
             "nodes", []
         ):
             continue
-        sql = node.get("compiled_code") or node.get("raw_code") or ""
-        code = _COMMENTS_AND_STRINGS.sub(" ", _JINJA_COMMENTS.sub(" ", sql))
+        raw = _JINJA_COMMENTS.sub(" ", node.get("raw_code") or "")
+        code = _COMMENTS_AND_STRINGS.sub(" ", _JINJA_COMMENTS.sub(" ", node.get("compiled_code") or raw))
         identifiers = {word.lower() for word in _IDENTIFIER.findall(code)}
         uses.append(
             ModelUse(
                 model=node.get("name", node.get("unique_id", "?")),
                 file=node.get("original_file_path", ""),
                 columns=frozenset(identifiers),
-                star=bool(_STAR.search(code)),
+                star=bool(re.search(star, raw, re.IGNORECASE)),
             )
         )
     return sorted(uses, key=lambda use: use.model)
