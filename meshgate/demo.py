@@ -51,7 +51,52 @@ def step_compatibility(ctx: DemoContext) -> str:
     return f"{len(cases)} diffs, {breaking} breaking"
 
 
-STEPS = [("compatibility engines", step_compatibility)]
+def step_registry(ctx: DemoContext) -> str:
+    """Start a registry, register both example contracts, evolve them, show a breaking change refused."""
+    from registry.client import RegistryClient
+    from registry.contract import load_contract
+    from registry.errors import IncompatibleSchema
+    from registry.server import RegistryServer, ThreadedServer
+    from registry.store import sqlite_url
+
+    for leftover in ("registry.db", "registry.db-wal", "registry.db-shm"):  # a fresh registry each run
+        (ctx.data_dir / leftover).unlink(missing_ok=True)
+    server = ThreadedServer(RegistryServer(sqlite_url(ctx.data_dir)))
+    ports = server.start()
+    ctx.cleanup.callback(server.stop)
+    target = f"127.0.0.1:{ports.grpc_port}"
+    ctx.state["registry_target"] = target
+    ctx.console.print(f"registry serving gRPC on {target}, HTTP on http://127.0.0.1:{ports.http_port}")
+    evolutions = {
+        "checkout.CheckoutCompleted": ("checkout_completed.v2.avsc", "checkout_completed.v3-breaking.avsc"),
+        "identity.UserSignedUp": ("user_signed_up.v2.proto", "user_signed_up.v3-breaking.proto"),
+    }
+    rejected = 0
+    with RegistryClient(target) as client:
+        for path in sorted(EXAMPLES.glob("contracts/*/*.yaml")):
+            contract = load_contract(path)
+            if contract.compatibility:
+                client.set_config(contract.subject, contract.compatibility)
+            v1 = client.register(contract)
+            compatible, breaking = (EXAMPLES / "evolution" / name for name in evolutions[contract.subject])
+            v2 = client.register(contract.subject, compatible.read_text(), format=contract.format)
+            ctx.console.print(
+                f"{contract.subject}: v{v1.version} (id {v1.schema_id}) -> v{v2.version} (id {v2.schema_id})"
+                f" [green]compatible[/]"
+            )
+            try:
+                client.register(contract.subject, breaking.read_text(), format=contract.format)
+            except IncompatibleSchema as exc:
+                rejected += 1
+                ctx.console.print(f"{contract.subject}: {breaking.name} [red]REJECTED[/]")
+                for v in exc.violations:
+                    line = f":{v.line}" if v.line else ""
+                    ctx.console.print(f"  {breaking.name}{line} [yellow]{v.rule}[/] {v.path}: {v.message}")
+        subjects = client.list_subjects()
+    return f"{len(subjects)} subjects at v2, {rejected} breaking v3 rejected"
+
+
+STEPS = [("compatibility engines", step_compatibility), ("contract registry", step_registry)]
 
 
 @click.command()

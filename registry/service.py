@@ -6,6 +6,7 @@ PostgreSQL as they do for one process on SQLite:
 
 - a schema already registered under a subject returns the existing version (idempotent), unless the
   caller passes metadata that differs from it: then a new version with the same schema id is created;
+  a new version registered without metadata carries the latest version's metadata forward;
 - soft delete hides a version and keeps its id; a permanent delete needs a soft delete first;
   registering a soft-deleted schema again creates a new version;
 - compatibility checks skip soft-deleted versions; "latest" is the highest live version;
@@ -193,7 +194,11 @@ class RegistryService:
             schema_id = self.store.schema_id_for(
                 session, schema_format.name, fingerprint, stored_text, [asdict(r) for r in refs]
             )
-            meta = metadata or ContractMetadata(owner_domain=domain_of(subject) if "." in subject else "")
+            meta = metadata or (
+                ContractMetadata.from_dict(live[-1].meta)
+                if live
+                else ContractMetadata(owner_domain=domain_of(subject) if "." in subject else "")
+            )
             row = SubjectVersionRow(
                 subject=subject,
                 version=max((r.version for r in rows), default=0) + 1,

@@ -359,3 +359,9 @@ def test_consumer_registration_errors(client, subject):
         client.register_consumer("x", subject, reader_schema="{not json")
     with pytest.raises(InvalidArgument, match="name"):
         client.register_consumer(" ", subject, version=1)
+
+
+def test_a_new_version_without_metadata_carries_the_latest_metadata_forward(client, subject):
+    metadata = ContractMetadata(owner_domain="sales", pii_fields=["id"], freshness_sla="1h")
+    client.register(subject, V1, metadata=metadata)
+    assert client.register(subject, V2).metadata == metadata
