@@ -174,14 +174,15 @@ class ModelBuilder:
         self._fail(f"expected a type (a name, an object or a union array), found {_show(value)}", line)
 
     def _reference(self, name: str, line: int | None, namespace: str) -> AvroType:
+        """A type name: a full name when it has a dot, else in the enclosing namespace (specification)."""
         if name in PRIMITIVES:
             return AvroType(kind=name, line=line)
-        candidates = [name] if "." in name else ([f"{namespace}.{name}"] if namespace else []) + [name]
-        for candidate in candidates:
-            if candidate in self.named:
-                return self.named[candidate]
+        fullname = name if "." in name or not namespace else f"{namespace}.{name}"
+        if fullname in self.named:
+            return self.named[fullname]
         known = ", ".join(sorted(self.named)) or "none"
-        self._fail(f"unknown type '{name}' (named types defined so far: {known})", line)
+        looked_up = f" (looked up as '{fullname}')" if fullname != name else ""
+        self._fail(f"unknown type '{name}'{looked_up}; named types defined so far: {known}", line)
 
     def _union(self, value: list, line: int | None, namespace: str) -> Union:
         node = Union(kind="union", line=line)

@@ -10,7 +10,8 @@ import fastavro.schema
 import pytest
 
 from registry.compat import MAX_SCHEMA_BYTES, Direction, get_format
-from registry.compat.avro_json import MAX_NESTING
+from registry.compat.avro import _validate_with_fastavro
+from registry.compat.avro_json import MAX_NESTING, read_json
 from registry.errors import InvalidSchema
 
 AVRO = get_format("AVRO")
@@ -162,6 +163,36 @@ def test_schema_errors_name_the_problem_and_its_line(text, line, reason):
     error = parse_error(text)
     assert reason in error.reason
     assert (error.location.file, error.location.line) == ("bad.avsc", line)
+
+
+def test_short_names_resolve_in_the_enclosing_namespace_only():
+    text = json.dumps(
+        {
+            "type": "record",
+            "name": "Outer",
+            "fields": [
+                {"name": "b", "type": {"type": "record", "name": "B", "fields": []}},
+                {
+                    "name": "inner",
+                    "type": {
+                        "type": "record",
+                        "name": "I",
+                        "namespace": "x",
+                        "fields": [{"name": "ref", "type": "B"}],
+                    },
+                },
+            ],
+        }
+    )
+    assert "unknown type 'B' (looked up as 'x.B')" in parse_error(text).reason
+
+
+def test_what_fastavro_still_refuses_becomes_an_invalid_schema_error():
+    document = read_json(
+        '{"type": "record", "name": "A", "namespace": "x", "fields": [{"name": "f", "type": "B"}]}', "a.avsc"
+    )
+    with pytest.raises(InvalidSchema, match="a.avsc:1: fastavro rejects the schema"):
+        _validate_with_fastavro(document, {})
 
 
 def test_errors_in_a_reference_name_the_reference():
