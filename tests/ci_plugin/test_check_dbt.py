@@ -14,7 +14,7 @@ import pytest
 
 from ci_plugin.config import DbtConfig
 from ci_plugin.dbt_consumers import load_manifest, table_name
-from tests.ci_plugin.conftest import AVRO_CONTRACT, AVRO_SCHEMA, PROTO_SCHEMA
+from tests.ci_plugin.conftest import AVRO_CONTRACT, AVRO_SCHEMA, PROTO_SCHEMA, init_repo
 
 DBT_FILES = {
     "dbt_project.yml": (
@@ -173,3 +173,29 @@ def test_failing_dbt_parse_exits_2(contract_repo):
 )
 def test_bronze_table_naming_rule(subject, table):
     assert table_name(subject) == table
+
+
+def test_repository_config_and_real_dbt_project_name_the_silver_model(tmp_path):
+    """This repository's own meshgate.yaml, example contracts and dbt/ project, in a scratch clone."""
+    root = Path(__file__).resolve().parents[2]
+    repo = init_repo(tmp_path / "clone")
+    shutil.copy(root / "meshgate.yaml", repo.root / "meshgate.yaml")
+    shutil.copytree(root / "examples" / "contracts", repo.root / "examples" / "contracts")
+    shutil.copytree(
+        root / "dbt", repo.root / "dbt", ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*")
+    )
+    repo.commit("as on main")
+    repo.git("checkout", "-q", "-b", "feature")
+    schema_path = "examples/contracts/checkout/checkout_completed.avsc"
+    repo.edit_json(
+        schema_path, lambda s: s["fields"].remove(next(f for f in s["fields"] if f["name"] == "email"))
+    )
+    repo.commit("drop email")
+
+    result = repo.contract_check("--against", "main", "--format", "json")
+
+    assert result.exit_code == 1, result.stderr
+    findings = json.loads(result.stdout)["contracts"][0]["findings"]
+    assert [(f["rule"], f["consumers"]) for f in findings] == [
+        ("DBT_COLUMN_DROPPED", ["silver_checkout_completed"])
+    ]
