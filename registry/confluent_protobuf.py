@@ -109,18 +109,33 @@ class _FilePrinter:
         map_entries = {nested.name: nested for nested in message.nested_type if nested.options.map_entry}
         for enum in message.enum_type:
             self._enum(enum, inner)
-        for nested in message.nested_type:
-            if nested.name not in map_entries:
-                self._message(nested, inner)
+        # protoc adds a map field's entry type to the nested types where the field is declared:
+        # interleave fields and nested messages so the nested types keep their order (and the
+        # message indexes Confluent's wire format uses).
         printed_oneofs: set[int] = set()
-        for field in message.field:
+        next_field = 0
+        for nested in message.nested_type:
+            if nested.name in map_entries:
+                map_field = next(
+                    i for i, f in enumerate(message.field) if f.type_name.rsplit(".", 1)[-1] == nested.name
+                )
+                self._fields(message, range(next_field, map_field + 1), map_entries, printed_oneofs, inner)
+                next_field = max(next_field, map_field + 1)
+            else:
+                self._message(nested, inner)
+        self._fields(message, range(next_field, len(message.field)), map_entries, printed_oneofs, inner)
+        self.lines.append(f"{indent}}}")
+
+    def _fields(
+        self, message, indexes: range, map_entries: Mapping, printed_oneofs: set[int], indent: str
+    ) -> None:
+        for field in (message.field[i] for i in indexes):
             if field.HasField("oneof_index") and not field.proto3_optional:
                 if field.oneof_index not in printed_oneofs:
                     printed_oneofs.add(field.oneof_index)
-                    self._oneof(message, field.oneof_index, inner)
+                    self._oneof(message, field.oneof_index, indent)
                 continue
-            self.lines.append(inner + self._field(field, map_entries, in_oneof=False))
-        self.lines.append(f"{indent}}}")
+            self.lines.append(indent + self._field(field, map_entries, in_oneof=False))
 
     def _oneof(self, message: descriptor_pb2.DescriptorProto, index: int, indent: str) -> None:
         self.lines.append(f"{indent}oneof {message.oneof_decl[index].name} {{")

@@ -6,6 +6,7 @@ also runs on PostgreSQL. Every route and every Confluent error code is exercised
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import httpx
@@ -423,3 +424,45 @@ def test_confluent_data_contract_fields_are_refused_not_dropped(http, extra):
 def test_empty_confluent_metadata_is_accepted(http):
     body = {"schema": ORDER_V1, "metadata": {"properties": {}}, "ruleSet": None}
     assert http.post("/subjects/orders-value/versions", json=body).status_code == 200
+
+
+def test_a_schema_that_breaks_a_registered_consumer_is_409_naming_it(http, service):
+    register(http, "orders-value", ORDER_V1)
+    http.put("/config/orders-value", json={"compatibility": "NONE"})
+    service.register_consumer("billing", "orders-value", version=1)
+    without_id = json.dumps(
+        {
+            "type": "record",
+            "name": "Order",
+            "namespace": "shop",
+            "fields": [{"name": "amount", "type": "double", "default": 0.0}],
+        }
+    )
+    message = assert_error(register(http, "orders-value", without_id), 409, 409)
+    assert "billing" in message
+    check = http.post(
+        "/compatibility/subjects/orders-value/versions/latest",
+        json={"schema": without_id},
+        params={"verbose": "true"},
+    ).json()
+    assert check["is_compatible"] is False and check["messages"]
+
+
+def test_a_referenced_version_cannot_be_deleted_42206(http):
+    money = '{"type": "record", "name": "Money", "namespace": "common", "fields": [{"name": "cents", "type": "long"}]}'
+    register(http, "common.Money", money)
+    priced = '{"type": "record", "name": "Priced", "fields": [{"name": "price", "type": "common.Money"}]}'
+    reference = {"name": "common.Money", "subject": "common.Money", "version": 1}
+    assert http.post(
+        "/subjects/shop.Priced/versions", json={"schema": priced, "references": [reference]}
+    ).is_success
+    message = assert_error(http.delete("/subjects/common.Money/versions/1"), 422, 42206)
+    assert "shop.Priced" in message
+    assert_error(http.delete("/subjects/common.Money"), 422, 42206)
+
+
+def test_a_schema_over_one_mebibyte_is_413(http):
+    fields = [{"name": f"f{i}", "type": "string", "doc": "x" * 200} for i in range(5200)]
+    huge = json.dumps({"type": "record", "name": "Huge", "fields": fields})
+    assert len(huge) > 1024 * 1024
+    assert_error(register(http, "huge-value", huge), 413, 41301)

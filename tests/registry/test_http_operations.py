@@ -31,7 +31,7 @@ def test_healthz_is_200_while_the_store_answers(service):
     assert response.json() == {"status": "ok"}
 
 
-def test_healthz_is_503_when_the_store_is_unreachable(postgres_url):
+def test_healthz_and_requests_are_503_when_the_store_is_unreachable(postgres_url):
     import sqlalchemy
 
     store = Store(postgres_url)
@@ -48,8 +48,11 @@ def test_healthz_is_503_when_the_store_is_unreachable(postgres_url):
                 conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             admin.dispose()
             response = httpx.get(f"{url}/healthz")
+            request = httpx.get(f"{url}/subjects")
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable"}
+        assert request.status_code == 503
+        assert request.json()["error_code"] == 50301
     finally:
         store.close()
 

@@ -71,6 +71,21 @@ message Rec {
 """
 
 
+# protoc adds map entry types to the nested types where the map field is declared.
+MAPS_BETWEEN_NESTED = """
+syntax = "proto3";
+message A {
+  string id = 1;
+  map<string, string> tags = 2;
+  message B { int32 x = 1; }
+  B b = 3;
+  map<int32, B> more = 4;
+  oneof o { string p = 5; string q = 6; }
+  message C { map<string, B> inner = 1; }
+}
+"""
+
+
 def descriptor_of(source: str, imports: dict | None = None) -> descriptor_pb2.FileDescriptorProto:
     main = descriptor_pb2.FileDescriptorProto()
     main.CopyFrom(compile_proto(source, imports).file[-1])  # compile_proto's result is cached: copy
@@ -82,7 +97,9 @@ def serialized(descriptor: descriptor_pb2.FileDescriptorProto) -> str:
     return base64.b64encode(descriptor.SerializeToString()).decode("ascii")
 
 
-@pytest.mark.parametrize("source", [PROTO3, PROTO2], ids=["proto3", "proto2"])
+@pytest.mark.parametrize(
+    "source", [PROTO3, PROTO2, MAPS_BETWEEN_NESTED], ids=["proto3", "proto2", "maps-between-nested"]
+)
 def test_printed_source_compiles_to_the_same_descriptor(source):
     original = descriptor_of(source)
     printed = source_from_serialized(serialized(original))
