@@ -169,7 +169,7 @@ def type_narrowed(pair: Pair) -> str | None:
         f"{pair.element} changed type from {old} to {new}: Avro promotes {reader.kind} to {allowed} but never "
         f"{writer.kind} to {reader.kind}, so {pair.consequence}. Keep {old}"
         + (
-            ", or use FORWARD compatibility if every consumer upgrades first."
+            ", or upgrade every consumer first and use BACKWARD compatibility."
             if pair.direction is Direction.FORWARD
             else "."
         )
