@@ -44,7 +44,7 @@ from lakehouse.schema_mapping import (
     message_class,
     parsed_schema,
 )
-from lakehouse.validate import REDACTED, Chunk, RowViolation, UniqueTracker, is_pii, validate
+from lakehouse.validate import REDACTED, Chunk, RowViolation, UniqueTracker, is_pii, sequence, validate
 from registry.contract import Contract
 
 INPUT_FORMATS = ("jsonl", "avro", "protobuf", "confluent")
@@ -287,12 +287,12 @@ class _Batch:
 
 def _jsonl_chunks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[Chunk]:
     json_schema = _json_read_schema(batch.schema, path)
-    for first_row, first_offset, block in _line_blocks(stream, path, batch):
-        yield _jsonl_block(block, first_row, first_offset, path, batch, json_schema)
+    for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
+        yield _jsonl_block(block, lines, first_row, first_offset, path, batch, json_schema)
 
 
-def _line_blocks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[tuple[int, int, bytes]]:
-    """Blocks of whole lines, about ``chunk_rows`` lines each, with first row and byte offset.
+def _line_blocks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[tuple[int, int, int, bytes]]:
+    """Blocks of whole lines, about ``chunk_rows`` each: first row, byte offset, line count, bytes.
 
     A line longer than ``max_line_bytes`` raises as soon as that many bytes are read without a
     newline: the whole line is never held in memory.
@@ -317,7 +317,7 @@ def _line_blocks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[tuple[i
             lines = block.count(b"\n") + (not block.endswith(b"\n"))
             if len(block) > batch.max_line_bytes:
                 _check_line_lengths(block, path, row, offset, batch.max_line_bytes)
-            yield row, offset, block
+            yield row, offset, lines, block
             row, offset = row + lines, offset + len(block)
             read_size = _next_read_size(len(block), lines, batch)
         if not data:
@@ -346,15 +346,14 @@ def _line_too_long(path: str, row: int, offset: int, limit: int) -> InvalidBatch
     )
 
 
-def _jsonl_block(block: bytes, first_row: int, first_offset: int, path: str, batch: _Batch,
+def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, path: str, batch: _Batch,
                  json_schema: pa.Schema) -> Chunk:  # fmt: skip
-    lines = block.count(b"\n") + (not block.endswith(b"\n"))
     try:
         table = _read_json(block, json_schema, batch.schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         table = None
     if table is not None and table.num_rows == lines:  # fewer rows: blank lines; let the slow pass count
-        rows = pa.array(range(first_row, first_row + lines), pa.int64())
+        rows = sequence(first_row, lines)
         return batch.finish(
             table, rows, [], {}, path, lambda wanted: _line_offsets(block, first_row, first_offset, wanted)
         )

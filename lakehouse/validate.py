@@ -76,7 +76,7 @@ def validate(
     ``table`` only. Violations come sorted by row. ``file``/``byte_offset`` are left to the caller.
     """
     if rows is None:
-        rows = pa.array(range(first_row, first_row + table.num_rows), pa.int64())
+        rows = sequence(first_row, table.num_rows)
     pii = [_normalise(p) for p in contract.metadata.pii_fields]
     found: list[RowViolation] = []
     for path, pa_field, check_null in _schema_paths(table.schema):
@@ -108,28 +108,48 @@ class UniqueTracker:
 
     def __init__(self) -> None:
         self._db = duckdb.connect()
+        self._db.execute("SET threads = 1")  # small queries; pyarrow already uses the cores
         self._tables: dict[str, str] = {}
 
     def duplicates(self, path: str, values: pa.Array, rows: pa.Array) -> list[tuple[int, int, int]]:
-        """``(index in values, row, first row with the same value)`` for each repeat, remembering all."""
+        """``(index in values, row, first row with the same value)`` for each repeat, remembering all.
+
+        The common case, no repeat at all, costs a distinct count, one probe and one insert.
+        """
         seen = self._tables.get(path)
         if seen is None:
             seen = self._tables[path] = f"seen_{len(self._tables)}"
             self._db.execute(f"CREATE TABLE {seen} (h UBIGINT, first_row BIGINT)")
-        chunk = pa.table({"v": values, "row": rows, "i": pa.array(range(len(values)), pa.int64())})
-        self._db.register("chunk", chunk)
+        chunk = pa.table({"v": values, "row": rows, "i": sequence(0, len(values))})
         db = self._db
-        db.execute(
-            "CREATE OR REPLACE TEMP TABLE c AS SELECT hash(v) AS h, row, i FROM chunk WHERE v IS NOT NULL"
-        )
-        db.execute("CREATE OR REPLACE TEMP TABLE f AS SELECT h, min(row) AS first_row FROM c GROUP BY h")
-        repeats = db.execute(
-            f"SELECT c.i, c.row, coalesce(s.first_row, f.first_row) FROM c JOIN f USING (h) "
-            f"LEFT JOIN {seen} s USING (h) WHERE s.first_row IS NOT NULL OR c.row > f.first_row ORDER BY c.i"
-        ).fetchall()
-        db.execute(f"INSERT INTO {seen} SELECT h, first_row FROM f ANTI JOIN {seen} USING (h)")
-        db.unregister("chunk")
-        return repeats
+        db.register("chunk", chunk)
+        try:
+            within = pc.count_distinct(values).as_py() < len(values) - values.null_count
+            across = db.execute(
+                f"SELECT count(*) FROM {seen} WHERE h IN (SELECT hash(v) FROM chunk WHERE v IS NOT NULL)"
+            ).fetchone()[0]
+            if not within and not across:
+                db.execute(f"INSERT INTO {seen} SELECT hash(v), row FROM chunk WHERE v IS NOT NULL")
+                return []
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE c AS SELECT hash(v) AS h, row, i FROM chunk WHERE v IS NOT NULL"
+            )
+            db.execute("CREATE OR REPLACE TEMP TABLE f AS SELECT h, min(row) AS first_row FROM c GROUP BY h")
+            repeats = db.execute(
+                f"SELECT c.i, c.row, coalesce(s.first_row, f.first_row) FROM c JOIN f USING (h) "
+                f"LEFT JOIN {seen} s USING (h) WHERE s.first_row IS NOT NULL OR c.row > f.first_row ORDER BY c.i"
+            ).fetchall()
+            db.execute(f"INSERT INTO {seen} SELECT h, first_row FROM f ANTI JOIN {seen} USING (h)")
+            return repeats
+        finally:
+            db.unregister("chunk")
+
+
+def sequence(start: int, count: int) -> pa.Array:
+    """``start, start + 1, ...`` as int64 without a Python loop."""
+    if count == 0:
+        return pa.array([], pa.int64())
+    return pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), start - 1)
 
 
 def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array]:
@@ -142,7 +162,7 @@ def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array]:
     if not parts or parts[0] not in table.schema.names:
         raise InvalidArgument(f"field path {path!r} is not a column of the contract's schema")
     values = table.column(parts[0]).combine_chunks()
-    index = pa.array(range(table.num_rows), pa.int64())
+    index = sequence(0, table.num_rows)
     for depth, name in enumerate(parts[1:], start=1):
         values, index = _flatten_lists(values, index)
         if not pa.types.is_struct(values.type) or values.type.get_field_index(name) < 0:
