@@ -466,3 +466,8 @@ def test_a_schema_over_one_mebibyte_is_413(http):
     huge = json.dumps({"type": "record", "name": "Huge", "fields": fields})
     assert len(huge) > 1024 * 1024
     assert_error(register(http, "huge-value", huge), 413, 41301)
+
+
+def test_protobuf_sent_as_a_broken_serialized_descriptor_is_42201(http):
+    message = assert_error(register(http, "users-value", "AAAAAAAAAAAAAAAA/w==", "PROTOBUF"), 422, 42201)
+    assert "FileDescriptorProto" in message
