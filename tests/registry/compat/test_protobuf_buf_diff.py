@@ -1,7 +1,7 @@
 """Differential test: our WIRE and WIRE_JSON rule sets against the real ``buf breaking``.
 
-A seeded generator writes random proto3 files (messages, enums, maps, oneofs, proto3 optional,
-reserved numbers and names, json_name) and applies random mutations (type, label, oneof, name,
+A seeded generator writes random proto3 and proto2 files (messages, enums, maps, oneofs, proto3
+optional, proto2 required and defaults, reserved numbers and names, json_name) and applies random mutations (type, label, oneof, name,
 json_name, deletions with and without reservations, package, enum values ...). Every case is one file
 with its own package, so one ``buf breaking`` call per category checks all cases (the binary costs
 ~100 ms a call). We compare, per case, the set of rule ids buf reports with ours.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
@@ -73,10 +74,11 @@ class Field:
     name: str
     number: int
     type: str  # scalar name, or a message / enum name of the same file
-    label: str = ""  # "", "optional", "repeated", "map"
+    label: str = ""  # "" (proto3 implicit presence), "optional", "required", "repeated", "map"
     map_key: str = "string"
     oneof: str | None = None
     json_name: str | None = None
+    default: str | None = None  # proto2 only, already in .proto syntax ("5", "\"text\"", "nan")
 
 
 @dataclass
@@ -100,10 +102,11 @@ class ProtoFile:
     package: str
     messages: list[Message]
     enums: list[Enum]
+    syntax: str = "proto3"
 
 
 def render(file: ProtoFile) -> str:
-    lines = ['syntax = "proto3";', f"package {file.package};", ""]
+    lines = [f'syntax = "{file.syntax}";', f"package {file.package};", ""]
     for enum in file.enums:
         lines.append(f"enum {enum.name} {{")
         lines += _reserved(enum.reserved_numbers, enum.reserved_names)
@@ -117,10 +120,10 @@ def render(file: ProtoFile) -> str:
             if f.oneof:
                 oneofs.setdefault(f.oneof, []).append(f)
             else:
-                lines.append(f"  {_field(f)}")
+                lines.append(f"  {_field(f, file.syntax)}")
         for name, members in oneofs.items():
             lines.append(f"  oneof {name} {{")
-            lines += [f"    {_field(f)}" for f in members]
+            lines += [f"    {_field(f, file.syntax, in_oneof=True)}" for f in members]
             lines.append("  }")
         lines.append("}")
     return "\n".join(lines) + "\n"
@@ -135,12 +138,14 @@ def _reserved(numbers: list[int], names: list[str]) -> list[str]:
     return out
 
 
-def _field(f: Field) -> str:
-    option = f' [json_name = "{f.json_name}"]' if f.json_name else ""
+def _field(f: Field, syntax: str, in_oneof: bool = False) -> str:
+    options = [f"default = {f.default}"] if f.default is not None else []
+    options += [f'json_name = "{f.json_name}"'] if f.json_name else []
+    option = f" [{', '.join(options)}]" if options else ""
     if f.label == "map":
         return f"map<{f.map_key}, {f.type}> {f.name} = {f.number}{option};"
-    label = f"{f.label} " if f.label else ""
-    return f"{label}{f.type} {f.name} = {f.number}{option};"
+    label = "" if in_oneof else f.label or ("optional" if syntax == "proto2" else "")
+    return f"{label} {f.type} {f.name} = {f.number}{option};".lstrip()
 
 
 class Generator:
@@ -156,6 +161,7 @@ class Generator:
         return f"{prefix}{self.counter}"
 
     def file(self) -> ProtoFile:
+        self.syntax = self.rng.choice(["proto3", "proto3", "proto2"])
         enums = [self.enum() for _ in range(self.rng.randint(1, 2))]
         messages = [Message(self.fresh("M")) for _ in range(self.rng.randint(1, 3))]
         types = SCALARS + [e.name for e in enums] + [m.name for m in messages]
@@ -163,13 +169,13 @@ class Generator:
             for number in range(1, self.rng.randint(2, 7)):
                 message.fields.append(self.field(number, types))
             if self.rng.random() < 0.3:
-                members = [f for f in message.fields if f.label == ""]
+                members = [f for f in message.fields if f.label in ("", "optional")]
                 for f in members[: self.rng.randint(1, 2)]:
                     f.oneof = "choice"
             if self.rng.random() < 0.3:
                 message.reserved_numbers = [20 + self.rng.randint(0, 5)]
                 message.reserved_names = [self.fresh("gone_")]
-        return ProtoFile(f"c{self.case}", messages, enums)
+        return ProtoFile(f"c{self.case}", messages, enums, self.syntax)
 
     def enum(self) -> Enum:
         name = self.fresh("E")
@@ -179,12 +185,33 @@ class Generator:
             enum.reserved_numbers, enum.reserved_names = [10], [f"{name}_OLD"]
         return enum
 
+    def labels(self) -> list[str]:
+        if self.syntax == "proto2":
+            return ["optional", "optional", "required", "repeated", "map"]
+        return ["", "", "optional", "repeated", "map"]
+
     def field(self, number: int, types: list[str]) -> Field:
-        label = self.rng.choice(["", "", "optional", "repeated", "map"])
+        label = self.rng.choice(self.labels())
         kind = self.rng.choice(types)
         json_name = self.fresh("j") if self.rng.random() < 0.15 else None
         key = self.rng.choice(MAP_KEYS)
-        return Field(self.fresh("f_"), number, kind, label, key, None, json_name)
+        new = Field(self.fresh("f_"), number, kind, label, key, None, json_name)
+        if self.rng.random() < 0.4:
+            new.default = self.default_for(new)
+        return new
+
+    def default_for(self, f: Field) -> str | None:
+        """A random explicit default, where proto2 allows one (singular scalars; not enums here)."""
+        if self.syntax != "proto2" or f.label in ("repeated", "map") or f.type not in SCALARS:
+            return None
+        if f.type == "bool":
+            return self.rng.choice(["true", "false"])
+        if f.type in ("string", "bytes"):
+            return json.dumps(self.rng.choice(["", "a", "b"]))
+        if f.type in ("float", "double"):
+            return self.rng.choice(["0", "1.5", "-2", "inf", "nan"])
+        low = 0 if f.type.startswith(("uint", "fixed")) else -2
+        return str(self.rng.randint(low, 2))
 
     # -- mutations --------------------------------------------------------------------------------
 
@@ -206,6 +233,7 @@ class Generator:
         if f is None:
             return False
         f.type = self.rng.choice(SCALARS + [e.name for e in file.enums] + [m.name for m in file.messages])
+        f.default = self.default_for(f) if self.rng.random() < 0.5 else None
         return True
 
     def delete_field(self, file: ProtoFile) -> bool:
@@ -238,7 +266,9 @@ class Generator:
         message, f = self._pick_field(file, lambda f: f.oneof is None)
         if f is None:
             return False
-        f.label = self.rng.choice([x for x in ["", "optional", "repeated", "map"] if x != f.label])
+        f.label = self.rng.choice([x for x in self.labels() if x != f.label])
+        if f.label in ("repeated", "map"):
+            f.default = None
         return True
 
     def change_map_key(self, file: ProtoFile) -> bool:
@@ -249,10 +279,17 @@ class Generator:
         return True
 
     def move_oneof(self, file: ProtoFile) -> bool:
-        message, f = self._pick_field(file, lambda f: f.label == "" or f.oneof is not None)
+        message, f = self._pick_field(file, lambda f: f.label in ("", "optional") or f.oneof is not None)
         if f is None:
             return False
         f.oneof = None if f.oneof else self.rng.choice(["choice", "other"])
+        return True
+
+    def change_default(self, file: ProtoFile) -> bool:
+        message, f = self._pick_field(file, lambda f: self.default_for(f) is not None)
+        if f is None:
+            return False
+        f.default = None if f.default is not None and self.rng.random() < 0.3 else self.default_for(f)
         return True
 
     def add_field(self, file: ProtoFile) -> bool:
@@ -305,7 +342,7 @@ class Generator:
 MUTATIONS = [
     "change_type", "change_type", "delete_field", "delete_field", "rename_field", "change_json_name",
     "change_label", "change_map_key", "move_oneof", "add_field", "delete_message", "delete_enum_value",
-    "rename_enum_value", "drop_reservations", "change_package",
+    "rename_enum_value", "drop_reservations", "change_package", "change_default", "change_default",
 ]  # fmt: skip
 
 
@@ -322,6 +359,7 @@ def _copy(file: ProtoFile) -> ProtoFile:
                     reserved_names=list(e.reserved_names))
             for e in file.enums
         ],
+        file.syntax,
     )  # fmt: skip
 
 
@@ -393,24 +431,31 @@ def test_rule_sets_agree_with_buf_breaking(buf_binary, tmp_path, category):
 
 def test_buf_rule_cases_agree_with_buf_breaking(buf_binary, tmp_path):
     """The hand-written case of every WIRE/WIRE_JSON rule (proto2 required and defaults, nested maps,
-    enums, reserved ranges: what the generator does not produce) gives buf's rule ids too."""
+    enums, reserved ranges) gives buf's rule ids too. One buf call per rule set: each case's package
+    gets a unique prefix so that the cases can share one module."""
     cases_dir = Path(__file__).parent / "protobuf_cases"
-    compared, deviations = 0, []
-    for case in sorted(p for p in cases_dir.iterdir() if p.is_dir()):
+    cases = {}
+    for i, case in enumerate(sorted(p for p in cases_dir.iterdir() if p.is_dir())):
         spec = json.loads((case / "case.json").read_text())
         if spec["ruleset"] is None:
             continue  # Confluent semantics: buf has no such category
-        work = tmp_path / case.name
-        for side in ("old", "new"):
-            (work / side).mkdir(parents=True)
-            shutil.copy(case / f"{side}.proto", work / side / "case.proto")
-        buf_rules = run_buf(buf_binary, work, spec["ruleset"]).get("case.proto", set())
-        mine = ours((case / "old.proto").read_text(), (case / "new.proto").read_text(), spec["ruleset"])
-        compared += 1
+        texts = [(case / f"{side}.proto").read_text() for side in ("old", "new")]
+        texts = [re.sub(r"^package ", f"package rc{i}.", text, flags=re.M) for text in texts]
+        cases[f"case_{i}.proto"] = (case.name, spec["ruleset"], *texts)
+        for side, text in zip(("old", "new"), texts, strict=True):
+            target = tmp_path / spec["ruleset"] / side / f"case_{i}.proto"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    theirs = {
+        category: run_buf(buf_binary, tmp_path / category, category) for category in ("WIRE", "WIRE_JSON")
+    }
+    deviations = []
+    for file_name, (name, ruleset, old_text, new_text) in cases.items():
+        mine, buf_rules = ours(old_text, new_text, ruleset), theirs[ruleset].get(file_name, set())
         if mine != buf_rules:
-            deviations.append((case.name, sorted(mine - buf_rules), sorted(buf_rules - mine)))
-    print(f"\nrule cases: {compared} compared with buf, deviations: {deviations}")
-    assert compared >= 18
+            deviations.append((name, sorted(mine - buf_rules), sorted(buf_rules - mine)))
+    print(f"\nrule cases: {len(cases)} compared with buf, deviations: {deviations}")
+    assert len(cases) >= 18
     assert all(set(ours_only + buf_only) <= set(KNOWN_DEVIATIONS) for _, ours_only, buf_only in deviations), (
         deviations
     )
