@@ -236,6 +236,8 @@ def test_references_provide_named_types_and_are_compared_through():
 
 
 def test_checking_a_schema_of_another_format_is_refused():
-    proto = get_format("PROTOBUF").parse('syntax = "proto3";\nmessage Order { string id = 1; }\n', source_name="order.proto")
+    proto = get_format("PROTOBUF").parse(
+        'syntax = "proto3";\nmessage Order { string id = 1; }\n', source_name="order.proto"
+    )
     with pytest.raises(InvalidArgument, match="Avro schemas only"):
         AVRO.check(proto, parse(LINKED_LIST), Direction.BACKWARD)
