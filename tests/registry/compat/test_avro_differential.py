@@ -5,7 +5,8 @@ arrays, maps, unions, defaults, namespaces) and random mutations, then both engi
 both directions. Where the avro checker departs from the specification we do not copy it: each such
 case is listed in ``KNOWN_DEVIATIONS`` with the specification section, recognised by a test that shows
 the avro checker agrees once the difference is taken out, and left out of the comparison. Every other
-disagreement fails the test. Run with ``-s`` to see the agreement rate.
+disagreement fails the test. Run with ``-s`` to see the agreement rate. Along the way, our Parsing
+Canonical Form is compared with fastavro's on every generated schema.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 
 import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+from fastavro.schema import to_parsing_canonical_form
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -332,6 +334,8 @@ def test_verdicts_agree_with_the_avro_checker_outside_documented_deviations():
         except InvalidSchema:
             stats["mutation made an invalid schema"] += 1
             return
+        assert old_parsed.canonical == to_parsing_canonical_form(old)  # and fastavro's canonical form
+        assert new_parsed.canonical == to_parsing_canonical_form(new)
         for direction, reader, writer in ((Direction.BACKWARD, new, old), (Direction.FORWARD, old, new)):
             ours = AVRO.check(old_parsed, new_parsed, direction, ruleset="RESOLUTION")
             theirs = avro_checker_compatible(reader, writer)
