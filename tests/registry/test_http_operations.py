@@ -180,3 +180,24 @@ def test_lifecycle_on_each_store(any_store):
         assert http.delete("/subjects/orders-value").json() == [1, 2]
         assert http.delete("/subjects/orders-value", params={"permanent": "true"}).json() == [1, 2]
         assert http.get("/subjects").json() == []
+
+
+def test_one_server_process_shares_schemas_and_metrics_between_rest_and_grpc(tmp_path):
+    """The production composition (``RegistryServer``): REST writes are gRPC reads, one /metrics."""
+    from registry.client import RegistryClient
+    from registry.server import RegistryServer, ThreadedServer
+
+    server = ThreadedServer(RegistryServer(sqlite_url(tmp_path)))
+    ports = server.start()
+    try:
+        url = f"http://127.0.0.1:{ports.http_port}"
+        schema_id = httpx.post(f"{url}/subjects/orders-value/versions", json={"schema": ORDER_V1}).json()[
+            "id"
+        ]
+        with RegistryClient(f"127.0.0.1:{ports.grpc_port}") as grpc_client:
+            assert grpc_client.get_by_id(schema_id).schema == ORDER_V1
+        text = httpx.get(f"{url}/metrics").text
+    finally:
+        server.stop()
+    assert 'meshgate_requests_total{method="register",outcome="ok",transport="http"} 1.0' in text
+    assert 'meshgate_requests_total{method="GetSchemaById",outcome="ok",transport="grpc"} 1.0' in text
