@@ -21,6 +21,7 @@ from lakehouse.gate import ON_INVALID, IngestResult, ingest
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
 from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
+from registry.cli import registry_options
 from registry.contract import Contract, load_contract
 from registry.errors import InvalidArgument, MeshgateError
 
@@ -117,18 +118,11 @@ def resolve_contract(subject, version, contract_file, registry, token) -> Resolv
     type=click.Path(exists=True, dir_okay=False),
     help="Contract YAML instead of the registry.",
 )
-@click.option(
-    "--registry",
-    envvar="MESHGATE_REGISTRY",
-    default="localhost:50051",
-    show_default=True,
-    help="Registry HOST:PORT (env MESHGATE_REGISTRY).",
-)
-@click.option("--token", envvar="MESHGATE_TOKEN", default=None, help="Registry token (env MESHGATE_TOKEN).")
+@registry_options
 @lakehouse_options
 def ingest_command(files, subject, version, batch_id, input_format, on_invalid, contract_file, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
-    """Gate FILE... (one batch of SUBJECT) into its Bronze table; exit 1 when the batch is rejected."""
-    console = Console(stderr=True)
+    """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected."""
+    console = Console(stderr=True, soft_wrap=True)
     try:
         version = version if version == "latest" else int(version)
     except ValueError:
@@ -163,7 +157,7 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
     except MeshgateError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from None
-    print_result(Console(), result)
+    print_result(Console(soft_wrap=True), result)
     if result.status == "rejected":
         raise SystemExit(1)
 

@@ -23,6 +23,10 @@ def _register_commands() -> None:
 
     for command in dbt_cli.commands:
         main.add_command(command)
+    from lakehouse import cli as lakehouse_cli
+
+    for command in lakehouse_cli.commands:
+        main.add_command(command)
 
 
 _register_commands()

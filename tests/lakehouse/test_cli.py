@@ -1,0 +1,173 @@
+"""The gate's commands through the real ``meshgate`` click group (CliRunner, real catalog, real registry)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from lakehouse.catalog import open_catalog
+from lakehouse.naming import bronze_identifier
+from meshgate.cli import main
+
+SUBJECT = "checkout.CheckoutCompleted"
+
+
+def record(i: int, **changes) -> dict:
+    base = {"event_id": f"e{i}", "order_id": f"o{i}", "user_id": "u", "email": "a@b.io", "amount": 2.0,
+            "currency": "USD", "completed_at": "2026-11-25T10:00:00Z", "items": []}  # fmt: skip
+    return {**base, **changes}
+
+
+@pytest.fixture
+def contract_file(examples_dir):
+    return str(examples_dir / "contracts/checkout/checkout_completed.yaml")
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result
+
+
+def jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+def test_ingest_accepts_then_reports_the_duplicate_and_logs_both(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "data"]
+    path = jsonl(tmp_path / "b.jsonl", [record(1), record(2)])
+    first = run("ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--batch-id", "b-1", *data)
+    assert first.exit_code == 0, first.output
+    assert "ACCEPTED" in first.output and "2 rows into bronze.checkout__checkout_completed" in first.output
+    again = run("ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--batch-id", "b-1", *data)
+    assert again.exit_code == 0 and "DUPLICATE" in again.output and "nothing to do" in again.output
+
+    log = run("ingest-log", *data)
+    assert (
+        log.exit_code == 0 and "duplicate" in log.output and "accepted" in log.output and "b-1" in log.output
+    )
+    tables = run("bronze", "tables", *data)
+    assert "bronze.checkout__checkout_completed" in tables.output and "b-1" in tables.output
+    history = run("bronze", "history", SUBJECT, *data)
+    assert history.exit_code == 0 and "append" in history.output and "b-1" in history.output
+
+
+def test_a_rejected_batch_exits_1_with_its_reasons(tmp_path, contract_file):
+    path = jsonl(tmp_path / "bad.jsonl", [record(1), record(2, currency="JPY", amount=-5)])
+    result = run(
+        "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--data-dir", tmp_path / "d"
+    )
+    assert result.exit_code == 1
+    assert "REJECTED" in result.output and "nothing was written" in result.output
+    assert f"{path}:2" in result.output and "min" in result.output and "JPY is not a symbol" in result.output
+
+
+def test_quarantine_mode_from_the_command_line(tmp_path, contract_file):
+    path = jsonl(tmp_path / "mixed.jsonl", [record(1), record(2, currency="JPY")])
+    result = run(
+        "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--on-invalid", "quarantine",
+        "--data-dir", tmp_path / "d",
+    )  # fmt: skip
+    assert result.exit_code == 0 and "QUARANTINED" in result.output and "1 rows quarantined" in result.output
+
+
+def test_ingest_with_the_contract_from_a_running_registry(tmp_path, examples_dir):
+    from registry.client import RegistryClient
+    from registry.contract import load_contract
+    from registry.server import RegistryServer, ThreadedServer
+
+    server = ThreadedServer(RegistryServer(f"sqlite:///{tmp_path / 'registry.db'}", host="127.0.0.1"))
+    server.start()
+    try:
+        target = server.server.grpc_target
+        with RegistryClient(target) as client:
+            registered = client.register(
+                load_contract(examples_dir / "contracts/checkout/checkout_completed.yaml")
+            )
+        path = jsonl(tmp_path / "b.jsonl", [record(1)])
+        result = run("ingest", path, "--subject", SUBJECT, "--registry", target, "--data-dir", tmp_path / "d")
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.output
+    table = open_catalog(tmp_path / "d").load_table(bronze_identifier(SUBJECT))
+    summary = table.current_snapshot().summary
+    assert summary["meshgate.schema-id"] == str(registered.schema_id)
+    assert summary["meshgate.schema-version"] == "1"
+
+
+def test_rollback_makes_a_batch_ingestible_again(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "d"]
+    one, two = jsonl(tmp_path / "1.jsonl", [record(1)]), jsonl(tmp_path / "2.jsonl", [record(2)])
+    run("ingest", one, "--subject", SUBJECT, "--contract", contract_file, "--batch-id", "one", *data)
+    run("ingest", two, "--subject", SUBJECT, "--contract", contract_file, "--batch-id", "two", *data)
+    table = open_catalog(tmp_path / "d").load_table(bronze_identifier(SUBJECT))
+    first = min(table.metadata.snapshots, key=lambda s: s.sequence_number).snapshot_id
+
+    result = run("bronze", "rollback", SUBJECT, "--to", first, *data)
+    assert result.exit_code == 0 and "batches no longer current: two" in result.output
+    again = run("ingest", two, "--subject", SUBJECT, "--contract", contract_file, "--batch-id", "two", *data)
+    assert "ACCEPTED" in again.output
+    assert "rolled_back" in run("ingest-log", *data).output
+
+
+def test_maintain_reports_each_table(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "d"]
+    run(
+        "ingest",
+        jsonl(tmp_path / "1.jsonl", [record(1)]),
+        "--subject",
+        SUBJECT,
+        "--contract",
+        contract_file,
+        *data,
+    )
+    result = run("lakehouse", "maintain", "--retention", "bronze=7y", "--snapshot-max-age", "30d", *data)
+    assert result.exit_code == 0, result.output
+    assert "bronze.checkout__checkout_completed" in result.output and "2557d" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["ingest", "{f}", "--subject", SUBJECT, "--version", "two", "--contract", "{c}"],
+            "'two' is not a number",
+        ),
+        (
+            ["ingest", "{f}", "--subject", "identity.UserSignedUp", "--contract", "{c}"],
+            "not of 'identity.UserSignedUp'",
+        ),
+        (
+            ["ingest", "{f}", "--subject", SUBJECT, "--contract", "{c}", "--storage-option", "oops"],
+            "not KEY=VALUE",
+        ),
+        (["ingest", "{missing}", "--subject", SUBJECT, "--contract", "{c}"], "cannot open"),
+        (["bronze", "history", "nobody.Here"], "no Bronze table for 'nobody.Here'"),
+        (["bronze", "history", "not-a-subject"], "not of the form domain.Name"),
+        (["lakehouse", "maintain", "--retention", "gold=1y"], "unknown tier"),
+        (["lakehouse", "maintain", "--retention", "bronze=forever"], "'forever'"),
+    ],
+)
+def test_usage_errors_name_what_is_wrong(tmp_path, contract_file, args, message):
+    path = jsonl(tmp_path / "b.jsonl", [record(1)])
+    filled = [a.format(f=path, c=contract_file, missing=tmp_path / "nope.jsonl") for a in args]
+    result = run(*filled, "--data-dir", tmp_path / "d")
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_rollback_to_an_unknown_snapshot_is_an_error(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "d"]
+    run(
+        "ingest",
+        jsonl(tmp_path / "1.jsonl", [record(1)]),
+        "--subject",
+        SUBJECT,
+        "--contract",
+        contract_file,
+        *data,
+    )
+    result = run("bronze", "rollback", SUBJECT, "--to", "999", *data)
+    assert result.exit_code == 1 and "999" in result.output
