@@ -42,7 +42,7 @@ class DefaultToCheck(click.Group):
 
 @click.group(cls=DefaultToCheck)
 def main() -> None:
-    """Check data-contract changes for compatibility (no sub-command: ``check``)."""
+    """Check data-contract changes for compatibility (no sub-command: check)."""
 
 
 def read_schema_file(path: str) -> str:
