@@ -887,7 +887,7 @@ def _converter(descriptor: Descriptor) -> Callable:
 
 def _field_reader(field: FieldDescriptor) -> Callable:
     name = field.name
-    if field.label == FieldDescriptor.LABEL_REPEATED:
+    if field.is_repeated:
         if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
             value = _value_converter(field.message_type.fields_by_name["value"])
             return lambda m: [(k, value(v)) for k, v in getattr(m, name).items()]

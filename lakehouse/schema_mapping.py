@@ -9,10 +9,6 @@ pyiceberg, so Arrow types are chosen to be Iceberg-legal: timestamps are microse
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import pyarrow as pa
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from registry.compat.protobuf_compile import MAIN_FILE, compile_proto
 from registry.contract import Contract
 from registry.errors import InvalidSchema
 
@@ -62,9 +59,10 @@ def message_class(contract: Contract, full_name: str | None = None, references: 
 def message_descriptor(
     contract: Contract, full_name: str | None = None, references: dict[str, str] | None = None
 ) -> Descriptor:
-    pool, main = _proto_pool(contract.schema, _schema_name(contract), _freeze(references))
+    main = _schema_name(contract)
+    pool = _proto_pool(contract.schema, main, _freeze(references))
     if full_name is None:
-        file = pool.FindFileByName(main)
+        file = pool.FindFileByName(MAIN_FILE)
         if not file.message_types_by_name:
             raise InvalidSchema(f"{main}: the contract's .proto file defines no message")
         return next(iter(file.message_types_by_name.values()))
@@ -76,8 +74,7 @@ def message_descriptor(
 
 def file_descriptor(contract: Contract, references: dict[str, str] | None = None):
     """The FileDescriptor of a Protobuf contract's own file (to resolve Confluent message indexes)."""
-    pool, main = _proto_pool(contract.schema, _schema_name(contract), _freeze(references))
-    return pool.FindFileByName(main)
+    return _proto_pool(contract.schema, _schema_name(contract), _freeze(references)).FindFileByName(MAIN_FILE)
 
 
 # --- Avro -----------------------------------------------------------------------------------------
@@ -195,43 +192,26 @@ def _field(name: str, arrow_type, nullable: bool, doc: str | None, symbols: list
 
 
 @lru_cache(maxsize=64)
-def _proto_pool(text: str, name: str, references: tuple) -> tuple[descriptor_pool.DescriptorPool, str]:
+def _proto_pool(text: str, name: str, references: tuple) -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
     for file_proto in _compile_proto(text, name, references).file:
         pool.Add(file_proto)
-    return pool, name
+    return pool
 
 
 @lru_cache(maxsize=64)
 def _compile_proto(text: str, name: str, references: tuple) -> descriptor_pb2.FileDescriptorSet:
-    """Compile with protoc (grpc_tools) into a FileDescriptorSet with comments kept."""
-    import grpc_tools
-
-    includes = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    with tempfile.TemporaryDirectory() as tmp:
-        for ref_name, ref_text in (*references, (name, text)):
-            target = Path(tmp, ref_name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(ref_text, encoding="utf-8")
-        out = Path(tmp, "descriptor_set.pb")
-        result = subprocess.run(
-            [sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp}", f"-I{includes}", "--include_imports",
-             "--include_source_info", f"--descriptor_set_out={out}", name],
-            capture_output=True, text=True, cwd=tmp, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise InvalidSchema(f"Protobuf schema does not compile: {result.stderr.strip()}")
-        return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    """protoc's FileDescriptorSet (imports and comments included) from the registry's compiler."""
+    return compile_proto(text, dict(references), source_name=name)
 
 
 @lru_cache(maxsize=64)
 def _proto_schema(text: str, name: str, references: tuple) -> pa.Schema:
-    pool, main = _proto_pool(text, name, references)
-    file = pool.FindFileByName(main)
+    file = _proto_pool(text, name, references).FindFileByName(MAIN_FILE)
     if not file.message_types_by_name:
-        raise InvalidSchema(f"{main}: the contract's .proto file defines no message")
+        raise InvalidSchema(f"{name}: the contract's .proto file defines no message")
     message = next(iter(file.message_types_by_name.values()))
-    source = next(f for f in _compile_proto(text, name, references).file if f.name == main)
+    source = next(f for f in _compile_proto(text, name, references).file if f.name == MAIN_FILE)
     comments = _proto_comments(source)
     return pa.schema(_proto_fields(message, comments, ()))
 
@@ -287,7 +267,7 @@ def _proto_field(field: FieldDescriptor, comments: dict, stack: tuple) -> pa.Fie
     if _is_repeated(field):
         arrow_type = pa.list_(_field("item", arrow_type, False, None, symbols))
         symbols = None
-    required = field.label == FieldDescriptor.LABEL_REQUIRED  # proto2 only
+    required = field.is_required  # proto2 only
     return _field(field.name, arrow_type, not required, doc, symbols)
 
 
@@ -305,7 +285,7 @@ def _proto_type(field: FieldDescriptor, comments: dict, stack: tuple) -> tuple[p
 
 
 def _is_repeated(field: FieldDescriptor) -> bool:
-    return field.label == FieldDescriptor.LABEL_REPEATED
+    return field.is_repeated
 
 
 def _is_map(field: FieldDescriptor) -> bool:

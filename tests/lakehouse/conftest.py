@@ -26,3 +26,39 @@ def iceberg_catalog(request, tmp_path):
     catalog = open_catalog(tmp_path / "data", catalog_url=url)
     yield catalog
     catalog.engine.dispose()
+
+
+# --- decoding engineer's fixtures: sample batches from examples/generate.py ---------------------
+
+
+def _load_generate():
+    """examples/generate.py as a module (examples/ is not a package)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "generate.py"
+    if "meshgate_examples_generate" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("meshgate_examples_generate", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return sys.modules["meshgate_examples_generate"]
+
+
+@pytest.fixture(scope="session")
+def generate():
+    """The sample-data generator: ``generate.write(kind, path, rows, fmt=..., bad=...)`` and friends."""
+    return _load_generate()
+
+
+@pytest.fixture(scope="session")
+def checkout_contract(generate):
+    """checkout.CheckoutCompleted (Avro; PII: email; rules: not_null, unique, min, accepted_values, regex)."""
+    return generate.contract("checkout")
+
+
+@pytest.fixture(scope="session")
+def signup_contract(generate):
+    """identity.UserSignedUp (Protobuf proto3; PII: email; rules: not_null, regex)."""
+    return generate.contract("signup")
