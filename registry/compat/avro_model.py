@@ -71,10 +71,6 @@ class NamedType(AvroType):
     def name(self) -> str:
         return self.fullname.rpartition(".")[2]
 
-    @property
-    def namespace(self) -> str:
-        return self.fullname.rpartition(".")[0]
-
 
 @dataclass(eq=False)
 class Record(NamedType):
