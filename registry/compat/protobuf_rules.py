@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from registry.compat import Direction, Rule
+from registry.compat.protobuf_compile import MAIN_FILE
 from registry.compat.protobuf_schema import (
     SCALAR_NAMES,
     FieldInfo,
@@ -23,7 +24,7 @@ from registry.compat.protobuf_schema import (
     MessageInfo,
     ProtobufSchema,
 )
-from registry.compat.protobuf_walk import EnumValuePair, Pair
+from registry.compat.protobuf_walk import EnumValuePair, Pair, field_pairs
 
 CONFLUENT = ("CONFLUENT",)
 WIRE_AND_JSON = ("WIRE", "WIRE_JSON")
@@ -318,6 +319,7 @@ class _ConfluentType:
     local_name: str = ""  # message name relative to its package
     key: _ConfluentType | None = None
     value: _ConfluentType | None = None
+    message: MessageInfo | None = None
 
 
 def _confluent_type(field: FieldInfo, schema: ProtobufSchema) -> _ConfluentType:
@@ -330,7 +332,7 @@ def _confluent_type(field: FieldInfo, schema: ProtobufSchema) -> _ConfluentType:
             value = _confluent_type(message.fields[2], schema)
             return _ConfluentType("map", f"map<{key.display}, {value.display}>", key=key, value=value)
         local = message.path if message is not None else field.type_name
-        return _ConfluentType("message", local, local_name=local)
+        return _ConfluentType("message", local, local_name=local, message=message)
     name = SCALAR_NAMES[field.type]
     return _ConfluentType("scalar", name, _CONFLUENT_SCALAR_GROUP[name])
 
@@ -343,30 +345,69 @@ def _confluent_label(field: FieldInfo) -> int | None:
     return proto.label
 
 
-def _type_differences(old: _ConfluentType, new: _ConfluentType) -> Iterable[tuple[str, str, str]]:
-    """(rule id, old display, new display) for each incompatible difference, maps compared inside."""
+def _type_differences(
+    ctx: CheckContext, old: _ConfluentType, new: _ConfluentType, visiting: frozenset
+) -> Iterable[tuple[str, str, str, str | None]]:
+    """(rule id, old display, new display, cause) per incompatible difference, maps compared inside.
+
+    ``cause`` is set when a message type kept its name but its definition in an imported file changed
+    incompatibly (Confluent compares referenced types whose subject version changed).
+    """
     if old.kind != new.kind:
-        yield "FIELD_KIND_CHANGED", old.display, new.display
+        yield "FIELD_KIND_CHANGED", old.display, new.display, None
     elif old.kind == "scalar" and old.group != new.group:
-        yield "FIELD_SCALAR_KIND_CHANGED", old.display, new.display
+        yield "FIELD_SCALAR_KIND_CHANGED", old.display, new.display, None
     elif old.kind == "message" and old.local_name != new.local_name:
-        yield "FIELD_NAMED_TYPE_CHANGED", old.display, new.display
+        yield "FIELD_NAMED_TYPE_CHANGED", old.display, new.display, None
+    elif old.kind == "message" and old.message is not None and new.message is not None:
+        cause = _imported_message_break(ctx, Pair(old.message, new.message), visiting)
+        if cause is not None:
+            where = f"its definition in {new.message.file.name} changed incompatibly: {cause.message}"
+            yield "FIELD_NAMED_TYPE_CHANGED", old.display, new.display, where
     elif old.kind == "map":
-        yield from _type_differences(old.key, new.key)
-        yield from _type_differences(old.value, new.value)
+        yield from _type_differences(ctx, old.key, new.key, visiting)
+        yield from _type_differences(ctx, old.value, new.value, visiting)
 
 
-def _confluent_field_findings(ctx: CheckContext, pair: Pair[FieldInfo], rule_id: str) -> Iterable[Finding]:
+def _imported_message_break(
+    ctx: CheckContext, pair: Pair[MessageInfo], visiting: frozenset
+) -> Finding | None:
+    """The first Confluent finding inside an imported message type whose definition changed."""
+    if MAIN_FILE in (pair.old.file.name, pair.new.file.name) or pair.old.proto == pair.new.proto:
+        return None  # the main file's messages are paired by the walker itself
+    key = (pair.old.full_name, pair.new.full_name)
+    if key in visiting:
+        return None  # recursive types: this pair is already being compared further up
+    visiting = visiting | {key}
+    for check in _CONFLUENT_MESSAGE_CHECKS:
+        for finding in check(ctx, pair):
+            return finding
+    for field_pair in field_pairs(pair):
+        for rule_id in _CONFLUENT_TYPE_ADVICE:
+            for finding in _confluent_field_findings(ctx, field_pair, rule_id, visiting):
+                return finding
+        for finding in field_numeric_label_changed(ctx, field_pair):
+            return finding
+    return None
+
+
+def _confluent_field_findings(
+    ctx: CheckContext, pair: Pair[FieldInfo], rule_id: str, visiting: frozenset = frozenset()
+) -> Iterable[Finding]:
     if pair.old.message.is_map_entry or pair.new.message.is_map_entry:
         return
     old_type, new_type = _confluent_type(pair.old, ctx.old), _confluent_type(pair.new, ctx.new)
-    for found, old_display, new_display in _type_differences(old_type, new_type):
-        if found == rule_id:
-            yield Finding(
-                pair.new.path,
-                f'{pair.new.description} changed type from "{old_display}" to "{new_display}", '
-                f"{_CONFLUENT_TYPE_ADVICE[rule_id]} Keep the old type and add a new field with a new number.",
+    for found, old_display, new_display, cause in _type_differences(ctx, old_type, new_type, visiting):
+        if found != rule_id:
+            continue
+        if cause is None:
+            change = (
+                f'changed type from "{old_display}" to "{new_display}", {_CONFLUENT_TYPE_ADVICE[rule_id]} '
+                "Keep the old type and add a new field with a new number."
             )
+        else:
+            change = f'keeps type "{new_display}", but {cause}'
+        yield Finding(pair.new.path, f"{pair.new.description} {change}")
 
 
 _CONFLUENT_TYPE_ADVICE = {
@@ -826,6 +867,14 @@ def enum_value_same_name(ctx: CheckContext, pair: EnumValuePair):
             pair.enum.new.file.name,
         )
 
+
+_CONFLUENT_MESSAGE_CHECKS = (
+    required_field_added,
+    required_field_removed,
+    oneof_field_removed,
+    multiple_fields_moved_to_oneof,
+    field_moved_to_existing_oneof,
+)
 
 RULES: dict[str, Rule] = {rule_id: spec.rule for rule_id, spec in PROTO_RULES.items()}
 RULESETS = {None: "CONFLUENT", "WIRE": "WIRE", "WIRE_JSON": "WIRE_JSON"}

@@ -95,6 +95,7 @@ class FieldInfo:
     path: str
     message: MessageInfo
     proto: FieldProto
+    type_file: str = ""  # file that defines the field's message or enum type ('' for scalars)
 
     @property
     def name(self) -> str:
@@ -192,6 +193,11 @@ class ProtobufSchema(ParsedSchema):
             info = FileInfo(file_proto.name, file_proto, user)
             self.files[info.name] = info
             self._index_file(info)
+        for message in self.messages.values():
+            for field_info in message.fields.values():
+                if field_info.type_name:
+                    defined = self.messages.get(field_info.type_name) or self.enums.get(field_info.type_name)
+                    field_info.type_file = defined.file.name if defined else ""
 
     @property
     def main(self) -> FileInfo:

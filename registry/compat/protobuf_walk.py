@@ -90,12 +90,13 @@ def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
 def _unchanged(old: FieldInfo, new: FieldInfo) -> bool:
     """Same descriptor and oneof, and a type whose meaning lives in the field itself.
 
-    Enum-typed fields (their default is the enum's first value) and repeated message fields (a map's
-    key and value types live in its entry message) depend on other elements, so they are always checked.
+    Always checked, as they depend on other elements: enum-typed fields (their default is the enum's
+    first value), repeated message fields (a map's key and value types live in its entry message) and
+    fields typed by another file's message (Confluent compares an imported type that changed).
     """
     if old.type == FieldProto.TYPE_ENUM:
         return False
-    if old.type == FieldProto.TYPE_MESSAGE and old.is_repeated:
+    if old.type == FieldProto.TYPE_MESSAGE and (old.is_repeated or old.type_file != old.message.file.name):
         return False
     return old.proto == new.proto and old.oneof == new.oneof
 

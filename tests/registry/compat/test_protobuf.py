@@ -307,7 +307,38 @@ def test_buf_rule_sets_also_check_the_referenced_files():
     found = FORMAT.check(old, new, Direction.BACKWARD, "WIRE")
     assert [(v.rule, v.path, v.line) for v in found] == [("FIELD_WIRE_COMPATIBLE_TYPE", "Money.units", None)]
     assert found[0].message.endswith("(In the imported file common/money.proto, line 4.)")
-    assert FORMAT.check(old, new, Direction.BACKWARD) == []  # Confluent checks the reference's own subject
+
+
+def test_confluent_compares_an_imported_message_type_whose_definition_changed():
+    old = parse(ORDER_WITH_MONEY, references={"common/money.proto": MONEY_V1})
+    new = parse(
+        ORDER_WITH_MONEY, references={"common/money.proto": MONEY_V1.replace("int64 units", "string units")}
+    )
+    found = FORMAT.check(old, new, Direction.BACKWARD)
+    assert [(v.rule, v.path, v.line) for v in found] == [("FIELD_NAMED_TYPE_CHANGED", "Order.amount", 5)]
+    assert (
+        'its definition in common/money.proto changed incompatibly: Field "1" ("units")' in found[0].message
+    )
+    added = parse(
+        ORDER_WITH_MONEY,
+        references={"common/money.proto": MONEY_V1.replace("}", "  string currency = 2;\n}")},
+    )
+    assert FORMAT.check(old, added, Direction.BACKWARD) == []
+
+
+def test_recursive_imported_types_are_compared_once():
+    node = 'syntax = "proto3";\npackage common;\nmessage Node {\n  Node next = 1;\n  int32 value = 2;\n}\n'
+    order = 'syntax = "proto3";\nimport "common/node.proto";\nmessage Order {\n  common.Node head = 1;\n}\n'
+    old = parse(order, references={"common/node.proto": node})
+    new = parse(order, references={"common/node.proto": node.replace("int32 value", "string value")})
+    assert [v.rule for v in FORMAT.check(old, new, Direction.BACKWARD)] == ["FIELD_NAMED_TYPE_CHANGED"]
+    same = parse(
+        order,
+        references={
+            "common/node.proto": node.replace("int32 value = 2;", "int32 value = 2;\n  int32 size = 3;")
+        },
+    )
+    assert FORMAT.check(old, same, Direction.BACKWARD) == []
 
 
 def test_unknown_rule_set_is_refused():
