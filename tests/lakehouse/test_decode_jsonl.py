@@ -1,0 +1,272 @@
+"""JSON Lines batches: fast typed path, precise location of bad rows, and files that cannot be read."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+
+import pyarrow as pa
+import pytest
+import zstandard
+
+from lakehouse.decode import open_input, read_batch
+from lakehouse.errors import InvalidBatch
+from lakehouse.validate import REDACTED
+
+
+def all_violations(chunks) -> list[tuple]:
+    return [(v.row, v.field, v.rule) for chunk in chunks for v in chunk.violations]
+
+
+def write_lines(path, *lines: str) -> str:
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+_SEEDS = iter(range(10**6))
+
+
+def checkout_line(generate, **changes) -> str:
+    """One valid checkout record as JSON (a fresh event id each call), with ``changes`` applied."""
+    record = next(generate.records("checkout", 1, seed=next(_SEEDS)))
+    record.update(changes)
+    return json.dumps({k: v for k, v in record.items() if v is not ...}, default=generate._json_default)
+
+
+def test_a_good_file_decodes_into_typed_chunks_with_source_row_numbers(generate, checkout_contract, tmp_path):
+    path = generate.write("checkout", tmp_path / "good.jsonl", 1000)
+
+    chunks = list(read_batch(str(path), checkout_contract, chunk_rows=300))
+
+    assert len(chunks) > 1
+    assert sum(c.table.num_rows for c in chunks) == 1000
+    assert [r for c in chunks for r in c.rows.to_pylist()] == list(range(1, 1001))
+    assert all_violations(chunks) == []
+    first = chunks[0].table
+    assert first.schema.field("completed_at").type == pa.timestamp("us", tz="UTC")
+    assert first.column("currency")[0].as_py() in ("EUR", "USD", "GBP")
+
+
+def test_the_bad_batch_names_each_broken_row_field_and_rule(generate, checkout_contract, tmp_path):
+    path = generate.write("checkout", tmp_path / "bad.jsonl", 50, bad=True)
+
+    chunks = list(read_batch(str(path), checkout_contract))
+
+    assert all_violations(chunks) == [
+        (2, "amount", "type"),
+        (3, "order_id", "required"),
+        (4, "amount", "min"),
+        (5, "currency", "enum"),
+        (5, "currency", "accepted_values"),
+        (6, "email", "regex"),
+    ]
+    assert chunks[0].invalid_rows == {2, 3, 4, 5, 6}
+    assert chunks[0].valid_table().num_rows == 45
+
+
+def test_byte_offsets_point_at_the_start_of_the_bad_line(generate, checkout_contract, tmp_path):
+    path = generate.write("checkout", tmp_path / "bad.jsonl", 50, bad=True)
+    data = path.read_bytes()
+
+    violations = [v for c in read_batch(str(path), checkout_contract) for v in c.violations]
+
+    for violation in violations:
+        assert violation.file == str(path)
+        line = data[violation.byte_offset :].split(b"\n", 1)[0]
+        assert data[: violation.byte_offset].count(b"\n") == violation.row - 1
+        assert line.startswith(b'{"event_id"')
+
+
+def test_rows_that_cannot_be_typed_are_kept_as_raw_text_with_pii_redacted(
+    generate, checkout_contract, tmp_path
+):
+    path = generate.write("checkout", tmp_path / "bad.jsonl", 10, bad=True)
+
+    chunk = next(read_batch(str(path), checkout_contract))
+
+    assert set(chunk.raw) == {2, 3}  # wrong type, missing field: not in the typed table
+    assert 2 not in chunk.rows.to_pylist() and 4 in chunk.rows.to_pylist()
+    raw = json.loads(chunk.raw[2])
+    assert raw["email"] == REDACTED and raw["amount"] == str(raw["amount"])
+    assert "@example.com" not in chunk.raw[3]
+
+
+def test_type_violation_on_a_pii_field_does_not_echo_the_value(generate, checkout_contract, tmp_path):
+    path = write_lines(tmp_path / "pii.jsonl", checkout_line(generate, email=12345))
+
+    (violation,) = next(read_batch(path, checkout_contract)).violations
+
+    assert (violation.field, violation.rule, violation.value) == ("email", "type", REDACTED)
+    assert "12345" not in violation.message
+
+
+def test_nested_type_errors_name_the_element_path(generate, checkout_contract, tmp_path):
+    line = checkout_line(generate, items=[{"sku": "a", "quantity": 1}, {"sku": "b", "quantity": "two"}])
+    path = write_lines(tmp_path / "nested.jsonl", line)
+
+    (violation,) = next(read_batch(path, checkout_contract)).violations
+
+    assert (violation.field, violation.rule, violation.value) == ("items[].quantity", "type", "two")
+
+
+def test_a_line_that_is_not_valid_json_is_a_decode_violation(generate, checkout_contract, tmp_path):
+    path = write_lines(
+        tmp_path / "broken.jsonl", checkout_line(generate), '{"event_id": "x", ', checkout_line(generate)
+    )
+
+    chunk = next(read_batch(path, checkout_contract))
+
+    assert [(v.row, v.rule) for v in chunk.violations] == [(2, "decode")]
+    assert chunk.table.num_rows == 2
+    assert "withheld" in chunk.raw[2]  # the contract has PII: an unparsed line is not echoed
+
+
+def test_blank_lines_are_skipped_and_keep_line_numbers(generate, checkout_contract, tmp_path):
+    path = write_lines(
+        tmp_path / "blank.jsonl", checkout_line(generate), "", "  ", checkout_line(generate, amount=-1)
+    )
+
+    chunk = next(read_batch(path, checkout_contract))
+
+    assert chunk.rows.to_pylist() == [1, 4]
+    assert [(v.row, v.rule) for v in chunk.violations] == [(4, "min")]
+
+
+def test_unknown_fields_are_ignored(generate, checkout_contract, tmp_path):
+    line = checkout_line(generate)[:-1] + ', "brand_new": {"x": [1, 2]}}'
+    path = write_lines(tmp_path / "extra.jsonl", line)
+
+    chunk = next(read_batch(path, checkout_contract))
+
+    assert chunk.violations == [] and "brand_new" not in chunk.table.schema.names
+
+
+def test_last_line_without_newline_is_read(generate, checkout_contract, tmp_path):
+    path = tmp_path / "no-newline.jsonl"
+    path.write_text(checkout_line(generate) + "\n" + checkout_line(generate, amount=-2))
+
+    chunks = list(read_batch(str(path), checkout_contract))
+
+    assert [r for c in chunks for r in c.rows.to_pylist()] == [1, 2]
+    assert all_violations(chunks) == [(2, "amount", "min")]
+
+
+def test_unique_holds_across_chunks_and_files(generate, checkout_contract, tmp_path):
+    first = write_lines(tmp_path / "a.jsonl", *(checkout_line(generate, event_id=f"e{i}") for i in range(5)))
+    second = write_lines(
+        tmp_path / "b.jsonl", checkout_line(generate, event_id="e9"), checkout_line(generate, event_id="e3")
+    )
+
+    violations = [
+        v for c in read_batch([first, second], checkout_contract, chunk_rows=2) for v in c.violations
+    ]
+
+    assert [(v.file, v.row, v.rule) for v in violations if v.rule == "unique"] == [(second, 2, "unique")]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_compressed_files_are_recognised_by_magic_bytes(generate, checkout_contract, tmp_path, suffix):
+    compressed = generate.write("checkout", tmp_path / f"batch{suffix}", 200)
+    renamed = compressed.rename(tmp_path / "batch.jsonl")  # the name no longer says it
+
+    chunks = list(read_batch(str(renamed), checkout_contract))
+
+    assert sum(c.table.num_rows for c in chunks) == 200
+
+
+def test_an_empty_file_is_an_invalid_batch(checkout_contract, tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+
+    with pytest.raises(InvalidBatch, match="holds no records") as caught:
+        list(read_batch(str(path), checkout_contract))
+    assert caught.value.file == str(path)
+
+
+def test_a_line_that_is_not_an_object_is_an_invalid_batch(generate, checkout_contract, tmp_path):
+    first = checkout_line(generate)
+    path = write_lines(tmp_path / "array.jsonl", first, "[1, 2, 3]")
+
+    with pytest.raises(InvalidBatch) as caught:
+        list(read_batch(path, checkout_contract))
+
+    error = caught.value
+    assert (error.file, error.row, error.byte_offset) == (path, 2, len(first) + 1)
+    assert (
+        str(error)
+        == f"{path}:2 (byte {error.byte_offset}): line is a JSON array, not an object: JSON Lines input needs one object per line"
+    )
+
+
+def test_a_gz_name_on_plain_content_is_wrong_compression(generate, checkout_contract, tmp_path):
+    path = write_lines(tmp_path / "batch.jsonl.gz", checkout_line(generate))
+
+    with pytest.raises(InvalidBatch, match="the name says gzip but the content is not gzip-compressed"):
+        list(read_batch(path, checkout_contract))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst"])
+def test_a_truncated_compressed_file_is_an_invalid_batch(generate, checkout_contract, tmp_path, suffix):
+    path = generate.write("checkout", tmp_path / f"batch{suffix}", 2000)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+    with pytest.raises(InvalidBatch, match="cannot be read|truncated") as caught:
+        list(read_batch(str(path), checkout_contract))
+    assert caught.value.file == str(path)
+    assert caught.value.byte_offset is not None
+
+
+def test_a_line_over_the_size_cap_is_refused_with_row_and_offset(generate, checkout_contract, tmp_path):
+    first, long_line = checkout_line(generate), checkout_line(generate, order_id="x" * 5000)
+    path = write_lines(tmp_path / "long.jsonl", first, long_line, checkout_line(generate))
+
+    with pytest.raises(InvalidBatch, match="longer than the 1024-byte limit") as caught:
+        list(read_batch(path, checkout_contract, max_line_bytes=1024))
+    assert (caught.value.row, caught.value.byte_offset) == (2, len(first) + 1)
+
+
+def test_a_2_gib_line_stops_at_the_cap_without_holding_the_line(checkout_contract, tmp_path):
+    """A sparse 2 GiB file (no disk used) with no newline: reading stops after the 64 MiB cap."""
+    path = tmp_path / "huge.jsonl"
+    with open(path, "wb") as out:
+        out.write(b'{"event_id": "')
+        out.truncate(2 * 1024**3 + 10)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidBatch, match="longer than the 67108864-byte limit") as caught:
+            list(read_batch(str(path), checkout_contract))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (caught.value.row, caught.value.byte_offset) == (1, 0)
+    assert peak < 3 * 64 * 1024**2  # the cap plus read buffers, nowhere near 2 GiB
+
+
+def test_open_input_of_a_missing_file_names_it(tmp_path):
+    with pytest.raises(InvalidBatch, match="cannot open") as caught:
+        open_input(str(tmp_path / "missing.jsonl"))
+    assert caught.value.file.endswith("missing.jsonl")
+
+
+def test_an_unknown_extension_asks_for_a_format(checkout_contract, tmp_path):
+    path = tmp_path / "batch.csv"
+    path.write_text("a,b\n")
+
+    with pytest.raises(InvalidBatch, match="cannot tell the input format"):
+        list(read_batch(str(path), checkout_contract))
+
+
+def test_gzip_and_plain_read_the_same_bytes(tmp_path):
+    plain, packed = tmp_path / "a.txt", tmp_path / "a.txt.gz"
+    plain.write_bytes(b"hello\n" * 1000)
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    zst = tmp_path / "a.zst"
+    zst.write_bytes(
+        zstandard.ZstdCompressor().compress(b"part one\n") + zstandard.ZstdCompressor().compress(b"two\n")
+    )
+
+    assert open_input(str(packed)).read() == plain.read_bytes()
+    assert open_input(str(zst)).read() == b"part one\ntwo\n"  # several zstd frames in a row
