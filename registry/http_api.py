@@ -137,7 +137,12 @@ class _ConfluentApi:
     async def _body(self, request: Request) -> dict:
         """The request's JSON object, refused with 413 past ``max_request_bytes`` (before parsing)."""
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_request_bytes
+        ):
             raise _too_large(int(declared), self.max_request_bytes)
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -419,7 +424,7 @@ def _version(text: str) -> int | str:
     """A path's version: a number in [1, 2^31-1], or ``latest`` (also spelt ``-1``, as Confluent does)."""
     if text in ("latest", "-1"):
         return "latest"
-    if text.isdigit() and 1 <= int(text) <= _MAX_VERSION:
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_VERSION:
         return int(text)
     raise InvalidArgument(
         f"version {text!r} is not a valid version: expected a number between 1 and {_MAX_VERSION} or 'latest'"

@@ -146,7 +146,7 @@ def test_unknown_subject_and_version_are_40401_and_40402(http):
     assert_error(http.get("/subjects/orders-value/versions/7/schema"), 404, 40402)
 
 
-@pytest.mark.parametrize("version", ["0", "abc", "-2", "2147483648"])
+@pytest.mark.parametrize("version", ["0", "abc", "-2", "2147483648", "²"])
 def test_an_invalid_version_is_42202(http, version):
     register(http, "orders-value", ORDER_V1)
     message = assert_error(http.get(f"/subjects/orders-value/versions/{version}"), 422, 42202)
