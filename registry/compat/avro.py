@@ -6,6 +6,7 @@ walker in ``avro_walk`` and the rule table in ``avro_rules``; see docs/avro-comp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -41,13 +42,29 @@ class AvroSchema(ParsedSchema):
         self.named_types = named_types
 
     @cached_property
-    def canonical(self) -> str:
-        """Avro Parsing Canonical Form (specification, "Parsing Canonical Form for Schemas")."""
+    def parsing_canonical_form(self) -> str:
+        """Avro Parsing Canonical Form (specification, "Parsing Canonical Form for Schemas").
+
+        It drops defaults, aliases, logical types and docs, so two schemas that resolve differently can
+        share it: fine for "same wire layout" questions, wrong for deduplicating registered schemas.
+        """
         return canonical_form(self.root)
 
     @cached_property
+    def canonical(self) -> str:
+        """The registry's normalised text: the schema JSON with sorted keys and no whitespace.
+
+        Everything that changes what a reader does or what a contract says (defaults, aliases, logical
+        types, enum defaults, order, docs) is kept; only layout, attribute order and primitive
+        shorthand (``{"type": "int"}`` is ``"int"``) are normalised away.
+        """
+        return json.dumps(
+            _normalised(json.loads(self.text)), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    @cached_property
     def fingerprint(self) -> str:
-        """Hex SHA-256 of the Parsing Canonical Form."""
+        """Hex SHA-256 of ``canonical``: the key under which identical schemas share a global id."""
         return fingerprint(self.canonical)
 
     @cached_property
@@ -56,6 +73,20 @@ class AvroSchema(ParsedSchema):
         lines: dict[str, int | None] = {}
         _index_lines(self.root, branch_label(self.root), self.root.line, lines, set())
         return lines
+
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+
+
+def _normalised(node):
+    """``{"type": "int"}`` with no other attribute is the primitive ``"int"``; recurse everywhere else."""
+    if isinstance(node, dict):
+        if set(node) == {"type"} and node["type"] in _PRIMITIVES:
+            return node["type"]
+        return {key: _normalised(value) if key != "default" else value for key, value in node.items()}
+    if isinstance(node, list):
+        return [_normalised(item) for item in node]
+    return node
 
 
 def _index_lines(node: AvroType, path: str, line, lines: dict, on_path: set[int]) -> None:

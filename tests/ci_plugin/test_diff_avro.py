@@ -125,3 +125,16 @@ def test_transitive_level_checks_every_old_file_and_plain_level_only_the_latest(
 def test_unknown_level_and_single_file_are_usage_errors(checkout):
     assert run("--level", "SIDEWAYS", checkout[0], checkout[1]).returncode == 2
     assert run(checkout[0]).returncode == 2
+
+
+def test_protobuf_ruleset_with_avro_is_a_usage_error(tmp_path):
+    old = tmp_path / "old.avsc"
+    old.write_text('{"type": "record", "name": "R", "fields": []}')
+    result = subprocess.run(
+        [str(CONTRACT_CHECK), "diff", "--format", "avro", "--ruleset", "WIRE", str(old), str(old)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "--ruleset applies to --format protobuf only" in result.stderr
+    assert "Traceback" not in result.stderr

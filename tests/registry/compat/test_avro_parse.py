@@ -72,7 +72,7 @@ def test_nesting_within_the_limit_parses_and_compares():
         schema = {"type": "record", "name": f"R{level}", "fields": [{"name": "f", "type": schema}]}
     parsed = AVRO.parse(json.dumps(schema))
     assert AVRO.check(parsed, parsed, Direction.BACKWARD) == []
-    assert AVRO.parse(nested_arrays(MAX_NESTING - 1)).canonical.count("array") == MAX_NESTING - 1
+    assert AVRO.parse(nested_arrays(MAX_NESTING - 1)).parsing_canonical_form.count("array") == MAX_NESTING - 1
 
 
 def test_recursive_linked_list_parses_and_refers_to_itself_by_name():
@@ -89,7 +89,7 @@ def test_recursive_linked_list_parses_and_refers_to_itself_by_name():
             }
         )
     )
-    assert schema.canonical == (
+    assert schema.parsing_canonical_form == (
         '{"name":"ll.Node","type":"record","fields":[{"name":"value","type":"long"},'
         '{"name":"next","type":["null","ll.Node"]}]}'
     )
@@ -203,7 +203,7 @@ def test_errors_in_a_reference_name_the_reference():
 
 def test_unknown_logical_types_are_ignored_as_the_specification_asks():
     schema = AVRO.parse('{"type": "string", "logicalType": "color"}')
-    assert schema.canonical == '"string"'
+    assert schema.parsing_canonical_form == '"string"'
 
 
 def test_union_default_may_match_any_branch_as_in_avro_1_12():
@@ -249,13 +249,13 @@ CANONICAL = [
 @pytest.mark.parametrize(("text", "canonical"), CANONICAL)
 def test_parsing_canonical_form_follows_the_specification(text, canonical):
     parsed = AVRO.parse(text)
-    assert parsed.canonical == canonical
-    assert parsed.canonical == fastavro.schema.to_parsing_canonical_form(json.loads(text))
+    assert parsed.parsing_canonical_form == canonical
+    assert parsed.parsing_canonical_form == fastavro.schema.to_parsing_canonical_form(json.loads(text))
 
 
 def test_canonical_strings_are_utf8_without_escapes():
     parsed = AVRO.parse('{"type": "record", "name": "R", "doc": "\\u00e9", "fields": []}')
-    assert "\\u" not in parsed.canonical
+    assert "\\u" not in parsed.parsing_canonical_form
 
 
 def test_fingerprint_is_sha256_of_the_canonical_form():
@@ -263,16 +263,35 @@ def test_fingerprint_is_sha256_of_the_canonical_form():
     assert parsed.fingerprint == hashlib.sha256(parsed.canonical.encode()).hexdigest()
 
 
-def test_whitespace_attribute_order_and_docs_do_not_change_the_fingerprint():
+def test_whitespace_attribute_order_and_primitive_shorthand_do_not_change_the_fingerprint():
     compact = '{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}'
-    reordered = '{\n  "fields": [ {"type": "int", "doc": "the a", "name": "a"} ],\n  "doc": "R!", "name": "R",\n  "type": "record"\n}'
+    reordered = (
+        '{\n  "fields": [ {"type": {"type": "int"}, "name": "a"} ],\n  "name": "R",\n  "type": "record"\n}'
+    )
     assert AVRO.parse(compact).fingerprint == AVRO.parse(reordered).fingerprint
     assert AVRO.parse(compact).fingerprint != AVRO.parse(compact.replace('"int"', '"long"')).fingerprint
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        '{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":0}]}',
+        '{"type":"record","name":"R","fields":[{"name":"a","type":{"type":"int","logicalType":"date"}}]}',
+        '{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["b"]}]}',
+        '{"type":"record","name":"R","doc":"described","fields":[{"name":"a","type":"int"}]}',
+    ],
+)
+def test_defaults_logical_types_aliases_and_docs_are_distinct_schemas(changed):
+    """They share the Parsing Canonical Form but resolve (or document) differently: distinct global ids."""
+    plain = AVRO.parse('{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}')
+    other = AVRO.parse(changed)
+    assert other.parsing_canonical_form == plain.parsing_canonical_form
+    assert other.fingerprint != plain.fingerprint
 
 
 def test_examples_parse_and_match_fastavro_canonical_form(examples_dir):
     for path in [*examples_dir.glob("contracts/**/*.avsc"), *examples_dir.glob("evolution/*.avsc")]:
         text = path.read_text()
-        assert AVRO.parse(text, source_name=str(path)).canonical == fastavro.schema.to_parsing_canonical_form(
-            json.loads(text)
-        )
+        assert AVRO.parse(
+            text, source_name=str(path)
+        ).parsing_canonical_form == fastavro.schema.to_parsing_canonical_form(json.loads(text))
