@@ -42,6 +42,7 @@ from lakehouse.schema_mapping import (
     arrow_schema,
     file_descriptor,
     message_class,
+    message_descriptor,
     parsed_schema,
 )
 from lakehouse.validate import REDACTED, Chunk, RowViolation, UniqueTracker, is_pii, sequence, validate
@@ -764,7 +765,7 @@ class _WriterCache:
     def message_class(
         self, schema_id: int, indexes: tuple[int, ...], reader: Contract, row: int, offset: int
     ):
-        """The reader contract's class for the message the writer's indexes name (matched by full name)."""
+        """The reader's message class, once the writer's indexes are seen to name that same message."""
         return _message_class_for(self._contracts[schema_id], indexes, reader, self._path, row, offset)
 
 
@@ -780,12 +781,13 @@ def _message_class_for(writer: Contract, indexes: tuple[int, ...], reader: Contr
         raise InvalidBatch(
             f"message indexes {list(indexes)} name no message of the writer's schema", path, row, offset
         ) from None
-    try:
-        return message_class(reader, message.full_name)
-    except Exception:  # the reader's schema lacks that message
+    expected = message_descriptor(reader).full_name
+    if message.full_name != expected:
         raise InvalidBatch(
-            f"message {message.full_name} is not in the contract's schema", path, row, offset
-        ) from None
+            f"record holds message {message.full_name} (indexes {list(indexes)}) but the contract's message is {expected}",
+            path, row, offset,
+        )  # fmt: skip
+    return message_class(reader)
 
 
 def _message_indexes(record: bytes, path: str, row: int, offset: int) -> tuple[tuple[int, ...], int]:
@@ -866,13 +868,8 @@ class _ProtoDecoder:
         except (DecodeError, RuntimeError, ValueError) as exc:
             problem = RowViolation(row, "", "decode", "", f"Protobuf message does not decode: {exc}", offset)
             return _Record(row, offset, None, [problem], _raw_bytes(payload, self._batch))
-        value = _converter(message.DESCRIPTOR)(message)
-        missing = [
-            RowViolation(row, name, "required", "null", f"{name} is required (proto2) but missing", offset)
-            for name in message.FindInitializationErrors()
-        ]
-        raw = json.dumps(redact(value, self._batch.pii), default=str) if missing else None
-        return _Record(row, offset, value, missing, raw)
+        # proto2 required fields that are absent come out as None: validate() names them
+        return _Record(row, offset, _converter(message.DESCRIPTOR)(message), [])
 
 
 @lru_cache(maxsize=256)
