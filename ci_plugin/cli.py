@@ -88,6 +88,8 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
         parsed_level = Level.parse(level)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if ruleset and format_name.lower() != "protobuf":
+        raise click.UsageError("--ruleset applies to --format protobuf only")
     schema_format = get_format(format_name)
     parsed = []
     for path in schemas:
