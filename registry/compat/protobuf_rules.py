@@ -143,6 +143,10 @@ def message_removed(ctx: CheckContext, pair: Pair[MessageInfo]):
     writer, reader = ctx.writer(pair), ctx.reader(pair)
     if writer is None or reader is not None or writer.is_map_entry:
         return
+    parent = writer.path.rpartition(".")[0]
+    reader_schema = ctx.new if ctx.backward else ctx.old
+    if parent and not any(m.path == parent for m in reader_schema.messages_in([reader_schema.main])):
+        return  # like Confluent: a removed message is reported, not each message nested in it
     if ctx.backward:
         advice = "Keep the message (mark it deprecated), or restore its old name."
     else:
@@ -756,7 +760,7 @@ def _default(field: FieldInfo, schema: ProtobufSchema):
         if enum is None or not enum.values:
             return 0
         by_name = {v.name: v.number for v in enum.values}
-        return by_name.get(text, 0) if has else enum.values[0].number
+        return by_name.get(text, 0) if has else enum.values[0].number  # proto2: the first value
     if kind == "bool":
         return 1 if text == "true" else 0
     if not has:
@@ -781,6 +785,13 @@ def _defaults_equal(old, new, old_kind: str, new_kind: str) -> bool:
     return old == new
 
 
+def _shown_default(field: FieldInfo, value, schema: ProtobufSchema) -> str:
+    if field.type == FieldProto.TYPE_ENUM and field.type_name in schema.enums:
+        names = [v.name for v in schema.enums[field.type_name].values if v.number == value]
+        return names[0] if names else str(value)
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
 @rule("FIELD_SAME_DEFAULT", "Fields must keep their default value (proto2 defaults).", WIRE_AND_JSON, "field")
 def field_same_default(ctx: CheckContext, pair: Pair[FieldInfo]):
     old, new = pair.old, pair.new
@@ -792,7 +803,8 @@ def field_same_default(ctx: CheckContext, pair: Pair[FieldInfo]):
     if not _defaults_equal(old_default, new_default, SCALAR_NAMES[old.type], SCALAR_NAMES[new.type]):
         yield Finding(
             new.path,
-            f"{new.description} changed default value from {old_default!r} to {new_default!r}: readers "
+            f"{new.description} changed default value from {_shown_default(old, old_default, ctx.old)} to "
+            f"{_shown_default(new, new_default, ctx.new)}: readers "
             "would see a different value for data that leaves it unset. Keep the old default.",
             new.message.file.name,
         )

@@ -60,6 +60,13 @@ class FileInfo:
     def syntax(self) -> str:
         return self.proto.syntax or "proto2"
 
+    @cached_property
+    def source_lines(self) -> dict[tuple[int, ...], int]:
+        """1-based line per SourceCodeInfo path; only for the user's files (well-known types never
+        get violations, so their locations are not worth indexing)."""
+        locations = self.proto.source_code_info.location if self.is_user_file else ()
+        return {tuple(loc.path): loc.span[0] + 1 for loc in locations if loc.span}
+
 
 @dataclass(eq=False)
 class MessageInfo:
@@ -243,15 +250,11 @@ class ProtobufSchema(ParsedSchema):
             self._index_enum(file, enum, "", (_FILE_ENUM, i))
 
     def _index_locations(self, file: FileInfo) -> None:
-        """Source lines of the user's files; well-known types never get violations, so skip them."""
-        locations = file.proto.source_code_info.location if file.is_user_file else ()
-        self._location_lines = {tuple(loc.path): loc.span[0] + 1 for loc in locations if loc.span}
         for path, key in (("package", (_FILE_PACKAGE,)), ("syntax", (_FILE_SYNTAX,))):
-            if key in self._location_lines:
-                self._lines[(file.name, path)] = self._location_lines[key]
+            self._remember_line(file, path, key)
 
     def _remember_line(self, file: FileInfo, path: str, location: tuple[int, ...]) -> None:
-        line = self._location_lines.get(location)
+        line = file.source_lines.get(location)
         if line is not None:
             self._lines[(file.name, path)] = line
 

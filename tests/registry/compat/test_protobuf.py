@@ -355,3 +355,18 @@ def test_transitive_check_reports_against_every_earlier_version():
     assert check_compatibility(FORMAT, Level.BACKWARD, v3, [v1, v2]).compatible
     result = check_compatibility(FORMAT, Level.BACKWARD_TRANSITIVE, v3, [v1, v2])
     assert [(v.rule, v.path) for v in result.violations] == [("FIELD_SCALAR_KIND_CHANGED", "Order.amount")]
+
+
+def test_removed_message_is_reported_once_not_per_nested_message():
+    old = parse(ORDER + "message Refund {\n  message Reason { string text = 1; }\n  Reason reason = 1;\n}\n")
+    found = FORMAT.check(old, parse(ORDER), Direction.BACKWARD)
+    assert [(v.rule, v.path) for v in found] == [("MESSAGE_REMOVED", "Refund")]
+
+
+def test_default_change_names_enum_values():
+    old = parse('syntax = "proto2";\nenum S { NEW = 0; PAID = 1; }\nmessage M { optional S s = 1; }\n')
+    new = parse(
+        'syntax = "proto2";\nenum S { NEW = 0; PAID = 1; }\nmessage M { optional S s = 1 [default = PAID]; }\n'
+    )
+    (violation,) = FORMAT.check(old, new, Direction.BACKWARD, "WIRE")
+    assert "from NEW to PAID" in violation.message
