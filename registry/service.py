@@ -15,10 +15,12 @@ PostgreSQL as they do for one process on SQLite:
 - every registered consumer of the subject must be able to read the new schema (FORWARD: the
   consumer's reader schema reads data written with the new one), whatever the subject's level.
 
-Caches: schemas by id never change, so they are cached for the life of the process (bounded LRU).
-"Latest" of a subject is cached together with the subject's change counter (``subjects.seq``, bumped
-by every write to that subject in the same transaction); each read re-reads that counter with a
-primary-key lookup, so a replica never serves a latest that another replica has replaced.
+Caches: schemas by id never change, so they are cached for the life of the process (bounded by
+``SCHEMA_CACHE_SIZE``; parsed forms in a bounded LRU).
+A subject's live versions (and so its latest) are cached together with the subject's change counter
+(``subjects.seq``, bumped by every write to the subject in the same transaction); each read re-reads
+that counter with one primary-key lookup, so a replica never serves a version or a latest that
+another replica has since replaced or deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -71,13 +74,13 @@ from registry.store.models import (
     ModeRow,
     ReferenceRow,
     SchemaRow,
-    SubjectRow,
     SubjectVersionRow,
 )
 
 MODES = ("READWRITE", "READONLY")
 RULESETS = ("WIRE", "WIRE_JSON")  # Protobuf's stricter rule sets; None is the format's default
 MAX_SUBJECT_LENGTH = 255
+SCHEMA_CACHE_SIZE = 10_000  # schemas kept by id per process
 _SHOWN_VIOLATIONS = 5  # how many violations an error message spells out
 
 
@@ -133,14 +136,24 @@ class CheckResult(CompatibilityResult):
         return {**super().to_dict(), "consumers": list(self.consumers)}
 
 
+@dataclass(frozen=True)
+class _LiveVersions:
+    """A subject's live versions as of its change counter ``seq``."""
+
+    seq: int
+    by_version: dict[int, RegisteredSchema]
+    latest: RegisteredSchema | None
+
+
 class RegistryService:
     def __init__(self, store: Store, default_level: Level = Level.BACKWARD):
         self.store = store
         self.default_level = default_level
-        self._schema_cache = functools.lru_cache(maxsize=10_000)(self._load_schema)
+        self._schemas: dict[int, SchemaRecord] = {}  # by id; immutable, so never invalidated
+        self._schemas_lock = threading.Lock()
         self._parsed_cache = functools.lru_cache(maxsize=2_048)(self._parse_stored)
         self._reader_cache = functools.lru_cache(maxsize=512)(self._parse_reader)
-        self._latest: dict[str, tuple[int, RegisteredSchema]] = {}
+        self._live: dict[str, _LiveVersions] = {}
 
     def ping(self) -> None:
         """Raise ``Unavailable`` unless the store answers (health checks)."""
@@ -285,7 +298,21 @@ class RegistryService:
         raise SchemaNotFound(f"schema not found under subject {subject!r}")
 
     def get_by_id(self, schema_id: int) -> SchemaRecord:
-        return self._schema_cache(_schema_id(schema_id))
+        record = self._schemas.get(_schema_id(schema_id))
+        if record is None:
+            record = self._load_schema(schema_id)
+            with self._schemas_lock:
+                if len(self._schemas) >= SCHEMA_CACHE_SIZE:
+                    del self._schemas[next(iter(self._schemas))]  # the oldest entry
+                self._schemas[schema_id] = record
+        return record
+
+    def cached_schema(self, schema_id: int) -> SchemaRecord | None:
+        """The schema when it is in the id cache, without touching the store (or None).
+
+        Servers answer cache hits on their event loop instead of a worker thread.
+        """
+        return self._schemas.get(schema_id)
 
     def subjects_for_id(self, schema_id: int) -> list[str]:
         return sorted({subject for subject, _ in self.versions_for_id(schema_id)})
@@ -305,19 +332,20 @@ class RegistryService:
         self, subject: str, version: int | str = "latest", include_deleted: bool = False
     ) -> RegisteredSchema:
         number = _version_number(version)
+        if not include_deleted:
+            live = self._live_versions(subject)
+            found = live.latest if number is None else live.by_version.get(number)
+            if found is None:
+                raise VersionNotFound(f"version {number} of subject {subject!r} not found")
+            return found
         with self.store.read() as session:
-            if number is None and not include_deleted:
-                return self._latest_in(session, subject)
             rows = self._version_rows(session, subject)
-            visible = [r for r in rows if include_deleted or not r.deleted]
-            if not visible:
-                raise SubjectNotFound(f"subject {subject!r} not found")
-            if number is None:
-                return self._registered(visible[-1])
-            for row in visible:
-                if row.version == number:
-                    return self._registered(row)
-        raise VersionNotFound(f"version {number} of subject {subject!r} not found")
+        if not rows:
+            raise SubjectNotFound(f"subject {subject!r} not found")
+        row = rows[-1] if number is None else next((r for r in rows if r.version == number), None)
+        if row is None:
+            raise VersionNotFound(f"version {number} of subject {subject!r} not found")
+        return self._registered(row)
 
     def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
         query = select(SubjectVersionRow.subject).distinct().order_by(SubjectVersionRow.subject)
@@ -538,25 +566,26 @@ class RegistryService:
             )
         )
 
-    def _latest_in(self, session: Session, subject: str) -> RegisteredSchema:
-        seq = session.execute(select(SubjectRow.seq).where(SubjectRow.name == subject)).scalar_one_or_none()
-        cached = self._latest.get(subject)
-        if seq is not None and cached is not None and cached[0] == seq:
-            return cached[1]
-        row = session.execute(
-            select(SubjectVersionRow)
-            .where(SubjectVersionRow.subject == subject, SubjectVersionRow.deleted.is_(False))
-            .order_by(SubjectVersionRow.version.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if row is None:
+    def _live_versions(self, subject: str) -> _LiveVersions:
+        """The subject's live versions, from the cache while the subject's change counter is unchanged."""
+        seq = self.store.subject_seq(subject)
+        if seq is None:
             raise SubjectNotFound(f"subject {subject!r} not found")
-        latest = self._registered(row)
-        self._latest[subject] = (seq, latest)
-        return latest
+        cached = self._live.get(subject)
+        if cached is None or cached.seq != seq:
+            with self.store.read() as session:
+                rows = [row for row in self._version_rows(session, subject) if not row.deleted]
+            # Read after the counter: the rows are at least as new as ``seq``; a write in between
+            # changes the counter again, so the next read reloads.
+            versions = [self._registered(row) for row in rows]
+            cached = _LiveVersions(seq, {v.version: v for v in versions}, versions[-1] if versions else None)
+            self._live[subject] = cached
+        if cached.latest is None:
+            raise SubjectNotFound(f"subject {subject!r} not found")
+        return cached
 
     def _registered(self, row: SubjectVersionRow) -> RegisteredSchema:
-        record = self._schema_cache(row.schema_id)
+        record = self.get_by_id(row.schema_id)
         return RegisteredSchema(
             subject=row.subject,
             version=row.version,
@@ -586,7 +615,7 @@ class RegistryService:
         return schema_format.parse(text, self._reference_texts(session, refs), source_name=source)
 
     def _parse_stored(self, schema_id: int) -> ParsedSchema:
-        record = self._schema_cache(schema_id)
+        record = self.get_by_id(schema_id)
         with self.store.read() as session:
             return self._parse(
                 session, get_format(record.format), record.schema, record.references, f"id {schema_id}"
@@ -614,7 +643,7 @@ class RegistryService:
                     f"reference {ref.name!r}: version {ref.version} of subject {ref.subject!r} does not exist",
                     SourceLocation(file="references"),
                 )
-            record = self._schema_cache(row.schema_id)
+            record = self.get_by_id(row.schema_id)
             for inner in record.references:
                 visit(inner, (*trail, ref.name))
             texts[ref.name] = record.schema
@@ -633,7 +662,7 @@ class RegistryService:
     ) -> list[Violation]:
         if level is Level.NONE or not live:
             return []
-        formats = {self._schema_cache(row.schema_id).format for row in live}
+        formats = {self.get_by_id(row.schema_id).format for row in live}
         if formats != {schema_format.name}:
             return [
                 Violation(

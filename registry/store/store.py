@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import bindparam, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WRITE_ATTEMPTS = 8
+_SUBJECT_SEQ = select(SubjectRow.seq).where(SubjectRow.name == bindparam("name"))
 _MIGRATION_LOCK_KEY = 0x6D657368  # "mesh": serialises migrations of replicas starting together
 
 
@@ -97,6 +98,15 @@ class Store:
         try:
             with Session(self.engine) as session:
                 yield session
+        except OperationalError as exc:
+            log.warning("registry store unavailable: %s", exc)
+            raise Unavailable("the registry store is unavailable; try again") from None
+
+    def subject_seq(self, subject: str) -> int | None:
+        """The subject's change counter (None for an unknown subject): one primary-key read."""
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(_SUBJECT_SEQ, {"name": subject}).scalar_one_or_none()
         except OperationalError as exc:
             log.warning("registry store unavailable: %s", exc)
             raise Unavailable("the registry store is unavailable; try again") from None

@@ -97,12 +97,12 @@ def test_version_zero_is_the_latest(stub):
 
 def test_unexpected_failure_is_internal_without_details(server, stub, monkeypatch):
     # Fault injection: no real input makes the service fail unexpectedly, so one method is replaced.
-    def broken(schema_id):
+    def broken(prefix, include_deleted):
         raise RuntimeError("secret stack detail")
 
-    monkeypatch.setattr(server.service, "get_by_id", broken)
+    monkeypatch.setattr(server.service, "list_subjects", broken)
     with pytest.raises(grpc.RpcError) as failed:
-        stub.GetSchemaById(pb.GetSchemaByIdRequest(id=1))
+        stub.ListSubjects(pb.ListSubjectsRequest())
     assert failed.value.code() is grpc.StatusCode.INTERNAL
     assert failed.value.details() == "internal server error"
     assert "secret" not in str(failed.value.trailing_metadata())
