@@ -99,7 +99,7 @@ def open_input(path: str, storage_options: dict | None = None) -> BinaryIO:
         inner = gzip.GzipFile(fileobj=raw, mode="rb")
     elif found == "zstd":
         inner = _ZstdReader(raw)
-    return io.BufferedReader(_CheckedReader(inner, path, found), buffer_size=1024 * 1024)
+    return io.BufferedReader(_CheckedReader(inner, raw, path, found), buffer_size=1024 * 1024)
 
 
 def _open_raw(path: str, storage_options: dict | None):
@@ -171,8 +171,9 @@ class _ZstdReader(io.RawIOBase):
 class _CheckedReader(io.RawIOBase):
     """Turns decompression and I/O failures into ``InvalidBatch`` at the decompressed byte offset."""
 
-    def __init__(self, inner, path: str, compression: str | None):
+    def __init__(self, inner, raw, path: str, compression: str | None):
         self._inner = inner
+        self._raw = raw  # closed with the decompressor: GzipFile leaves its fileobj open
         self._path = path
         self._compression = compression
         self.offset = 0
@@ -195,6 +196,7 @@ class _CheckedReader(io.RawIOBase):
 
     def close(self) -> None:
         self._inner.close()
+        self._raw.close()
         super().close()
 
 
