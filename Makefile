@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	# run as modules: benchmarks/registry.py must not shadow the registry package
+	for script in benchmarks/*.py; do name=$$(basename $$script .py); echo "== $$name"; $(BIN)/python -m benchmarks.$$name || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
