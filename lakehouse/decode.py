@@ -81,6 +81,21 @@ def open_input(path: str, storage_options: dict | None = None) -> BinaryIO:
     """
     raw = _open_raw(path, storage_options)
     try:
+        found = _compression(raw, path)
+    except BaseException:
+        raw.close()
+        raise
+    inner: BinaryIO = raw
+    if found == "gzip":
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif found == "zstd":
+        inner = _ZstdReader(raw)
+    return io.BufferedReader(_CheckedReader(inner, raw, path, found), buffer_size=1024 * 1024)
+
+
+def _compression(raw, path: str) -> str | None:
+    """``gzip``, ``zstd`` or None, from the first bytes; a name promising another is refused."""
+    try:
         head = raw.read(4)
         raw.seek(0)
     except OSError as exc:
@@ -94,12 +109,7 @@ def open_input(path: str, storage_options: dict | None = None) -> BinaryIO:
             file=path,
             byte_offset=0,
         )
-    inner: BinaryIO = raw
-    if found == "gzip":
-        inner = gzip.GzipFile(fileobj=raw, mode="rb")
-    elif found == "zstd":
-        inner = _ZstdReader(raw)
-    return io.BufferedReader(_CheckedReader(inner, raw, path, found), buffer_size=1024 * 1024)
+    return found
 
 
 def _open_raw(path: str, storage_options: dict | None):
