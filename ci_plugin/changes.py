@@ -103,6 +103,8 @@ def find_changes(config: Config, base: str, head: dict[str, ContractFile]) -> li
         old = load_at_ref(config, base, renamed_from.get(new.yaml_path, new.yaml_path))
         if old is None or old.contract.subject != subject:
             results[subject] = ContractChange("added", subject, new, None)
+            if old is not None and old.contract.subject not in head:  # the file now names another subject
+                results[old.contract.subject] = ContractChange("deleted", old.contract.subject, None, old)
         else:
             moved = old.yaml_path != new.yaml_path or old.schema_path != new.schema_path
             results[subject] = ContractChange("renamed" if moved else "modified", subject, new, old)

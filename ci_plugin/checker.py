@@ -75,11 +75,12 @@ def check_offline(
                 )
                 for violation in compat.violations:
                     result.findings.append(_compat_finding(change.new, violation))
-        elif manifest is None:
-            result.notes.append(
-                "deleted; offline, no consumers are known (configure dbt or use the registry)"
-            )
         result.findings.extend(dbt_findings(config, change, manifest, resolve))
+        if change.new is None and not result.findings:
+            known = (
+                "no dbt model reads it" if manifest is not None else "no consumers are known (configure dbt)"
+            )
+            result.notes.append(f"deleted; offline, {known}; the registry would also check its consumers")
         report.results.append(result)
     return report
 

@@ -6,6 +6,7 @@ Exit codes: 0 compatible, 1 breaking, 2 usage, configuration or parse error, 3 r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -278,7 +279,7 @@ def publish(
     except MeshgateError as exc:
         _fail(f"registry refused: {exc.message}", EXIT_BREAKING)
     if report_format == "json":
-        click.echo(json.dumps([outcome.__dict__ for outcome in outcomes], indent=2))
+        click.echo(json.dumps([dataclasses.asdict(outcome) for outcome in outcomes], indent=2))
     else:
         for outcome in outcomes:
             click.echo(

@@ -163,3 +163,14 @@ def test_uncommitted_change_in_the_working_tree_is_checked(contract_repo):
 
     assert result.exit_code == 1
     assert "TYPE_CHANGED" in result.stdout
+
+
+def test_changing_a_contracts_subject_deletes_the_old_one(contract_repo):
+    contract_repo.edit(PROTO_CONTRACT, "subject: identity.UserSignedUp", "subject: identity.AccountOpened")
+    contract_repo.commit("new subject name")
+
+    result = contract_repo.contract_check("--against", "main", "--format", "json")
+
+    assert result.exit_code == 0
+    statuses = {c["subject"]: c["status"] for c in json.loads(result.stdout)["contracts"]}
+    assert statuses == {"identity.AccountOpened": "added", "identity.UserSignedUp": "deleted"}
