@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -762,21 +763,26 @@ class RegistryService:
 
 
 def violation_touches(path: str, fields: Iterable[str]) -> bool:
-    """Whether a violation at ``path`` (``Order.items.sku``) concerns one of a consumer's fields.
+    """Whether a violation at ``path`` (``Order.items[].sku``) concerns one of a consumer's fields.
 
-    A field path (``items.sku``) matches when its dot-separated parts occur as a contiguous run in
-    the violation path, so the root type name and any namespace in front do not matter. A violation
-    on the root itself (a path of one part, e.g. the record renamed) concerns every field.
+    Both are split on dots, with collection markers (``[]``, ``{}``) dropped. A field path
+    (``items.sku``) matches when its parts occur as a contiguous run in the violation path, so the
+    root type name and any namespace in front do not matter. A violation on the root itself (a path
+    of one part, e.g. the record renamed) concerns every field.
     """
-    parts = path.split(".")
+    parts = _path_parts(path)
     if len(parts) <= 1:
         return True
     for field_path in fields:
-        wanted = field_path.split(".")
+        wanted = _path_parts(field_path)
         for start in range(len(parts) - len(wanted) + 1):
             if parts[start : start + len(wanted)] == wanted:
                 return True
     return False
+
+
+def _path_parts(path: str) -> list[str]:
+    return [re.sub(r"\[[^\]]*\]|\{[^}]*\}", "", part) for part in path.split(".")]
 
 
 def _incompatibility_message(

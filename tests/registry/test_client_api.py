@@ -5,6 +5,8 @@ One server per backend for the module; each test works in subjects of its own.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry.client import RegistryClient
@@ -28,6 +30,7 @@ from registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
+from registry.service import violation_touches
 from tests.registry.registry_harness import (
     BACKENDS,
     BREAKING,
@@ -365,3 +368,36 @@ def test_a_new_version_without_metadata_carries_the_latest_metadata_forward(clie
     metadata = ContractMetadata(owner_domain="sales", pii_fields=["id"], freshness_sla="1h")
     client.register(subject, V1, metadata=metadata)
     assert client.register(subject, V2).metadata == metadata
+
+
+def test_a_consumer_of_a_nested_field_is_blocked_only_by_changes_to_it(client, subject):
+    items = {
+        "type": "array",
+        "items": {"type": "record", "name": "Item", "fields": [{"name": "qty", "type": "int"}]},
+    }
+    client.set_config(subject, "NONE")
+    client.register(subject, avro({"amount": "double", "items": items}))
+    client.register_consumer("stock", subject, version=1, fields=["items.qty"])
+    client.register_consumer("totals", subject, version=1, fields=["amount"])
+    changed = json.loads(json.dumps(items))
+    changed["items"]["fields"][0]["type"] = "string"
+    with pytest.raises(IncompatibleSchema) as rejected:
+        client.register(subject, avro({"amount": "double", "items": changed}))
+    assert rejected.value.consumers == ["stock"]
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "touches"),
+    [
+        ("Order.amount", ["amount"], True),
+        ("com.shop.Order.amount", ["amount"], True),
+        ("Order.items[].sku", ["items.sku"], True),
+        ("Order.items[].sku", ["items"], True),
+        ("Order.labels{}.text", ["labels.text"], True),
+        ("Order.items[].sku", ["amount"], False),
+        ("Order.amount_cents", ["amount"], False),
+        ("Order", ["amount"], True),
+    ],
+)
+def test_violation_field_matching(path, fields, touches):
+    assert violation_touches(path, fields) is touches
