@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -209,21 +210,60 @@ def target_schema(table: Table) -> pa.Schema:
 
 
 class BatchWriter:
-    """Writes one batch's data files chunk by chunk; nothing is visible until ``commit_batch``."""
+    """Writes one batch's data files chunk by chunk; nothing is visible until ``commit_batch``.
+
+    Parquet encoding of one chunk runs in a background thread while the caller decodes the next
+    (pyarrow releases the GIL), so at most two chunks are in memory at a time. ``finish`` waits
+    for the last write and returns the files.
+    """
 
     def __init__(self, table: Table):
         self.table = table
         self.schema = target_schema(table)
-        self.files: list[DataFile] = []
+        self._files: list[DataFile] = []
         self.rows = 0
         self._uuid = uuid.uuid4()
         self._counter = itertools.count(0)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-writer")
+        self._pending: Future | None = None
 
     def write(self, chunk: pa.Table) -> None:
         if chunk.num_rows == 0:
             return
         data = conform(chunk, self.schema)
-        self.files.extend(
+        self._wait()
+        self._pending = self._pool.submit(self._write_files, data)
+        self.rows += chunk.num_rows
+
+    @property
+    def files(self) -> list[DataFile]:
+        """The data files written so far (waits for the write in flight)."""
+        self._wait()
+        return self._files
+
+    def finish(self) -> list[DataFile]:
+        """All data files of the batch, once the last write is done."""
+        files = self.files
+        self._pool.shutdown()
+        return files
+
+    def discard(self) -> None:
+        """Delete the files written so far (a rejected batch leaves nothing behind)."""
+        try:
+            self._wait()
+        except Exception:  # noqa: BLE001 - a failed write leaves at most an orphan; delete the rest
+            pass
+        for data_file in self._files:
+            try:
+                self.table.io.delete(data_file.file_path)
+            except OSError:
+                pass  # an orphan is invisible to readers; maintenance may remove it
+        self._files.clear()
+        self.rows = 0
+        self._pool.shutdown()
+
+    def _write_files(self, data: pa.Table) -> None:
+        self._files.extend(
             _dataframe_to_data_files(
                 table_metadata=self.table.metadata,
                 df=data,
@@ -232,16 +272,11 @@ class BatchWriter:
                 counter=self._counter,
             )
         )
-        self.rows += chunk.num_rows
 
-    def discard(self) -> None:
-        """Delete the files written so far (a rejected batch leaves nothing behind)."""
-        for data_file in self.files:
-            try:
-                self.table.io.delete(data_file.file_path)
-            except OSError:
-                pass  # an orphan is invisible to readers; maintenance may remove it
-        self.files.clear()
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
 
 def batch_ids(table: Table) -> dict[str, Snapshot]:

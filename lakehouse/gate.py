@@ -182,10 +182,10 @@ class _Gate:
                 self.batch_id, self.subject, REJECTED, 0, rows_invalid, reported, dict(reasons), None, message
             )
         if quarantine:
-            bronze.commit_batch(quarantine.table, quarantine.files, self._summary(quarantine.rows))
+            bronze.commit_batch(quarantine.table, quarantine.finish(), self._summary(quarantine.rows))
         outcome = bronze.commit_batch(
             self.table,
-            writer.files,
+            writer.finish(),
             self._summary(writer.rows),
             already_landed=lambda: self.log.landed(self.subject, self.batch_id),
         )

@@ -1,0 +1,154 @@
+"""Benchmark of the Bronze gate: records/s through the gate next to a plain read+append baseline.
+
+Both sides read the same JSON Lines file of N records (10 fields) into a fresh Iceberg table:
+- baseline: ``pyarrow.json.read_json`` with the explicit schema, then a plain pyiceberg ``append``
+  (no validation, no batch bookkeeping);
+- gate: ``lakehouse.gate.ingest`` (content hash, chunked decode, type + quality validation, gate
+  columns, day partitioning, one-snapshot commit, ingestion log).
+Then the peak memory (RSS high-water mark) of a gate process ingesting a larger file, measured in a
+subprocess with ``resource.getrusage``. Target: gate >= 70 % of the baseline; peak < 1 GiB.
+
+    .venv/bin/python benchmarks/gate.py [--rows 1000000] [--memory-rows 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SCHEMA = {
+    "type": "record",
+    "name": "PageViewed",
+    "namespace": "com.example.web",
+    "fields": [
+        {"name": "event_id", "type": "string"},
+        {"name": "user_id", "type": "string"},
+        {"name": "session_id", "type": "string"},
+        {"name": "url", "type": "string"},
+        {"name": "referrer", "type": ["null", "string"], "default": None},
+        {"name": "country", "type": {"type": "enum", "name": "Country", "symbols": ["DE", "FR", "PT", "US"]}},
+        {"name": "duration_ms", "type": "long"},
+        {"name": "scroll_depth", "type": "double"},
+        {"name": "is_bot", "type": "boolean"},
+        {"name": "viewed_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}
+CONTRACT = """subject: web.PageViewed
+format: AVRO
+schema: page_viewed.avsc
+pii: [user_id]
+quality:
+  - {field: event_id, rule: not_null}
+  - {field: event_id, rule: unique}
+  - {field: duration_ms, rule: min, value: 0}
+  - {field: scroll_depth, rule: max, value: 1}
+  - {field: url, rule: regex, value: "^https://"}
+"""
+MEMORY_CHILD = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from lakehouse.catalog import open_catalog
+from lakehouse.gate import ingest
+from registry.contract import load_contract
+result = ingest([{path!r}], load_contract({contract!r}), open_catalog({data!r}), schema_id=1, schema_version=1)
+assert result.status == "accepted", result.message
+print(result.rows_accepted, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def write_records(path: Path, rows: int) -> None:
+    countries = ("DE", "FR", "PT", "US")
+    with path.open("w", buffering=1 << 22) as out:
+        for i in range(rows):
+            referrer = "null" if i % 3 else f'"https://search.example/q{i % 97}"'
+            out.write(
+                f'{{"event_id":"ev-{i:09d}","user_id":"user-{i % 50000}","session_id":"s-{i // 20}",'
+                f'"url":"https://shop.example/p/{i % 5000}","referrer":{referrer},'
+                f'"country":"{countries[i % 4]}","duration_ms":{i % 60000},"scroll_depth":{(i % 100) / 100},'
+                f'"is_bot":{"true" if i % 50 == 0 else "false"},"viewed_at":"2026-11-25T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"}}\n'
+            )
+
+
+def baseline(path: Path, data_dir: Path, contract) -> float:
+    import pyarrow.json as pj
+
+    from lakehouse.bronze import nullable_schema
+    from lakehouse.catalog import open_catalog
+    from lakehouse.schema_mapping import arrow_schema
+
+    catalog = open_catalog(data_dir)
+    iceberg = catalog.create_table(("bronze", "baseline"), schema=nullable_schema(arrow_schema(contract)))
+    started = time.perf_counter()
+    options = pj.ParseOptions(explicit_schema=arrow_schema(contract))
+    iceberg.append(pj.read_json(path, parse_options=options))
+    return time.perf_counter() - started
+
+
+def gate(path: Path, data_dir: Path, contract) -> float:
+    from lakehouse.catalog import open_catalog
+    from lakehouse.gate import ingest
+
+    catalog = open_catalog(data_dir)
+    started = time.perf_counter()
+    result = ingest([str(path)], contract, catalog, schema_id=1, schema_version=1)
+    elapsed = time.perf_counter() - started
+    assert result.status == "accepted", result.message
+    return elapsed
+
+
+def peak_memory(rows: int, work: Path, contract_path: Path) -> tuple[int, int]:
+    path = work / "memory.jsonl"
+    write_records(path, rows)
+    code = MEMORY_CHILD.format(
+        root=str(ROOT), path=str(path), contract=str(contract_path), data=str(work / "mem")
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    path.unlink()
+    return int(out[0]), int(out[1]) * 1024  # ru_maxrss is KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--memory-rows", type=int, default=5_000_000)
+    args = parser.parse_args()
+
+    from registry.contract import load_contract
+
+    with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp:
+        work = Path(tmp)
+        (work / "page_viewed.avsc").write_text(json.dumps(SCHEMA))
+        (work / "page_viewed.yaml").write_text(CONTRACT)
+        contract = load_contract(work / "page_viewed.yaml")
+        path = work / "views.jsonl"
+        write_records(path, args.rows)
+        size = path.stat().st_size
+        # Best of two interleaved runs each: the machine is shared, the minimum is the least disturbed.
+        base = min(baseline(path, work / f"baseline{i}", contract) for i in range(2))
+        through_gate = min(gate(path, work / f"gate{i}", contract) for i in range(2))
+        print(f"input: {args.rows:,} JSON lines, 10 fields, {size / 2**20:.0f} MiB")
+        print(f"baseline (read_json + plain append): {base:6.2f} s  {args.rows / base:>10,.0f} records/s")
+        print(
+            f"gate (decode + validate + commit):   {through_gate:6.2f} s  {args.rows / through_gate:>10,.0f} records/s"
+        )
+        ratio = base / through_gate
+        print(f"gate / baseline throughput: {ratio:.0%} (target >= 70%)")
+        if args.memory_rows:
+            rows, peak = peak_memory(args.memory_rows, work, work / "page_viewed.yaml")
+            print(
+                f"peak RSS of a gate process ingesting {rows:,} records: {peak / 2**20:,.0f} MiB (target < 1024 MiB)"
+            )
+
+
+if __name__ == "__main__":
+    main()
