@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
 from registry.compat.protobuf_compile import MAIN_FILE, LruCache, cache_key, compile_proto
-from registry.compat.protobuf_rules import RULES, RULESETS, CheckContext, ProtoRule, rules_for
+from registry.compat.protobuf_rule_types import CheckContext, ProtoRule
+from registry.compat.protobuf_rules import RULES, RULESETS, rules_for
 from registry.compat.protobuf_schema import ProtobufSchema
 from registry.compat.protobuf_walk import (
     BUF_SCOPE,
