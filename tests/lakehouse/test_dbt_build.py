@@ -8,8 +8,10 @@ nothing new.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import sys
 import threading
 import urllib.request
 from collections import defaultdict
@@ -25,7 +27,8 @@ from lakehouse import bronze
 from lakehouse.catalog import open_catalog
 from lakehouse.dbt_cli import serve_docs
 from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
-from lakehouse.masking import KEY_ENV, mask_table, masked_schema, pii_hash
+from lakehouse.gate import ingest
+from lakehouse.masking import KEY_ENV, pii_hash
 from lakehouse.naming import bronze_identifier
 from lakehouse.schema_mapping import arrow_schema
 from meshgate.cli import main
@@ -40,17 +43,36 @@ DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "contracts"
 
 
-def land(catalog, contract, rows: list[dict], batch_id: str, ingested_at: datetime) -> None:
-    """Append one batch to the subject's Bronze table the way the gate lays it out (lakehouse.bronze:
-    gate columns, one snapshot per batch, PII hashed when the contract masks at Bronze)."""
+def generator():
+    """examples/generate.py as a module (examples/ is not a package)."""
+    if "meshgate_examples_generate" not in sys.modules:
+        path = Path(__file__).resolve().parents[2] / "examples" / "generate.py"
+        spec = importlib.util.spec_from_file_location("meshgate_examples_generate", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return sys.modules["meshgate_examples_generate"]
+
+
+def ingest_batch(
+    catalog, contract, rows: list[dict], batch_id: str, ingested_at: datetime, folder: Path
+) -> None:
+    """Land one batch through the real gate: written as the producer's format, validated, one snapshot."""
+    fmt = "avro" if contract.format == "AVRO" else "protobuf"
+    path = generator().write_records(iter(rows), folder / f"{batch_id}.{fmt}", contract, fmt=fmt)
+    result = ingest(
+        [path], contract, catalog, schema_id=1, schema_version=1, batch_id=batch_id, clock=lambda: ingested_at
+    )
+    assert result.status == "accepted", result.message
+
+
+def land_bypassing_the_gate(catalog, contract, rows: list[dict], batch_id: str) -> None:
+    """Append rows to Bronze with lakehouse.bronze directly, for rows the gate would reject."""
     schema = arrow_schema(contract)
-    data = pa.Table.from_pylist(rows, schema=bronze.nullable_schema(schema))
-    pii = contract.metadata.pii_fields
-    if contract.metadata.mask_pii_at == "bronze":
-        data, schema = mask_table(data, pii, KEY.encode()), masked_schema(schema, pii)
     table = bronze.ensure_table(catalog, bronze_identifier(contract.subject), schema)
     writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(data, batch_id, ingested_at, 1, 1))
+    data = pa.Table.from_pylist(rows, schema=bronze.nullable_schema(schema))
+    writer.write(bronze.with_gate_columns(data, batch_id, DAY0, 1, 1))
     bronze.commit_batch(table, writer.files, {bronze.SUMMARY_BATCH_ID: batch_id})
 
 
@@ -116,7 +138,8 @@ def built(tmp_path_factory):
     builds, silver_after = [], []
     for number, batch in enumerate(batches, start=1):
         for name, rows in batch.items():
-            land(catalog, contracts[name], rows, f"{name}-{number}", DAY0 + timedelta(days=20 + number))
+            when = DAY0 + timedelta(days=20 + number)
+            ingest_batch(catalog, contracts[name], rows, f"{name}-{number}", when, data_dir)
         builds.append(run_dbt(["build"], data_dir))
         silver_after.append(snapshot_silver(data_dir))
     builds.append(run_dbt(["build"], data_dir))
@@ -292,7 +315,7 @@ def test_transform_fails_naming_the_broken_quality_rule(tmp_path, monkeypatch):
     catalog = open_catalog(tmp_path)
     contract = load_contract(EXAMPLES / CHECKOUT)
     row = sample_events()[0]["checkout"][0]
-    land(catalog, contract, [dict(row, amount=-5.0)], "bad-1", DAY0)
+    land_bypassing_the_gate(catalog, contract, [dict(row, amount=-5.0)], "bad-1")
     result = CliRunner().invoke(
         main,
         ["transform", "--data-dir", str(tmp_path), "--select", "source:bronze.checkout__checkout_completed"],
