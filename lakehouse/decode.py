@@ -486,21 +486,27 @@ def _pyarrow_complaint(text: str, pii: list[str]) -> tuple[str, str, str]:
 
 
 def _json_read_schema(schema: pa.Schema, path: str) -> pa.Schema:
-    """The schema pyarrow's JSON reader can fill: dates and times come as strings, then are cast."""
-    return pa.schema([pa.field(f.name, _json_type(f.type, f"{path}: {f.name}"), f.nullable) for f in schema])
+    """The schema pyarrow's JSON reader can fill: dates come as strings, then are cast.
+
+    Maps and times of day have no JSON reading in pyarrow: such contracts need Avro or Protobuf.
+    """
+    return pa.schema([pa.field(f.name, _json_type(f.type, f.name, path), f.nullable) for f in schema])
 
 
-def _json_type(arrow_type: pa.DataType, where: str) -> pa.DataType:
-    if pa.types.is_date(arrow_type) or pa.types.is_time(arrow_type):
+def _json_type(arrow_type: pa.DataType, where: str, path: str) -> pa.DataType:
+    if pa.types.is_date(arrow_type):
         return pa.string()
-    if pa.types.is_map(arrow_type):
-        raise InvalidBatch(f"{where} is a map, which JSON Lines input cannot fill; send Avro or Protobuf")
+    if pa.types.is_map(arrow_type) or pa.types.is_time(arrow_type):
+        kind = "a map" if pa.types.is_map(arrow_type) else "a time of day"
+        raise InvalidBatch(
+            f"{where} is {kind}, which JSON Lines input cannot fill; send Avro or Protobuf", path
+        )
     if pa.types.is_list(arrow_type):
         item = arrow_type.value_field
-        return pa.list_(pa.field(item.name, _json_type(item.type, where + "[]"), item.nullable))
+        return pa.list_(pa.field(item.name, _json_type(item.type, where + "[]", path), item.nullable))
     if pa.types.is_struct(arrow_type):
         return pa.struct(
-            [pa.field(c.name, _json_type(c.type, f"{where}.{c.name}"), c.nullable) for c in arrow_type]
+            [pa.field(c.name, _json_type(c.type, f"{where}.{c.name}", path), c.nullable) for c in arrow_type]
         )
     return arrow_type
 

@@ -270,3 +270,36 @@ def test_gzip_and_plain_read_the_same_bytes(tmp_path):
 
     assert open_input(str(packed)).read() == plain.read_bytes()
     assert open_input(str(zst)).read() == b"part one\ntwo\n"  # several zstd frames in a row
+
+
+def avro_row_contract(*fields: dict):
+    from registry.contract import Contract
+
+    schema = {"type": "record", "name": "R", "namespace": "t", "fields": list(fields)}
+    return Contract(subject="t.R", format="AVRO", schema=json.dumps(schema))
+
+
+def test_dates_are_read_from_iso_strings_and_a_bad_date_is_a_type_violation(tmp_path):
+    contract = avro_row_contract({"name": "day", "type": {"type": "int", "logicalType": "date"}})
+    path = write_lines(tmp_path / "dates.jsonl", '{"day": "2026-01-02"}', '{"day": "not a date"}')
+
+    (chunk,) = read_batch(path, contract)
+
+    assert [str(d) for d in chunk.table.column("day").to_pylist()] == ["2026-01-02"]
+    assert [(v.row, v.rule) for v in chunk.violations] == [(2, "type")]
+    assert "not a date" in chunk.violations[0].message  # no PII in this contract: the value may show
+
+
+@pytest.mark.parametrize(
+    ("avro_type", "kind"),
+    [
+        ({"type": "map", "values": "long"}, "a map"),
+        ({"type": "int", "logicalType": "time-millis"}, "a time of day"),
+    ],
+)
+def test_json_lines_cannot_fill_maps_or_times_and_say_so(tmp_path, avro_type, kind):
+    contract = avro_row_contract({"name": "x", "type": avro_type})
+    path = write_lines(tmp_path / "x.jsonl", '{"x": 1}')
+
+    with pytest.raises(InvalidBatch, match=f"x is {kind}, which JSON Lines input cannot fill"):
+        list(read_batch(path, contract))
