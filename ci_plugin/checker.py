@@ -37,7 +37,7 @@ def parse(found: ContractFile, references: dict[str, str]) -> ParsedSchema:
         raise ConfigError(f"{exc.message} (schema of {found.yaml_path})") from None
 
 
-def _result(change: ContractChange, against: str, level: Level | None = None) -> ContractResult:
+def _result(change: ContractChange, against: str) -> ContractResult:
     current = change.current
     return ContractResult(
         subject=change.subject,
@@ -45,7 +45,6 @@ def _result(change: ContractChange, against: str, level: Level | None = None) ->
         contract_file=current.yaml_path,
         schema_file=current.schema_path,
         checked_against=against,
-        level=level.value if level else None,
     )
 
 
@@ -104,6 +103,7 @@ def check_against_registry(
             contract = change.new.contract
             if not _registered_versions(client, subject):
                 result.notes.append(f"new subject {subject}: no registered version yet")
+            result.level = client.get_config(subject).level.value
             verdict = client.check(
                 subject, contract.schema, contract.format, contract.references, version="all"
             )

@@ -35,6 +35,7 @@ def test_compatible_change_passes_against_the_registry(contract_repo, registry):
 
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "ok checkout.CheckoutCompleted (modified" in result.stdout
+    assert "against registry, BACKWARD)" in result.stdout  # the subject's level, as the registry has it
 
 
 def test_change_that_breaks_only_a_registered_consumer_blocks_and_names_it(contract_repo, registry):
@@ -166,3 +167,17 @@ def test_offline_fallback_passes_a_compatible_change(contract_repo, unreachable_
 
     assert result.exit_code == 0
     assert "checked offline against the base" in result.stdout
+
+
+def test_the_subjects_level_in_the_registry_applies_not_the_contract_file(contract_repo, registry):
+    register_main_contracts(contract_repo, registry)
+    with RegistryClient(registry) as client:
+        client.set_config("checkout.CheckoutCompleted", "FULL")
+    drop_field(contract_repo, "email")  # fine under the contract file's BACKWARD, not under FULL
+    contract_repo.commit("drop email")
+
+    result = contract_repo.contract_check("--registry", registry)
+
+    assert result.exit_code == 1
+    assert "against registry, FULL)" in result.stdout
+    assert "FIELD_MISSING_DEFAULT CheckoutCompleted.email" in result.stdout
