@@ -9,28 +9,10 @@ from pathlib import Path
 
 import click
 
+from lakehouse.cli import lakehouse_options
 from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, run_dbt, target_dir
 from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
 from registry.errors import MeshgateError
-
-
-def _lakehouse_options(command):
-    """--data-dir / --catalog-url / --warehouse, as every lakehouse command takes them."""
-    command = click.option(
-        "--warehouse", default=None, help="Iceberg warehouse location (default <data-dir>/warehouse)."
-    )(command)
-    command = click.option(
-        "--catalog-url",
-        default=None,
-        help="SQLAlchemy URL of the Iceberg SQL catalog (default SQLite in the data dir).",
-    )(command)
-    command = click.option(
-        "--data-dir",
-        default=".meshgate",
-        show_default=True,
-        help="Catalog, warehouse and DuckDB file live here.",
-    )(command)
-    return command
 
 
 @click.command("dbt-sources")
@@ -83,13 +65,14 @@ def dbt_sources(contracts_dir, registry, token, project_dir, check):
 
 
 @click.command()
-@_lakehouse_options
+@lakehouse_options
 @click.option(
     "--select", "selection", default=None, help="dbt node selection, e.g. 'silver' or '+daily_revenue'."
 )
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental Silver models from all of Bronze.")
-def transform(data_dir, catalog_url, warehouse, selection, full_refresh):
+def transform(data_dir, catalog_url, warehouse, storage_options, selection, full_refresh):
     """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress."""
+    _local_only(storage_options)
     args = ["build"]
     if selection:
         args += ["--select", selection]
@@ -99,12 +82,13 @@ def transform(data_dir, catalog_url, warehouse, selection, full_refresh):
 
 
 @click.command()
-@_lakehouse_options
+@lakehouse_options
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--no-serve", is_flag=True, help="Only generate the site.")
-def docs(data_dir, catalog_url, warehouse, host, port, no_serve):
+def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve):
     """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP."""
+    _local_only(storage_options)
     _finish(
         run_dbt(["docs", "generate"], data_dir, catalog_url=catalog_url, warehouse=warehouse),
         "dbt docs generate",
@@ -135,6 +119,14 @@ def serve_docs(site: str | Path, host: str = "127.0.0.1", port: int = 0) -> http
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         pass
+
+
+def _local_only(storage_options) -> None:
+    if storage_options:
+        raise click.UsageError(
+            "--storage-option: dbt reads Bronze with DuckDB from a local warehouse only (S3 warehouses "
+            "are not supported by transform/docs yet)"
+        )
 
 
 def _finish(run: DbtRun, what: str) -> None:

@@ -324,3 +324,28 @@ def test_transform_fails_naming_the_broken_quality_rule(tmp_path, monkeypatch):
     assert "dbt build failed" in result.output
     assert "bronze__checkout__checkout_completed__amount__min" in result.output
     catalog.engine.dispose()
+
+
+def test_silver_deduplicates_on_the_contracts_primary_key(built):
+    manifest = json.loads((target_dir(built["data_dir"]) / "manifest.json").read_text())
+    for model, source in [
+        ("silver_checkout_completed", "checkout__checkout_completed"),
+        ("silver_user_signed_up", "identity__user_signed_up"),
+    ]:
+        primary_key = manifest["sources"][f"source.meshgate.bronze.{source}"]["meta"]["primary_key"]
+        unique_key = manifest["nodes"][f"model.meshgate.{model}"]["config"]["unique_key"]
+        assert [unique_key] == primary_key, model
+
+
+def test_transform_without_the_pii_key_fails_saying_so(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    catalog = open_catalog(tmp_path)
+    rows = sample_events()[0]["checkout"][:3]
+    ingest_batch(catalog, load_contract(EXAMPLES / CHECKOUT), rows, "checkout-1", DAY0, tmp_path)
+    result = CliRunner().invoke(
+        main, ["transform", "--data-dir", str(tmp_path), "--select", "silver_checkout_completed"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "silver_checkout_completed" in result.output
+    assert f"{KEY_ENV} is not set" in result.output
+    catalog.engine.dispose()
