@@ -162,7 +162,7 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
         raise SystemExit(1)
 
 
-def print_result(console: Console, result: IngestResult) -> None:
+def print_result(console: Console, result: IngestResult, shown: int = 20) -> None:
     """The summary people read after an ingest: decision, counts, reasons and the first violations."""
     colour = {"accepted": "green", "duplicate": "cyan", "quarantined": "yellow", "rejected": "red"}[
         result.status
@@ -170,11 +170,12 @@ def print_result(console: Console, result: IngestResult) -> None:
     console.print(f"[{colour}]{result.status.upper()}[/] {result.message}")
     if result.reasons:
         console.print("reasons: " + ", ".join(f"{rule} x{n}" for rule, n in sorted(result.reasons.items())))
-    for v in result.violations[:20]:
+    for v in result.violations[:shown]:
         where = f"{v.file or ''}:{v.row}" + (f" (byte {v.byte_offset})" if v.byte_offset is not None else "")
-        console.print(f"  {where} [yellow]{v.rule}[/] {v.field}: {v.message}")
-    if len(result.violations) > 20 or result.rows_rejected > len(result.violations):
-        console.print(f"  … {result.rows_rejected} rows with violations in all (see `meshgate ingest-log`)")
+        console.print(f"  {where} [yellow]{v.rule}[/] {v.message}")
+    hidden = sum(result.reasons.values()) - min(shown, len(result.violations))
+    if hidden > 0:
+        console.print(f"  … and {hidden} more violations (counts above; the ingest log keeps the summary)")
 
 
 @click.command("ingest-log")

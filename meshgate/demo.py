@@ -96,7 +96,83 @@ def step_registry(ctx: DemoContext) -> str:
     return f"{len(subjects)} subjects at v2, {rejected} breaking v3 rejected"
 
 
-STEPS = [("compatibility engines", step_compatibility), ("contract registry", step_registry)]
+def step_gate(ctx: DemoContext) -> str:
+    """Gate generated checkout and signup batches into Bronze: accept, quarantine, reject, no-op."""
+    import os
+    import shutil
+
+    from lakehouse.catalog import open_catalog
+    from lakehouse.cli import print_result, resolve_contract
+    from lakehouse.gate import ingest
+
+    generate = _load_generator()
+    (ctx.data_dir / "catalog.db").unlink(missing_ok=True)  # a fresh lakehouse each run, like the registry
+    shutil.rmtree(ctx.data_dir / "warehouse", ignore_errors=True)
+    if not os.environ.get("MESHGATE_PII_KEY"):
+        os.environ["MESHGATE_PII_KEY"] = "meshgate-demo-key"
+        ctx.console.print("MESHGATE_PII_KEY not set: using a demo key (signups mask PII at Bronze)")
+    landing = ctx.data_dir / "landing"
+    landing.mkdir(exist_ok=True)
+    catalog = open_catalog(ctx.data_dir)
+    target = ctx.state.get("registry_target")
+    subjects = {"checkout": "checkout.CheckoutCompleted", "signup": "identity.UserSignedUp"}
+    contracts = {
+        kind: resolve_contract(subject, "latest", None if target else generate.CONTRACTS[kind], target, None)
+        for kind, subject in subjects.items()
+    }
+    ctx.console.print(f"contracts from {'the registry at ' + target if target else 'the example YAML files'}")
+    batches = [  # (kind, file, generator options, on_invalid)
+        ("checkout", "checkout-1.jsonl", {"rows": 2000, "seed": 1, "late": 0.02}, "reject"),
+        (
+            "checkout",
+            "checkout-2.jsonl",
+            {"rows": 2000, "seed": 2, "late": 0.02, "duplicates": 0.01},
+            "quarantine",
+        ),
+        ("signup", "signup-1.jsonl", {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01}, "reject"),
+        ("checkout", "checkout-bad.jsonl", {"rows": 500, "seed": 4, "bad": True}, "reject"),
+        ("checkout", "checkout-1.jsonl", None, "reject"),  # the same file again: a no-op
+    ]
+    outcomes = []
+    for kind, name, options, on_invalid in batches:
+        path = landing / name
+        if options is not None:
+            generate.write(kind, path, options.pop("rows"), **options)
+        resolved = contracts[kind]
+        ctx.console.print(
+            f"[bold]meshgate ingest {path.name} --subject {subjects[kind]} --on-invalid {on_invalid}[/]"
+        )
+        result = ingest(
+            [str(path)],
+            resolved.contract,
+            catalog,
+            schema_id=resolved.schema_id,
+            schema_version=resolved.version,
+            on_invalid=on_invalid,
+        )
+        print_result(ctx.console, result, shown=6)
+        outcomes.append(result.status)
+    ctx.state["catalog"] = catalog
+    ctx.state["lakehouse"] = {"data_dir": str(ctx.data_dir), "catalog_url": None, "warehouse": None}
+    counts = {status: outcomes.count(status) for status in dict.fromkeys(outcomes)}
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _load_generator():
+    """examples/generate.py as a module (examples/ is not an installed package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("meshgate_examples_generate", EXAMPLES / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STEPS = [
+    ("compatibility engines", step_compatibility),
+    ("contract registry", step_registry),
+    ("Bronze gate", step_gate),
+]
 
 
 @click.command()
