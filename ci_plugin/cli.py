@@ -25,7 +25,7 @@ from ci_plugin.publish import publish as publish_contracts
 from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
 from registry.compat import MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
-from registry.errors import InvalidSchema, MeshgateError, Unavailable
+from registry.errors import IncompatibleSchema, InvalidSchema, MeshgateError, Unavailable
 
 EXIT_OK, EXIT_BREAKING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 DEFAULT_REGISTRY = "localhost:50051"
@@ -142,15 +142,11 @@ def _load_config(config_path: str | None) -> Config:
 
 @contextlib.contextmanager
 def _registry_client(target: str, token: str | None):
+    """A registry client, closed after use (imported here: offline runs do not need it)."""
     from registry.client import RegistryClient
 
-    client = RegistryClient(target, token=token)
-    try:
+    with RegistryClient(target, token=token) as client:
         yield client
-    finally:
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
 
 
 def _fail(message: str, code: int):
@@ -247,7 +243,11 @@ def run_check(
 
 @main.command()
 @_config_option
-@click.option("--base", default=None, help="Publish what changed since this commit (default: HEAD's parent).")
+@click.option(
+    "--base",
+    default=None,
+    help="Publish what changed since this commit (default: HEAD's parent; none: every contract).",
+)
 @click.option("--all", "publish_all", is_flag=True, help="Publish every contract, not only the changed ones.")
 @_registry_options
 @click.option(
@@ -265,10 +265,10 @@ def publish(
     try:
         config = _load_config(config_path)
         head = load_working_tree(config)
-        if publish_all:
+        base_commit = None if publish_all else git.publish_base(config.root, base)
+        if base_commit is None:
             contracts = list(head.values())
         else:
-            base_commit = git.resolve_base(config.root, base or "HEAD^", config.default_branch)
             contracts = [c.new for c in find_changes(config, base_commit, head) if c.new is not None]
         with _registry_client(registry or config.registry or DEFAULT_REGISTRY, token) as client:
             outcomes = publish_contracts(client, contracts)
@@ -276,8 +276,10 @@ def publish(
         _fail(str(exc), EXIT_USAGE)
     except Unavailable as exc:
         _fail(f"registry unreachable: {exc.message}", EXIT_UNREACHABLE)
-    except MeshgateError as exc:
+    except IncompatibleSchema as exc:
         _fail(f"registry refused: {exc.message}", EXIT_BREAKING)
+    except MeshgateError as exc:
+        _fail(f"registry: {exc.message}", EXIT_USAGE)
     if report_format == "json":
         click.echo(json.dumps([dataclasses.asdict(outcome) for outcome in outcomes], indent=2))
     else:

@@ -92,6 +92,17 @@ def resolve_base(
     return merge_base(repo, default_branch)
 
 
+def publish_base(repo: Path, base: str | None) -> str | None:
+    """What ``publish`` compares with: ``--base``, else HEAD's first parent; None when there is none
+    (the first commit, or GitHub's all-zero ``before`` of a new branch): then everything is new."""
+    if base and base.strip("0"):
+        commit = commit_of(repo, base)
+        if commit is None:
+            raise GitError(f"--base {base!r} does not name a commit in this repository")
+        return commit
+    return commit_of(repo, "HEAD^")
+
+
 def _github_pull_request_base(env: Mapping[str, str]) -> str | None:
     """``pull_request.base.sha`` from the event payload GitHub writes to ``GITHUB_EVENT_PATH``."""
     event_path = env.get("GITHUB_EVENT_PATH")

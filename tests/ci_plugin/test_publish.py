@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,36 @@ def test_reference_cycle_exits_2(contract_repo, registry):
 
     assert result.exit_code == 2
     assert "cycle between contracts" in result.stderr
+
+
+def test_first_publish_of_a_new_repository_registers_every_contract(tmp_path, registry):
+    from tests.ci_plugin.conftest import EXAMPLES, MESHGATE_YAML, init_repo
+
+    repo = init_repo(tmp_path / "fresh")
+    repo.write("meshgate.yaml", MESHGATE_YAML)
+    shutil.copytree(EXAMPLES / "checkout", repo.root / "contracts" / "checkout")
+    repo.commit("the only commit: HEAD has no parent")
+
+    result = repo.contract_check("publish", "--registry", registry, "--format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert published(result) == [("checkout.CheckoutCompleted", "registered")]
+
+
+def test_all_zero_base_of_a_new_github_branch_publishes_from_the_parent(contract_repo, registry):
+    add_referencing_contracts(contract_repo)
+    contract_repo.commit("billing and finance contracts")
+
+    result = contract_repo.contract_check(
+        "publish", "--base", "0" * 40, "--registry", registry, "--format", "json"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert [subject for subject, _ in published(result)] == ["finance.Money", "billing.InvoiceIssued"]
+
+
+def test_unknown_publish_base_exits_2(contract_repo, registry):
+    result = contract_repo.contract_check("publish", "--base", "nope", "--registry", registry)
+
+    assert result.exit_code == 2
+    assert "--base 'nope' does not name a commit" in result.stderr
