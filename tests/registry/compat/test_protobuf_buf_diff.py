@@ -16,13 +16,14 @@ it in its FILE and PACKAGE categories only) and the generator never changes synt
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def buf_binary() -> Path:
     return BUF
 
 
-# -- a small proto3 model, rendered to text ------------------------------------------------------
+# -- a small .proto model, rendered to text ------------------------------------------------------
 
 SCALARS = [
     "int32", "int64", "uint32", "uint64", "sint32", "sint64", "bool", "string", "bytes",
@@ -82,19 +83,21 @@ class Field:
 
 
 @dataclass
-class Message:
-    name: str
-    fields: list[Field] = field(default_factory=list)
+class Enum:
+    path: str  # name relative to the package: "E1", or "M2.E1" when nested
+    values: list[tuple[str, int]] = field(default_factory=list)
     reserved_numbers: list[int] = field(default_factory=list)
     reserved_names: list[str] = field(default_factory=list)
 
 
 @dataclass
-class Enum:
-    name: str
-    values: list[tuple[str, int]] = field(default_factory=list)
+class Message:
+    path: str  # name relative to the package: "M1", or "M1.N2" when nested
+    fields: list[Field] = field(default_factory=list)
     reserved_numbers: list[int] = field(default_factory=list)
     reserved_names: list[str] = field(default_factory=list)
+    nested: list[Message] = field(default_factory=list)
+    enums: list[Enum] = field(default_factory=list)
 
 
 @dataclass
@@ -104,48 +107,75 @@ class ProtoFile:
     enums: list[Enum]
     syntax: str = "proto3"
 
+    def all_messages(self) -> list[Message]:
+        out, pending = [], list(self.messages)
+        while pending:
+            message = pending.pop(0)
+            out.append(message)
+            pending.extend(message.nested)
+        return out
+
+    def all_enums(self) -> list[Enum]:
+        return self.enums + [e for m in self.all_messages() for e in m.enums]
+
+    def type_names(self) -> list[str]:
+        return SCALARS + [e.path for e in self.all_enums()] + [m.path for m in self.all_messages()]
+
 
 def render(file: ProtoFile) -> str:
     lines = [f'syntax = "{file.syntax}";', f"package {file.package};", ""]
     for enum in file.enums:
-        lines.append(f"enum {enum.name} {{")
-        lines += _reserved(enum.reserved_numbers, enum.reserved_names)
-        lines += [f"  {name} = {number};" for name, number in enum.values]
-        lines.append("}")
+        lines += _enum(enum, "")
     for message in file.messages:
-        lines.append(f"message {message.name} {{")
-        lines += _reserved(message.reserved_numbers, message.reserved_names)
-        oneofs: dict[str, list[Field]] = {}
-        for f in message.fields:
-            if f.oneof:
-                oneofs.setdefault(f.oneof, []).append(f)
-            else:
-                lines.append(f"  {_field(f, file.syntax)}")
-        for name, members in oneofs.items():
-            lines.append(f"  oneof {name} {{")
-            lines += [f"    {_field(f, file.syntax, in_oneof=True)}" for f in members]
-            lines.append("  }")
-        lines.append("}")
+        lines += _message(message, file, "")
     return "\n".join(lines) + "\n"
 
 
-def _reserved(numbers: list[int], names: list[str]) -> list[str]:
+def _enum(enum: Enum, indent: str) -> list[str]:
+    lines = [f"{indent}enum {enum.path.rpartition('.')[2]} {{"]
+    lines += _reserved(enum.reserved_numbers, enum.reserved_names, indent)
+    lines += [f"{indent}  {name} = {number};" for name, number in enum.values]
+    return [*lines, f"{indent}}}"]
+
+
+def _message(message: Message, file: ProtoFile, indent: str) -> list[str]:
+    lines = [f"{indent}message {message.path.rpartition('.')[2]} {{"]
+    lines += _reserved(message.reserved_numbers, message.reserved_names, indent)
+    oneofs: dict[str, list[Field]] = {}
+    for f in message.fields:
+        if f.oneof:
+            oneofs.setdefault(f.oneof, []).append(f)
+        else:
+            lines.append(f"{indent}  {_field(f, file)}")
+    for name, members in oneofs.items():
+        lines.append(f"{indent}  oneof {name} {{")
+        lines += [f"{indent}    {_field(f, file, in_oneof=True)}" for f in members]
+        lines.append(f"{indent}  }}")
+    for enum in message.enums:
+        lines += _enum(enum, indent + "  ")
+    for nested in message.nested:
+        lines += _message(nested, file, indent + "  ")
+    return [*lines, f"{indent}}}"]
+
+
+def _reserved(numbers: list[int], names: list[str], indent: str) -> list[str]:
     out = []
     if numbers:
-        out.append(f"  reserved {', '.join(str(n) for n in sorted(numbers))};")
+        out.append(f"{indent}  reserved {', '.join(str(n) for n in sorted(numbers))};")
     if names:
-        out.append(f"  reserved {', '.join(json.dumps(n) for n in sorted(names))};")
+        out.append(f"{indent}  reserved {', '.join(json.dumps(n) for n in sorted(names))};")
     return out
 
 
-def _field(f: Field, syntax: str, in_oneof: bool = False) -> str:
+def _field(f: Field, file: ProtoFile, in_oneof: bool = False) -> str:
     options = [f"default = {f.default}"] if f.default is not None else []
     options += [f'json_name = "{f.json_name}"'] if f.json_name else []
     option = f" [{', '.join(options)}]" if options else ""
+    type_name = f.type if f.type in SCALARS else f".{file.package}.{f.type}"  # no scope surprises
     if f.label == "map":
-        return f"map<{f.map_key}, {f.type}> {f.name} = {f.number}{option};"
-    label = "" if in_oneof else f.label or ("optional" if syntax == "proto2" else "")
-    return f"{label} {f.type} {f.name} = {f.number}{option};".lstrip()
+        return f"map<{f.map_key}, {type_name}> {f.name} = {f.number}{option};"
+    label = "" if in_oneof else f.label or ("optional" if file.syntax == "proto2" else "")
+    return f"{label} {type_name} {f.name} = {f.number}{option};".lstrip()
 
 
 class Generator:
@@ -155,6 +185,7 @@ class Generator:
         self.rng = rng
         self.case = case
         self.counter = 0
+        self.syntax = "proto3"
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -162,10 +193,22 @@ class Generator:
 
     def file(self) -> ProtoFile:
         self.syntax = self.rng.choice(["proto3", "proto3", "proto2"])
-        enums = [self.enum() for _ in range(self.rng.randint(1, 2))]
+        enums = [self.enum(self.fresh("E")) for _ in range(self.rng.randint(1, 2))]
         messages = [Message(self.fresh("M")) for _ in range(self.rng.randint(1, 3))]
-        types = SCALARS + [e.name for e in enums] + [m.name for m in messages]
         for message in messages:
+            if self.rng.random() < 0.3:
+                message.nested.append(Message(f"{message.path}.{self.fresh('N')}"))
+            if self.rng.random() < 0.3:  # an enum of the same short name: buf allows swapping to it
+                model = self.rng.choice(enums)
+                copy = Enum(f"{message.path}.{model.path}", list(model.values))
+                if self.rng.random() < 0.5:
+                    copy.values.append((f"{model.path}_EXTRA", len(copy.values)))
+                elif len(copy.values) > 1:
+                    copy.values.pop()
+                message.enums.append(copy)
+        file = ProtoFile(f"c{self.case}", messages, enums, self.syntax)
+        types = file.type_names()
+        for message in file.all_messages():
             for number in range(1, self.rng.randint(2, 7)):
                 message.fields.append(self.field(number, types))
             if self.rng.random() < 0.3:
@@ -175,10 +218,9 @@ class Generator:
             if self.rng.random() < 0.3:
                 message.reserved_numbers = [20 + self.rng.randint(0, 5)]
                 message.reserved_names = [self.fresh("gone_")]
-        return ProtoFile(f"c{self.case}", messages, enums, self.syntax)
+        return file
 
-    def enum(self) -> Enum:
-        name = self.fresh("E")
+    def enum(self, name: str) -> Enum:
         values = [(f"{name}_V{i}", i) for i in range(self.rng.randint(1, 4))]
         enum = Enum(name, values)
         if self.rng.random() < 0.3:
@@ -216,7 +258,7 @@ class Generator:
     # -- mutations --------------------------------------------------------------------------------
 
     def mutate(self, file: ProtoFile) -> tuple[ProtoFile, list[str]]:
-        new = _copy(file)
+        new = copy.deepcopy(file)
         done = []
         for _ in range(self.rng.randint(1, 2)):
             name = self.rng.choice(MUTATIONS)
@@ -225,15 +267,28 @@ class Generator:
         return new, done
 
     def _pick_field(self, file: ProtoFile, where=lambda f: True):
-        options = [(m, f) for m in file.messages for f in m.fields if where(f)]
+        options = [(m, f) for m in file.all_messages() for f in m.fields if where(f)]
         return self.rng.choice(options) if options else (None, None)
 
     def change_type(self, file: ProtoFile) -> bool:
         message, f = self._pick_field(file)
         if f is None:
             return False
-        f.type = self.rng.choice(SCALARS + [e.name for e in file.enums] + [m.name for m in file.messages])
+        f.type = self.rng.choice(file.type_names())
         f.default = self.default_for(f) if self.rng.random() < 0.5 else None
+        return True
+
+    def swap_enum(self, file: ProtoFile) -> bool:
+        """Point an enum field at another enum with the same short name."""
+        enums = file.all_enums()
+        short = {e.path: e.path.rpartition(".")[2] for e in enums}
+        message, f = self._pick_field(
+            file,
+            lambda f: f.type in short and any(p != f.type and s == short[f.type] for p, s in short.items()),
+        )
+        if f is None:
+            return False
+        f.type = self.rng.choice([p for p, s in short.items() if p != f.type and s == short[f.type]])
         return True
 
     def delete_field(self, file: ProtoFile) -> bool:
@@ -293,22 +348,30 @@ class Generator:
         return True
 
     def add_field(self, file: ProtoFile) -> bool:
-        message = self.rng.choice(file.messages)
+        message = self.rng.choice(file.all_messages())
         used = {f.number for f in message.fields} | set(message.reserved_numbers)
         number = next(n for n in range(1, 100) if n not in used)
         message.fields.append(self.field(number, SCALARS))
         return True
 
     def delete_message(self, file: ProtoFile) -> bool:
-        used = {f.type for m in file.messages for f in m.fields}
-        options = [m for m in file.messages if m.name not in used and len(file.messages) > 1]
+        """Delete a message (top-level or nested) that no field refers to, nested types included."""
+        used = {f.type for m in file.all_messages() for f in m.fields}
+
+        def unused(m: Message) -> bool:
+            return not any(t == m.path or t.startswith(m.path + ".") for t in used)
+
+        parents = [(None, file.messages)] + [(m, m.nested) for m in file.all_messages()]
+        options = [(siblings, m) for _, siblings in parents for m in siblings if unused(m)]
+        options = [(s, m) for s, m in options if s is not file.messages or len(file.messages) > 1]
         if not options:
             return False
-        file.messages.remove(self.rng.choice(options))
+        siblings, message = self.rng.choice(options)
+        siblings.remove(message)
         return True
 
     def delete_enum_value(self, file: ProtoFile) -> bool:
-        enum = self.rng.choice(file.enums)
+        enum = self.rng.choice(file.all_enums())
         if len(enum.values) < 2:
             return False
         name, number = self.rng.choice(enum.values[1:])  # proto3: the first value must stay 0
@@ -321,13 +384,16 @@ class Generator:
         return True
 
     def rename_enum_value(self, file: ProtoFile) -> bool:
-        enum = self.rng.choice(file.enums)
+        enum = self.rng.choice(file.all_enums())
         index = self.rng.randrange(len(enum.values))
-        enum.values[index] = (self.fresh(f"{enum.name}_R"), enum.values[index][1])
+        short = enum.path.rpartition(".")[2]
+        enum.values[index] = (self.fresh(f"{short}_R"), enum.values[index][1])
         return True
 
     def drop_reservations(self, file: ProtoFile) -> bool:
-        holders = [x for x in file.messages + file.enums if x.reserved_numbers or x.reserved_names]
+        holders = [
+            x for x in file.all_messages() + file.all_enums() if x.reserved_numbers or x.reserved_names
+        ]
         if not holders:
             return False
         holder = self.rng.choice(holders)
@@ -343,24 +409,8 @@ MUTATIONS = [
     "change_type", "change_type", "delete_field", "delete_field", "rename_field", "change_json_name",
     "change_label", "change_map_key", "move_oneof", "add_field", "delete_message", "delete_enum_value",
     "rename_enum_value", "drop_reservations", "change_package", "change_default", "change_default",
+    "swap_enum", "swap_enum",
 ]  # fmt: skip
-
-
-def _copy(file: ProtoFile) -> ProtoFile:
-    return ProtoFile(
-        file.package,
-        [
-            replace(m, fields=[replace(f) for f in m.fields], reserved_numbers=list(m.reserved_numbers),
-                    reserved_names=list(m.reserved_names))
-            for m in file.messages
-        ],
-        [
-            replace(e, values=list(e.values), reserved_numbers=list(e.reserved_numbers),
-                    reserved_names=list(e.reserved_names))
-            for e in file.enums
-        ],
-        file.syntax,
-    )  # fmt: skip
 
 
 # -- the comparison ------------------------------------------------------------------------------
