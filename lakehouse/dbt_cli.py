@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from lakehouse.catalog import open_catalog
 from lakehouse.cli import lakehouse_options
-from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, run_dbt, target_dir
+from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, target_dir
 from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
 from registry.errors import MeshgateError
 
@@ -73,6 +74,8 @@ def dbt_sources(contracts_dir, registry, token, project_dir, check):
 def transform(data_dir, catalog_url, warehouse, storage_options, selection, full_refresh):
     """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress."""
     _local_only(storage_options)
+    if not selection:
+        _require_bronze(data_dir, catalog_url, warehouse)
     args = ["build"]
     if selection:
         args += ["--select", selection]
@@ -119,6 +122,20 @@ def serve_docs(site: str | Path, host: str = "127.0.0.1", port: int = 0) -> http
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         pass
+
+
+def _require_bronze(data_dir, catalog_url, warehouse) -> None:
+    catalog = open_catalog(data_dir, catalog_url, warehouse)
+    try:
+        missing = missing_bronze_tables(catalog)
+    finally:
+        catalog.engine.dispose()
+    if missing:
+        tables = ", ".join(f"bronze.{table} ({subject})" for table, subject in sorted(missing.items()))
+        raise click.ClickException(
+            f"no Bronze table yet for {tables}: ingest a batch of each first "
+            "(meshgate ingest), or build what exists with --select"
+        )
 
 
 def _local_only(storage_options) -> None:

@@ -55,6 +55,21 @@ def bronze_snapshots(catalog: Catalog) -> dict[str, str]:
     return locations
 
 
+def missing_bronze_tables(catalog: Catalog, project_dir: str | Path = PROJECT_DIR) -> dict[str, str]:
+    """The Bronze tables the project's sources name that the catalog does not have: table -> subject."""
+    import yaml
+
+    path = Path(project_dir) / "models" / "bronze" / "sources.yml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    present = bronze_snapshots(catalog)
+    return {
+        table["name"]: table.get("meta", {}).get("subject", "?")
+        for source in document.get("sources", [])
+        for table in source.get("tables", [])
+        if table["name"] not in present
+    }
+
+
 def create_bronze_views(conn: duckdb.DuckDBPyConnection, snapshots: dict[str, str]) -> None:
     """Point ``bronze.<table>`` at each snapshot with ``iceberg_scan`` (a view: no data copied)."""
     conn.execute(f"create schema if not exists {BRONZE}")

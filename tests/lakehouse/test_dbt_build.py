@@ -349,3 +349,21 @@ def test_transform_without_the_pii_key_fails_saying_so(tmp_path, monkeypatch):
     assert "silver_checkout_completed" in result.output
     assert f"{KEY_ENV} is not set" in result.output
     catalog.engine.dispose()
+
+
+def test_transform_names_the_bronze_tables_not_ingested_yet(tmp_path):
+    result = CliRunner().invoke(main, ["transform", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert (
+        "no Bronze table yet for bronze.checkout__checkout_completed (checkout.CheckoutCompleted)"
+        in result.output
+    )
+    assert "bronze.identity__user_signed_up (identity.UserSignedUp)" in result.output
+
+
+@pytest.mark.parametrize("command", ["transform", "docs"])
+def test_s3_storage_options_are_refused_with_the_reason(tmp_path, command):
+    args = [command, "--data-dir", str(tmp_path), "--storage-option", "s3.endpoint=http://minio:9000"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "--storage-option: dbt reads Bronze with DuckDB from a local warehouse only" in result.output
