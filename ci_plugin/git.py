@@ -93,9 +93,12 @@ def resolve_base(
 
 
 def publish_base(repo: Path, base: str | None) -> str | None:
-    """What ``publish`` compares with: ``--base``, else HEAD's first parent; None when there is none
-    (the first commit, or GitHub's all-zero ``before`` of a new branch): then everything is new."""
-    if base and base.strip("0"):
+    """What ``publish`` compares with: ``--base``, else HEAD's first parent. None, meaning "publish
+    every contract" (safe: publishing is idempotent), when there is no such commit: the repository's
+    first commit, or the all-zero ``before`` GitHub sends for a new branch."""
+    if base is not None and not base.strip("0"):
+        return None
+    if base:
         commit = commit_of(repo, base)
         if commit is None:
             raise GitError(f"--base {base!r} does not name a commit in this repository")
