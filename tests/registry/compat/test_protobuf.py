@@ -370,3 +370,26 @@ def test_default_change_names_enum_values():
     )
     (violation,) = FORMAT.check(old, new, Direction.BACKWARD, "WIRE")
     assert "from NEW to PAID" in violation.message
+
+
+PAYMENT_SPLIT = 'syntax = "proto3";\nmessage Payment {\n  string card = 1;\n  string iban = 2;\n}\n'
+PAYMENT_ONEOF = 'syntax = "proto3";\nmessage Payment {\n  oneof method {\n    string card = 1;\n    string iban = 2;\n  }\n}\n'
+
+
+def test_confluent_oneof_rules_flip_with_the_direction():
+    split, oneof = parse(PAYMENT_SPLIT), parse(PAYMENT_ONEOF)
+    assert rules(FORMAT.check(split, oneof, Direction.BACKWARD)) == ["MULTIPLE_FIELDS_MOVED_TO_ONEOF"]
+    assert FORMAT.check(split, oneof, Direction.FORWARD) == []
+    assert rules(FORMAT.check(oneof, split, Direction.FORWARD)) == ["MULTIPLE_FIELDS_MOVED_TO_ONEOF"]
+    smaller = parse(PAYMENT_ONEOF.replace("    string iban = 2;\n", ""))
+    assert FORMAT.check(smaller, oneof, Direction.BACKWARD) == []
+    assert rules(FORMAT.check(smaller, oneof, Direction.FORWARD)) == ["ONEOF_FIELD_REMOVED"]
+
+
+def test_buf_rule_sets_report_each_finding_once_at_full_levels():
+    old, new = parse(PAYMENT_SPLIT), parse(PAYMENT_ONEOF)
+    result = check_compatibility(FORMAT, Level.FULL, new, [old], ruleset="WIRE")
+    assert [(v.rule, v.path) for v in result.violations] == [
+        ("FIELD_SAME_ONEOF", "Payment.card"),
+        ("FIELD_SAME_ONEOF", "Payment.iban"),
+    ]
