@@ -323,7 +323,7 @@ def _line_blocks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[tuple[i
             if pending > batch.max_line_bytes:
                 raise _line_too_long(path, row, offset, batch.max_line_bytes)
             continue
-        block = b"".join([*parts, data[:cut]]) if data else b"".join(parts)
+        block = b"".join([*parts, memoryview(data)[:cut]]) if data else b"".join(parts)
         rest = data[cut:] if data else b""
         parts, pending = ([rest], len(rest)) if rest else ([], 0)
         if block:

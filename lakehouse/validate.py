@@ -80,16 +80,19 @@ def validate(
     pii = [_normalise(p) for p in contract.metadata.pii_fields]
     found: list[RowViolation] = []
     for path, pa_field, check_null in _schema_paths(table.schema):
-        values, index = column_values(table, path)
-        if check_null and values.null_count:
-            found += _report(values, index, rows, pc.is_null(values), path, "required", pii,
-                             lambda shown, p=path: f"{p} is required but missing or null")  # fmt: skip
         symbols = (pa_field.metadata or {}).get(ENUM_KEY)
+        if not check_null and not symbols:
+            continue
+        values = _walk(table, path, with_index=False)[0]
+        locate = lambda p=path: column_values(table, p)[1]  # noqa: E731 - built only for violations
+        if check_null and values.null_count:
+            found += _report(values, locate, rows, pc.is_null(values), path, "required", pii,
+                             lambda shown, p=path: f"{p} is required but missing or null")  # fmt: skip
         if symbols:
             allowed = json.loads(symbols)
             mask = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=pa.array(allowed))))
             listed = ", ".join(allowed)
-            found += _report(values, index, rows, mask, path, "enum", pii,
+            found += _report(values, locate, rows, mask, path, "enum", pii,
                              lambda shown, p=path, s=listed: f"{p}: {shown} is not a symbol of the enum ({s})")  # fmt: skip
     tracker = unique or UniqueTracker()
     for rule in contract.metadata.quality_rules:
@@ -124,10 +127,12 @@ class UniqueTracker:
         db = self._db
         db.register("chunk", chunk)
         try:
-            within = pc.count_distinct(values).as_py() < len(values) - values.null_count
-            across = db.execute(
-                f"SELECT count(*) FROM {seen} WHERE h IN (SELECT hash(v) FROM chunk WHERE v IS NOT NULL)"
-            ).fetchone()[0]
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE c AS SELECT hash(v) AS h, row, i FROM chunk WHERE v IS NOT NULL"
+            )
+            within, across = db.execute(
+                f"SELECT count(*) - count(DISTINCT h), (SELECT count(*) FROM {seen} WHERE h IN (SELECT h FROM c)) FROM c"
+            ).fetchone()
             if not within and not across:
                 db.execute(f"INSERT INTO {seen} SELECT hash(v), row FROM chunk WHERE v IS NOT NULL")
                 return []
@@ -152,30 +157,38 @@ def sequence(start: int, count: int) -> pa.Array:
     return pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), start - 1)
 
 
-def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array]:
-    """The values at a field path and, for each, the index of its row in ``table``.
+def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array | None]:
+    """The values at a field path and, for each, the index of its row in ``table`` (None: the same).
 
     ``shipping.city`` descends into a struct, ``items[].sku`` (or ``items.sku``) into each element of
     a list. Rows whose ancestors are null contribute nothing; nulls at the path itself are kept.
     """
+    return _walk(table, path, with_index=True)
+
+
+def _walk(table: pa.Table, path: str, with_index: bool) -> tuple[pa.Array, pa.Array | None]:
+    """``column_values``; without ``with_index`` the row index (the costly part) is not built."""
     parts = [p for p in path.replace("[]", "").split(".") if p]
     if not parts or parts[0] not in table.schema.names:
         raise InvalidArgument(f"field path {path!r} is not a column of the contract's schema")
     values = table.column(parts[0]).combine_chunks()
-    index = sequence(0, table.num_rows)
+    if len(parts) == 1 and not pa.types.is_list(values.type):
+        return values, None
+    index = sequence(0, table.num_rows) if with_index else None
     for depth, name in enumerate(parts[1:], start=1):
         values, index = _flatten_lists(values, index)
         if not pa.types.is_struct(values.type) or values.type.get_field_index(name) < 0:
             raise InvalidArgument(f"field path {path!r}: {'.'.join(parts[:depth])} has no field {name!r}")
         keep = pc.is_valid(values)
-        values, index = pc.struct_field(values.filter(keep), name), index.filter(keep)
-    values, index = _flatten_lists(values, index) if path.endswith("[]") else (values, index)
-    return values, index
+        values = pc.struct_field(values.filter(keep), name)
+        index = index.filter(keep) if with_index else None
+    return _flatten_lists(values, index) if path.endswith("[]") else (values, index)
 
 
-def _flatten_lists(values: pa.Array, index: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _flatten_lists(values: pa.Array, index: pa.Array | None) -> tuple[pa.Array, pa.Array | None]:
     while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-        index = index.take(pc.list_parent_indices(values))
+        if index is not None:
+            index = index.take(pc.list_parent_indices(values))
         values = pc.list_flatten(values)
     return values, index
 
@@ -200,11 +213,20 @@ def _check_rule(
     table: pa.Table, rule: QualityRule, rows: pa.Array, pii: list[str], tracker: UniqueTracker
 ) -> list[RowViolation]:
     path = rule.field
-    values, index = column_values(table, path)
+    if rule.rule == "unique":
+        values, index = column_values(table, path)
+        found = []
+        for i, row, first in tracker.duplicates(path, values, rows if index is None else rows.take(index)):
+            shown = _shown(values[i].as_py(), path, pii)
+            message = f"{path}: {shown} repeats the value of row {first} (must be unique within the batch)"
+            found.append(RowViolation(row, path, "unique", shown, message))
+        return found
+    values = _walk(table, path, with_index=False)[0]
+    locate = lambda: column_values(table, path)[1]  # noqa: E731 - built only when a row breaks the rule
     if rule.rule == "not_null":
         return _report(
             values,
-            index,
+            locate,
             rows,
             pc.is_null(values),
             path,
@@ -216,7 +238,7 @@ def _check_rule(
         accepted = _typed_list(list(rule.values), values.type, rule)
         mask = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=accepted)))
         listed = ", ".join(str(v) for v in rule.values)
-        return _report(values, index, rows, mask, path, "accepted_values", pii,
+        return _report(values, locate, rows, mask, path, "accepted_values", pii,
                        lambda shown: f"{path}: {shown} is not one of the accepted values ({listed})")  # fmt: skip
     if rule.rule in ("min", "max"):
         numbers = _numeric(values, rule)
@@ -225,7 +247,7 @@ def _check_rule(
         word = "below the minimum" if rule.rule == "min" else "above the maximum"
         return _report(
             values,
-            index,
+            locate,
             rows,
             mask,
             path,
@@ -244,7 +266,7 @@ def _check_rule(
         mask = pc.fill_null(pc.invert(matched), False)
         return _report(
             values,
-            index,
+            locate,
             rows,
             mask,
             path,
@@ -252,13 +274,6 @@ def _check_rule(
             pii,
             lambda shown: f"{path}: {shown} does not match {rule.value}",
         )
-    if rule.rule == "unique":
-        found = []
-        for i, row, first in tracker.duplicates(path, values, rows.take(index)):
-            shown = _shown(values[i].as_py(), path, pii)
-            message = f"{path}: {shown} repeats the value of row {first} (must be unique within the batch)"
-            found.append(RowViolation(row, path, "unique", shown, message))
-        return found
     raise InvalidArgument(f"unknown quality rule {rule.rule!r} on {path}")
 
 
@@ -283,7 +298,7 @@ def _numeric(values: pa.Array, rule: QualityRule) -> pa.Array:
 
 def _report(
     values: pa.Array,
-    index: pa.Array,
+    locate: Callable[[], pa.Array | None],
     rows: pa.Array,
     mask,
     path: str,
@@ -291,12 +306,16 @@ def _report(
     pii: list[str],
     describe: Callable[[str], str],
 ) -> list[RowViolation]:
-    """A violation per position where ``mask`` is true; only those positions reach Python."""
+    """A violation per position where ``mask`` is true; only those positions reach Python.
+
+    ``locate()`` gives each value's row index in the table (None: the identity), built only now.
+    """
     positions = pc.indices_nonzero(mask)
     if not len(positions):
         return []
+    index = locate()
     bad_values = values.take(positions).to_pylist()
-    bad_rows = rows.take(index.take(positions)).to_pylist()
+    bad_rows = rows.take(positions if index is None else index.take(positions)).to_pylist()
     found = []
     for row, value in zip(bad_rows, bad_values, strict=True):
         shown = _shown(value, path, pii)
