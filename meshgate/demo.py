@@ -168,10 +168,49 @@ def _load_generator():
     return module
 
 
+def step_dbt(ctx: DemoContext) -> str:
+    """Build Silver and Gold from what the gate landed (dbt build: models and tests), show Gold, docs."""
+    import duckdb
+
+    from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
+
+    lakehouse = ctx.state.get("lakehouse") or {"data_dir": str(ctx.data_dir)}
+    options = {"catalog_url": lakehouse.get("catalog_url"), "warehouse": lakehouse.get("warehouse")}
+    data_dir = Path(lakehouse["data_dir"])
+    # --full-refresh: the demo's lakehouse is new on every run, so Silver starts over with it.
+    ctx.console.print(f"[bold]meshgate transform --data-dir {data_dir} --full-refresh[/]")
+    build = run_dbt(["build", "--full-refresh", "--quiet"], data_dir, **options)
+    if not build.success:
+        for line in build.failures:
+            ctx.console.print(f"  [red]FAILED[/] {line}")
+        return f"dbt build failed: {len(build.failures)} failing"
+    statuses = [(r.node.resource_type, str(r.status)) for r in build.results.results]
+    models = sum(kind == "model" for kind, _ in statuses)
+    tests = [status for kind, status in statuses if kind == "test"]
+    ctx.console.print(
+        f"{models} models built, {tests.count('pass')} tests passed, {tests.count('warn')} warned "
+        "(Bronze keeps re-deliveries: its unique checks warn; Silver deduplicates)"
+    )
+    with duckdb.connect(str(data_dir / DUCKDB_FILE), read_only=True) as conn:
+        top = conn.sql("select * from gold.daily_active_users order by activity_date limit 5")
+        table = Table(title="gold.daily_active_users (first days)")
+        for column in top.columns:
+            table.add_column(column)
+        for row in top.fetchall():
+            table.add_row(*(str(value) for value in row))
+    ctx.console.print(table)
+    docs = run_dbt(["docs", "generate", "--quiet"], data_dir, **options)
+    site = target_dir(data_dir) / "index.html"
+    ctx.console.print(f"lineage docs: {site} (serve them: meshgate docs --data-dir {data_dir})")
+    outcome = f"{models} models, {tests.count('pass')} tests passed"
+    return outcome if docs.success else outcome + "; docs generation failed"
+
+
 STEPS = [
     ("compatibility engines", step_compatibility),
     ("contract registry", step_registry),
     ("Bronze gate", step_gate),
+    ("Silver and Gold (dbt)", step_dbt),
 ]
 
 
