@@ -199,3 +199,22 @@ def test_repository_config_and_real_dbt_project_name_the_silver_model(tmp_path):
     assert [(f["rule"], f["consumers"]) for f in findings] == [
         ("DBT_COLUMN_DROPPED", ["silver_checkout_completed"])
     ]
+
+
+def test_dbt_models_count_in_registry_mode_too_and_the_text_says_the_fix(dbt_repo, registry):
+    from registry.client import RegistryClient
+    from registry.contract import load_contract
+
+    with RegistryClient(registry) as client:
+        client.register(load_contract(dbt_repo.root / AVRO_CONTRACT))
+    drop_avro_field(dbt_repo, "email")  # the registry has no consumer that minds
+    dbt_repo.commit("drop email")
+
+    result = dbt_repo.contract_check("--registry", registry)
+
+    assert result.exit_code == 1
+    assert f"{AVRO_SCHEMA} DBT_COLUMN_DROPPED CheckoutCompleted.email" in result.stdout
+    assert (
+        "fix: Keep field 'email', or first change dbt model silver_customers to stop reading it."
+        in result.stdout
+    )
