@@ -165,8 +165,9 @@ def _protoc_capturing_fd2(args: list[str], capture_path: Path) -> tuple[int, str
 
 
 def _translate_error(diagnostics: str, root: str, source_name: str) -> InvalidSchema:
-    """The first protoc diagnostic as ``InvalidSchema`` with our file names, never temp paths."""
+    """The first protoc error (warnings skipped) as ``InvalidSchema`` with our file names, never temp paths."""
     lines = [line.strip() for line in diagnostics.splitlines() if line.strip()]
+    lines = [line for line in lines if ": warning: " not in line] or lines
     for line in lines:
         match = _ERROR_LINE.match(line)
         if match:

@@ -393,3 +393,17 @@ def test_buf_rule_sets_report_each_finding_once_at_full_levels():
         ("FIELD_SAME_ONEOF", "Payment.card"),
         ("FIELD_SAME_ONEOF", "Payment.iban"),
     ]
+
+
+def test_protoc_warnings_do_not_hide_the_error():
+    """protoc can print warnings (unused imports) before the error; the error is what we report.
+    A real compile cannot be made to print both reliably, so the translation is fed protoc's format."""
+    from registry.compat.protobuf_compile import MAIN_FILE, _translate_error
+
+    root = "/tmp/meshgate-proto-x/src"
+    diagnostics = (
+        f"{root}/{MAIN_FILE}:2:1: warning: Import common/a.proto is unused.\n"
+        f'{root}/{MAIN_FILE}:5:3: Expected ";".\n'
+    )
+    error = _translate_error(diagnostics, root, "order.proto")
+    assert str(error) == 'order.proto:5:3: Expected ";".'
