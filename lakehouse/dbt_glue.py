@@ -79,7 +79,13 @@ def create_bronze_views(conn: duckdb.DuckDBPyConnection, snapshots: dict[str, st
 
 
 def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table, properties: dict) -> None:
-    """Replace the Iceberg table's content with ``table`` in one commit, creating or widening it."""
+    """Replace the Iceberg table's content with ``table`` as ONE overwrite snapshot.
+
+    Created on first use, widened when the model gains columns. pyiceberg's ``Table.overwrite`` would
+    record a delete and an append snapshot; one snapshot per run keeps the history one entry per build.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files  # the writer behind Table.append
+
     catalog.create_namespace_if_not_exists(identifier[0])
     try:
         iceberg = catalog.load_table(identifier)
@@ -88,10 +94,18 @@ def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table
     if not _same_columns(iceberg.schema().as_arrow(), table.schema):
         with iceberg.update_schema() as update:
             update.union_by_name(table.schema)
-    if iceberg.current_snapshot() is None:
-        iceberg.append(table, snapshot_properties=properties)
-    else:  # pyiceberg records a delete and an append snapshot, committed together
-        iceberg.overwrite(table, snapshot_properties=properties)
+    current = list(iceberg.scan().plan_files()) if iceberg.current_snapshot() else []
+    with iceberg.transaction() as transaction:
+        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
+            for task in current:
+                overwrite.delete_data_file(task.file)
+            for data_file in _dataframe_to_data_files(
+                table_metadata=transaction.table_metadata,
+                write_uuid=overwrite.commit_uuid,
+                df=table,
+                io=iceberg.io,
+            ):
+                overwrite.append_data_file(data_file)
 
 
 def _same_columns(current: pa.Schema, new: pa.Schema) -> bool:

@@ -269,8 +269,11 @@ def test_silver_and_gold_land_as_iceberg_tables_equal_to_duckdb(built):
         duck_rows = records(built["data_dir"], f"{namespace}.{name}")
         key = lambda row: json.dumps(row, sort_keys=True, default=str)  # noqa: E731
         assert sorted(iceberg_rows, key=key) == sorted(duck_rows, key=key), f"{namespace}.{name}"
-        models = {s.summary.get("meshgate.dbt-model") for s in table.snapshots()}
-        assert models == {f'"meshgate"."{namespace}"."{name}"'}
+        snapshots = table.snapshots()
+        assert len(snapshots) == len(built["builds"]), f"one snapshot per dbt build of {namespace}.{name}"
+        assert {s.summary.get("meshgate.dbt-model") for s in snapshots} == {
+            f'"meshgate"."{namespace}"."{name}"'
+        }
 
 
 def test_docs_lineage_goes_from_bronze_sources_through_silver_to_gold_and_is_served(built):
