@@ -55,11 +55,13 @@ def check_offline(
     against: str,
     resolve: ResolveReferences,
     manifest: dict | None,
+    against_name: str = "base",
 ) -> CheckReport:
-    """Each changed contract against its own file at ``against``, at the contract's level."""
+    """Each changed contract against its own file at commit ``against`` (``against_name`` is how the
+    user named it), at the contract's level."""
     report = CheckReport(base=base, mode="offline")
     for change in changes:
-        result = _result(change, f"REF {against[:12]}")
+        result = _result(change, f"{against_name} ({against[:12]})")
         if change.new is not None:
             new_schema = parse(change.new, resolve(change.new))
             old = change.old if against == base else _old_at(config, change, against)

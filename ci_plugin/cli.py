@@ -223,7 +223,9 @@ def run_check(
         against_commit = git.commit_of(root, against)
         if against_commit is None:
             raise ConfigError(f"--against {against!r} does not name a commit in this repository")
-        return check_offline(config, changes, base_commit, against_commit, reference_resolver(head), manifest)
+        return check_offline(
+            config, changes, base_commit, against_commit, reference_resolver(head), manifest, against
+        )
     target = registry or config.registry or DEFAULT_REGISTRY
     try:
         with _registry_client(target, token) as client:

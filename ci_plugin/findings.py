@@ -24,7 +24,7 @@ class ContractResult:
     status: str  # added, modified, renamed, deleted
     contract_file: str
     schema_file: str
-    checked_against: str  # "registry" or "REF <commit>"
+    checked_against: str  # "registry", or the ref and its commit: "main (1a2b3c4d5e6f)"
     level: str | None = None
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

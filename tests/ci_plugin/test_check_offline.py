@@ -21,7 +21,11 @@ def test_compatible_change_passes(contract_repo):
     result = contract_repo.contract_check("--against", "main")
 
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert "ok checkout.CheckoutCompleted (modified" in result.stdout
+    base = contract_repo.git("rev-parse", "main")[:12]
+    assert (
+        f"ok checkout.CheckoutCompleted (modified; {AVRO_CONTRACT}; against main ({base}), BACKWARD)"
+        in result.stdout
+    )
     assert "OK: no breaking contract changes" in result.stdout
 
 
