@@ -18,6 +18,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from lakehouse import bronze
+from lakehouse.errors import InvalidBatch
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
 from lakehouse.naming import bronze_identifier, quarantine_identifier
@@ -89,7 +90,22 @@ def ingest(
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
     key = mask_key() if contract.metadata.mask_pii_at == "bronze" and contract.metadata.pii_fields else None
-    batch_id = batch_id or content_hash(paths, storage_options)
+    if not batch_id:
+        try:
+            batch_id = content_hash(paths, storage_options)
+        except InvalidBatch as exc:  # unreadable before any id exists: log it under an empty batch id
+            IngestLog(catalog.engine).record(
+                LogEntry(
+                    contract.subject,
+                    "",
+                    REJECTED,
+                    files=paths,
+                    message=str(exc),
+                    schema_id=schema_id,
+                    schema_version=schema_version,
+                )  # fmt: skip
+            )
+            raise
     gate = _Gate(catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id, clock)
     if gate.landed():
         return gate.duplicate(paths)

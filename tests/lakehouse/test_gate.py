@@ -181,17 +181,6 @@ def test_quarantine_sends_invalid_rows_with_reasons_and_valid_rows_to_bronze(
     assert rows_in(iceberg_catalog, quarantine_identifier(CHECKOUT)).num_rows == len(BAD_ROWS)
 
 
-def test_a_file_that_cannot_be_decoded_raises_and_leaves_nothing(sqlite_catalog, contract, tmp_path):
-    path = tmp_path / "broken.jsonl"
-    path.write_text(json.dumps(checkout(1)) + "\n[1, 2, 3]\n")
-    with pytest.raises(InvalidBatch) as error:
-        ingest([str(path)], contract, sqlite_catalog, schema_id=1, schema_version=1)
-    assert str(path) in str(error.value)
-    assert sqlite_catalog.load_table(bronze_identifier(CHECKOUT)).current_snapshot() is None
-    (entry,) = IngestLog(sqlite_catalog.engine).entries()
-    assert entry.status == "rejected" and str(path) in entry.message
-
-
 def test_masking_at_bronze_stores_keyed_hashes_of_pii_fields(
     sqlite_catalog, examples_dir, tmp_path, monkeypatch
 ):
@@ -298,3 +287,95 @@ def test_a_protobuf_field_renamed_under_its_number_keeps_its_column(sqlite_catal
     data = rows_in(sqlite_catalog, bronze_identifier(SIGNUP))
     assert "country" not in data.column_names
     assert data.column("country_code").to_pylist() == ["PT", "PT"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "fmt"),
+    [
+        ("checkout", "batch.jsonl.gz", "jsonl"),
+        ("checkout", "batch.avro", "avro"),
+        ("signup", "batch.pb.zst", "protobuf"),
+        ("checkout", "batch.confluent", "confluent"),
+        ("signup", "batch.confluent.zst", "confluent"),
+    ],
+)
+def test_each_input_format_lands_in_bronze(sqlite_catalog, generate, tmp_path, monkeypatch, kind, name, fmt):
+    monkeypatch.setenv("MESHGATE_PII_KEY", "k")
+    contract = generate.contract(kind)
+    path = generate.write(kind, tmp_path / name, 40, fmt=fmt, schema_id=5)
+    lookups = []
+
+    def lookup(schema_id):
+        lookups.append(schema_id)
+        return contract
+
+    result = ingest(
+        [str(path)], contract, sqlite_catalog, schema_id=5, schema_version=1, schema_lookup=lookup
+    )
+    assert (result.status, result.rows_accepted) == ("accepted", 40)
+    assert rows_in(sqlite_catalog, bronze_identifier(contract.subject)).num_rows == 40
+    assert lookups == ([5] if fmt == "confluent" else [])
+
+
+def _truncate_gzip(generate, path):
+    data = generate.write("checkout", path.with_suffix(".jsonl.gz"), 50).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _plain_named_gz(generate, path):
+    path.write_bytes(generate.write("checkout", path.with_suffix(".jsonl"), 5).read_bytes())
+
+
+def _wrong_magic(generate, path):
+    data = bytearray(
+        generate.write("checkout", path.with_suffix(".confluent"), 3, fmt="confluent").read_bytes()
+    )
+    data[4] = 7
+    path.write_bytes(bytes(data))
+
+
+def _unknown_id(generate, path):
+    path.write_bytes(
+        generate.write(
+            "checkout", path.with_suffix(".confluent"), 3, fmt="confluent", schema_id=99
+        ).read_bytes()
+    )
+
+
+def _not_an_object(generate, path):
+    path.write_text(json.dumps(checkout(1)) + "\n" + json.dumps(["a", "list"]) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "make", "message"),
+    [
+        ("truncated.jsonl.gz", None, _truncate_gzip, "truncated"),
+        ("plain.jsonl.gz", None, _plain_named_gz, "not gzip"),
+        ("magic.confluent", "confluent", _wrong_magic, "wrong magic byte"),
+        ("unknown.confluent", "confluent", _unknown_id, "unknown schema id 99"),
+        ("list.jsonl", None, _not_an_object, "not an object|JSON object"),
+    ],
+)
+def test_undecodable_input_is_a_clear_error_and_nothing_is_written(
+    sqlite_catalog, contract, generate, tmp_path, name, fmt, make, message
+):
+    from registry.errors import SchemaNotFound
+
+    path = tmp_path / name
+    make(generate, path)
+
+    def lookup(schema_id):
+        if schema_id != 1:
+            raise SchemaNotFound(f"schema {schema_id} not found")
+        return contract
+
+    with pytest.raises(InvalidBatch, match=message) as error:
+        ingest([str(path)], contract, sqlite_catalog, schema_id=1, schema_version=1, input_format=fmt,
+               schema_lookup=lookup, chunk_rows=10)  # fmt: skip
+    assert str(path) in str(error.value)
+    if sqlite_catalog.table_exists(bronze_identifier(CHECKOUT)):  # not when the content hash already failed
+        table = sqlite_catalog.load_table(bronze_identifier(CHECKOUT))
+        assert table.current_snapshot() is None
+        assert not list(Path(table.location().removeprefix("file://")).rglob("*.parquet"))
+    (entry,) = IngestLog(sqlite_catalog.engine).entries()
+    assert entry.status == "rejected" and str(path) in entry.message
