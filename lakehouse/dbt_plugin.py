@@ -5,7 +5,7 @@ On each DuckDB connection dbt opens it
 - registers ``meshgate_pii_hash(varchar)``: the gate's own keyed hash (``lakehouse.masking``), so
   Silver hashes equal Bronze hashes and joins work across tiers.
 Its ``store`` lands a model's result as an Iceberg table ``<schema>.<name>`` (``silver``/``gold``) in the
-same catalog; the ``meshgate_store_iceberg()`` post-hook calls it.
+same catalog, one snapshot per build that changed it; the ``meshgate_store_iceberg()`` post-hook calls it.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import duckdb
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
+from pyiceberg.exceptions import NoSuchTableError
 
 from lakehouse.catalog import open_catalog
 from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension, write_iceberg
 from lakehouse.masking import mask_key, mask_table
 
 PII_HASH_FUNCTION = "meshgate_pii_hash"
+MODEL_PROPERTY = "meshgate.dbt-model"
+FINGERPRINT_PROPERTY = "meshgate.content-fingerprint"  # row count and the sum of DuckDB row hashes
 
 
 def hash_pii(values: pa.Array) -> pa.Array:
@@ -58,15 +61,30 @@ class Plugin(BasePlugin):
         self._conn = conn
 
     def store(self, target_config: TargetConfig) -> None:
+        """Land the model's result in Iceberg, unless the last snapshot already holds this content."""
         relation = target_config.relation
+        identifier = (relation.schema, relation.identifier)
         cursor = self._conn.cursor()
         try:
+            rows, row_hash = cursor.sql(
+                f"select count(*), sum(hash(r)::hugeint) from {relation} as r"
+            ).fetchone()
+            fingerprint = f"{rows}:{row_hash}"
+            if self._landed_fingerprint(identifier) == fingerprint:
+                return  # a rerun that changed nothing adds no snapshot
             table = cursor.sql(f"select * from {relation}").to_arrow_table()
         finally:
             cursor.close()
         write_iceberg(
             self.catalog(),
-            (relation.schema, relation.identifier),
+            identifier,
             table,
-            {"meshgate.dbt-model": str(relation)},
+            {MODEL_PROPERTY: str(relation), FINGERPRINT_PROPERTY: fingerprint},
         )
+
+    def _landed_fingerprint(self, identifier: tuple[str, str]) -> str | None:
+        try:
+            snapshot = self.catalog().load_table(identifier).current_snapshot()
+        except NoSuchTableError:
+            return None
+        return snapshot.summary.get(FINGERPRINT_PROPERTY) if snapshot and snapshot.summary else None

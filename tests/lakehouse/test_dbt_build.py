@@ -270,7 +270,8 @@ def test_silver_and_gold_land_as_iceberg_tables_equal_to_duckdb(built):
         key = lambda row: json.dumps(row, sort_keys=True, default=str)  # noqa: E731
         assert sorted(iceberg_rows, key=key) == sorted(duck_rows, key=key), f"{namespace}.{name}"
         snapshots = table.snapshots()
-        assert len(snapshots) == len(built["builds"]), f"one snapshot per dbt build of {namespace}.{name}"
+        # batch 1 and batch 2 each change every table; the rerun without new Bronze adds no snapshot
+        assert len(snapshots) == 2, f"{namespace}.{name}: {len(snapshots)} snapshots"
         assert {s.summary.get("meshgate.dbt-model") for s in snapshots} == {
             f'"meshgate"."{namespace}"."{name}"'
         }
