@@ -13,7 +13,7 @@ from ci_plugin.config import Config, ConfigError
 from ci_plugin.findings import CheckReport, ContractResult, Finding
 from ci_plugin.references import ResolveReferences
 from registry.compat import Level, ParsedSchema, check_compatibility, get_format
-from registry.errors import InvalidSchema, SubjectNotFound
+from registry.errors import InvalidSchema, SubjectNotFound, VersionNotFound
 
 DEFAULT_LEVEL = Level.BACKWARD
 
@@ -106,11 +106,17 @@ def check_against_registry(
             if not _registered_versions(client, subject):
                 result.notes.append(f"new subject {subject}: no registered version yet")
             result.level = client.get_config(subject).level.value
-            verdict = client.check(
-                subject, contract.schema, contract.format, contract.references, version="all"
-            )
-            for violation in verdict.violations:
-                result.findings.append(_registry_finding(change.new, violation, verdict.consumers))
+            missing = _unregistered_references(client, contract)
+            if missing:
+                result.notes.append(
+                    f"references {', '.join(missing)}, not registered yet: the registry checks it at publish"
+                )
+            else:
+                verdict = client.check(
+                    subject, contract.schema, contract.format, contract.references, version="all"
+                )
+                for violation in verdict.violations:
+                    result.findings.append(_registry_finding(change.new, violation, verdict.consumers))
         else:
             consumers = sorted(consumer.name for consumer in client.list_consumers(subject))
             if consumers:
@@ -128,6 +134,17 @@ def check_against_registry(
         result.findings.extend(dbt_findings(config, change, manifest, resolve))
         report.results.append(result)
     return report
+
+
+def _unregistered_references(client, contract) -> list[str]:
+    """References to versions the registry does not hold yet (typically added by the same change)."""
+    missing = []
+    for reference in contract.references:
+        try:
+            client.get_version(reference.subject, reference.version)
+        except (SubjectNotFound, VersionNotFound):
+            missing.append(f"{reference.subject} version {reference.version}")
+    return missing
 
 
 def _registered_versions(client, subject: str) -> list[int]:

@@ -181,3 +181,21 @@ def test_the_subjects_level_in_the_registry_applies_not_the_contract_file(contra
     assert result.exit_code == 1
     assert "against registry, FULL)" in result.stdout
     assert "FIELD_MISSING_DEFAULT CheckoutCompleted.email" in result.stdout
+
+
+def test_new_contract_referencing_another_new_contract_passes_before_either_is_registered(
+    contract_repo, registry
+):
+    from tests.ci_plugin.test_publish import add_referencing_contracts
+
+    add_referencing_contracts(contract_repo)
+    contract_repo.commit("billing and finance contracts, nothing registered yet")
+
+    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    notes = {c["subject"]: c["notes"] for c in json.loads(result.stdout)["contracts"]}
+    assert notes["finance.Money"] == ["new subject finance.Money: no registered version yet"]
+    assert any(
+        "finance.Money" in note and "not registered" in note for note in notes["billing.InvoiceIssued"]
+    )
