@@ -66,7 +66,10 @@ class IngestLog:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        _metadata.create_all(engine, checkfirst=True)
+        try:
+            _metadata.create_all(engine, checkfirst=True)
+        except sa.exc.DBAPIError:  # another gate created it between the check and the CREATE
+            _metadata.create_all(engine, checkfirst=True)
 
     def record(self, entry: LogEntry) -> None:
         row = {

@@ -75,7 +75,8 @@ def maintain(
             table = catalog.load_table(identifier)
             report = MaintenanceReport(".".join(identifier), keep_for, _day_start(instant - keep_for))
             _delete_expired_partitions(table, report)
-            _expire_snapshots(table, log, instant - snapshot_max_age, report)
+            # Bronze history is what exactly-once checks; quarantine snapshots need no record.
+            _expire_snapshots(table, log if namespace == BRONZE else None, instant - snapshot_max_age, report)
             reports.append(report)
     return reports
 
@@ -100,7 +101,9 @@ def _delete_expired_partitions(table: Table, report: MaintenanceReport) -> None:
     table.refresh()
 
 
-def _expire_snapshots(table: Table, log: IngestLog, older_than: datetime, report: MaintenanceReport) -> None:
+def _expire_snapshots(
+    table: Table, log: IngestLog | None, older_than: datetime, report: MaintenanceReport
+) -> None:
     current = table.current_snapshot()
     ancestry = {s.snapshot_id for s in ancestors_of(current, table.metadata)}
     cutoff_ms = int(older_than.timestamp() * 1000)
@@ -116,7 +119,7 @@ def _expire_snapshots(table: Table, log: IngestLog, older_than: datetime, report
         summary = snapshot.summary or {}
         batch_id = summary.get(bronze.SUMMARY_BATCH_ID)
         subject = summary.get(bronze.SUMMARY_SUBJECT, subject_of or ".".join(table.name()))
-        if batch_id and snapshot.snapshot_id in ancestry and not log.landed(subject, batch_id):
+        if log and batch_id and snapshot.snapshot_id in ancestry and not log.landed(subject, batch_id):
             log.record(
                 LogEntry(
                     subject=subject,

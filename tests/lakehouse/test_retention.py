@@ -103,3 +103,22 @@ def test_parse_duration_rejects_other_shapes():
 def test_an_unknown_tier_is_refused(sqlite_catalog):
     with pytest.raises(InvalidArgument, match="gold"):
         maintain(sqlite_catalog, retention={"gold": timedelta(days=1)})
+
+
+def test_retention_is_configured_per_tier(sqlite_catalog):
+    from lakehouse.naming import quarantine_identifier
+
+    bronze_table = bronze.ensure_table(sqlite_catalog, bronze_identifier(SUBJECT), SCHEMA)
+    quarantine_table = bronze.ensure_table(sqlite_catalog, quarantine_identifier(SUBJECT), SCHEMA)
+    hundred_days_ago = NOW - timedelta(days=100)
+    land(bronze_table, "kept", hundred_days_ago)
+    land(quarantine_table, "dropped", hundred_days_ago)
+
+    reports = maintain(sqlite_catalog, retention={"quarantine": parse_duration("90d")}, now=lambda: NOW)
+
+    assert {r.table: r.rows_deleted for r in reports} == {
+        "bronze.checkout__checkout_completed": 0,
+        "quarantine.checkout__checkout_completed": 3,
+    }
+    assert batches(bronze_table) == {"kept"}
+    assert quarantine_table.refresh().scan().to_arrow().num_rows == 0
