@@ -21,6 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
 from decimal import Decimal
@@ -299,9 +300,28 @@ class _Batch:
 
 
 def _jsonl_chunks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[Chunk]:
+    """Blocks parsed one ahead on a worker thread while the previous one is validated.
+
+    pyarrow's parser and the validation kernels release the GIL, so the two overlap.
+    """
     json_schema = _json_read_schema(batch.schema, path)
-    for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
-        yield _jsonl_block(block, lines, first_row, first_offset, path, batch, json_schema)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl-parse") as parser:
+        in_flight = None
+        for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
+            parsed = parser.submit(_parse_block, block, json_schema, batch.schema)
+            if in_flight:
+                yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch, json_schema)
+            in_flight = ((block, lines, first_row, first_offset), parsed)
+        if in_flight:
+            yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch, json_schema)
+
+
+def _parse_block(block: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Table | None:
+    """The fast path: the whole block typed by pyarrow, or None when pyarrow refuses it."""
+    try:
+        return _read_json(block, json_schema, schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _line_blocks(stream: BinaryIO, path: str, batch: _Batch) -> Iterator[tuple[int, int, int, bytes]]:
@@ -359,12 +379,8 @@ def _line_too_long(path: str, row: int, offset: int, limit: int) -> InvalidBatch
     )
 
 
-def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, path: str, batch: _Batch,
-                 json_schema: pa.Schema) -> Chunk:  # fmt: skip
-    try:
-        table = _read_json(block, json_schema, batch.schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        table = None
+def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, table: pa.Table | None,
+                 path: str, batch: _Batch, json_schema: pa.Schema) -> Chunk:  # fmt: skip
     if table is not None and table.num_rows == lines:  # fewer rows: blank lines; let the slow pass count
         rows = sequence(first_row, lines)
         return batch.finish(
