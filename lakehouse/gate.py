@@ -93,18 +93,12 @@ def ingest(
     if not batch_id:
         try:
             batch_id = content_hash(paths, storage_options)
-        except InvalidBatch as exc:  # unreadable before any id exists: log it under an empty batch id
-            IngestLog(catalog.engine).record(
-                LogEntry(
-                    contract.subject,
-                    "",
-                    REJECTED,
-                    files=paths,
-                    message=str(exc),
-                    schema_id=schema_id,
-                    schema_version=schema_version,
-                )  # fmt: skip
+        except InvalidBatch as exc:  # unreadable before any id exists: logged under an empty batch id
+            entry = LogEntry(
+                contract.subject, "", REJECTED, schema_id=schema_id, schema_version=schema_version
             )
+            entry.files, entry.message = paths, str(exc)
+            IngestLog(catalog.engine).record(entry)
             raise
     gate = _Gate(catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id, clock)
     if gate.landed():
