@@ -244,3 +244,48 @@ def test_a_truncated_confluent_dump_is_an_invalid_batch(generate, checkout_contr
     with pytest.raises(InvalidBatch, match="truncated") as caught:
         list(read_batch(str(path), checkout_contract, schema_lookup=lambda _: checkout_contract))
     assert caught.value.row == 3
+
+
+def test_a_confluent_avro_payload_that_does_not_decode_is_a_decode_violation(
+    generate, checkout_contract, tmp_path
+):
+    good = generate.write("checkout", tmp_path / "good.confluent", 2, fmt="confluent").read_bytes()
+    path = tmp_path / "dump.confluent"
+    path.write_bytes(good + generate.confluent_frame(1, b"\x02"))  # a string length with no string
+
+    chunks = list(read_batch(str(path), checkout_contract, schema_lookup=lambda _: checkout_contract))
+
+    assert [(v.row, v.rule, v.byte_offset) for c in chunks for v in c.violations] == [
+        (3, "decode", len(good))
+    ]
+    assert rows(chunks) == 2
+
+
+def test_a_binary_record_over_the_size_cap_is_refused(generate, signup_contract, tmp_path):
+    path = tmp_path / "big.pb"
+    cls = message_class(signup_contract)
+    path.write_bytes(generate.delimited(cls(event_id="x" * 2000).SerializeToString()))
+
+    with pytest.raises(InvalidBatch, match="over the 1024-byte limit") as caught:
+        list(read_batch(str(path), signup_contract, max_line_bytes=1024))
+    assert (caught.value.row, caught.value.byte_offset) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "contract_name"), [(".pb", "signup_contract"), (".confluent", "checkout_contract")]
+)
+def test_an_empty_binary_file_is_an_invalid_batch(request, tmp_path, suffix, contract_name):
+    contract = request.getfixturevalue(contract_name)
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+
+    with pytest.raises(InvalidBatch, match="holds no records"):
+        list(read_batch(str(path), contract, schema_lookup=lambda _: contract))
+
+
+def test_an_empty_avro_file_is_an_invalid_batch(checkout_contract, tmp_path):
+    path = tmp_path / "empty.avro"
+    path.write_bytes(b"")
+
+    with pytest.raises(InvalidBatch, match="Avro header cannot be decoded"):
+        list(read_batch(str(path), checkout_contract))
