@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +74,21 @@ async def _serve_echo() -> None:
 # ---- the load generator
 
 
-async def _load(target: str, method: str, request, seconds: float, concurrency: int) -> tuple[float, float]:
-    """(requests per second, p99 latency in ms) of ``method`` under ``concurrency`` callers."""
+@dataclass
+class Round:
+    rps: float
+    p99_ms: float
+    server_cpu_us: float  # server CPU time per request: steady even when other work shares the machine
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _load(target: str, pid: int, method: str, request, seconds: float, concurrency: int) -> Round:
+    """Drive ``method`` with ``concurrency`` callers for ``seconds``; measure the server ``pid`` too."""
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         call = getattr(pb_grpc.ContractRegistryStub(channel), method)
@@ -88,15 +102,19 @@ async def _load(target: str, method: str, request, seconds: float, concurrency: 
                 await call(request)
                 latencies.append(time.perf_counter() - start)
 
-        begin = time.perf_counter()
+        cpu_before, begin = _cpu_seconds(pid), time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - begin
+        elapsed, cpu = time.perf_counter() - begin, _cpu_seconds(pid) - cpu_before
     latencies.sort()
-    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000
+    return Round(
+        len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000, cpu / len(latencies) * 1e6
+    )
 
 
-def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs)
+def _median(rounds: list[Round]) -> Round:
+    return Round(
+        *(statistics.median(getattr(r, name) for r in rounds) for name in ("rps", "p99_ms", "server_cpu_us"))
+    )
 
 
 def _register_latency(target: str, versions: int) -> list[float]:
@@ -142,29 +160,43 @@ def main() -> None:
                 ),
             ]
             print(
-                f"cpus {os.cpu_count()}, {args.concurrency} requests in flight, "
-                f"median of {args.rounds} alternating {args.seconds:g}s rounds"
+                f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, {args.concurrency} requests "
+                f"in flight, median of {args.rounds} alternating {args.seconds:g}s rounds"
             )
             print(
-                f"{'call':<12}{'registry req/s':>16}{'p99 ms':>9}{'echo req/s':>12}{'p99 ms':>9}{'ratio':>8}"
+                f"{'call':<11}{'registry req/s':>15}{'p99 ms':>8}{'cpu us/req':>11}"
+                f"{'echo req/s':>12}{'p99 ms':>8}{'cpu us/req':>11}{'req/s ratio':>12}{'cpu ratio':>10}"
             )
             for label, method, request in cases:
                 ours, base = [], []
                 for _ in range(args.rounds):  # alternate, so both see the same background load
                     ours.append(
                         asyncio.run(
-                            _load(registry.grpc_target, method, request, args.seconds, args.concurrency)
+                            _load(
+                                registry.grpc_target,
+                                registry.process.pid,
+                                method,
+                                request,
+                                args.seconds,
+                                args.concurrency,
+                            )
                         )
                     )
                     base.append(
-                        asyncio.run(_load(echo_target, method, request, args.seconds, args.concurrency))
+                        asyncio.run(
+                            _load(echo_target, echo.pid, method, request, args.seconds, args.concurrency)
+                        )
                     )
-                (ours_rps, ours_p99), (base_rps, base_p99) = _median(ours), _median(base)
-                ratio = ours_rps / base_rps
-                verdict = "ok" if ratio >= 0.7 else "BELOW 70% TARGET"
+                a, b = _median(ours), _median(base)
                 print(
-                    f"{label:<12}{ours_rps:>16.0f}{ours_p99:>9.2f}{base_rps:>12.0f}{base_p99:>9.2f}{ratio:>7.0%} {verdict}"
+                    f"{label:<11}{a.rps:>15.0f}{a.p99_ms:>8.2f}{a.server_cpu_us:>11.0f}"
+                    f"{b.rps:>12.0f}{b.p99_ms:>8.2f}{b.server_cpu_us:>11.0f}"
+                    f"{a.rps / b.rps:>12.0%}{b.server_cpu_us / a.server_cpu_us:>10.0%}"
                 )
+            print(
+                "req/s ratio: registry over echo throughput (target >= 70%); cpu ratio: echo's server CPU per "
+                "request over the registry's, i.e. the throughput ratio when each server has a core to itself."
+            )
             timings = _register_latency(registry.grpc_target, args.versions)
             print(
                 f"register at BACKWARD_TRANSITIVE, {args.versions} versions: "

@@ -25,18 +25,35 @@ from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.errors import IncompatibleSchema, MeshgateError
 from registry.metrics import OK, Metrics
-from registry.service import RegistryService
+from registry.service import RegisteredSchema, RegistryService
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContractRegistry"].full_name
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
+MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
 class RegistryServicer(pb_grpc.ContractRegistryServicer):
     def __init__(self, service: RegistryService, metrics: Metrics):
         self.service = service
         self.metrics = metrics
+        self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
+
+    def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
+        """The message of a version, built once per cached ``RegisteredSchema`` object.
+
+        The service hands out the same object until the subject changes, so the entry is keyed by
+        the object's identity (and keeps the object, so the identity cannot be reused meanwhile).
+        """
+        entry = self._messages.get(id(registered))
+        if entry is not None and entry[0] is registered:
+            return entry[1]
+        message = wire.schema_version_to_pb(registered)
+        if len(self._messages) >= MESSAGE_CACHE_SIZE:
+            self._messages.clear()
+        self._messages[id(registered)] = (registered, message)
+        return message
 
     async def Register(self, request: pb.RegisterRequest, context) -> pb.SchemaVersion:
         registered = await self._call(context, "Register", self._register, request)
@@ -80,16 +97,20 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return wire.schema_version_to_pb(registered)
 
     async def GetSchemaById(self, request, context) -> pb.Schema:
-        start = time.perf_counter()
-        record = self.service.cached_schema(request.id)
-        if record is None:
-            record = await self._call(context, "GetSchemaById", self.service.get_by_id, request.id)
-        else:  # immutable and cached: answered on the event loop, no worker thread
-            self.metrics.observe("grpc", "GetSchemaById", time.perf_counter() - start, OK)
+        record = await self._call(
+            context,
+            "GetSchemaById",
+            self.service.get_by_id,
+            request.id,
+            cached=lambda: self.service.cached_schema(request.id),  # ids are immutable
+        )
         return wire.schema_to_pb(record)
 
     async def GetSchemaByVersion(self, request, context) -> pb.SchemaVersion:
         version = "latest" if request.version in (0, -1) else request.version
+        cached = None
+        if self.service.store.reads_are_local and not request.include_deleted:
+            cached = lambda: self.service.cached_version(request.subject, version)  # noqa: E731
         registered = await self._call(
             context,
             "GetSchemaByVersion",
@@ -97,8 +118,9 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             request.subject,
             version,
             include_deleted=request.include_deleted,
+            cached=cached,
         )
-        return wire.schema_version_to_pb(registered)
+        return self._version_message(registered)
 
     async def ListSubjects(self, request, context) -> pb.ListSubjectsResponse:
         subjects = await self._call(
@@ -182,11 +204,25 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         )
         return pb.RemoveConsumerResponse()
 
-    async def _call(self, context, method: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` in a worker thread; the one place where errors become gRPC statuses."""
+    async def _call(
+        self,
+        context,
+        method: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        cached: Callable[[], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``fn`` in a worker thread; the one place where errors become gRPC statuses.
+
+        ``cached`` answers without the thread when it can (a non-blocking cache lookup that returns
+        None on a miss): hot reads then stay on the event loop.
+        """
         start = time.perf_counter()
         try:
-            result = await asyncio.to_thread(fn, *args, **kwargs)
+            result = cached() if cached is not None else None
+            if result is None:
+                result = await asyncio.to_thread(fn, *args, **kwargs)
         except MeshgateError as exc:
             self.metrics.observe("grpc", method, time.perf_counter() - start, type(exc).__name__)
             if isinstance(exc, IncompatibleSchema) and method == "Register":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -101,6 +102,7 @@ class RegistryServer:
                 raise OSError(f"HTTP server on {self.host}:{self.requested.http_port} stopped at start")
             await asyncio.sleep(0.01)
         self.ports = BoundPorts(grpc_port, sock.getsockname()[1])
+        gc.freeze()  # the long-lived startup objects leave the collector's scans (cheaper collections)
         log.info("registry serving gRPC on %s, HTTP on %s", self.grpc_target, self.http_url)
         return self.ports
 

@@ -348,6 +348,19 @@ class RegistryService:
             raise VersionNotFound(f"version {number} of subject {subject!r} not found")
         return self._registered(row)
 
+    def cached_version(self, subject: str, version: int | str = "latest") -> RegisteredSchema | None:
+        """A live version answered from the cache after checking the subject's change counter, or
+        None when it is not cached (or changed): then ``get_version`` answers, with its errors.
+
+        Reads nothing but the counter, so on a store whose reads are local (SQLite) servers call it
+        on their event loop instead of a worker thread.
+        """
+        number = _version_number(version)
+        cached = self._live.get(subject)
+        if cached is None or cached.latest is None or self.store.subject_seq(subject) != cached.seq:
+            return None
+        return cached.latest if number is None else cached.by_version.get(number)
+
     def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
         query = select(SubjectVersionRow.subject).distinct().order_by(SubjectVersionRow.subject)
         if prefix:

@@ -27,9 +27,20 @@ def test_migrations_create_the_tables_and_are_idempotent(url):
     Store(url).close()
     store = Store(url)  # a second start finds the schema at head and changes nothing
     tables = set(sqlalchemy.inspect(store.engine).get_table_names())
-    assert {"schemas", "subjects", "subject_versions", "schema_references", "configs", "modes", "consumers"} <= tables
+    assert {
+        "schemas",
+        "subjects",
+        "subject_versions",
+        "schema_references",
+        "configs",
+        "modes",
+        "consumers",
+    } <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert (
+            connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one()
+            == "0001"
+        )
     store.close()
 
 
