@@ -1,4 +1,4 @@
-"""The seams between meshgate and dbt: Bronze snapshots for DuckDB, Iceberg landing, running dbt.
+"""The seams between meshgate and dbt: Bronze snapshots for DuckDB, and running dbt in-process.
 
 DuckDB reads each Bronze table's *current snapshot* with ``iceberg_scan`` on the metadata file the
 catalog points at, through a view ``bronze.<table>``: nothing is copied through Python. The iceberg
@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_avro
 import duckdb_extension_iceberg
-import pyarrow as pa
+import yaml
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
@@ -57,8 +57,6 @@ def bronze_snapshots(catalog: Catalog) -> dict[str, str]:
 
 def missing_bronze_tables(catalog: Catalog, project_dir: str | Path = PROJECT_DIR) -> dict[str, str]:
     """The Bronze tables the project's sources name that the catalog does not have: table -> subject."""
-    import yaml
-
     path = Path(project_dir) / "models" / "bronze" / "sources.yml"
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     present = bronze_snapshots(catalog)
@@ -76,40 +74,6 @@ def create_bronze_views(conn: duckdb.DuckDBPyConnection, snapshots: dict[str, st
     for table, location in snapshots.items():
         quoted = location.replace("'", "''")
         conn.execute(f"create or replace view {BRONZE}.\"{table}\" as select * from iceberg_scan('{quoted}')")
-
-
-def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table, properties: dict) -> None:
-    """Replace the Iceberg table's content with ``table`` as ONE overwrite snapshot.
-
-    Created on first use, widened when the model gains columns. pyiceberg's ``Table.overwrite`` would
-    record a delete and an append snapshot; one snapshot per run keeps the history one entry per build.
-    """
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files  # the writer behind Table.append
-
-    catalog.create_namespace_if_not_exists(identifier[0])
-    try:
-        iceberg = catalog.load_table(identifier)
-    except NoSuchTableError:
-        iceberg = catalog.create_table(identifier, schema=table.schema)
-    if not _same_columns(iceberg.schema().as_arrow(), table.schema):
-        with iceberg.update_schema() as update:
-            update.union_by_name(table.schema)
-    current = list(iceberg.scan().plan_files()) if iceberg.current_snapshot() else []
-    with iceberg.transaction() as transaction:
-        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
-            for task in current:
-                overwrite.delete_data_file(task.file)
-            for data_file in _dataframe_to_data_files(
-                table_metadata=transaction.table_metadata,
-                write_uuid=overwrite.commit_uuid,
-                df=table,
-                io=iceberg.io,
-            ):
-                overwrite.append_data_file(data_file)
-
-
-def _same_columns(current: pa.Schema, new: pa.Schema) -> bool:
-    return [(f.name, str(f.type)) for f in current] == [(f.name, str(f.type)) for f in new]
 
 
 @dataclass

@@ -16,10 +16,11 @@ import duckdb
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
+from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from lakehouse.catalog import open_catalog
-from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension, write_iceberg
+from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension
 from lakehouse.masking import mask_key, mask_table
 
 PII_HASH_FUNCTION = "meshgate_pii_hash"
@@ -88,3 +89,37 @@ class Plugin(BasePlugin):
         except NoSuchTableError:
             return None
         return snapshot.summary.get(FINGERPRINT_PROPERTY) if snapshot and snapshot.summary else None
+
+
+def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table, properties: dict) -> None:
+    """Replace the Iceberg table's content with ``table`` as ONE overwrite snapshot.
+
+    Created on first use, widened when the model gains columns. pyiceberg's ``Table.overwrite`` would
+    record a delete and an append snapshot; one snapshot per run keeps the history one entry per build.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files  # the writer behind Table.append
+
+    catalog.create_namespace_if_not_exists(identifier[0])
+    try:
+        iceberg = catalog.load_table(identifier)
+    except NoSuchTableError:
+        iceberg = catalog.create_table(identifier, schema=table.schema)
+    if not _same_columns(iceberg.schema().as_arrow(), table.schema):
+        with iceberg.update_schema() as update:
+            update.union_by_name(table.schema)
+    current = list(iceberg.scan().plan_files()) if iceberg.current_snapshot() else []
+    with iceberg.transaction() as transaction:
+        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
+            for task in current:
+                overwrite.delete_data_file(task.file)
+            for data_file in _dataframe_to_data_files(
+                table_metadata=transaction.table_metadata,
+                write_uuid=overwrite.commit_uuid,
+                df=table,
+                io=iceberg.io,
+            ):
+                overwrite.append_data_file(data_file)
+
+
+def _same_columns(current: pa.Schema, new: pa.Schema) -> bool:
+    return [(f.name, str(f.type)) for f in current] == [(f.name, str(f.type)) for f in new]
