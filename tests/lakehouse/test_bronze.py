@@ -164,3 +164,28 @@ def test_rollback_to_an_unknown_snapshot_names_it(sqlite_catalog):
     write_batch(table, V1, "b1", chunks=1)
     with pytest.raises(Exception, match="12345"):
         bronze.rollback(table, 12345)
+
+
+@pytest.mark.parametrize(
+    ("subject", "name"),
+    [
+        ("checkout.CheckoutCompleted", "checkout__checkout_completed"),
+        ("identity.UserSignedUp", "identity__user_signed_up"),
+        ("web.v2.HTTPRequestSeen", "web__v2_http_request_seen"),
+        ("Payments.refund_issued", "payments__refund_issued"),
+    ],
+)
+def test_table_names_follow_the_naming_rule(subject, name):
+    from lakehouse.naming import quarantine_identifier, table_name
+
+    assert table_name(subject) == name
+    assert bronze_identifier(subject) == ("bronze", name)
+    assert quarantine_identifier(subject) == ("quarantine", name)
+
+
+def test_a_subject_without_a_domain_is_refused():
+    from lakehouse.naming import table_name
+    from registry.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="'Orders' is not of the form domain.Name"):
+        table_name("Orders")
