@@ -14,10 +14,18 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.client import AsyncRegistryClient, RegistryClient
-from registry.errors import IncompatibleSchema, SubjectNotFound, Unavailable
+from registry.errors import IncompatibleSchema, SubjectNotFound, Unavailable, VersionNotFound
 from registry.grpc_errors import ERROR_KEY
 from tests.conftest import free_port
-from tests.registry.registry_harness import BREAKING, V1, running_server, unique_subject
+from tests.registry.registry_harness import (
+    BACKENDS,
+    BREAKING,
+    V1,
+    V2,
+    database_url,
+    running_server,
+    unique_subject,
+)
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +187,18 @@ def test_unreachable_registry_is_unavailable():
     with RegistryClient(f"127.0.0.1:{free_port()}", timeout=2) as client:
         with pytest.raises(Unavailable, match="unreachable"):
             client.list_subjects()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_replica_never_serves_a_latest_another_replica_replaced(backend, tmp_path):
+    subject = unique_subject()
+    with database_url(backend, tmp_path) as url, running_server(url) as a, running_server(url) as b:
+        with RegistryClient(a.grpc_target) as replica_a, RegistryClient(b.grpc_target) as replica_b:
+            replica_a.register(subject, V1)
+            assert replica_a.latest(subject).version == 1  # cached by replica A from here on
+            assert replica_a.get_version(subject, 1).version == 1
+            replica_b.register(subject, V2)
+            assert replica_a.latest(subject).version == 2
+            replica_b.delete_version(subject, 1)
+            with pytest.raises(VersionNotFound):
+                replica_a.get_version(subject, 1)
