@@ -217,7 +217,7 @@ def _check_rule(
         values, index = column_values(table, path)
         found = []
         for i, row, first in tracker.duplicates(path, values, rows if index is None else rows.take(index)):
-            shown = _shown(values[i].as_py(), path, pii)
+            shown = shown_value(values[i].as_py(), path, pii)
             message = f"{path}: {shown} repeats the value of row {first} (must be unique within the batch)"
             found.append(RowViolation(row, path, "unique", shown, message))
         return found
@@ -318,7 +318,7 @@ def _report(
     bad_rows = rows.take(positions if index is None else index.take(positions)).to_pylist()
     found = []
     for row, value in zip(bad_rows, bad_values, strict=True):
-        shown = _shown(value, path, pii)
+        shown = shown_value(value, path, pii)
         found.append(RowViolation(row, path, rule, shown, describe(shown)))
     return found
 
@@ -333,7 +333,7 @@ def _normalise(path: str) -> str:
     return path.replace("[]", "")
 
 
-def _shown(value, path: str, pii: list[str]) -> str:
+def shown_value(value, path: str, pii: list[str]) -> str:
     """The value as it may appear in a violation: redacted for PII, shortened when long."""
     if value is None:
         return "null"
@@ -341,6 +341,8 @@ def _shown(value, path: str, pii: list[str]) -> str:
         return REDACTED
     if isinstance(value, str):
         text = value
+    elif isinstance(value, bool):
+        text = json.dumps(value)
     elif hasattr(value, "isoformat"):
         text = value.isoformat()
     elif isinstance(value, dict | list | tuple):
@@ -348,3 +350,17 @@ def _shown(value, path: str, pii: list[str]) -> str:
     else:
         text = str(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def redact(value, pii: list[str], prefix: str = ""):
+    """A copy of a decoded record with the values at PII paths (through lists too) redacted."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if item is not None and is_pii(prefix + key, pii)
+            else redact(item, pii, prefix + key + ".")
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item, pii, prefix) for item in value]
+    return value
