@@ -189,3 +189,46 @@ def test_a_subject_without_a_domain_is_refused():
 
     with pytest.raises(InvalidArgument, match="'Orders' is not of the form domain.Name"):
         table_name("Orders")
+
+
+def _sneak_in(catalog, batch_id):
+    """An ``already_landed`` hook that lets another writer commit ``batch_id`` once, right before our
+    commit attempt (between our refresh and our commit), as a concurrent gate would."""
+    calls = []
+
+    def hook():
+        if not calls:
+            other = catalog.load_table(IDENT)  # a second handle: another gate's view of the table
+            write_batch(other, V1, batch_id, chunks=1)
+        calls.append(1)
+        return False
+
+    return hook
+
+
+def test_a_commit_conflict_is_retried_after_refreshing_and_both_batches_land(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer = bronze.BatchWriter(table)
+    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "ours", NOW, 1, 1))
+    outcome = bronze.commit_batch(
+        table,
+        writer.finish(),
+        {bronze.SUMMARY_BATCH_ID: "ours"},
+        already_landed=_sneak_in(sqlite_catalog, "theirs"),
+    )
+    assert not outcome.duplicate and outcome.attempts == 2
+    assert sorted(set(table.scan().to_arrow().column("_batch_id").to_pylist())) == ["ours", "theirs"]
+
+
+def test_a_conflict_with_a_gate_landing_the_same_batch_ends_as_a_duplicate(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer = bronze.BatchWriter(table)
+    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "same", NOW, 1, 1))
+    outcome = bronze.commit_batch(
+        table,
+        writer.finish(),
+        {bronze.SUMMARY_BATCH_ID: "same"},
+        already_landed=_sneak_in(sqlite_catalog, "same"),
+    )
+    assert outcome.duplicate and outcome.attempts == 2
+    assert [s.summary[bronze.SUMMARY_BATCH_ID] for s in table.metadata.snapshots] == ["same"]
