@@ -20,7 +20,14 @@ from registry.api import registry_pb2_grpc as pb_grpc
 from registry.compat import Level
 from registry.contract import Contract, ContractMetadata, Reference
 from registry.errors import InvalidArgument
-from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord, SubjectConfig
+from registry.service import (
+    CheckResult,
+    Consumer,
+    RegisteredSchema,
+    SchemaRecord,
+    SubjectConfig,
+    as_references,
+)
 
 DEFAULT_TARGET = "localhost:50051"
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
@@ -41,7 +48,7 @@ class _Requests:
             subject=subject,
             schema=schema,
             format=format,
-            references=wire.references_to_pb(_refs(references)),
+            references=wire.references_to_pb(as_references(references)),
             normalize=normalize,
         )
         if metadata is not None:
@@ -55,7 +62,7 @@ class _Requests:
             subject=subject,
             schema=schema,
             format=format,
-            references=wire.references_to_pb(_refs(references)),
+            references=wire.references_to_pb(as_references(references)),
             version=str(version),
         )
         return "CheckCompatibility", request, wire.check_result_from_pb
@@ -67,7 +74,7 @@ class _Requests:
             subject=subject,
             schema=schema,
             format=format,
-            references=wire.references_to_pb(_refs(references)),
+            references=wire.references_to_pb(as_references(references)),
             include_deleted=include_deleted,
         )
         return "LookupSchema", request, wire.schema_version_from_pb
@@ -403,13 +410,6 @@ def _contract_fields(subject, schema, format, references, metadata):
     if schema is None:
         raise TypeError("schema is required when no Contract is given")
     return subject, schema, format, references, metadata
-
-
-def _refs(references: Iterable[Reference | dict]) -> list[Reference]:
-    return [
-        r if isinstance(r, Reference) else Reference(r["name"], r["subject"], int(r["version"]))
-        for r in references
-    ]
 
 
 def _version(version: int | str) -> int:

@@ -176,7 +176,7 @@ class RegistryService:
         _check_subject(subject)
         schema_format = _format(format)
         _check_size(schema, "schema")
-        refs = _references(references)
+        refs = as_references(references)
 
         def work(session: Session) -> RegisteredSchema:
             self._require_writable(session, subject)
@@ -249,7 +249,7 @@ class RegistryService:
         _check_subject(subject)
         schema_format = _format(format)
         _check_size(schema, "schema")
-        refs = _references(references)
+        refs = as_references(references)
         with self.store.read() as session:
             parsed = self._parse(session, schema_format, schema, refs, subject)
             live = [row for row in self._version_rows(session, subject) if not row.deleted]
@@ -281,7 +281,7 @@ class RegistryService:
         """The subject's newest version holding this schema (after normalisation)."""
         schema_format = _format(format)
         _check_size(schema, "schema")
-        refs = _references(references)
+        refs = as_references(references)
         with self.store.read() as session:
             rows = [r for r in self._version_rows(session, subject) if include_deleted or not r.deleted]
             if not rows:
@@ -620,7 +620,7 @@ class RegistryService:
         if row is None:
             raise SchemaNotFound(f"schema id {schema_id} not found")
         return SchemaRecord(
-            id=row.id, format=row.format, schema=row.text, references=_references(row.references)
+            id=row.id, format=row.format, schema=row.text, references=as_references(row.references)
         )
 
     def _parse(
@@ -822,7 +822,8 @@ def _fingerprint(parsed: ParsedSchema, refs: Sequence[Reference]) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _references(references: Iterable[Reference | dict]) -> tuple[Reference, ...]:
+def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ...]:
+    """Validated references from ``Reference``s or ``{name, subject, version}`` mappings."""
     result = []
     for i, ref in enumerate(references or ()):
         if isinstance(ref, dict):

@@ -401,3 +401,52 @@ def test_a_consumer_of_a_nested_field_is_blocked_only_by_changes_to_it(client, s
 )
 def test_violation_field_matching(path, fields, touches):
     assert violation_touches(path, fields) is touches
+
+
+def test_a_subject_keeps_one_format(client, subject, examples_dir):
+    client.register(subject, V1)
+    proto = (examples_dir / "contracts/identity/user_signed_up.proto").read_text()
+    with pytest.raises(IncompatibleSchema) as rejected:
+        client.register(subject, proto, format="PROTOBUF")
+    assert rejected.value.violations[0].rule == "FORMAT_CHANGED"
+
+
+def test_a_consumer_reading_another_format_blocks_the_first_version(client, subject, examples_dir):
+    client.register_consumer("avro-reader", subject, reader_schema=V1)  # the subject has no versions yet
+    proto = (examples_dir / "contracts/identity/user_signed_up.proto").read_text()
+    with pytest.raises(IncompatibleSchema) as rejected:
+        client.register(subject, proto, format="PROTOBUF")
+    assert rejected.value.consumers == ["avro-reader"]
+    assert rejected.value.violations[0].rule == "CONSUMER_FORMAT_MISMATCH"
+
+
+def test_a_consumer_of_a_permanently_deleted_version_must_be_registered_again(client, subject):
+    client.register(subject, V1)
+    client.register(subject, V2)
+    client.register_consumer("old-reader", subject, version=1)
+    client.delete_version(subject, 1)
+    client.delete_version(subject, 1, permanent=True)
+    with pytest.raises(VersionNotFound, match="old-reader"):
+        client.register(subject, avro({"id": "string"}))
+    client.register_consumer("old-reader", subject, version=2)
+    assert client.register(subject, V2.replace("note", "memo")).version == 3
+
+
+def test_malformed_references_name_the_entry(client, subject):
+    with pytest.raises(InvalidArgument, match=r"references\[0\]"):
+        client.register(subject, V1, references=[{"name": "Money"}])
+    with pytest.raises(InvalidArgument, match=r"references\[0\]"):
+        client.register(subject, V1, references=[Reference("Money", "a.B", 0)])
+
+
+def test_global_level_applies_to_subjects_without_their_own(server, subject):
+    with RegistryClient(server.grpc_target) as client:
+        try:
+            client.set_config(None, "NONE")
+            assert client.get_config(subject).level is Level.NONE
+            client.register(subject, V1)
+            assert client.register(subject, BREAKING).version == 2
+        finally:
+            assert client.delete_config(None).level is Level.NONE
+        assert client.get_config(None).level is Level.BACKWARD
+        assert client.delete_config(None).level is Level.BACKWARD  # nothing set: the server default
