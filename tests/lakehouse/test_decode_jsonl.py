@@ -303,3 +303,14 @@ def test_json_lines_cannot_fill_maps_or_times_and_say_so(tmp_path, avro_type, ki
 
     with pytest.raises(InvalidBatch, match=f"x is {kind}, which JSON Lines input cannot fill"):
         list(read_batch(path, contract))
+
+
+def test_a_line_longer_than_pyarrows_block_but_under_the_cap_is_typed(generate, checkout_contract, tmp_path):
+    long_line = checkout_line(generate, order_id="o" * (3 * 1024 * 1024))  # pyarrow's default block: 1 MiB
+    path = write_lines(tmp_path / "wide.jsonl", checkout_line(generate), long_line, checkout_line(generate))
+
+    chunks = list(read_batch(path, checkout_contract))
+
+    assert [r for c in chunks for r in c.rows.to_pylist()] == [1, 2, 3]
+    assert all_violations(chunks) == []
+    assert max(len(v) for c in chunks for v in c.table.column("order_id").to_pylist()) == 3 * 1024 * 1024
