@@ -232,3 +232,20 @@ def test_a_conflict_with_a_gate_landing_the_same_batch_ends_as_a_duplicate(sqlit
     )
     assert outcome.duplicate and outcome.attempts == 2
     assert [s.summary[bronze.SUMMARY_BATCH_ID] for s in table.metadata.snapshots] == ["same"]
+
+
+def test_losing_every_commit_attempt_is_a_clear_error_and_nothing_lands(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer = bronze.BatchWriter(table)
+    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "ours", NOW, 1, 1))
+    with pytest.raises(
+        bronze.CommitConflict, match="batch ours: 1 commits to bronze.checkout__checkout_completed"
+    ):
+        bronze.commit_batch(
+            table,
+            writer.finish(),
+            {bronze.SUMMARY_BATCH_ID: "ours"},
+            already_landed=_sneak_in(sqlite_catalog, "theirs"),
+            max_attempts=1,
+        )
+    assert bronze.find_batch(table.refresh(), "ours") is None

@@ -88,8 +88,12 @@ def test_ingest_with_the_contract_from_a_running_registry(tmp_path, examples_dir
             )
         path = jsonl(tmp_path / "b.jsonl", [record(1)])
         result = run("ingest", path, "--subject", SUBJECT, "--registry", target, "--data-dir", tmp_path / "d")
+        unknown = run(
+            "ingest", path, "--subject", "nobody.Here", "--registry", target, "--data-dir", tmp_path / "d"
+        )
     finally:
         server.stop()
+    assert unknown.exit_code == 2 and "nobody.Here" in unknown.output
     assert result.exit_code == 0, result.output
     table = open_catalog(tmp_path / "d").load_table(bronze_identifier(SUBJECT))
     summary = table.current_snapshot().summary
@@ -171,3 +175,12 @@ def test_rollback_to_an_unknown_snapshot_is_an_error(tmp_path, contract_file):
     )
     result = run("bronze", "rollback", SUBJECT, "--to", "999", *data)
     assert result.exit_code == 1 and "999" in result.output
+
+
+def test_an_unreachable_registry_is_named(tmp_path):
+    from tests.conftest import free_port
+
+    target = f"127.0.0.1:{free_port()}"
+    path = jsonl(tmp_path / "b.jsonl", [record(1)])
+    result = run("ingest", path, "--subject", SUBJECT, "--registry", target, "--data-dir", tmp_path / "d")
+    assert result.exit_code == 2 and target in result.output
