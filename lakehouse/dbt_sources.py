@@ -13,7 +13,6 @@ gate checks uniqueness within a batch); Silver deduplicates and tests ``unique``
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -110,7 +109,6 @@ def sources_yaml(contracts: list[Contract], references: dict[str, dict[str, str]
 def _table(contract: Contract, references: dict[str, str] | None) -> dict:
     meta = contract.metadata
     schema = arrow_schema(contract, references)
-    docs = _proto_comments(contract.schema) if contract.format == "PROTOBUF" else {}
     _check_paths(contract, schema)
     table = {
         "name": table_name(contract.subject),
@@ -132,17 +130,17 @@ def _table(contract: Contract, references: dict[str, str] | None) -> dict:
             count, period = max(1, -(-count // 60)), "minute"
         table["loaded_at_field"] = "_ingested_at"
         table["config"] = {"freshness": {"error_after": {"count": count, "period": period}}}
-    table["columns"] = [_column(contract, f, docs) for f in schema] + [
+    table["columns"] = [_column(contract, f) for f in schema] + [
         {"name": name, "description": text, "data_tests": [_test("not_null", contract, name)]}
         for name, text in GATE_COLUMNS
     ]
     return table
 
 
-def _column(contract: Contract, field: pa.Field, proto_docs: dict[str, str]) -> dict:
+def _column(contract: Contract, field: pa.Field) -> dict:
     meta = contract.metadata
     metadata = field.metadata or {}
-    description = metadata.get(DOC_KEY, b"").decode() or proto_docs.get(field.name, "")
+    description = metadata.get(DOC_KEY, b"").decode()
     tests: list = []
     if not field.nullable:
         tests.append(_test("not_null", contract, field.name))
@@ -222,24 +220,3 @@ def _check_paths(contract: Contract, schema: pa.Schema) -> None:
             raise InvalidArgument(
                 f"{where}: pii: nested path {path!r} can only be masked at Bronze (mask_pii_at: bronze)"
             )
-
-
-_PROTO_FIELD = re.compile(r"^\s*(?:optional\s+|repeated\s+)?[\w.<>, ]+?\s+(\w+)\s*=\s*\d+")
-
-
-def _proto_comments(text: str) -> dict[str, str]:
-    """The ``//`` comment lines right above each field of the first message (Protobuf field docs)."""
-    docs: dict[str, str] = {}
-    comment: list[str] = []
-    depth = 0
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("//"):
-            comment.append(stripped[2:].strip())
-            continue
-        match = _PROTO_FIELD.match(line)
-        if match and depth == 1 and comment:
-            docs.setdefault(match.group(1), " ".join(comment))
-        depth += line.count("{") - line.count("}")
-        comment = []
-    return docs
