@@ -80,9 +80,9 @@ def serve(
     try:
         RegistryServer(url, host, grpc_port, http_port).run(started)
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot serve on {host} (gRPC {grpc_port}, HTTP {http_port}): {exc}"
-        ) from None
+        raise click.ClickException(str(exc)) from None
+    except MeshgateError as exc:  # e.g. the database cannot be reached
+        raise click.ClickException(exc.message) from None
 
 
 @click.command()

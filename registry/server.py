@@ -74,20 +74,44 @@ class RegistryServer:
         return f"http://{self.host}:{self.ports.http_port}"
 
     async def start(self) -> BoundPorts:
-        """Open the store, then listen on gRPC and HTTP; returns the bound ports."""
+        """Open the store, then listen on gRPC and HTTP; returns the bound ports.
+
+        A port that cannot be bound raises ``OSError`` naming it, after undoing what had started.
+        """
         self._store = await asyncio.to_thread(Store, self.database_url)
         self.service = RegistryService(self._store, self.default_level)
         self._grpc, self._health = create_grpc_server(self.service, self.metrics, self.interceptors)
-        grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.requested.grpc_port}")
-        if not grpc_port:
-            raise OSError(f"cannot listen for gRPC on {self.host}:{self.requested.grpc_port}")
-        await self._grpc.start()
-        for name in ("", SERVICE_NAME):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        try:
+            grpc_port = self._bind_grpc()
+            await self._grpc.start()
+            for name in ("", SERVICE_NAME):
+                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            http_port = await self._start_http()
+        except BaseException:
+            await self._grpc.stop(None)
+            await asyncio.to_thread(self._store.close)
+            raise
+        self.ports = BoundPorts(grpc_port, http_port)
+        gc.freeze()  # the long-lived startup objects leave the collector's scans (cheaper collections)
+        log.info("registry serving gRPC on %s, HTTP on %s", self.grpc_target, self.http_url)
+        return self.ports
 
+    def _bind_grpc(self) -> int:
+        address = f"{self.host}:{self.requested.grpc_port}"
+        try:
+            return self._grpc.add_insecure_port(address)
+        except RuntimeError:
+            raise OSError(f"cannot listen for gRPC on {address}: address in use or not available") from None
+
+    async def _start_http(self) -> int:
+        address = f"{self.host}:{self.requested.http_port}"
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.requested.http_port))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.requested.http_port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"cannot listen for HTTP on {address}: {exc.strerror}") from None
         config = uvicorn.Config(
             create_app(self.service, metrics=self.metrics),
             log_level="warning",
@@ -98,13 +122,10 @@ class RegistryServer:
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         while not self._http.started:
             if self._http_task.done():
-                await self._http_task  # raises why uvicorn could not start
-                raise OSError(f"HTTP server on {self.host}:{self.requested.http_port} stopped at start")
+                self._http_task.result()  # raises why uvicorn could not start
+                raise OSError(f"HTTP server on {address} stopped while starting")
             await asyncio.sleep(0.01)
-        self.ports = BoundPorts(grpc_port, sock.getsockname()[1])
-        gc.freeze()  # the long-lived startup objects leave the collector's scans (cheaper collections)
-        log.info("registry serving gRPC on %s, HTTP on %s", self.grpc_target, self.http_url)
-        return self.ports
+        return sock.getsockname()[1]
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop taking requests, let running ones finish (up to ``grace`` seconds), close the store."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from meshgate.cli import main
+from tests.conftest import free_port
 from tests.registry.registry_harness import BREAKING, V1, running_server, unique_subject
 
 
@@ -128,3 +130,25 @@ def test_serve_runs_grpc_and_http_until_sigterm(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
+
+
+def test_serve_on_a_busy_port_names_it_and_exits_1(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for flag in ("--grpc-port", "--http-port"):
+            other = "--http-port" if flag == "--grpc-port" else "--grpc-port"
+            result = CliRunner().invoke(
+                main, ["serve", flag, str(port), other, "0", "--data-dir", str(tmp_path)]
+            )
+            assert result.exit_code == 1, result.output
+            assert f"127.0.0.1:{port}" in result.output and "Traceback" not in result.output
+
+
+def test_serve_with_an_unreachable_database_says_so(tmp_path):
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/registry"
+    result = CliRunner().invoke(
+        main, ["serve", "--database-url", url, "--grpc-port", "0", "--http-port", "0"]
+    )
+    assert result.exit_code == 1 and "cannot open the registry store" in result.output
