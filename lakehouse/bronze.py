@@ -53,6 +53,7 @@ SUMMARY_SCHEMA_ID = "meshgate.schema-id"
 SUMMARY_SCHEMA_VERSION = "meshgate.schema-version"
 SUMMARY_RECORD_COUNT = "meshgate.record-count"
 SUMMARY_OPERATION = "meshgate.operation"
+TABLE_SUBJECT = "meshgate.subject"  # table property: the subject a Bronze table belongs to
 
 TABLE_PROPERTIES = {
     # Our commit loop retries after re-checking the batch id; pyiceberg's would not.

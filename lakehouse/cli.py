@@ -219,10 +219,9 @@ def bronze_tables(data_dir, catalog_url, warehouse, storage_options):
         iceberg = catalog.load_table(identifier)
         current = iceberg.current_snapshot()
         summary = current.summary if current and current.summary else {}
-        subjects = {s.summary.get(bronze.SUMMARY_SUBJECT) for s in iceberg.metadata.snapshots if s.summary}
         table.add_row(
             ".".join(identifier),
-            ", ".join(sorted(s for s in subjects if s)),
+            iceberg.properties.get(bronze.TABLE_SUBJECT, ""),
             summary.get("total-records", "0"),
             str(len(iceberg.metadata.snapshots)),
             summary.get(bronze.SUMMARY_BATCH_ID, ""),

@@ -130,6 +130,7 @@ class _Gate:
         self.log = IngestLog(catalog.engine)
         identifier = bronze_identifier(self.subject)
         renames, properties = column_renames(contract, bronze.table_properties(catalog, identifier))
+        properties[bronze.TABLE_SUBJECT] = self.subject
         self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties)
 
     def landed(self) -> bool:

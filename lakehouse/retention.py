@@ -114,7 +114,7 @@ def _expire_snapshots(
     ]
     if not doomed:
         return
-    subject_of = table.properties.get("meshgate.subject")
+    subject_of = table.properties.get(bronze.TABLE_SUBJECT)
     for snapshot in doomed:
         summary = snapshot.summary or {}
         batch_id = summary.get(bronze.SUMMARY_BATCH_ID)

@@ -50,6 +50,7 @@ def test_ingest_accepts_then_reports_the_duplicate_and_logs_both(tmp_path, contr
     )
     tables = run("bronze", "tables", *data)
     assert "bronze.checkout__checkout_completed" in tables.output and "b-1" in tables.output
+    assert SUBJECT in tables.output
     history = run("bronze", "history", SUBJECT, *data)
     assert history.exit_code == 0 and "append" in history.output and "b-1" in history.output
 

@@ -60,6 +60,7 @@ def test_an_accepted_batch_is_one_snapshot_with_its_summary_and_gate_columns(
     table = iceberg_catalog.load_table(bronze_identifier(CHECKOUT))
     (snapshot,) = table.metadata.snapshots
     assert snapshot.snapshot_id == result.snapshot_id
+    assert table.properties[bronze.TABLE_SUBJECT] == CHECKOUT
     summary = snapshot.summary
     assert summary[bronze.SUMMARY_BATCH_ID] == "b-1"
     assert summary[bronze.SUMMARY_SUBJECT] == CHECKOUT
