@@ -450,3 +450,23 @@ def test_global_level_applies_to_subjects_without_their_own(server, subject):
             assert client.delete_config(None).level is Level.NONE
         assert client.get_config(None).level is Level.BACKWARD
         assert client.delete_config(None).level is Level.BACKWARD  # nothing set: the server default
+
+
+def test_normalize_stores_the_canonical_form(client, subject):
+    schema = avro({"id": "string", subject.split(".")[0]: "long"})  # a schema no other test registers
+    registered = client.register(subject, schema, normalize=True)
+    assert registered.schema != schema and "\n" not in registered.schema
+    assert client.get_by_id(registered.schema_id).schema == registered.schema
+    assert client.register(unique_subject(), schema).schema_id == registered.schema_id
+
+
+def test_soft_deleted_versions_are_found_only_when_asked(client, subject):
+    client.register(subject, V1)
+    client.delete_subject(subject)
+    assert subject not in client.list_subjects()
+    assert subject in client.list_subjects(include_deleted=True)
+    with pytest.raises(SubjectNotFound):
+        client.lookup(subject, V1)
+    found = client.lookup(subject, V1, include_deleted=True)
+    assert (found.version, found.deleted) == (1, True)
+    assert client.get_version(subject, "latest", include_deleted=True).deleted
