@@ -142,13 +142,14 @@ def built(tmp_path_factory):
             ingest_batch(catalog, contracts[name], rows, f"{name}-{number}", when, data_dir)
         builds.append(run_dbt(["build"], data_dir))
         silver_after.append(snapshot_silver(data_dir))
-    builds.append(run_dbt(["build"], data_dir))
+    rerun = CliRunner().invoke(main, ["transform", "--data-dir", str(data_dir)])  # the CLI this time
     silver_after.append(snapshot_silver(data_dir))
     yield {
         "data_dir": data_dir,
         "catalog": catalog,
         "batches": batches,
         "builds": builds,
+        "rerun": rerun,
         "silver_after": silver_after,
     }
     catalog.engine.dispose()
@@ -176,6 +177,14 @@ def test_every_build_succeeds_with_all_tests_passing(built):
     for run in built["builds"]:
         assert run.success, run.failures
         assert run.failures == []
+    assert built["rerun"].exit_code == 0, built["rerun"].output
+
+
+def test_transform_streams_dbt_progress(built):
+    output = built["rerun"].output
+    assert "START sql incremental model silver.checkout__checkout_completed" in output
+    assert "PASS bronze__checkout__checkout_completed__amount__min" in output
+    assert "ERROR=0" in output  # the summary line: Done. PASS=.. WARN=.. ERROR=0
 
 
 def test_silver_keeps_the_latest_delivery_of_each_event(built):
@@ -271,16 +280,17 @@ def test_silver_and_gold_land_as_iceberg_tables_equal_to_duckdb(built):
         assert sorted(iceberg_rows, key=key) == sorted(duck_rows, key=key), f"{namespace}.{name}"
         snapshots = table.snapshots()
         # batch 1 and batch 2 each change every table; the rerun without new Bronze adds no snapshot
-        assert len(snapshots) == 2, f"{namespace}.{name}: {len(snapshots)} snapshots"
+        assert len(snapshots) == 2, f"{namespace}.{name}: {len(snapshots)} snapshots"  # builds 1, 2
         assert {s.summary.get("meshgate.dbt-model") for s in snapshots} == {
             f'"meshgate"."{namespace}"."{name}"'
         }
 
 
 def test_docs_lineage_goes_from_bronze_sources_through_silver_to_gold_and_is_served(built):
-    run = run_dbt(["docs", "generate"], built["data_dir"])
-    assert run.success, run.failures
+    result = CliRunner().invoke(main, ["docs", "--data-dir", str(built["data_dir"]), "--no-serve"])
+    assert result.exit_code == 0, result.output
     site = target_dir(built["data_dir"])
+    assert f"lineage docs: {site / 'index.html'}" in result.output
     manifest = json.loads((site / "manifest.json").read_text())
     parents = manifest["parent_map"]
     bronze_checkout = "source.meshgate.bronze.checkout__checkout_completed"
