@@ -196,7 +196,7 @@ class RegistryService:
             level, ruleset = self._config_in(session, subject)
             violations = self._level_violations(schema_format, level, ruleset, parsed, live)
             consumer_violations, consumers = self._consumer_violations(
-                session, subject, schema_format, parsed
+                session, subject, schema_format, parsed, ruleset
             )
             if violations or consumer_violations:
                 raise IncompatibleSchema(
@@ -266,7 +266,7 @@ class RegistryService:
                     raise VersionNotFound(f"version {wanted} of subject {subject!r} not found")
             violations = self._level_violations(schema_format, level, ruleset, parsed, live)
             consumer_violations, consumers = self._consumer_violations(
-                session, subject, schema_format, parsed
+                session, subject, schema_format, parsed, ruleset
             )
         return CheckResult(violations=violations + consumer_violations, consumers=consumers)
 
@@ -689,7 +689,12 @@ class RegistryService:
         return check_compatibility(schema_format, level, parsed, previous, ruleset).violations
 
     def _consumer_violations(
-        self, session: Session, subject: str, schema_format: SchemaFormat, parsed: ParsedSchema
+        self,
+        session: Session,
+        subject: str,
+        schema_format: SchemaFormat,
+        parsed: ParsedSchema,
+        ruleset: str | None,
     ) -> tuple[list[Violation], list[str]]:
         """Violations of every registered consumer that could not read ``parsed``, and their names."""
         violations: list[Violation] = []
@@ -710,7 +715,7 @@ class RegistryService:
                 reader = self._consumer_reader(session, consumer)
                 found = [
                     v
-                    for v in schema_format.check(reader, parsed, Direction.FORWARD)
+                    for v in schema_format.check(reader, parsed, Direction.FORWARD, ruleset)
                     if not consumer.fields or violation_touches(v.path, consumer.fields)
                 ]
             if found:

@@ -470,3 +470,17 @@ def test_soft_deleted_versions_are_found_only_when_asked(client, subject):
     found = client.lookup(subject, V1, include_deleted=True)
     assert (found.version, found.deleted) == (1, True)
     assert client.get_version(subject, "latest", include_deleted=True).deleted
+
+
+def test_consumer_checks_use_the_subject_rule_set(client, subject):
+    def proto(name: str) -> str:
+        return f'syntax = "proto3";\nmessage E {{\n  string id = 1;\n  string {name} = 2;\n}}\n'
+
+    client.set_config(subject, "NONE", ruleset="WIRE_JSON")
+    client.register(subject, proto("email"), format="PROTOBUF")
+    client.register_consumer("json-reader", subject, version=1)
+    with pytest.raises(IncompatibleSchema) as rejected:
+        client.register(subject, proto("mail"), format="PROTOBUF")
+    assert {v.rule for v in rejected.value.violations} == {"FIELD_SAME_NAME", "FIELD_SAME_JSON_NAME"}
+    client.set_config(subject, "NONE")  # the default rule set: wire compatibility only
+    assert client.register(subject, proto("mail"), format="PROTOBUF").version == 2
