@@ -74,7 +74,7 @@ def test_quarantine_mode_from_the_command_line(tmp_path, contract_file):
     assert result.exit_code == 0 and "QUARANTINED" in result.output and "1 rows quarantined" in result.output
 
 
-def test_ingest_with_the_contract_from_a_running_registry(tmp_path, examples_dir):
+def test_ingest_with_the_contract_from_a_running_registry(tmp_path, examples_dir, generate):
     from registry.client import RegistryClient
     from registry.contract import load_contract
     from registry.server import RegistryServer, ThreadedServer
