@@ -386,3 +386,20 @@ def test_s3_storage_options_are_refused_with_the_reason(tmp_path, command):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert "--storage-option: dbt reads Bronze with DuckDB from a local warehouse only" in result.output
+
+
+def test_transform_on_a_postgresql_catalog(tmp_path, monkeypatch, postgres_url):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    catalog = open_catalog(tmp_path, catalog_url=postgres_url)
+    batch1, _ = sample_events()
+    for name, path in (("checkout", CHECKOUT), ("signup", SIGNUP)):
+        ingest_batch(catalog, load_contract(EXAMPLES / path), batch1[name][:5], f"{name}-1", DAY0, tmp_path)
+    args = ["transform", "--data-dir", str(tmp_path), "--catalog-url", postgres_url]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    landed = catalog.load_table(("silver", SILVER["checkout"])).scan().to_arrow()
+    assert sorted(landed.column("event_id").to_pylist()) == sorted(
+        r["event_id"] for r in batch1["checkout"][:5]
+    )
+    assert not (tmp_path / "catalog.db").exists()  # nothing went to the default SQLite catalog
+    catalog.engine.dispose()
