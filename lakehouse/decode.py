@@ -23,7 +23,7 @@ from lakehouse.decode_jsonl import jsonl_chunks
 from lakehouse.decode_records import record_chunks
 from lakehouse.errors import InvalidBatch
 from lakehouse.input_files import COMPRESSION_SUFFIXES, open_input, suffix
-from lakehouse.schema_mapping import arrow_schema
+from lakehouse.schema_mapping import arrow_schema, nullable
 from lakehouse.validate import Chunk, RowViolation, UniqueTracker, validate
 from registry.contract import Contract
 
@@ -87,7 +87,8 @@ def read_batch(
         raise InvalidBatch(
             f"unknown input format {input_format!r}; expected one of {', '.join(INPUT_FORMATS)}"
         )
-    batch = BatchContext(contract, arrow_schema(contract), chunk_rows, max_line_bytes, UniqueTracker())
+    declared = arrow_schema(contract)
+    batch = BatchContext(contract, declared, nullable(declared), chunk_rows, max_line_bytes, UniqueTracker())
     for path in [paths] if isinstance(paths, str) else list(paths):
         fmt = input_format or detect_format(path)
         with open_input(path, storage_options) as stream:
@@ -109,9 +110,14 @@ def read_batch(
 
 @dataclass
 class BatchContext:
-    """What the decoders of one batch share: contract, Arrow schema, limits, the uniqueness tracker."""
+    """What the decoders of one batch share: contract, schemas, limits, the uniqueness tracker.
+
+    ``declared`` is the contract's Arrow schema (required fields non-nullable); decoded tables have
+    ``schema``, its all-nullable twin, so that a missing value is a violation, not a decode failure.
+    """
 
     contract: Contract
+    declared: pa.Schema
     schema: pa.Schema
     chunk_rows: int
     max_line_bytes: int
@@ -124,7 +130,9 @@ class BatchContext:
     def finish(self, table: pa.Table, rows: pa.Array, problems: list[RowViolation], raw: dict, path: str,
                offsets: Callable[[set[int]], dict[int, int]]) -> Chunk:  # fmt: skip
         """Validate the typed rows and put every violation of the chunk together."""
-        violations = problems + validate(table, self.contract, rows=rows, unique=self.unique)
+        violations = problems + validate(
+            table, self.contract, rows=rows, unique=self.unique, schema=self.declared
+        )
         invalid = {v.row for v in violations}
         where = offsets(invalid) if invalid else {}
         for violation in violations:

@@ -258,15 +258,14 @@ _INT_RANGES = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
 
 
 def _json_problems(record: dict, fields, prefix: str) -> Iterator[tuple[str, str, object, str]]:
-    """``(path, rule, value, message)`` for each field of a parsed JSON object that breaks the schema."""
+    """``(path, rule, value, message)`` for each value of a parsed JSON object of the wrong type.
+
+    Nulls and missing fields are typable (validate() names the required ones).
+    """
     for pa_field in fields:
-        path = prefix + pa_field.name
         value = record.get(pa_field.name)
-        if value is None:
-            if not pa_field.nullable:
-                yield path, "required", None, f"{path} is required but missing or null"
-            continue
-        yield from _json_value_problems(value, pa_field.type, path)
+        if value is not None:
+            yield from _json_value_problems(value, pa_field.type, prefix + pa_field.name)
 
 
 def _json_value_problems(value, arrow_type: pa.DataType, path: str) -> Iterator[tuple[str, str, object, str]]:
@@ -276,13 +275,9 @@ def _json_value_problems(value, arrow_type: pa.DataType, path: str) -> Iterator[
     elif pa.types.is_struct(arrow_type):
         yield from _json_problems(value, arrow_type, path + ".")
     elif pa.types.is_list(arrow_type):
-        item = arrow_type.value_field
         for element in value:
-            if element is None:
-                if not item.nullable:
-                    yield path + "[]", "required", None, f"{path}[] elements must not be null"
-            else:
-                yield from _json_value_problems(element, item.type, path + "[]")
+            if element is not None:
+                yield from _json_value_problems(element, arrow_type.value_type, path + "[]")
 
 
 def _expected_json(arrow_type: pa.DataType, value) -> str | None:

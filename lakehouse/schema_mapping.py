@@ -41,6 +41,26 @@ def arrow_schema(contract: Contract, references: dict[str, str] | None = None) -
     raise InvalidSchema(f"unsupported contract format {contract.format!r}")
 
 
+def nullable(schema: pa.Schema) -> pa.Schema:
+    """The same schema with every field, nested ones too, nullable; docs and enum symbols kept.
+
+    Decoded tables have this shape: a missing required value stays a null in the table and is
+    reported as a ``required`` violation, instead of making the whole block undecodable.
+    """
+    return pa.schema([_nullable_field(f) for f in schema], metadata=schema.metadata)
+
+
+def _nullable_field(field: pa.Field) -> pa.Field:
+    arrow_type = field.type
+    if pa.types.is_struct(arrow_type):
+        arrow_type = pa.struct([_nullable_field(child) for child in arrow_type])
+    elif pa.types.is_list(arrow_type):
+        arrow_type = pa.list_(_nullable_field(arrow_type.value_field))
+    elif pa.types.is_map(arrow_type):
+        arrow_type = pa.map_(arrow_type.key_type, _nullable_field(arrow_type.item_field))
+    return field.with_type(arrow_type).with_nullable(True)
+
+
 def parsed_schema(contract: Contract, references: dict[str, str] | None = None) -> dict:
     """fastavro's parsed form of an Avro contract (used as reader schema when decoding)."""
     return _parsed_avro(contract.schema, _freeze(references))

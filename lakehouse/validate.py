@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.schema_mapping import ENUM_KEY
+from lakehouse.schema_mapping import ENUM_KEY, arrow_schema
 from registry.contract import Contract, QualityRule
 from registry.errors import InvalidArgument
 
@@ -68,18 +68,21 @@ def validate(
     *,
     rows: pa.Array | None = None,
     unique: UniqueTracker | None = None,
+    schema: pa.Schema | None = None,
 ) -> list[RowViolation]:
     """Violations of required fields, enum symbols and quality rules in ``table``.
 
     Row numbers are ``first_row + i``, or ``rows[i]`` when given (a chunk whose untypable rows were
     taken out). ``unique`` carries values across chunks; without it uniqueness is checked within
-    ``table`` only. Violations come sorted by row. ``file``/``byte_offset`` are left to the caller.
+    ``table`` only. Required fields and enum symbols come from ``schema``, by default the contract's
+    Arrow schema (``table`` itself may be all-nullable). Violations come sorted by row;
+    ``file``/``byte_offset`` are left to the caller.
     """
     if rows is None:
         rows = sequence(first_row, table.num_rows)
     pii = [_normalise(p) for p in contract.metadata.pii_fields]
     found: list[RowViolation] = []
-    for path, pa_field, check_null in _schema_paths(table.schema):
+    for path, pa_field, check_null in _schema_paths(schema or arrow_schema(contract)):
         symbols = (pa_field.metadata or {}).get(ENUM_KEY)
         if not check_null and not symbols:
             continue

@@ -85,11 +85,12 @@ def test_rows_that_cannot_be_typed_are_kept_as_raw_text_with_pii_redacted(
 
     chunk = next(read_batch(str(path), checkout_contract))
 
-    assert set(chunk.raw) == {2, 3}  # wrong type, missing field: not in the typed table
-    assert 2 not in chunk.rows.to_pylist() and 4 in chunk.rows.to_pylist()
+    assert set(chunk.raw) == {2}  # the wrong type: not in the typed table
+    assert 2 not in chunk.rows.to_pylist()
+    assert {3, 4} <= set(chunk.rows.to_pylist())  # a missing field is a null in the table, and a violation
     raw = json.loads(chunk.raw[2])
     assert raw["email"] == REDACTED and raw["amount"] == str(raw["amount"])
-    assert "@example.com" not in chunk.raw[3]
+    assert "@example.com" not in chunk.raw[2]
 
 
 def test_type_violation_on_a_pii_field_does_not_echo_the_value(generate, checkout_contract, tmp_path):
@@ -314,3 +315,18 @@ def test_a_line_longer_than_pyarrows_block_but_under_the_cap_is_typed(generate, 
     assert [r for c in chunks for r in c.rows.to_pylist()] == [1, 2, 3]
     assert all_violations(chunks) == []
     assert max(len(v) for c in chunks for v in c.table.column("order_id").to_pylist()) == 3 * 1024 * 1024
+
+
+def test_a_null_optional_struct_with_required_children_is_valid_and_a_missing_child_is_named(tmp_path):
+    address = {"type": "record", "name": "Address", "fields": [{"name": "city", "type": "string"}]}
+    contract = avro_row_contract(
+        {"name": "id", "type": "string"}, {"name": "ship", "type": ["null", address]}
+    )
+    path = write_lines(
+        tmp_path / "ship.jsonl", '{"id": "a", "ship": null}', '{"id": "b"}', '{"id": "c", "ship": {}}'
+    )
+
+    chunks = list(read_batch(path, contract))
+
+    assert [r for c in chunks for r in c.rows.to_pylist()] == [1, 2, 3]
+    assert all_violations(chunks) == [(3, "ship.city", "required")]

@@ -35,6 +35,11 @@ def table(*rows: dict) -> pa.Table:
     return pa.Table.from_pylist([{**base, **row} for row in rows], schema=SCHEMA)
 
 
+def check(data: pa.Table, rules_contract: Contract, first_row: int = 1, **options):
+    """validate() with the table's own schema as the declared one (these contracts carry no schema)."""
+    return validate(data, rules_contract, first_row, schema=data.schema, **options)
+
+
 def found(violations) -> list[tuple]:
     return [(v.row, v.field, v.rule, v.value) for v in violations]
 
@@ -42,13 +47,11 @@ def found(violations) -> list[tuple]:
 def test_a_clean_table_has_no_violations():
     rules = [QualityRule("amount", "min", value=0), QualityRule("id", "unique")]
 
-    assert validate(table({"id": "a"}, {"id": "b"}), contract(*rules)) == []
+    assert check(table({"id": "a"}, {"id": "b"}), contract(*rules)) == []
 
 
 def test_not_null_names_row_and_field():
-    violations = validate(
-        table({}, {"amount": None}), contract(QualityRule("amount", "not_null")), first_row=10
-    )
+    violations = check(table({}, {"amount": None}), contract(QualityRule("amount", "not_null")), first_row=10)
 
     assert found(violations) == [(11, "amount", "not_null", "null")]
     assert violations[0].message == "amount must not be null"
@@ -63,7 +66,7 @@ def test_accepted_values_min_max_and_regex_each_report_the_value():
     ]
     rows = table({}, {"currency": "USD"}, {"amount": -1.5}, {"amount": 250.0}, {"id": "A-1"})
 
-    assert found(validate(rows, contract(*rules))) == [
+    assert found(check(rows, contract(*rules))) == [
         (2, "currency", "accepted_values", "USD"),
         (3, "amount", "min", "-1.5"),
         (4, "amount", "max", "250.0"),
@@ -72,7 +75,7 @@ def test_accepted_values_min_max_and_regex_each_report_the_value():
 
 
 def test_enum_symbols_come_from_the_schema():
-    violations = validate(table({"currency": "XXX"}), contract())
+    violations = check(table({"currency": "XXX"}), contract())
 
     assert found(violations) == [(1, "currency", "enum", "XXX")]
     assert "not a symbol of the enum (EUR, USD)" in violations[0].message
@@ -81,7 +84,7 @@ def test_enum_symbols_come_from_the_schema():
 def test_nested_struct_path_is_checked_only_where_the_parent_is_present():
     rows = table({}, {"shipping": {"city": None, "zip": "1"}}, {"shipping": {"city": "Oslo", "zip": "2"}})
 
-    assert found(validate(rows, contract(QualityRule("shipping.city", "not_null")))) == [
+    assert found(check(rows, contract(QualityRule("shipping.city", "not_null")))) == [
         (2, "shipping.city", "not_null", "null")
     ]
 
@@ -92,7 +95,7 @@ def test_required_field_inside_a_struct_is_reported_with_its_path():
         schema=pa.schema([SCHEMA.field("id"), pa.field("shipping", ADDRESS)]),
     )
 
-    assert found(validate(rows, contract())) == [(1, "shipping.zip", "required", "null")]
+    assert found(check(rows, contract())) == [(1, "shipping.zip", "required", "null")]
 
 
 def test_list_element_path_maps_each_element_back_to_its_row():
@@ -101,14 +104,14 @@ def test_list_element_path_maps_each_element_back_to_its_row():
         {"items": [{"sku": "s2", "quantity": 0}, {"sku": "s3", "quantity": -2}]},
     )
 
-    assert found(validate(rows, contract(QualityRule("items[].quantity", "min", value=1)))) == [
+    assert found(check(rows, contract(QualityRule("items[].quantity", "min", value=1)))) == [
         (2, "items[].quantity", "min", "0"),
         (2, "items[].quantity", "min", "-2"),
     ]
 
 
 def test_unique_within_a_table_names_the_first_row():
-    violations = validate(table({"id": "a"}, {"id": "b"}, {"id": "a"}), contract(QualityRule("id", "unique")))
+    violations = check(table({"id": "a"}, {"id": "b"}, {"id": "a"}), contract(QualityRule("id", "unique")))
 
     assert found(violations) == [(3, "id", "unique", "a")]
     assert "repeats the value of row 1" in violations[0].message
@@ -118,8 +121,8 @@ def test_unique_across_chunks_through_one_tracker():
     rule = contract(QualityRule("id", "unique"))
     tracker = UniqueTracker()
 
-    first = validate(table({"id": "a"}, {"id": "b"}), rule, first_row=1, unique=tracker)
-    second = validate(table({"id": "c"}, {"id": "b"}, {"id": "c"}), rule, first_row=3, unique=tracker)
+    first = check(table({"id": "a"}, {"id": "b"}), rule, first_row=1, unique=tracker)
+    second = check(table({"id": "c"}, {"id": "b"}, {"id": "c"}), rule, first_row=3, unique=tracker)
 
     assert first == []
     assert [(v.row, v.message) for v in second] == [
@@ -132,7 +135,7 @@ def test_pii_values_never_appear_in_value_or_message():
     rules = [QualityRule("email", "regex", value="^[^@]+@[^@]+$"), QualityRule("email", "unique")]
     rows = table({"email": "bad-address"}, {"email": "x@y.z"}, {"email": "x@y.z"})
 
-    violations = validate(rows, contract(*rules, pii=["email"]))
+    violations = check(rows, contract(*rules, pii=["email"]))
 
     assert [(v.row, v.rule, v.value) for v in violations] == [(1, "regex", REDACTED), (3, "unique", REDACTED)]
     assert not any("bad-address" in v.message or "x@y.z" in v.message for v in violations)
@@ -141,7 +144,7 @@ def test_pii_values_never_appear_in_value_or_message():
 def test_pii_struct_redacts_its_children():
     rows = table({"shipping": {"city": "", "zip": "1"}})
 
-    violations = validate(rows, contract(QualityRule("shipping.city", "regex", value=".+"), pii=["shipping"]))
+    violations = check(rows, contract(QualityRule("shipping.city", "regex", value=".+"), pii=["shipping"]))
 
     assert found(violations) == [(1, "shipping.city", "regex", REDACTED)]
 
@@ -149,7 +152,7 @@ def test_pii_struct_redacts_its_children():
 def test_explicit_row_numbers_are_used_when_rows_were_taken_out():
     rows = pa.array([3, 7], pa.int64())
 
-    violations = validate(
+    violations = check(
         table({}, {"amount": -1.0}), contract(QualityRule("amount", "min", value=0)), rows=rows
     )
 
@@ -168,7 +171,7 @@ def test_explicit_row_numbers_are_used_when_rows_were_taken_out():
 )
 def test_a_rule_that_does_not_fit_the_schema_is_a_contract_error(rule, message):
     with pytest.raises(InvalidArgument, match=message):
-        validate(table({}), contract(rule))
+        check(table({}), contract(rule))
 
 
 def test_column_values_flattens_lists_of_structs():
@@ -185,3 +188,17 @@ def test_chunk_valid_table_drops_the_invalid_rows():
     chunk = Chunk(rows, pa.array([1, 2, 3], pa.int64()), [], {2}, {})
 
     assert chunk.valid_table().column("id").to_pylist() == ["a", "c"]
+
+
+def test_required_fields_come_from_the_contract_schema_even_on_an_all_nullable_table(checkout_contract):
+    from lakehouse.schema_mapping import arrow_schema, nullable
+
+    record = {"event_id": "e1", "order_id": None, "user_id": "u", "email": "a@b.c", "amount": 1.0,
+              "currency": "EUR", "completed_at": None, "items": [{"sku": None, "quantity": 1}]}  # fmt: skip
+    rows = pa.Table.from_pylist([record], schema=nullable(arrow_schema(checkout_contract)))
+
+    assert found(validate(rows, checkout_contract)) == [
+        (1, "order_id", "required", "null"),
+        (1, "completed_at", "required", "null"),
+        (1, "items[].sku", "required", "null"),
+    ]
