@@ -41,9 +41,10 @@ class RowViolation:
 class Chunk:
     """A slice of one file, decoded: typed rows plus what was wrong with which row.
 
-    ``table`` holds every row that could be typed (also those breaking quality rules), ``rows`` their
-    1-based source row numbers; rows that could not be typed at all are only in ``violations`` and
-    ``raw`` (their text, PII redacted). ``invalid_rows`` is every row with at least one violation.
+    ``table`` holds every row that could be typed, also those breaking a rule or missing a required
+    value (its schema is the contract's, all fields nullable); ``rows`` are their 1-based source row
+    numbers. Rows that could not be typed at all are only in ``violations`` and ``raw`` (their text,
+    PII redacted). ``invalid_rows`` is every row with at least one violation.
     """
 
     table: pa.Table
