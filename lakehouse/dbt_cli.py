@@ -73,15 +73,19 @@ def dbt_sources(contracts_dir, registry, token, project_dir, check):
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental Silver models from all of Bronze.")
 def transform(data_dir, catalog_url, warehouse, storage_options, selection, full_refresh):
     """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress."""
-    _local_only(storage_options)
+    lakehouse = {
+        "catalog_url": catalog_url,
+        "warehouse": warehouse,
+        "storage_options": _pairs(storage_options),
+    }
     if not selection:
-        _require_bronze(data_dir, catalog_url, warehouse)
+        _require_bronze(data_dir, **lakehouse)
     args = ["build"]
     if selection:
         args += ["--select", selection]
     if full_refresh:
         args.append("--full-refresh")
-    _finish(run_dbt(args, data_dir, catalog_url=catalog_url, warehouse=warehouse), "dbt build")
+    _finish(run_dbt(args, data_dir, **lakehouse), "dbt build")
 
 
 @click.command()
@@ -91,11 +95,12 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
 @click.option("--no-serve", is_flag=True, help="Only generate the site.")
 def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve):
     """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP."""
-    _local_only(storage_options)
-    _finish(
-        run_dbt(["docs", "generate"], data_dir, catalog_url=catalog_url, warehouse=warehouse),
-        "dbt docs generate",
-    )
+    lakehouse = {
+        "catalog_url": catalog_url,
+        "warehouse": warehouse,
+        "storage_options": _pairs(storage_options),
+    }
+    _finish(run_dbt(["docs", "generate"], data_dir, **lakehouse), "dbt docs generate")
     site = target_dir(data_dir)
     click.echo(f"lineage docs: {site / 'index.html'}")
     if no_serve:
@@ -124,8 +129,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _require_bronze(data_dir, catalog_url, warehouse) -> None:
-    catalog = open_catalog(data_dir, catalog_url, warehouse)
+def _require_bronze(data_dir, catalog_url, warehouse, storage_options) -> None:
+    catalog = open_catalog(data_dir, catalog_url, warehouse, storage_options)
     try:
         missing = missing_bronze_tables(catalog)
     finally:
@@ -138,12 +143,14 @@ def _require_bronze(data_dir, catalog_url, warehouse) -> None:
         )
 
 
-def _local_only(storage_options) -> None:
-    if storage_options:
-        raise click.UsageError(
-            "--storage-option: dbt reads Bronze with DuckDB from a local warehouse only (S3 warehouses "
-            "are not supported by transform/docs yet)"
-        )
+def _pairs(items: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--storage-option")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def _finish(run: DbtRun, what: str) -> None:

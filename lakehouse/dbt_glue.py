@@ -9,13 +9,16 @@ manifests), loaded from the file inside the package so no network is needed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import duckdb_extension_avro
+import duckdb_extension_httpfs
 import duckdb_extension_iceberg
 import yaml
 from pyiceberg.catalog import Catalog
@@ -29,15 +32,49 @@ DUCKDB_FILE = "meshgate.duckdb"
 
 def load_iceberg_extension(conn: duckdb.DuckDBPyConnection) -> None:
     """Load DuckDB's avro and iceberg extensions from their PyPI wheels (no download)."""
-    for package, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-        folder = Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-        path = folder / f"{name}.duckdb_extension"
-        if not path.is_file():
-            raise RuntimeError(
-                f"DuckDB extension {name!r} for duckdb {duckdb.__version__} not found at {path}: "
-                f"install duckdb-extension-{name}=={duckdb.__version__}"
-            )
-        conn.load_extension(str(path))
+    _load_extension(conn, duckdb_extension_avro, "avro")
+    _load_extension(conn, duckdb_extension_iceberg, "iceberg")
+
+
+def configure_s3(conn: duckdb.DuckDBPyConnection, storage_options: dict[str, str]) -> None:
+    """Let DuckDB read an S3 warehouse with the same ``s3.*`` properties pyiceberg's FileIO uses."""
+    _load_extension(conn, duckdb_extension_httpfs, "httpfs")
+    settings: dict = {}
+    endpoint = storage_options.get("s3.endpoint")
+    if endpoint:
+        url = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        settings.update(ENDPOINT=url.netloc, USE_SSL=url.scheme == "https", URL_STYLE="path")
+    for option, name in _S3_SECRET.items():
+        if storage_options.get(option):
+            settings[name] = storage_options[option]
+    body = "".join(f", {name} {_sql_value(value)}" for name, value in settings.items())
+    conn.execute(f"create or replace secret meshgate_s3 (TYPE s3{body})")
+
+
+_S3_SECRET = {
+    "s3.access-key-id": "KEY_ID",
+    "s3.secret-access-key": "SECRET",
+    "s3.session-token": "SESSION_TOKEN",
+    "s3.region": "REGION",
+}
+
+
+def _sql_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _load_extension(conn: duckdb.DuckDBPyConnection, package, name: str) -> None:
+    path = (
+        Path(package.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    )
+    if not path.is_file():
+        raise RuntimeError(
+            f"DuckDB extension {name!r} for duckdb {duckdb.__version__} not found at {path}: "
+            f"install duckdb-extension-{name}=={duckdb.__version__}"
+        )
+    conn.load_extension(str(path))
 
 
 def bronze_snapshots(catalog: Catalog) -> dict[str, str]:
@@ -92,6 +129,7 @@ def run_dbt(
     *,
     catalog_url: str | None = None,
     warehouse: str | None = None,
+    storage_options: dict[str, str] | None = None,
     project_dir: str | Path = PROJECT_DIR,
     on_event: Callable | None = None,
 ) -> DbtRun:
@@ -109,6 +147,7 @@ def run_dbt(
         "MESHGATE_DATA_DIR": str(data_dir),
         "MESHGATE_CATALOG_URL": catalog_url or "",
         "MESHGATE_WAREHOUSE": warehouse or "",
+        "MESHGATE_STORAGE_OPTIONS": json.dumps(storage_options or {}),
     }
     flags = [
         "--project-dir",

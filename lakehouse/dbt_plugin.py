@@ -10,6 +10,7 @@ same catalog, one snapshot per build that changed it; the ``meshgate_store_icebe
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import duckdb
@@ -20,7 +21,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from lakehouse.catalog import open_catalog
-from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension
+from lakehouse.dbt_glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
 from lakehouse.masking import mask_key, mask_table
 
 PII_HASH_FUNCTION = "meshgate_pii_hash"
@@ -35,10 +36,14 @@ def hash_pii(values: pa.Array) -> pa.Array:
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
+        storage_options = plugin_config.get("storage_options") or {}
+        if isinstance(storage_options, str):  # the profile passes MESHGATE_STORAGE_OPTIONS, JSON
+            storage_options = json.loads(storage_options or "{}")
         self._catalog_options = {
             "data_dir": plugin_config.get("data_dir") or ".meshgate",
             "catalog_url": plugin_config.get("catalog_url") or None,
             "warehouse": plugin_config.get("warehouse") or None,
+            "storage_options": storage_options,
         }
         self._catalog = None
         self._conn: duckdb.DuckDBPyConnection | None = None
@@ -50,6 +55,10 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
         load_iceberg_extension(conn)
+        if self._catalog_options["storage_options"] or str(self._catalog_options["warehouse"]).startswith(
+            "s3"
+        ):
+            configure_s3(conn, self._catalog_options["storage_options"])
         conn.create_function(
             PII_HASH_FUNCTION,
             hash_pii,
