@@ -1,0 +1,49 @@
+"""The Dagster code location: ``dagster dev -m meshgate.pipeline.definitions``.
+
+Configuration comes from the environment (``MESHGATE_DATA_DIR``, ``MESHGATE_CATALOG_URL``,
+``MESHGATE_WAREHOUSE``, ``MESHGATE_LANDING_DIR``, ``MESHGATE_CONTRACTS_DIR``, ``MESHGATE_REGISTRY``,
+``MESHGATE_S3_ENDPOINT`` and the AWS credentials), see ``resources.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import AssetSelection, Definitions, define_asset_job
+
+from lakehouse.dbt_glue import PROJECT_DIR
+from lakehouse.dbt_sources import contracts_from_files
+from meshgate.pipeline.bronze import bronze_asset
+from meshgate.pipeline.dbt import MeshgateTranslator, build_dbt_assets, dbt_project, dbt_resource
+from meshgate.pipeline.resources import LakehouseResource
+from meshgate.pipeline.sensors import bronze_batches_sensor, contract_change_sensor, landing_sensor
+
+TRANSFORM_JOB = "transform"
+
+
+def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_DIR) -> Definitions:
+    """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job."""
+    contracts = contracts_from_files(lakehouse.contracts_dir)
+    project = dbt_project(Path(project_dir))
+    models = build_dbt_assets(project)
+    dbt_selection = AssetSelection.assets(models)
+    translator = MeshgateTranslator()
+    return Definitions(
+        assets=[*(bronze_asset(c) for c in contracts), models],
+        jobs=[
+            define_asset_job(
+                TRANSFORM_JOB, selection=dbt_selection, description="dbt build: Silver, Gold, tests"
+            )
+        ],
+        sensors=[
+            landing_sensor(contracts),
+            bronze_batches_sensor(contracts, project.manifest_path, translator, dbt_selection),
+            contract_change_sensor(
+                contracts, project.project_dir, project.manifest_path, translator, dbt_selection
+            ),
+        ],
+        resources={"lakehouse": lakehouse, "dbt": dbt_resource(project)},
+    )
+
+
+defs = build_definitions(LakehouseResource.from_env())

@@ -1,0 +1,182 @@
+"""Sensors: new landing files -> gate runs; new Bronze batches -> dbt runs; contract changes -> sources.
+
+- ``landing_files``: each new file under ``<landing>/<table>/`` becomes a partition of the subject's
+  Bronze asset and a run request for it (run key = the file, so a file is requested once).
+- ``bronze_batches``: after Bronze materialisations that landed rows, request a run of the dbt models
+  downstream of those tables (read from the dbt manifest's lineage).
+- ``contract_changes``: poll the registry for subjects whose latest schema changed, regenerate dbt's
+  Bronze sources from the registry, and request a run of the models downstream of the changed subjects.
+"""
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    AssetSelection,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_registry, sources_yaml
+from lakehouse.naming import BRONZE, table_name
+from meshgate.pipeline.bronze import bronze_key, landing_partitions
+from meshgate.pipeline.resources import LakehouseResource
+from registry.contract import Contract
+
+LANDED_STATUSES = ("accepted", "quarantined")  # a batch that changed Bronze (not rejected, not duplicate)
+
+
+def landing_files(folder: Path) -> list[str]:
+    """Complete landing files of a folder: writers write ``.name`` or ``name.tmp``/``.part``, then rename."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith((".tmp", ".part"))
+    )
+
+
+def landing_sensor(contracts: list[Contract]):
+    subjects = [c.subject for c in contracts]
+
+    @sensor(
+        name="landing_files",
+        target=AssetSelection.assets(*(bronze_key(s) for s in subjects)),
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="A new file in a subject's landing folder: add its partition and gate it into Bronze.",
+    )
+    def _landing(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> SensorResult:
+        run_requests, partition_requests = [], []
+        for subject in subjects:
+            partitions = landing_partitions(subject)
+            known = set(context.instance.get_dynamic_partitions(partitions.name))
+            new = [name for name in landing_files(lakehouse.landing_folder(subject)) if name not in known]
+            if not new:
+                continue
+            partition_requests.append(partitions.build_add_request(new))
+            run_requests += [
+                RunRequest(
+                    run_key=f"{table_name(subject)}/{name}",
+                    partition_key=name,
+                    asset_selection=[bronze_key(subject)],
+                    tags={"meshgate/subject": subject},
+                )
+                for name in new
+            ]
+        if not run_requests:
+            return SensorResult(skip_reason=SkipReason("no new landing file"))
+        return SensorResult(run_requests=run_requests, dynamic_partitions_requests=partition_requests)
+
+    return _landing
+
+
+def downstream_models(manifest: dict, tables: Iterable[str], translator) -> list[AssetKey]:
+    """Asset keys of the dbt models that read the given Bronze tables, directly or not."""
+    sources = {
+        uid
+        for uid, source in manifest["sources"].items()
+        if source["source_name"] == BRONZE and source["name"] in set(tables)
+    }
+    seen, queue = set(), list(sources)
+    while queue:
+        for child in manifest["child_map"].get(queue.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    nodes = [manifest["nodes"][uid] for uid in sorted(seen) if uid.startswith("model.")]
+    return [translator.get_asset_key(node) for node in nodes]
+
+
+def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, translator, dbt_selection):
+    keys = {bronze_key(c.subject): table_name(c.subject) for c in contracts}
+
+    @sensor(
+        name="bronze_batches",
+        target=dbt_selection,
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Bronze batches landed: rebuild the dbt models downstream of those tables.",
+    )
+    def _bronze_batches(context: SensorEvaluationContext) -> SensorResult:
+        after = int(context.cursor) if context.cursor else None
+        cursor, changed = after, set()
+        for key, table in keys.items():
+            records = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000
+            ).records
+            for record in records:
+                cursor = max(cursor or 0, record.storage_id)
+                status = record.asset_materialization.metadata.get("status")
+                if status is not None and status.value in LANDED_STATUSES:
+                    changed.add(table)
+        if not changed:
+            return SensorResult(skip_reason=SkipReason("no batch landed in Bronze"), cursor=_str(cursor))
+        models = downstream_models(json.loads(manifest_path.read_text()), changed, translator)
+        request = RunRequest(
+            asset_selection=models, tags={"meshgate/bronze-tables": ",".join(sorted(changed))}
+        )
+        return SensorResult(run_requests=[request] if models else [], cursor=_str(cursor))
+
+    return _bronze_batches
+
+
+def contract_change_sensor(
+    contracts: list[Contract], project_dir: Path, manifest_path: Path, translator, dbt_selection
+):
+    """Polls the registry's latest versions (the registry's Watch stream is not available yet)."""
+    tables = {c.subject: table_name(c.subject) for c in contracts}
+
+    @sensor(
+        name="contract_changes",
+        target=dbt_selection,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="A contract changed in the registry: regenerate dbt's Bronze sources, rebuild what reads it.",
+    )
+    def _contract_changes(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> SensorResult:
+        if not lakehouse.registry:
+            return SensorResult(skip_reason=SkipReason("no registry configured (MESHGATE_REGISTRY)"))
+        from registry.client import RegistryClient
+
+        seen = json.loads(context.cursor) if context.cursor else {}
+        with RegistryClient(lakehouse.registry, token=lakehouse.token or None) as client:
+            latest = {subject: client.latest(subject).schema_id for subject in client.list_subjects()}
+            changed = sorted(s for s, schema_id in latest.items() if seen.get(s) != schema_id)
+            if not changed:
+                return SensorResult(skip_reason=SkipReason("no contract changed"), cursor=json.dumps(seen))
+            written = write_sources(project_dir, sources_yaml(*contracts_from_registry(client)))
+        context.log.info(
+            f"contracts changed: {', '.join(changed)}; dbt sources {'rewritten' if written else 'unchanged'}"
+        )
+        ours = [tables[s] for s in changed if s in tables]
+        models = downstream_models(json.loads(manifest_path.read_text()), ours, translator) if ours else []
+        requests = (
+            [RunRequest(asset_selection=models, tags={"meshgate/contracts": ",".join(changed)})]
+            if models
+            else []
+        )
+        return SensorResult(run_requests=requests, cursor=json.dumps(latest, sort_keys=True))
+
+    return _contract_changes
+
+
+def write_sources(project_dir: Path, text: str) -> bool:
+    """Write dbt's Bronze sources file when its content changed; whether it was written."""
+    path = Path(project_dir) / SOURCES_FILE
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def _str(value: int | None) -> str | None:
+    return None if value is None else str(value)
