@@ -14,6 +14,7 @@ row numbers are block-relative or missing). A file that cannot be decoded at all
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -67,7 +68,7 @@ def detect_format(path: str) -> str:
 
 
 def read_batch(
-    paths: str | Iterable[str],
+    paths: str | os.PathLike | Iterable[str | os.PathLike],
     contract: Contract,
     input_format: str | None = None,
     chunk_rows: int = 65536,
@@ -89,7 +90,7 @@ def read_batch(
         )
     declared = arrow_schema(contract)
     batch = BatchContext(contract, declared, nullable(declared), chunk_rows, max_line_bytes, UniqueTracker())
-    for path in [paths] if isinstance(paths, str) else list(paths):
+    for path in [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]:
         fmt = input_format or detect_format(path)
         with open_input(path, storage_options) as stream:
             yielded = False

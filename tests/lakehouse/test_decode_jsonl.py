@@ -37,7 +37,7 @@ def checkout_line(generate, **changes) -> str:
 def test_a_good_file_decodes_into_typed_chunks_with_source_row_numbers(generate, checkout_contract, tmp_path):
     path = generate.write("checkout", tmp_path / "good.jsonl", 1000)
 
-    chunks = list(read_batch(str(path), checkout_contract, chunk_rows=300))
+    chunks = list(read_batch(path, checkout_contract, chunk_rows=300))  # a Path works as well as a str
 
     assert len(chunks) > 1
     assert sum(c.table.num_rows for c in chunks) == 1000
