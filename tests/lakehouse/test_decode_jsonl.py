@@ -330,3 +330,16 @@ def test_a_null_optional_struct_with_required_children_is_valid_and_a_missing_ch
 
     assert [r for c in chunks for r in c.rows.to_pylist()] == [1, 2, 3]
     assert all_violations(chunks) == [(3, "ship.city", "required")]
+
+
+def test_the_precise_pass_types_good_rows_exactly_like_the_fast_path(generate, checkout_contract, tmp_path):
+    clean = generate.write("checkout", tmp_path / "clean.jsonl", 300, late=0.1)
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(clean.read_bytes() + checkout_line(generate, amount="12").encode() + b"\n")
+
+    fast = list(read_batch(clean, checkout_contract))
+    precise = list(read_batch(mixed, checkout_contract))  # the block with the bad row goes the slow way
+
+    assert all_violations(precise) == [(301, "amount", "type")]
+    assert pa.concat_tables(c.table for c in precise).equals(pa.concat_tables(c.table for c in fast))
+    assert [r for c in precise for r in c.rows.to_pylist()] == list(range(1, 301))
