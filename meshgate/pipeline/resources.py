@@ -6,6 +6,7 @@ profile, so the Dagster daemon, ``meshgate transform`` and dbt all point at the 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -116,4 +117,5 @@ class LakehouseResource(ConfigurableResource):
             ENV_DATA_DIR: str(Path(self.data_dir).resolve()),
             ENV_CATALOG_URL: self.catalog_url,
             ENV_WAREHOUSE: self.warehouse,
+            "MESHGATE_STORAGE_OPTIONS": json.dumps(self.storage_options()),  # DuckDB's S3 secret
         }

@@ -1,0 +1,169 @@
+"""The pipeline's sensors evaluated against a real Dagster instance, real landing files, a real
+registry and the real dbt manifest: what they request, and that a second tick requests nothing new."""
+
+import json
+import shutil
+
+import pytest
+from dagster import AssetKey, DagsterInstance, build_sensor_context
+
+from lakehouse.dbt_glue import PROJECT_DIR
+from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files
+from meshgate.pipeline.dbt import MeshgateTranslator, dbt_project
+from meshgate.pipeline.definitions import build_definitions
+from meshgate.pipeline.resources import EXAMPLE_CONTRACTS, LakehouseResource
+from meshgate.pipeline.sensors import contract_change_sensor, downstream_models
+
+CHECKOUT = "checkout__checkout_completed"
+SIGNUP = "identity__user_signed_up"
+CHECKOUT_MODELS = {
+    AssetKey(["silver", CHECKOUT]),
+    AssetKey(["gold", "daily_revenue"]),
+    AssetKey(["gold", "daily_active_users"]),
+    AssetKey(["gold", "conversion_funnel"]),
+}
+
+
+@pytest.fixture
+def lakehouse(tmp_path):
+    return LakehouseResource(data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def defs(lakehouse):
+    return build_definitions(lakehouse)
+
+
+def manifest() -> dict:
+    return json.loads(dbt_project().manifest_path.read_text())
+
+
+def test_the_code_location_loads_with_bronze_dbt_assets_and_checks(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {f"bronze/{CHECKOUT}", f"bronze/{SIGNUP}", f"silver/{CHECKOUT}", "gold/daily_revenue"} <= keys
+    # the Silver model depends on the gate's Bronze asset (dbt source bronze.<table> = the same key)
+    assert AssetKey(["bronze", CHECKOUT]) in graph.get(AssetKey(["silver", CHECKOUT])).parent_keys
+    checks = {key.name for key in graph.asset_check_keys}
+    assert "gate_decision" in checks
+    assert any(name.startswith("unique_silver_checkout_completed") for name in checks)  # dbt tests
+
+
+def test_new_landing_files_become_partitions_and_runs_once(defs, lakehouse):
+    folder = lakehouse.landing_folder("checkout.CheckoutCompleted")
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text("{}\n")
+    (folder / "b.jsonl.part").write_text("{}\n")  # still being written: ignored
+    (folder / ".c.jsonl").write_text("{}\n")  # hidden: ignored
+    instance = DagsterInstance.ephemeral()
+    sensor = defs.get_sensor_def("landing_files")
+    result = sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
+    assert [(r.partition_key, r.asset_selection) for r in result.run_requests] == [
+        ("a.jsonl", [AssetKey(["bronze", CHECKOUT])])
+    ]
+    for request in result.dynamic_partitions_requests:  # what the daemon does with the result
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    again = sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
+    assert again.run_requests == [] and "no new landing file" in again.skip_reason.skip_message
+
+
+def test_downstream_models_follow_the_dbt_lineage():
+    translator = MeshgateTranslator()
+    assert set(downstream_models(manifest(), [CHECKOUT], translator)) == CHECKOUT_MODELS
+    signup = set(downstream_models(manifest(), [SIGNUP], translator))
+    assert AssetKey(["silver", SIGNUP]) in signup and AssetKey(["gold", "daily_revenue"]) not in signup
+    assert downstream_models(manifest(), ["no_such_table"], translator) == []
+
+
+def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(tmp_path, lakehouse):
+    from registry.client import RegistryClient
+    from registry.contract import load_contract
+    from registry.server import RegistryServer, ThreadedServer
+    from registry.store import sqlite_url
+
+    project = tmp_path / "dbt"
+    shutil.copytree(PROJECT_DIR / "models", project / "models")
+    (project / SOURCES_FILE).unlink()
+    server = ThreadedServer(RegistryServer(sqlite_url(tmp_path)))
+    ports = server.start()
+    try:
+        target = f"127.0.0.1:{ports.grpc_port}"
+        configured = LakehouseResource(data_dir=lakehouse.data_dir, registry=target)
+        contracts = contracts_from_files(EXAMPLE_CONTRACTS)
+        sensor = contract_change_sensor(
+            contracts, project, dbt_project().manifest_path, MeshgateTranslator(), None
+        )
+        with RegistryClient(target) as client:
+            for path in sorted(EXAMPLE_CONTRACTS.glob("*/*.yaml")):
+                client.register(load_contract(path))
+
+            first = sensor(build_sensor_context(resources={"lakehouse": configured}))
+            sources = (project / SOURCES_FILE).read_text()
+            assert f"name: {CHECKOUT}" in sources and f"name: {SIGNUP}" in sources
+            assert set(first.run_requests[0].asset_selection) >= CHECKOUT_MODELS
+
+            quiet = sensor(build_sensor_context(cursor=first.cursor, resources={"lakehouse": configured}))
+            assert quiet.run_requests == [] and "no contract changed" in quiet.skip_reason.skip_message
+
+            evolved = PROJECT_DIR.parent / "examples" / "evolution" / "checkout_completed.v2.avsc"
+            client.register("checkout.CheckoutCompleted", evolved.read_text(), format="AVRO")
+            changed = sensor(build_sensor_context(cursor=first.cursor, resources={"lakehouse": configured}))
+        (request,) = changed.run_requests
+        assert set(request.asset_selection) == CHECKOUT_MODELS
+        assert request.tags["meshgate/contracts"] == "checkout.CheckoutCompleted"
+        assert (project / SOURCES_FILE).read_text() != sources  # v2's new field is a new source column
+    finally:
+        server.stop()
+
+
+def test_contract_changes_skip_without_a_registry(lakehouse, defs):
+    sensor = defs.get_sensor_def("contract_changes")
+    result = sensor(build_sensor_context(resources={"lakehouse": lakehouse}))
+    assert result.run_requests == [] and "no registry configured" in result.skip_reason.skip_message
+
+
+def test_landed_bronze_batches_request_the_models_downstream_and_skip_rejections(defs):
+    from dagster import AssetMaterialization
+
+    instance = DagsterInstance.ephemeral()
+    sensor = defs.get_sensor_def("bronze_batches")
+    checkout = AssetKey(["bronze", CHECKOUT])
+    instance.report_runless_asset_event(AssetMaterialization(checkout, metadata={"status": "rejected"}))
+    rejected = sensor(build_sensor_context(instance=instance))
+    assert rejected.run_requests == [] and rejected.cursor is not None
+    instance.report_runless_asset_event(AssetMaterialization(checkout, metadata={"status": "accepted"}))
+    landed = sensor(build_sensor_context(instance=instance, cursor=rejected.cursor))
+    (request,) = landed.run_requests
+    assert set(request.asset_selection) == CHECKOUT_MODELS
+    again = sensor(build_sensor_context(instance=instance, cursor=landed.cursor))
+    assert again.run_requests == []
+
+
+def test_a_partition_whose_landing_file_is_gone_fails_with_its_path(defs, lakehouse):
+    from dagster import DagsterInstance, Failure, materialize
+
+    instance = DagsterInstance.ephemeral()
+    asset = defs.get_assets_def(AssetKey(["bronze", CHECKOUT]))
+    instance.add_dynamic_partitions(asset.partitions_def.name, ["gone.jsonl"])
+    with pytest.raises(Failure, match=r"landing file .*checkout__checkout_completed/gone.jsonl"):
+        materialize([asset], partition_key="gone.jsonl", resources=defs.resources, instance=instance)
+
+
+def test_a_contracts_folder_without_contracts_is_a_clear_error(tmp_path):
+    from registry.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="no contract YAML file"):
+        build_definitions(LakehouseResource(data_dir=str(tmp_path), contracts_dir=str(tmp_path)))
+
+
+def test_the_resource_reads_the_same_environment_as_the_cli():
+    resource = LakehouseResource.from_env(
+        {
+            "MESHGATE_DATA_DIR": "/data",
+            "MESHGATE_REGISTRY": "registry:50051",
+            "MESHGATE_S3_ENDPOINT": "http://minio:9000",
+        }
+    )
+    assert (resource.data_dir, resource.registry) == ("/data", "registry:50051")
+    assert resource.storage_options() == {"s3.endpoint": "http://minio:9000"}
+    assert str(resource.landing_folder("identity.UserSignedUp")) == f"/data/landing/{SIGNUP}"
