@@ -118,42 +118,67 @@ def sample_events(seed: int = 7):
     return batch1, batch2
 
 
-def latest_by_event(*batches: list[dict]) -> dict[str, dict]:
-    latest = {}
-    for rows in batches:
-        for row in rows:
-            latest[row["event_id"]] = row
-    return latest
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Bronze batch 1, build, Bronze batch 2, build, build again; what each step left behind."""
+    """Bronze batches landed and built one after another, then a rerun with nothing new.
+
+    Batch 3 was stamped (``_ingested_at``) before batch 2 but committed after batch 2 was built, as
+    when two gates run at once: Silver's lookback must still pick it up.
+    """
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv(KEY_ENV, KEY)
     data_dir = tmp_path_factory.mktemp("lakehouse")
     catalog = open_catalog(data_dir)
     contracts = {"checkout": load_contract(EXAMPLES / CHECKOUT), "signup": load_contract(EXAMPLES / SIGNUP)}
-    batches = sample_events()
+    batch1, batch2 = sample_events()
+    deliveries = [  # (batch number, _ingested_at, rows by subject), in commit order
+        (1, DAY0 + timedelta(days=21), batch1),
+        (2, DAY0 + timedelta(days=22), batch2),
+        (3, DAY0 + timedelta(days=22, hours=-1), late_committed_batch(batch1, batch2)),
+    ]
     builds, silver_after = [], []
-    for number, batch in enumerate(batches, start=1):
+    for number, ingested_at, batch in deliveries:
         for name, rows in batch.items():
-            when = DAY0 + timedelta(days=20 + number)
-            ingest_batch(catalog, contracts[name], rows, f"{name}-{number}", when, data_dir)
+            ingest_batch(catalog, contracts[name], rows, f"{name}-{number}", ingested_at, data_dir)
         builds.append(run_dbt(["build"], data_dir))
         silver_after.append(snapshot_silver(data_dir))
+    identifiers = [("silver", t) for t in SILVER.values()] + [("gold", g) for g in GOLD]
+    snapshots_before_rerun = {i: len(catalog.load_table(i).snapshots()) for i in identifiers}
     rerun = CliRunner().invoke(main, ["transform", "--data-dir", str(data_dir)])  # the CLI this time
     silver_after.append(snapshot_silver(data_dir))
     yield {
         "data_dir": data_dir,
         "catalog": catalog,
-        "batches": batches,
+        "deliveries": deliveries,
         "builds": builds,
         "rerun": rerun,
+        "snapshots_before_rerun": snapshots_before_rerun,
         "silver_after": silver_after,
     }
     catalog.engine.dispose()
     monkeypatch.undo()
+
+
+def late_committed_batch(batch1: dict, batch2: dict) -> dict:
+    """A new event, a re-delivery of an event batch 2 corrected (batch 2 stamped later: it wins), and a
+    correction of an event only batch 1 had (stamped after batch 1: this one wins)."""
+    corrected_by_batch2 = {row["event_id"] for row in batch2["checkout"]}
+    only_batch1 = next(row for row in batch1["checkout"] if row["event_id"] not in corrected_by_batch2)
+    stale = next(row for row in batch1["checkout"] if row["event_id"] in corrected_by_batch2)
+    new = dict(only_batch1, event_id="c-late", order_id="o-late")
+    return {
+        "checkout": [new, dict(stale, amount=1.0), dict(only_batch1, amount=only_batch1["amount"] + 7)],
+        "signup": [dict(batch1["signup"][5], country="GB")],
+    }
+
+
+def expected_silver(built, name: str) -> dict[str, dict]:
+    """The latest delivery of each event by (_ingested_at, batch): what Silver must hold."""
+    latest = {}
+    for _, _, batch in sorted(built["deliveries"], key=lambda d: (d[1], d[0])):
+        for row in batch[name]:
+            latest[row["event_id"]] = row
+    return latest
 
 
 def snapshot_silver(data_dir) -> dict[str, list[tuple]]:
@@ -188,8 +213,7 @@ def test_transform_streams_dbt_progress(built):
 
 
 def test_silver_keeps_the_latest_delivery_of_each_event(built):
-    batch1, batch2 = built["batches"]
-    expected = latest_by_event(batch1["checkout"], batch2["checkout"])
+    expected = expected_silver(built, "checkout")
     silver = {
         row["event_id"]: row for row in records(built["data_dir"], "silver.checkout__checkout_completed")
     }
@@ -199,20 +223,21 @@ def test_silver_keeps_the_latest_delivery_of_each_event(built):
         assert silver[event_id]["currency"] == row["currency"]
         assert silver[event_id]["completed_at"] == row["completed_at"]
     signups = {row["event_id"]: row for row in records(built["data_dir"], "silver.identity__user_signed_up")}
-    expected_signups = latest_by_event(batch1["signup"], batch2["signup"])
+    expected_signups = expected_silver(built, "signup")
     assert {k: v["country"] for k, v in signups.items()} == {
         k: v["country"] for k, v in expected_signups.items()
     }
 
 
 def test_silver_pii_is_the_gates_keyed_hash_and_no_clear_value_remains(built):
-    batch1, batch2 = built["batches"]
     data_dir = built["data_dir"]
     for name in ("checkout", "signup"):
-        expected = latest_by_event(batch1[name], batch2[name])
+        expected = expected_silver(built, name)
         for row in records(data_dir, f"silver.{SILVER[name]}"):
             assert row["email_hash"] == pii_hash(expected[row["event_id"]]["email"], KEY.encode())
-    clear_values = {row["email"] for rows in (*batch1.values(), *batch2.values()) for row in rows}
+    clear_values = {
+        row["email"] for _, _, batch in built["deliveries"] for rows in batch.values() for row in rows
+    }
     for relation in [f"silver.{t}" for t in SILVER.values()] + [f"gold.{g}" for g in GOLD]:
         for row in records(data_dir, relation):
             strings = {v for v in row.values() if isinstance(v, str)}
@@ -220,16 +245,20 @@ def test_silver_pii_is_the_gates_keyed_hash_and_no_clear_value_remains(built):
 
 
 def test_rerun_without_new_bronze_changes_nothing(built):
-    after_batch2, after_rerun = built["silver_after"][1], built["silver_after"][2]
-    assert after_rerun == after_batch2
-    first = built["silver_after"][0]
-    assert len(first["checkout"]) < len(after_batch2["checkout"])  # batch 2 did add the late events
+    after_batch1, after_batch2, after_batch3, after_rerun = built["silver_after"]
+    assert after_rerun == after_batch3
+    assert len(after_batch1["checkout"]) < len(after_batch2["checkout"])  # batch 2 added late events
+    assert len(after_batch2["checkout"]) + 1 == len(after_batch3["checkout"])  # batch 3: one new event
+
+
+def test_rerun_adds_no_iceberg_snapshot(built):
+    for identifier, count in built["snapshots_before_rerun"].items():
+        assert len(built["catalog"].load_table(identifier).snapshots()) == count, identifier
 
 
 def test_gold_matches_numbers_computed_from_the_input_rows(built):
-    batch1, batch2 = built["batches"]
-    checkouts = latest_by_event(batch1["checkout"], batch2["checkout"]).values()
-    signups = latest_by_event(batch1["signup"], batch2["signup"]).values()
+    checkouts = expected_silver(built, "checkout").values()
+    signups = expected_silver(built, "signup").values()
     data_dir = built["data_dir"]
 
     active = defaultdict(set)
@@ -279,8 +308,7 @@ def test_silver_and_gold_land_as_iceberg_tables_equal_to_duckdb(built):
         key = lambda row: json.dumps(row, sort_keys=True, default=str)  # noqa: E731
         assert sorted(iceberg_rows, key=key) == sorted(duck_rows, key=key), f"{namespace}.{name}"
         snapshots = table.snapshots()
-        # batch 1 and batch 2 each change every table; the rerun without new Bronze adds no snapshot
-        assert len(snapshots) == 2, f"{namespace}.{name}: {len(snapshots)} snapshots"  # builds 1, 2
+        assert 2 <= len(snapshots) <= len(built["builds"]), "one snapshot per build that changed the table"
         assert {s.summary.get("meshgate.dbt-model") for s in snapshots} == {
             f'"meshgate"."{namespace}"."{name}"'
         }

@@ -8,7 +8,11 @@ with bronze as (
         {{ bronze_columns_masked('identity__user_signed_up') }}
     from {{ source('bronze', 'identity__user_signed_up') }}
     {% if is_incremental() %}
-    where _ingested_at > (select coalesce(max(ingested_at), '-infinity'::timestamptz) from {{ this }})
+    where _ingested_at > (
+        select coalesce(max(ingested_at), '-infinity'::timestamptz)
+            - to_hours({{ var('silver_lookback_hours', 24) }})
+        from {{ this }}
+    )
     {% endif %}
 ),
 
@@ -16,6 +20,21 @@ latest as (
     select *
     from bronze
     qualify row_number() over (partition by event_id order by _ingested_at desc, _batch_id desc) = 1
+),
+
+newer as (
+    select latest.*
+    from latest
+    {% if is_incremental() %}
+    -- the lookback re-reads deliveries Silver already holds: keep only those newer than Silver's
+    where not exists (
+        select 1
+        from {{ this }} as current
+        where current.event_id = latest.event_id
+            and (current.ingested_at > latest._ingested_at
+                or (current.ingested_at = latest._ingested_at and current.batch_id >= latest._batch_id))
+    )
+    {% endif %}
 )
 
 select
@@ -29,4 +48,4 @@ select
     cast(_batch_id as varchar) as batch_id,
     cast(_ingested_at as timestamptz) as ingested_at,
     cast(_schema_version as integer) as schema_version
-from latest
+from newer
