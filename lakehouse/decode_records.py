@@ -94,11 +94,13 @@ def _records_one_by_one(typed: list[_Record], batch: BatchContext, problems: lis
 
 
 def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_lookup) -> Iterator[_Record]:
+    """Records of an object container file; a record's byte offset is that of its Avro block."""
     row = 0
     try:
-        reader = fastavro.reader(stream, reader_schema=parsed_schema(batch.contract))
-        for row, value in enumerate(reader, start=1):  # noqa: B007 - row names the failing record
-            yield _Record(row, None, value, [])
+        for block in fastavro.block_reader(stream, reader_schema=parsed_schema(batch.contract)):
+            for value in block:
+                row += 1
+                yield _Record(row, block.offset, value, [])
     except InvalidBatch as exc:
         exc.row = exc.row or row + 1
         raise

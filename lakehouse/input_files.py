@@ -141,16 +141,18 @@ class _CheckedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        """Decompressed bytes read so far: the stream is not seekable, but its position is known."""
+        return self.offset
+
     def readinto(self, target) -> int:
         try:
-            data = self._inner.read(len(target))
+            size = self._inner.readinto(target)
         except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
             what = f"{self._compression} data" if self._compression else "file"
             raise InvalidBatch(
                 f"{what} cannot be read: {exc}", file=self._path, byte_offset=self.offset
             ) from None
-        size = len(data)
-        target[:size] = data
         self.offset += size
         return size
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fastavro
 import pytest
 
 from lakehouse.decode import read_batch
@@ -29,6 +30,9 @@ def test_avro_file_decodes_and_names_the_quality_violations(generate, checkout_c
 
     assert rows(chunks) == 300 and len(chunks) == 3
     assert violations(chunks) == [(4, "amount", "min"), (6, "email", "regex")]
+    with open(path, "rb") as data:  # the offset of an Avro record is that of its block
+        first_block = next(fastavro.block_reader(data)).offset
+    assert {v.byte_offset for v in chunks[0].violations} == {first_block}
     assert chunks[0].table.schema.field("completed_at").type.unit == "us"
 
 
