@@ -13,6 +13,7 @@ from ci_plugin.config import Config, ConfigError
 from ci_plugin.findings import CheckReport, ContractResult, Finding
 from ci_plugin.references import ResolveReferences
 from registry.compat import Level, ParsedSchema, check_compatibility, get_format
+from registry.contract import table_name
 from registry.errors import InvalidSchema, SubjectNotFound, VersionNotFound
 
 DEFAULT_LEVEL = Level.BACKWARD
@@ -246,4 +247,4 @@ def _dbt_source(config: Config, found: ContractFile) -> tuple[str, str]:
     if found.entry is not None and found.entry.dbt_source:
         source, table = found.entry.dbt_source.split(".", 1)
         return source, table
-    return config.dbt.source, dbt_consumers.table_name(found.contract.subject)
+    return config.dbt.source, table_name(found.contract.subject)

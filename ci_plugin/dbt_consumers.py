@@ -23,7 +23,6 @@ from ci_plugin.config import ConfigError, DbtConfig
 
 _COMMENTS_AND_STRINGS = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'", re.DOTALL)
 _JINJA_COMMENTS = re.compile(r"\{#.*?#\}", re.DOTALL)
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STAR_FROM_SOURCE = r"select\s+(?:distinct\s+)?(?:\w+\.)?\*\s+from\s+\{{\{{\s*source\(\s*['\"]{source}['\"]\s*,\s*['\"]{table}['\"]\s*\)"
 
@@ -39,21 +38,6 @@ class ModelUse:
 
     def reads(self, column: str) -> bool:
         return self.star or column.lower() in self.columns
-
-
-def table_name(subject: str) -> str:
-    """The Bronze table of a subject: ``checkout.CheckoutCompleted`` -> ``checkout__checkout_completed``.
-
-    The lakehouse's naming rule (the domain, two underscores, the rest in snake case, further dots as
-    single underscores), restated because ci_plugin may not import the lakehouse; a contract entry's
-    ``dbt_source`` in meshgate.yaml overrides it.
-    """
-    domain, rest = subject.split(".", 1)
-    return f"{_snake(domain)}__{'_'.join(_snake(part) for part in rest.split('.'))}"
-
-
-def _snake(name: str) -> str:
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
 def load_manifest(root: Path, dbt: DbtConfig) -> dict:

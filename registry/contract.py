@@ -27,6 +27,24 @@ def domain_of(subject: str) -> str:
     return subject.split(".", 1)[0]
 
 
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+def table_name(subject: str) -> str:
+    """The table name of a subject's data in every lakehouse tier and in the dbt sources.
+
+    ``checkout.CheckoutCompleted`` -> ``checkout__checkout_completed``: the owning domain, two
+    underscores, the rest of the subject in snake case (further dots become single underscores). It
+    lives here, beside the subject rules, so the gate, dbt glue and contract-check share one rule.
+    """
+    domain, rest = validate_subject(subject).split(".", 1)
+    return f"{_snake(domain)}__{'_'.join(_snake(part) for part in rest.split('.'))}"
+
+
 def validate_subject(subject: str) -> str:
     if not SUBJECT_PATTERN.match(subject or ""):
         raise InvalidArgument(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ci_plugin.config import DbtConfig
-from ci_plugin.dbt_consumers import load_manifest, table_name
+from ci_plugin.dbt_consumers import load_manifest
 from tests.ci_plugin.conftest import AVRO_CONTRACT, AVRO_SCHEMA, PROTO_SCHEMA, init_repo
 
 DBT_FILES = {
@@ -161,23 +161,6 @@ def test_failing_dbt_parse_exits_2(contract_repo):
 
     assert result.exit_code == 2
     assert "dbt.project_dir: `dbt parse` failed" in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("subject", "table"),
-    [
-        ("checkout.CheckoutCompleted", "checkout__checkout_completed"),
-        ("identity.UserSignedUp", "identity__user_signed_up"),
-        ("web.HTTPRequestLogged", "web__http_request_logged"),
-        ("shop.orders.OrderPlaced", "shop__orders_order_placed"),
-        ("webShop.Order", "web_shop__order"),
-    ],
-)
-def test_bronze_table_naming_rule_matches_the_lakehouse(subject, table):
-    """ci_plugin may not import the lakehouse, so the rule is restated; this keeps the two equal."""
-    from lakehouse.naming import table_name as lakehouse_table_name
-
-    assert table_name(subject) == table == lakehouse_table_name(subject)
 
 
 def test_repository_config_and_real_dbt_project_name_the_silver_model(tmp_path):

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from registry.contract import ContractMetadata, domain_of, load_contract, validate_subject
+from registry.contract import ContractMetadata, domain_of, load_contract, table_name, validate_subject
 from registry.errors import InvalidArgument
 
 
@@ -124,3 +124,18 @@ def test_subject_rules():
     assert validate_subject("a.b.C") == "a.b.C"
     with pytest.raises(InvalidArgument):
         validate_subject("has space.X")
+
+
+@pytest.mark.parametrize(
+    ("subject", "table"),
+    [
+        ("checkout.CheckoutCompleted", "checkout__checkout_completed"),
+        ("identity.UserSignedUp", "identity__user_signed_up"),
+        ("web.HTTPRequestLogged", "web__http_request_logged"),
+        ("shop.orders.OrderPlaced", "shop__orders_order_placed"),
+        ("webShop.Order", "web_shop__order"),
+    ],
+)
+def test_table_name_is_domain_two_underscores_and_snake_case(subject, table):
+    """One rule for Bronze/Silver/Gold tables, dbt sources and contract-check's dbt consumers."""
+    assert table_name(subject) == table
