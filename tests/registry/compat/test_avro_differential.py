@@ -334,7 +334,8 @@ def test_verdicts_agree_with_the_avro_checker_outside_documented_deviations():
         except InvalidSchema:
             stats["mutation made an invalid schema"] += 1
             return
-        assert old_parsed.parsing_canonical_form == to_parsing_canonical_form(old)  # and fastavro's canonical form
+        # our Parsing Canonical Form equals fastavro's
+        assert old_parsed.parsing_canonical_form == to_parsing_canonical_form(old)
         assert new_parsed.parsing_canonical_form == to_parsing_canonical_form(new)
         for direction, reader, writer in ((Direction.BACKWARD, new, old), (Direction.FORWARD, old, new)):
             ours = AVRO.check(old_parsed, new_parsed, direction, ruleset="RESOLUTION")
