@@ -6,6 +6,9 @@ Each step prints what it shows; the closing summary table lists every step's out
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +97,76 @@ def step_registry(ctx: DemoContext) -> str:
                     ctx.console.print(f"  {breaking.name}{line} [yellow]{v.rule}[/] {v.path}: {v.message}")
         subjects = client.list_subjects()
     return f"{len(subjects)} subjects at v2, {rejected} breaking v3 rejected"
+
+
+def step_contract_check(ctx: DemoContext) -> str:
+    """The breaking checkout change as a pull request: ``contract-check --against main`` in a throwaway repo."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    repo = Path(ctx.cleanup.enter_context(tempfile.TemporaryDirectory(prefix="meshgate-demo-repo-")))
+    contract_dir = repo / "contracts" / "checkout"
+    contract_dir.mkdir(parents=True)
+    for name in ("checkout_completed.yaml", "checkout_completed.avsc"):
+        shutil.copy(EXAMPLES / "contracts" / "checkout" / name, contract_dir / name)
+    (repo / "meshgate.yaml").write_text("contracts:\n  - contracts/**/*.yaml\n")
+
+    def git(*args: str) -> None:
+        identity = ["-c", "user.name=meshgate demo", "-c", "user.email=demo@meshgate.invalid"]
+        subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "--quiet", "--initial-branch", "main")
+    git("add", ".")
+    git("commit", "--quiet", "-m", "checkout contract v1")
+    git("checkout", "--quiet", "-b", "breaking-change")
+    shutil.copy(
+        EXAMPLES / "evolution" / "checkout_completed.v3-breaking.avsc",
+        contract_dir / "checkout_completed.avsc",
+    )
+    git("commit", "--quiet", "-am", "checkout: amount as string, channel required")
+    ctx.console.print(f"[bold]cd {repo} && contract-check check --against main[/]  (branch breaking-change)")
+    command = [sys.executable, "-c", "from ci_plugin.cli import main; main()", "check", "--against", "main"]
+    run = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=120)
+    ctx.console.print(run.stdout.rstrip() or run.stderr.rstrip(), markup=False, highlight=False)
+    verdict = {0: "passed (unexpected)", 1: "caught the breaking change (exit 1)"}.get(run.returncode)
+    return (
+        f"contract-check {verdict or f'failed to run (exit {run.returncode}): {run.stderr.strip()[-200:]}'}"
+    )
+
+
+def step_notifications(ctx: DemoContext) -> str:
+    """PLACEHOLDER for the notifications engineer: show a change event a subscriber received.
+
+    Written against the agreed interface ``RegistryClient.watch(after_sequence=..., subject_prefix=...)``
+    yielding events with ``.sequence``, ``.subject``, ``.type``; until it exists the step says so.
+    """
+    import threading
+
+    from registry.client import RegistryClient
+
+    target = ctx.state.get("registry_target")
+    if target is None or not hasattr(RegistryClient, "watch"):
+        ctx.console.print(
+            "[yellow]the registry's Watch stream is not available yet: no subscriber to show[/]"
+        )
+        return "pending: registry Watch stream not built yet"
+    received: list = []
+
+    def subscribe() -> None:  # a subscriber replaying the checkout events from the start of the log
+        with RegistryClient(target) as client:
+            for event in client.watch(after_sequence=0, subject_prefix="checkout."):
+                received.append(event)
+                if len(received) >= 2:  # v1 and v2 registered by the registry step
+                    return
+
+    subscriber = threading.Thread(target=subscribe, name="demo-subscriber", daemon=True)
+    subscriber.start()
+    subscriber.join(timeout=10)
+    for event in received:
+        ctx.console.print(f"subscriber received #{event.sequence} {event.type} {event.subject}")
+    return f"{len(received)} change events received by a subscriber"
 
 
 def step_gate(ctx: DemoContext) -> str:
@@ -206,11 +279,80 @@ def step_dbt(ctx: DemoContext) -> str:
     return outcome if docs.success else outcome + "; docs generation failed"
 
 
+def step_orchestration(ctx: DemoContext) -> str:
+    """The same pipeline as Dagster assets, in-process, run twice: the second run changes nothing."""
+    import shutil
+
+    from dagster import DagsterInstance
+
+    from meshgate.pipeline.definitions import build_definitions
+    from meshgate.pipeline.local import run_locally
+    from meshgate.pipeline.resources import LakehouseResource
+
+    root = ctx.data_dir / "pipeline"
+    shutil.rmtree(root, ignore_errors=True)
+    files = {
+        "checkout.CheckoutCompleted": ["checkout-1.jsonl", "checkout-bad.jsonl"],
+        "identity.UserSignedUp": ["signup-1.jsonl"],
+    }
+    lakehouse = LakehouseResource(data_dir=str(root))
+    for subject, names in files.items():
+        folder = lakehouse.landing_folder(subject)
+        folder.mkdir(parents=True)
+        for name in names:
+            shutil.copy(ctx.data_dir / "landing" / name, folder / name)
+    ctx.console.print(f"landing folders under {root / 'landing'}: one partition of bronze/<table> per file")
+    defs = build_definitions(lakehouse)
+    instance = DagsterInstance.ephemeral()
+    counts = []
+    for attempt in (1, 2):
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            _quiet_loggers("dagster", "dagster.builtin"),
+        ):  # dbt's log lines
+            run = run_locally(defs, instance, log_level="ERROR")
+        catalog = lakehouse.catalog()
+        rows = {
+            ".".join(identifier): catalog.load_table(identifier).scan().to_arrow().num_rows
+            for namespace in ("bronze", "silver", "gold")
+            for identifier in catalog.list_tables(namespace)
+        }
+        counts.append(rows)
+        decisions = ", ".join(f"{key.split('/')[-1]} {status}" for key, status in sorted(run.batches.items()))
+        ctx.console.print(
+            f"run {attempt}: {decisions}; {run.dbt_checks} dbt checks, failed: {', '.join(run.failed_checks)}"
+        )
+    table = Table(title="rows per table after run 1 and run 2")
+    for column in ("table", "run 1", "run 2"):
+        table.add_column(column)
+    for name in sorted(counts[0]):
+        table.add_row(name, str(counts[0][name]), str(counts[1].get(name)))
+    ctx.console.print(table)
+    same = "identical tables" if counts[0] == counts[1] else "[red]tables changed[/]"
+    return f"{len(counts[0])} tables; rerun: {same}"
+
+
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 STEPS = [
     ("compatibility engines", step_compatibility),
     ("contract registry", step_registry),
+    ("contract-check in CI", step_contract_check),
+    ("notifications", step_notifications),
     ("Bronze gate", step_gate),
     ("Silver and Gold (dbt)", step_dbt),
+    ("orchestration (Dagster)", step_orchestration),
 ]
 
 
@@ -219,15 +361,26 @@ STEPS = [
     "--data-dir", default=".meshgate/demo", show_default=True, help="Where the demo keeps its state."
 )
 def demo(data_dir: str) -> None:
-    """Run the whole meshgate story on the embedded defaults."""
+    """Run the whole meshgate story on the embedded defaults; exit 1 when a step fails."""
     console = Console()
     summary = Table(title="meshgate demo")
-    summary.add_column("step")
-    summary.add_column("outcome")
-    with contextlib.ExitStack() as cleanup:
+    for column in ("step", "outcome", "seconds"):
+        summary.add_column(column)
+    failed = None
+    with contextlib.ExitStack() as cleanup:  # stops the registry and removes temp repos, even on failure
         ctx = DemoContext(data_dir=Path(data_dir), console=console, cleanup=cleanup)
         ctx.data_dir.mkdir(parents=True, exist_ok=True)
         for title, step in STEPS:
             console.rule(title)
-            summary.add_row(title, step(ctx))
+            started = time.perf_counter()
+            try:
+                outcome = step(ctx)
+            except Exception as exc:  # the summary still shows how far the story got
+                console.print_exception(max_frames=5)
+                failed, outcome = title, f"[red]FAILED[/]: {type(exc).__name__}: {exc}"
+            summary.add_row(title, outcome, f"{time.perf_counter() - started:.1f}")
+            if failed:
+                break
     console.print(summary)
+    if failed:
+        raise SystemExit(1)

@@ -27,8 +27,14 @@ def run_locally(
     instance: DagsterInstance,
     gate_config: dict | None = None,
     dbt_config: dict | None = None,
+    log_level: str = "DEBUG",
 ) -> PipelineRun:
-    """Gate every landing file not yet materialised, then build the dbt models; raise on a failed step."""
+    """Gate every landing file, then build the dbt models; raise on a failed step.
+
+    ``gate_config``/``dbt_config`` are the assets' run config (``GateConfig``, ``DbtBuildConfig``);
+    ``log_level`` that of Dagster's console logger.
+    """
+    loggers = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     lakehouse = defs.resources["lakehouse"]
     outcome = PipelineRun()
     bronze, models = _split_assets(defs)
@@ -38,7 +44,7 @@ def run_locally(
         names = landing_files(lakehouse.landing_folder(subject))
         instance.add_dynamic_partitions(partitions.name, names)
         for name in names:
-            config = {"ops": {asset_def.op.name: {"config": gate_config}}} if gate_config else None
+            config = {**loggers, "ops": {asset_def.op.name: {"config": gate_config or {}}}}
             result = materialize(
                 [asset_def],
                 partition_key=name,
@@ -51,7 +57,7 @@ def run_locally(
                     outcome.batches[f"{asset_def.key.path[-1]}/{name}"] = check.metadata["status"].value
                     if not check.passed:
                         outcome.failed_checks.append(f"{check.asset_key.to_user_string()}:{name}")
-    config = {"ops": {models.op.name: {"config": dbt_config}}} if dbt_config else None
+    config = {**loggers, "ops": {models.op.name: {"config": dbt_config or {}}}}
     result = materialize([models], resources=defs.resources, instance=instance, run_config=config)
     for check in result.get_asset_check_evaluations():
         outcome.dbt_checks += 1
