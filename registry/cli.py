@@ -238,6 +238,53 @@ def consumers_remove(name: str, subject: str, registry: str, token: str | None) 
     click.echo(f"removed consumer {name} of {subject}")
 
 
+@click.command()
+@click.option(
+    "--from", "after", type=click.IntRange(min=0), default=0, help="Print events after this sequence."
+)
+@click.option("--subject-prefix", default="", help="Only subjects starting with this.")
+@click.option("--domain", default="", help="Only subjects of this domain (the part before the first dot).")
+@click.option(
+    "--type", "types", multiple=True, help="Only this event type (repeatable), e.g. VERSION_REGISTERED."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@registry_options
+@_reports_errors
+def watch(
+    after: int,
+    subject_prefix: str,
+    domain: str,
+    types: tuple[str, ...],
+    as_json: bool,
+    registry: str,
+    token: str | None,
+) -> None:
+    """Print change events as they happen (missed ones first); reconnects by itself. Ctrl-C ends it."""
+    with RegistryClient(registry, token) as client:
+        stream = client.watch(after, subject_prefix, types, reconnect=True, domain=domain)
+        try:
+            for event in stream:
+                if as_json:
+                    click.echo(json.dumps(event.to_dict()), nl=True)
+                else:
+                    click.echo(_describe(event))
+        except KeyboardInterrupt:
+            stream.close()
+
+
+def _describe(event) -> str:
+    where = event.subject or "(global)"
+    if event.version:
+        where += f" version {event.version}"
+    if event.schema_id:
+        where += f" (schema id {event.schema_id})"
+    details = " ".join(
+        f"{key}={value}" for key, value in sorted(event.detail.items()) if value not in (None, [])
+    )
+    stamp = event.time.isoformat(timespec="seconds") if event.time else ""
+    return f"{event.sequence}\t{stamp}\t{event.type}\t{where}" + (f"\t{details}" if details else "")
+
+
 def _explain(error: IncompatibleSchema) -> str:
     lines = [error.message.split(": ", 1)[0]]
     for violation in error.violations:
@@ -246,4 +293,4 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [serve, register, get, subjects, config, consumers]
+commands = [serve, register, get, subjects, config, consumers, watch]

@@ -9,7 +9,10 @@ the server raised (``registry.grpc_errors`` maps them back). Schemas by id never
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+import random
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -20,6 +23,7 @@ from registry.api import registry_pb2_grpc as pb_grpc
 from registry.compat import Level
 from registry.contract import Contract, ContractMetadata, Reference
 from registry.errors import InvalidArgument
+from registry.events import Event
 from registry.service import (
     CheckResult,
     Consumer,
@@ -30,7 +34,13 @@ from registry.service import (
 )
 
 DEFAULT_TARGET = "localhost:50051"
-_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+_CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    # Reconnect to a restarted registry within seconds (gRPC's default backoff grows to 120 s).
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 3_000),
+]
 
 # A prepared call: RPC name, request message, and how to turn the response into our types.
 Call = tuple[str, Any, Callable[[Any], Any]]
@@ -269,6 +279,23 @@ class RegistryClient:
     def remove_consumer(self, name: str, subject: str) -> None:
         return self._call(_Requests.remove_consumer(name, subject))
 
+    def watch(
+        self,
+        after_sequence: int = 0,
+        subject_prefix: str = "",
+        event_types: Iterable[str] = (),
+        reconnect: bool = True,
+        domain: str = "",
+    ) -> EventStream:
+        """Change events after ``after_sequence``: the missed ones first, then live ones as they come.
+
+        With ``reconnect`` a broken stream (server restart, too slow a reader) is resumed from the
+        last sequence received, so every event arrives once, in order. ``close()`` ends it (also
+        from another thread).
+        """
+        request = _watch_request(after_sequence, subject_prefix, domain, event_types)
+        return EventStream(self._stub, request, self._metadata, self.target, reconnect)
+
     def close(self) -> None:
         self._channel.close()
 
@@ -392,6 +419,36 @@ class AsyncRegistryClient:
     async def remove_consumer(self, name: str, subject: str) -> None:
         return await self._call(_Requests.remove_consumer(name, subject))
 
+    async def watch(
+        self,
+        after_sequence: int = 0,
+        subject_prefix: str = "",
+        event_types: Iterable[str] = (),
+        reconnect: bool = True,
+        domain: str = "",
+    ) -> AsyncIterator[Event]:
+        """The async form of ``RegistryClient.watch``: ``async for event in client.watch(): …``."""
+        request = _watch_request(after_sequence, subject_prefix, domain, event_types)
+        backoff = _Backoff()
+        while True:
+            call = self._stub.Watch(request, metadata=self._metadata)
+            try:
+                async for response in call:
+                    if response.HasField("event"):
+                        event = wire.event_from_pb(response.event)
+                        if event.sequence > request.after_sequence:
+                            request.after_sequence = event.sequence
+                            backoff.reset()
+                            yield event
+            except grpc.aio.AioRpcError as exc:
+                if not (reconnect and exc.code() in _RESUMABLE):
+                    raise _error(exc, self.target) from None
+            finally:
+                call.cancel()
+            if not reconnect:
+                return
+            await asyncio.sleep(backoff.next())
+
     async def close(self) -> None:
         await self._channel.close()
 
@@ -400,6 +457,96 @@ class AsyncRegistryClient:
 
     async def __aexit__(self, *exc_info) -> None:
         await self.close()
+
+
+class EventStream:
+    """An iterator of ``Event``s over a Watch stream that resumes after failures by itself."""
+
+    def __init__(self, stub, request: pb.WatchRequest, metadata, target: str, reconnect: bool):
+        self._stub = stub
+        self._request = request
+        self._metadata = metadata
+        self._target = target
+        self._reconnect = reconnect
+        self._call = None
+        self._closed = threading.Event()
+        self._backoff = _Backoff()
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence of the last event delivered (where a resume starts)."""
+        return self._request.after_sequence
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Event:
+        while not self._closed.is_set():
+            if self._call is None:
+                self._call = self._stub.Watch(self._request, metadata=self._metadata)
+            try:
+                for response in self._call:
+                    if response.HasField("event"):
+                        event = wire.event_from_pb(response.event)
+                        if event.sequence > self._request.after_sequence:
+                            self._request.after_sequence = event.sequence
+                            self._backoff.reset()
+                            return event
+            except grpc.RpcError as exc:
+                if self._closed.is_set():
+                    break
+                if not (self._reconnect and exc.code() in _RESUMABLE):
+                    self._call = None
+                    raise _error(exc, self._target) from None
+            self._call = None
+            if not self._reconnect:
+                break
+            self._closed.wait(self._backoff.next())
+        raise StopIteration
+
+    def close(self) -> None:
+        """End the stream; an iteration blocked in another thread stops."""
+        self._closed.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+
+
+class _Backoff:
+    """Reconnect delays: 0.1 s doubling to 5 s, with jitter; reset by every event received."""
+
+    def __init__(self):
+        self.delay = 0.1
+
+    def next(self) -> float:
+        delay = self.delay * random.uniform(0.8, 1.2)
+        self.delay = min(self.delay * 2, 5.0)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = 0.1
+
+
+# A stream that ends with one of these is resumed (the server went away, or we were too slow).
+_RESUMABLE = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+)
+
+
+def _watch_request(after_sequence, subject_prefix, domain, event_types) -> pb.WatchRequest:
+    if after_sequence < 0:
+        raise InvalidArgument("after_sequence: must be 0 or more")
+    return pb.WatchRequest(
+        after_sequence=after_sequence,
+        subject_prefix=subject_prefix,
+        domain=domain,
+        event_types=list(event_types),
+    )
 
 
 def _contract_fields(subject, schema, format, references, metadata):

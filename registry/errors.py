@@ -174,3 +174,25 @@ class Unavailable(MeshgateError):
     grpc_status = "UNAVAILABLE"
     http_status = 503
     error_code = 50301
+
+
+class SequenceCompacted(MeshgateError):
+    """A watcher asked to resume from a sequence whose successors retention has removed."""
+
+    grpc_status = "OUT_OF_RANGE"
+    http_status = 416
+    error_code = 41601
+
+
+class SubscriberTooSlow(MeshgateError):
+    """A watcher fell too far behind the live stream; it may resume from its last sequence."""
+
+    grpc_status = "RESOURCE_EXHAUSTED"
+    http_status = 429
+    error_code = 42901
+
+
+class TokenNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40411

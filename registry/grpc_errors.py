@@ -30,6 +30,7 @@ _BY_CODE: dict[grpc.StatusCode, type[errors.MeshgateError]] = {
     grpc.StatusCode.NOT_FOUND: errors.MeshgateError,
     grpc.StatusCode.FAILED_PRECONDITION: errors.IncompatibleSchema,
     grpc.StatusCode.RESOURCE_EXHAUSTED: errors.PayloadTooLarge,
+    grpc.StatusCode.OUT_OF_RANGE: errors.SequenceCompacted,
     grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -23,9 +24,11 @@ from grpc_reflection.v1alpha import reflection
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.errors import IncompatibleSchema, MeshgateError
+from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
+from registry.events import EventFilter
 from registry.metrics import OK, Metrics
 from registry.service import RegisteredSchema, RegistryService
+from registry.watch import EventHub
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,10 @@ MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
 class RegistryServicer(pb_grpc.ContractRegistryServicer):
-    def __init__(self, service: RegistryService, metrics: Metrics):
+    def __init__(self, service: RegistryService, metrics: Metrics, hub: EventHub):
         self.service = service
         self.metrics = metrics
+        self.hub = hub
         self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
 
     def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
@@ -204,6 +208,22 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         )
         return pb.RemoveConsumerResponse()
 
+    async def Watch(self, request: pb.WatchRequest, context):
+        """Replay, then live events; a heartbeat when nothing happened for a while."""
+        try:
+            if request.after_sequence < 0:
+                raise InvalidArgument("after_sequence: must be 0 or more")
+            where = EventFilter.of(request.subject_prefix, request.domain, tuple(request.event_types))
+            async for event in self.hub.stream(where, request.after_sequence):
+                if event is None:
+                    heartbeat = pb.Heartbeat(latest_sequence=self.hub.position, time=_now_text())
+                    await context.write(pb.WatchResponse(heartbeat=heartbeat))
+                else:
+                    await context.write(pb.WatchResponse(event=wire.event_to_pb(event)))
+        except MeshgateError as exc:
+            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            await context.abort(grpc_errors.status_code(exc), exc.message)
+
     async def _call(
         self,
         context,
@@ -240,6 +260,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
 def create_grpc_server(
     service: RegistryService,
     metrics: Metrics,
+    hub: EventHub,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     max_receive_bytes: int = MAX_RECEIVE_BYTES,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
@@ -249,9 +270,16 @@ def create_grpc_server(
     """
     server = grpc.aio.server(
         interceptors=list(interceptors),
-        options=[("grpc.max_receive_message_length", max_receive_bytes)],
+        options=[
+            ("grpc.max_receive_message_length", max_receive_bytes),
+            # Keep-alive: ping idle Watch clients so a dead peer is noticed; let clients ping us.
+            ("grpc.keepalive_time_ms", 20_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ],
     )
-    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics), server)
+    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics, hub), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -259,3 +287,7 @@ def create_grpc_server(
         server,
     )
     return server, health_servicer
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat()

@@ -36,6 +36,7 @@ from registry.http_api import create_app
 from registry.metrics import Metrics
 from registry.service import RegistryService
 from registry.store import Store
+from registry.watch import EventHub
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,16 @@ class RegistryServer:
         http_port: int = 0,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         default_level: Level = Level.BACKWARD,
+        watch_options: dict | None = None,
     ):
         self.database_url = database_url
         self.host = host
         self.requested = BoundPorts(grpc_port, http_port)
         self.interceptors = tuple(interceptors)
         self.default_level = default_level
+        self.watch_options = dict(
+            watch_options or {}
+        )  # EventHub: poll_interval, queue_size, heartbeat_interval
         self.ports: BoundPorts | None = None
         self.service: RegistryService | None = None
         self.metrics = Metrics()
@@ -80,7 +85,9 @@ class RegistryServer:
         """
         self._store = await asyncio.to_thread(Store, self.database_url)
         self.service = RegistryService(self._store, self.default_level)
-        self._grpc, self._health = create_grpc_server(self.service, self.metrics, self.interceptors)
+        self.hub = EventHub(self._store, **self.watch_options)
+        await self.hub.start()
+        self._grpc, self._health = create_grpc_server(self.service, self.metrics, self.hub, self.interceptors)
         try:
             grpc_port = self._bind_grpc()
             await self._grpc.start()
@@ -89,6 +96,7 @@ class RegistryServer:
             http_port = await self._start_http()
         except BaseException:
             await self._grpc.stop(None)
+            await self.hub.stop()
             await asyncio.to_thread(self._store.close)
             raise
         self.ports = BoundPorts(grpc_port, http_port)
@@ -131,6 +139,7 @@ class RegistryServer:
         """Stop taking requests, let running ones finish (up to ``grace`` seconds), close the store."""
         await self._health.enter_graceful_shutdown()
         self._http.should_exit = True
+        await self.hub.stop()  # open Watch streams end, so the gRPC stop need not wait for them
         await self._grpc.stop(grace)
         with contextlib.suppress(asyncio.CancelledError):
             await self._http_task
@@ -210,10 +219,31 @@ class ServerProcess:
         return self.process.wait(10)
 
 
-def start_subprocess(database_url: str, host: str = "127.0.0.1", timeout: float = 30.0) -> ServerProcess:
-    """Start ``python -m registry.server`` on free ports and wait for its JSON line of bound ports."""
+def start_subprocess(
+    database_url: str,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+    grpc_port: int = 0,
+    http_port: int = 0,
+    extra_args: Sequence[str] = (),
+) -> ServerProcess:
+    """Start ``python -m registry.server`` (on free ports unless given) and wait for its JSON line
+    of bound ports. ``extra_args``: more options of ``python -m registry.server``."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "registry.server", "--database-url", database_url, "--host", host],
+        [
+            sys.executable,
+            "-m",
+            "registry.server",
+            "--database-url",
+            database_url,
+            "--host",
+            host,
+            "--grpc-port",
+            str(grpc_port),
+            "--http-port",
+            str(http_port),
+            *extra_args,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import events
 from registry.compat import (
     MAX_SCHEMA_BYTES,
     CompatibilityResult,
@@ -67,6 +68,7 @@ from registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
+from registry.events import append_event
 from registry.store import Store
 from registry.store.models import (
     GLOBAL,
@@ -223,6 +225,15 @@ class RegistryService:
             session.add(row)
             lock.seq += 1
             session.flush()
+            append_event(
+                session,
+                self.store,
+                events.VERSION_REGISTERED,
+                subject,
+                row.version,
+                schema_id,
+                format=schema_format.name,
+            )
             return RegisteredSchema(
                 subject=subject,
                 version=row.version,
@@ -397,12 +408,17 @@ class RegistryService:
                 raise SubjectSoftDeleted(f"subject {subject!r} was soft-deleted; delete it permanently")
             targets = rows if permanent else live
             self._refuse_referenced(session, subject, [row.version for row in targets])
+            kind = events.VERSION_HARD_DELETED if permanent else events.VERSION_SOFT_DELETED
             for row in targets:
                 if permanent:
                     session.delete(row)
                 else:
                     row.deleted = True
             lock.seq += 1
+            for row in targets:
+                append_event(
+                    session, self.store, kind, subject, row.version, row.schema_id, whole_subject=True
+                )
             return [row.version for row in targets]
 
         return self.store.write(work)
@@ -435,6 +451,8 @@ class RegistryService:
             else:
                 row.deleted = True
             lock.seq += 1
+            kind = events.VERSION_HARD_DELETED if permanent else events.VERSION_SOFT_DELETED
+            append_event(session, self.store, kind, subject, row.version, row.schema_id, whole_subject=False)
             return row.version
 
         return self.store.write(work)
@@ -457,6 +475,7 @@ class RegistryService:
 
         def work(session: Session) -> None:
             session.merge(ConfigRow(subject=key, level=level.value, ruleset=ruleset))
+            append_event(session, self.store, events.CONFIG_CHANGED, key, level=level.value, ruleset=ruleset)
 
         self.store.write(work)
         return SubjectConfig(level, ruleset)
@@ -473,6 +492,9 @@ class RegistryService:
                 raise SubjectNotFound(f"subject {subject!r} has no compatibility setting of its own")
             removed = SubjectConfig(Level(row.level), row.ruleset)
             session.delete(row)
+            append_event(
+                session, self.store, events.CONFIG_DELETED, key, level=row.level, ruleset=row.ruleset
+            )
             return removed
 
         return self.store.write(work)
@@ -486,7 +508,12 @@ class RegistryService:
         if mode not in MODES:
             raise InvalidMode(f"mode: {mode!r} is not one of {', '.join(MODES)}")
         key = _key(subject)
-        self.store.write(lambda session: session.merge(ModeRow(subject=key, mode=mode)))
+
+        def work(session: Session) -> None:
+            session.merge(ModeRow(subject=key, mode=mode))
+            append_event(session, self.store, events.MODE_CHANGED, key, mode=mode)
+
+        self.store.write(work)
         return mode
 
     # ---- consumers ------------------------------------------------------------------------------
@@ -546,6 +573,15 @@ class RegistryService:
             consumer.version = version
             consumer.reader_schema = reader_schema
             consumer.fields = list(fields)
+            append_event(
+                session,
+                self.store,
+                events.CONSUMER_ADDED,
+                subject,
+                version,
+                consumer=name,
+                fields=list(fields),
+            )
             return _consumer(consumer)
 
         return self.store.write(work)
@@ -566,6 +602,7 @@ class RegistryService:
             if row is None:
                 raise ConsumerNotFound(f"consumer {name!r} of subject {subject!r} not found")
             session.delete(row)
+            append_event(session, self.store, events.CONSUMER_REMOVED, subject, consumer=name)
 
         self.store.write(work)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from registry.api import registry_pb2 as pb
 from registry.compat import Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
+from registry.events import Event
 from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord
 
 
@@ -145,4 +147,28 @@ def consumer_from_pb(message: pb.Consumer) -> Consumer:
         version=message.version or None,
         reader_schema=message.reader_schema or None,
         fields=tuple(message.fields),
+    )
+
+
+def event_to_pb(event: Event) -> pb.ChangeEvent:
+    return pb.ChangeEvent(
+        sequence=event.sequence,
+        type=event.type,
+        subject=event.subject,
+        version=event.version or 0,
+        schema_id=event.schema_id or 0,
+        time=event.time.isoformat() if event.time else "",
+        detail_json=json.dumps(event.detail, sort_keys=True),
+    )
+
+
+def event_from_pb(message: pb.ChangeEvent) -> Event:
+    return Event(
+        sequence=message.sequence,
+        type=message.type,
+        subject=message.subject,
+        version=message.version or None,
+        schema_id=message.schema_id or None,
+        time=datetime.fromisoformat(message.time) if message.time else None,
+        detail=json.loads(message.detail_json) if message.detail_json else {},
     )

@@ -119,6 +119,31 @@ class ContractRegistryStub:
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/meshgate.registry.v1.ContractRegistry/Watch',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchResponse.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/CreateToken',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/ListTokens',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/RevokeToken',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ApiToken.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/ListAudit',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class ContractRegistryServicer:
@@ -224,8 +249,42 @@ class ContractRegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveConsumer(self, request, context):
-        """Reserved: rpc Watch(WatchRequest) returns (stream ChangeEvent), a resumable stream of change
-        events, arrives with notifications; the message names WatchRequest and ChangeEvent are kept for it.
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Replays the change events after after_sequence, then streams new ones as they commit (through
+        any replica). Heartbeats come when nothing else does. OUT_OF_RANGE: the events after
+        after_sequence were compacted away; RESOURCE_EXHAUSTED: the subscriber fell too far behind
+        (resume from the last sequence received).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """API tokens (admin only). The secret is in CreateTokenResponse once and never again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """The audit log of writes, newest first (admin only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -318,6 +377,31 @@ def add_ContractRegistryServicer_to_server(servicer, server):
                     servicer.RemoveConsumer,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ApiToken.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -779,6 +863,141 @@ class ContractRegistry:
             '/meshgate.registry.v1.ContractRegistry/RemoveConsumer',
             meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerRequest.SerializeToString,
             meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveConsumerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/Watch',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.WatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/CreateToken',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/ListTokens',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/RevokeToken',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.RevokeTokenRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ApiToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/ListAudit',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

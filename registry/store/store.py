@@ -62,6 +62,7 @@ class Store:
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self._write_engine = self.engine.execution_options(immediate=True)
+        self.commit_listeners: list[Callable[[], None]] = []  # called after a write that added events
         self._counter = threading.local()  # per thread: a connection for subject_seq
         self._counter_connections: list = []
         self._counter_lock = threading.Lock()
@@ -155,8 +156,13 @@ class Store:
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-                    return work(session)
+                with Session(self._write_engine, expire_on_commit=False) as session:
+                    with session.begin():
+                        result = work(session)
+                    if session.info.get("events_appended"):
+                        for listener in self.commit_listeners:
+                            listener()
+                    return result
             except (IntegrityError, OperationalError) as exc:
                 if attempt == WRITE_ATTEMPTS or not _transient(exc):
                     if isinstance(exc, OperationalError):

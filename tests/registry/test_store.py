@@ -35,11 +35,15 @@ def test_migrations_create_the_tables_and_are_idempotent(url):
         "configs",
         "modes",
         "consumers",
+        "events",
+        "event_counter",
+        "api_tokens",
+        "audit_log",
     } <= tables
     with store.engine.connect() as connection:
         assert (
             connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one()
-            == "0001"
+            == "0002"
         )
     store.close()
 

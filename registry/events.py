@@ -1,0 +1,208 @@
+"""The durable event log: every change, numbered, written in the transaction of the change.
+
+Appending locks the single ``event_counter`` row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers). A PostgreSQL sequence alone would hand out numbers
+that commit out of order (a reader could see 8, move its cursor past 7, and miss 7 when it commits
+later); with the counter row locked until commit, event N+1 cannot commit before event N, so a reader
+that polls ``sequence > cursor`` never skips one. The price: appends are serialised, which the
+per-subject locks mostly did already; the lock is taken last in each write, so it is held briefly.
+On PostgreSQL the append also sends ``NOTIFY meshgate_events`` (delivered at commit) to wake watchers
+of every replica.
+
+Retention (``EventLog.compact``) removes old events by count or age and records the highest removed
+sequence (``compacted_through``); a watcher asking to resume from before it gets OUT_OF_RANGE.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from registry.errors import InvalidArgument, SequenceCompacted
+from registry.store import Store
+from registry.store.models import EventCounterRow, EventRow
+
+NOTIFY_CHANNEL = "meshgate_events"
+
+VERSION_REGISTERED = "VERSION_REGISTERED"
+VERSION_SOFT_DELETED = "VERSION_SOFT_DELETED"
+VERSION_HARD_DELETED = "VERSION_HARD_DELETED"
+CONFIG_CHANGED = "CONFIG_CHANGED"
+CONFIG_DELETED = "CONFIG_DELETED"
+MODE_CHANGED = "MODE_CHANGED"
+CONSUMER_ADDED = "CONSUMER_ADDED"
+CONSUMER_REMOVED = "CONSUMER_REMOVED"
+EVENT_TYPES = (
+    VERSION_REGISTERED,
+    VERSION_SOFT_DELETED,
+    VERSION_HARD_DELETED,
+    CONFIG_CHANGED,
+    CONFIG_DELETED,
+    MODE_CHANGED,
+    CONSUMER_ADDED,
+    CONSUMER_REMOVED,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change. ``subject`` is "" for the global config and mode; ``detail`` holds the rest
+    (level, mode, consumer name, …)."""
+
+    sequence: int
+    type: str
+    subject: str
+    version: int | None = None
+    schema_id: int | None = None
+    time: datetime | None = None
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "sequence": self.sequence,
+            "type": self.type,
+            "subject": self.subject,
+            "version": self.version,
+            "schema_id": self.schema_id,
+            "time": self.time.isoformat() if self.time else None,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a watcher wants: a subject prefix (a domain "checkout" is the prefix
+    "checkout.") and event types (empty: all)."""
+
+    subject_prefix: str = ""
+    types: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, subject_prefix: str = "", domain: str = "", types=()) -> EventFilter:
+        if subject_prefix and domain:
+            raise InvalidArgument("watch: give a subject prefix or a domain, not both")
+        unknown = sorted(set(types) - set(EVENT_TYPES))
+        if unknown:
+            raise InvalidArgument(
+                f"watch: unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"
+            )
+        return cls(f"{domain}." if domain else subject_prefix, frozenset(types))
+
+    def matches(self, event: Event) -> bool:
+        return event.subject.startswith(self.subject_prefix) and (not self.types or event.type in self.types)
+
+
+def append_event(
+    session: Session,
+    store: Store,
+    type: str,
+    subject: str,
+    version: int | None = None,
+    schema_id: int | None = None,
+    **detail,
+) -> int:
+    """Add an event to the change being written in ``session``; returns its sequence number."""
+    counter = session.execute(
+        select(EventCounterRow).where(EventCounterRow.id == 1).with_for_update()
+    ).scalar_one()
+    counter.last_sequence += 1
+    sequence = counter.last_sequence
+    session.add(
+        EventRow(
+            sequence=sequence,
+            type=type,
+            subject=subject,
+            version=version,
+            schema_id=schema_id,
+            detail=detail,
+            created_at=datetime.now(UTC),
+        )
+    )
+    if store.dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": NOTIFY_CHANNEL, "payload": str(sequence)},
+        )
+    session.info["events_appended"] = True
+    return sequence
+
+
+class EventLog:
+    """Reads and compacts the event log."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def read(self, after: int, limit: int = 500, where: EventFilter | None = None) -> list[Event]:
+        """Up to ``limit`` events with a sequence above ``after``, oldest first."""
+        query = select(EventRow).where(EventRow.sequence > after).order_by(EventRow.sequence).limit(limit)
+        if where is not None and where.subject_prefix:
+            query = query.where(EventRow.subject.startswith(where.subject_prefix, autoescape=True))
+        if where is not None and where.types:
+            query = query.where(EventRow.type.in_(sorted(where.types)))
+        with self.store.read() as session:
+            return [_event(row) for row in session.scalars(query)]
+
+    def bounds(self) -> tuple[int, int]:
+        """(compacted_through, last_sequence): events after the first and up to the second exist."""
+        with self.store.read() as session:
+            counter = session.get(EventCounterRow, 1)
+            return counter.compacted_through, counter.last_sequence
+
+    def require_retained(self, after: int) -> None:
+        """Raise ``SequenceCompacted`` when events after ``after`` were removed by retention."""
+        compacted, _ = self.bounds()
+        if after < compacted:
+            raise SequenceCompacted(
+                f"events after sequence {after} were compacted away; the earliest retained sequence is "
+                f"{compacted + 1}: re-read the current state, then watch with after_sequence={compacted}"
+            )
+
+    def compact(self, keep_last: int | None = None, older_than: timedelta | None = None) -> int:
+        """Remove events beyond the newest ``keep_last`` and those older than ``older_than`` (the
+        newest event always stays, so the log's position survives); returns how many went."""
+        if keep_last is not None and keep_last < 1:
+            raise InvalidArgument("retention: keep_last must be at least 1")
+
+        def work(session: Session) -> int:
+            counter = session.execute(
+                select(EventCounterRow).where(EventCounterRow.id == 1).with_for_update()
+            ).scalar_one()
+            through = counter.compacted_through
+            if keep_last is not None:
+                through = max(through, counter.last_sequence - keep_last)
+            if older_than is not None:
+                cutoff = datetime.now(UTC) - older_than
+                newest_old = session.execute(
+                    select(func.max(EventRow.sequence)).where(EventRow.created_at < cutoff)
+                ).scalar_one()
+                if newest_old is not None:
+                    through = max(through, min(newest_old, counter.last_sequence - 1))
+            removed = session.execute(delete(EventRow).where(EventRow.sequence <= through)).rowcount
+            counter.compacted_through = through
+            return removed
+
+        return self.store.write(work)
+
+
+def _event(row: EventRow) -> Event:
+    created = row.created_at
+    if created is not None and created.tzinfo is None:  # SQLite returns naive datetimes
+        created = created.replace(tzinfo=UTC)
+    return Event(
+        sequence=row.sequence,
+        type=row.type,
+        subject=row.subject,
+        version=row.version,
+        schema_id=row.schema_id,
+        time=created,
+        detail=dict(row.detail or {}),
+    )
+
+
+def detail_json(event: Event) -> str:
+    return json.dumps(event.detail, sort_keys=True)

@@ -1,0 +1,165 @@
+"""Live change events for Watch streams: one ``EventHub`` per server process fans the log out.
+
+The event log in the store is the source of truth. The hub keeps a cursor into it and reads what is
+new when woken: by a write of this process (``Store.commit_listeners``), by PostgreSQL
+``LISTEN meshgate_events`` (a change through another replica), or by its poll timer (``poll_interval``:
+the safety net when a notification is lost, and the only wake-up another process's write on the same
+SQLite file gets). Notifications carry nothing the hub trusts: it always re-reads the log, in order.
+
+Each subscriber has a bounded queue (``queue_size``). The hub never waits for a subscriber: when a
+queue is full the subscriber is marked too slow, its stream ends with RESOURCE_EXHAUSTED, and the
+client resumes from the last sequence it received (replayed from the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy.engine import make_url
+
+from registry.errors import SubscriberTooSlow
+from registry.events import NOTIFY_CHANNEL, Event, EventFilter, EventLog
+from registry.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_SIZE = 1_000
+DEFAULT_HEARTBEAT_INTERVAL = 15.0  # seconds without an event before a heartbeat goes out
+REPLAY_PAGE = 500
+
+
+class Subscription:
+    """One watcher's queue of live events, filled by the hub."""
+
+    def __init__(self, where: EventFilter, queue_size: int):
+        self.where = where
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.too_slow = False
+        self.wake = asyncio.Event()
+
+    def offer(self, event: Event) -> None:
+        if self.too_slow or not self.where.matches(event):
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.too_slow = True
+        self.wake.set()
+
+
+class EventHub:
+    def __init__(
+        self,
+        store: Store,
+        poll_interval: float | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+    ):
+        self.store = store
+        self.heartbeat_interval = heartbeat_interval
+        self.log = EventLog(store)
+        self.queue_size = queue_size
+        self.poll_interval = poll_interval or (1.0 if store.dialect == "postgresql" else 0.25)
+        self.position = 0  # the newest sequence published to subscribers
+        self._subscriptions: set[Subscription] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, self.position = await asyncio.to_thread(self.log.bounds)
+        self.store.commit_listeners.append(lambda: loop.call_soon_threadsafe(self._wake.set))
+        self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
+        if self.store.dialect == "postgresql":
+            self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for subscription in self._subscriptions:
+            subscription.wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                await self._publish_new()
+            except Exception as exc:  # the store may be down for a while: keep polling
+                log.warning("event hub cannot read the event log: %s", exc)
+
+    async def _publish_new(self) -> None:
+        while True:
+            events = await asyncio.to_thread(self.log.read, self.position, REPLAY_PAGE)
+            for event in events:
+                for subscription in list(self._subscriptions):
+                    subscription.offer(event)
+                self.position = event.sequence
+            if len(events) < REPLAY_PAGE:
+                return
+
+    async def _listen(self) -> None:
+        """LISTEN for other replicas' appends; reconnects after a failure (polling covers the gap)."""
+        import psycopg
+
+        url = make_url(self.store.url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
+                    await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    async for _ in connection.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN %s failed (%s); polling meanwhile", NOTIFY_CHANNEL, exc)
+            await asyncio.sleep(self.poll_interval)
+
+    async def stream(self, where: EventFilter, after: int) -> AsyncIterator[Event | None]:
+        """Events matching ``where`` after ``after``: the log's backlog, then live ones, in order.
+
+        Yields None after ``heartbeat_interval`` seconds without an event (the caller sends a heartbeat). Raises ``SequenceCompacted`` (before anything) or ``SubscriberTooSlow``.
+        """
+        await asyncio.to_thread(self.log.require_retained, after)
+        subscription = Subscription(where, self.queue_size)
+        self._subscriptions.add(subscription)  # before the replay: nothing published meanwhile is lost
+        cursor = after
+        try:
+            while True:  # replay from the log until it has nothing newer
+                page = await asyncio.to_thread(self.log.read, cursor, REPLAY_PAGE, where)
+                for event in page:
+                    yield event
+                    cursor = event.sequence
+                if len(page) < REPLAY_PAGE:
+                    break
+            while True:
+                if subscription.too_slow:
+                    raise SubscriberTooSlow(
+                        f"subscriber fell more than {self.queue_size} events behind; "
+                        f"resume with after_sequence={cursor}"
+                    )
+                try:
+                    event = subscription.queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    subscription.wake.clear()
+                    if not self._tasks or all(task.done() for task in self._tasks):
+                        return  # the hub stopped: the server is shutting down
+                    try:
+                        await asyncio.wait_for(subscription.wake.wait(), self.heartbeat_interval)
+                    except TimeoutError:
+                        yield None
+                    continue
+                if event.sequence <= cursor:
+                    continue  # already replayed
+                yield event
+                cursor = event.sequence
+        finally:
+            self._subscriptions.discard(subscription)
