@@ -4,11 +4,13 @@
   Bronze asset and a run request for it (run key = the file, so a file is requested once).
 - ``bronze_batches``: after Bronze materialisations that landed rows, request a run of the dbt models
   downstream of those tables (read from the dbt manifest's lineage).
-- ``contract_changes``: poll the registry for subjects whose latest schema changed, regenerate dbt's
-  Bronze sources from the registry, and request a run of the models downstream of the changed subjects.
+- ``contract_changes``: read the registry's Watch stream (resuming from the last sequence handled);
+  when a subject got a new or deleted version, regenerate dbt's Bronze sources from the registry and
+  request a run of the models downstream of the changed subjects.
 """
 
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.bronze import bronze_key, landing_partitions
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
+from registry.events import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
 
 LANDED_STATUSES = ("accepted", "quarantined")  # a batch that changed Bronze (not rejected, not duplicate)
 
@@ -129,10 +132,18 @@ def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, transl
     return _bronze_batches
 
 
+SCHEMA_EVENTS = (VERSION_REGISTERED, VERSION_SOFT_DELETED, VERSION_HARD_DELETED)
+
+
 def contract_change_sensor(
-    contracts: list[Contract], project_dir: Path, manifest_path: Path, translator, dbt_selection
+    contracts: list[Contract],
+    project_dir: Path,
+    manifest_path: Path,
+    translator,
+    dbt_selection,
+    drain_seconds: float = 2.0,
 ):
-    """Polls the registry's latest versions (the registry's Watch stream is not available yet)."""
+    """Reads the registry's Watch stream from the cursor (the last event sequence handled)."""
     tables = {c.subject: table_name(c.subject) for c in contracts}
 
     @sensor(
@@ -147,26 +158,40 @@ def contract_change_sensor(
             return SensorResult(skip_reason=SkipReason("no registry configured (MESHGATE_REGISTRY)"))
         from registry.client import RegistryClient
 
-        seen = json.loads(context.cursor) if context.cursor else {}
+        after = int(context.cursor) if context.cursor else 0
         with RegistryClient(lakehouse.registry, token=lakehouse.token or None) as client:
-            latest = {subject: client.latest(subject).schema_id for subject in client.list_subjects()}
-            changed = sorted(s for s, schema_id in latest.items() if seen.get(s) != schema_id)
+            events = schema_events(client, after, drain_seconds)
+            last = max([after, *(e.sequence for e in events)])
+            changed = sorted({e.subject for e in events if e.type in SCHEMA_EVENTS})
             if not changed:
-                return SensorResult(skip_reason=SkipReason("no contract changed"), cursor=json.dumps(seen))
+                return SensorResult(skip_reason=SkipReason("no contract changed"), cursor=str(last))
             written = write_sources(project_dir, sources_yaml(*contracts_from_registry(client)))
         context.log.info(
             f"contracts changed: {', '.join(changed)}; dbt sources {'rewritten' if written else 'unchanged'}"
         )
         ours = [tables[s] for s in changed if s in tables]
         models = downstream_models(json.loads(manifest_path.read_text()), ours, translator) if ours else []
-        requests = (
-            [RunRequest(asset_selection=models, tags={"meshgate/contracts": ",".join(changed)})]
-            if models
-            else []
-        )
-        return SensorResult(run_requests=requests, cursor=json.dumps(latest, sort_keys=True))
+        tags = {"meshgate/contracts": ",".join(changed)}
+        requests = [RunRequest(asset_selection=models, tags=tags)] if models else []
+        return SensorResult(run_requests=requests, cursor=str(last))
 
     return _contract_changes
+
+
+def schema_events(client, after_sequence: int, drain_seconds: float) -> list:
+    """The events after ``after_sequence`` the stream delivers within ``drain_seconds``.
+
+    The stream replays missed events first, then waits for live ones; a sensor tick must end, so
+    the stream is closed after the window and the next tick resumes from the last sequence read.
+    """
+    stream = client.watch(after_sequence=after_sequence, reconnect=False)
+    timer = threading.Timer(drain_seconds, stream.close)
+    timer.start()
+    try:
+        return list(stream)
+    finally:
+        timer.cancel()
+        stream.close()
 
 
 def write_sources(project_dir: Path, text: str) -> bool:
