@@ -108,12 +108,20 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+USERS = 20_000
+"""One user population for both domains, so users who sign up also check out (the Gold funnel)."""
+
+
+def _user_id(user: int) -> str:
+    return f"u-{user:06d}"
+
+
 def _checkout(rng: random.Random, when: datetime) -> dict:
-    user = rng.randrange(100_000)
+    user = rng.randrange(USERS)
     return {
         "event_id": _uuid(rng),
         "order_id": f"o-{rng.randrange(10**9):09d}",
-        "user_id": f"u-{user:06d}",
+        "user_id": _user_id(user),
         "email": f"user{user}@example.com",
         "amount": round(rng.uniform(1, 500), 2),
         "currency": rng.choice(("EUR", "USD", "GBP")),
@@ -126,11 +134,11 @@ def _checkout(rng: random.Random, when: datetime) -> dict:
 
 
 def _signup(rng: random.Random, when: datetime) -> dict:
-    user = rng.randrange(1_000_000)
+    user = rng.randrange(USERS)
     return {
         "event_id": _uuid(rng),
-        "user_id": f"u-{user:07d}",
-        "email": f"new{user}@example.org",
+        "user_id": _user_id(user),
+        "email": f"user{user}@example.com",
         "country": rng.choice(("DE", "FR", "GB", "US", "NL", "ES")),
         "signed_up_at": when,
         "plan": rng.choice(("FREE", "FREE", "PRO")),
