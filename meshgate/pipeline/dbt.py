@@ -20,6 +20,7 @@ from lakehouse.dbt_glue import PROJECT_DIR
 from meshgate.pipeline.bronze import InjectedFailure
 from meshgate.pipeline.resources import LakehouseResource
 
+DBT_RUN_TAGS = {"meshgate/runs": "dbt"}  # deploy/dagster.yaml queues these one at a time (one DuckDB file)
 MANIFEST_TARGET = "target"  # dbt/target/manifest.json, the file contract-check reads too
 PROJECT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
@@ -91,7 +92,6 @@ def build_dbt_assets(project: DbtProject):
         manifest=prepare_manifest(project),
         project=project,
         dagster_dbt_translator=MeshgateTranslator(),
-        op_tags={"dagster/concurrency_key": "dbt"},  # one DuckDB file: one dbt at a time
     )
     def meshgate_dbt_models(
         context: AssetExecutionContext,

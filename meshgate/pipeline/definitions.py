@@ -14,7 +14,13 @@ from dagster import AssetSelection, Definitions, define_asset_job
 from lakehouse.dbt_glue import PROJECT_DIR
 from lakehouse.dbt_sources import contracts_from_files
 from meshgate.pipeline.bronze import bronze_asset
-from meshgate.pipeline.dbt import MeshgateTranslator, build_dbt_assets, dbt_project, dbt_resource
+from meshgate.pipeline.dbt import (
+    DBT_RUN_TAGS,
+    MeshgateTranslator,
+    build_dbt_assets,
+    dbt_project,
+    dbt_resource,
+)
 from meshgate.pipeline.resources import LakehouseResource
 from meshgate.pipeline.sensors import bronze_batches_sensor, contract_change_sensor, landing_sensor
 
@@ -32,7 +38,10 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
         assets=[*(bronze_asset(c) for c in contracts), models],
         jobs=[
             define_asset_job(
-                TRANSFORM_JOB, selection=dbt_selection, description="dbt build: Silver, Gold, tests"
+                TRANSFORM_JOB,
+                selection=dbt_selection,
+                description="dbt build: Silver, Gold, tests",
+                tags=DBT_RUN_TAGS,
             )
         ],
         sensors=[

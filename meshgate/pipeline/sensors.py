@@ -29,6 +29,7 @@ from dagster import (
 from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_registry, sources_yaml
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.bronze import bronze_key, landing_partitions
+from meshgate.pipeline.dbt import DBT_RUN_TAGS
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
 from registry.events import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
@@ -125,7 +126,7 @@ def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, transl
             return SensorResult(skip_reason=SkipReason("no batch landed in Bronze"), cursor=_str(cursor))
         models = downstream_models(json.loads(manifest_path.read_text()), changed, translator)
         request = RunRequest(
-            asset_selection=models, tags={"meshgate/bronze-tables": ",".join(sorted(changed))}
+            asset_selection=models, tags={**DBT_RUN_TAGS, "meshgate/bronze-tables": ",".join(sorted(changed))}
         )
         return SensorResult(run_requests=[request] if models else [], cursor=_str(cursor))
 
@@ -171,7 +172,7 @@ def contract_change_sensor(
         )
         ours = [tables[s] for s in changed if s in tables]
         models = downstream_models(json.loads(manifest_path.read_text()), ours, translator) if ours else []
-        tags = {"meshgate/contracts": ",".join(changed)}
+        tags = {**DBT_RUN_TAGS, "meshgate/contracts": ",".join(changed)}
         requests = [RunRequest(asset_selection=models, tags=tags)] if models else []
         return SensorResult(run_requests=requests, cursor=str(last))
 
