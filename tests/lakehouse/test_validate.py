@@ -6,6 +6,8 @@ import json
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakehouse.validate import REDACTED, Chunk, UniqueTracker, column_values, validate
 from registry.contract import Contract, ContractMetadata, QualityRule
@@ -202,3 +204,48 @@ def test_required_fields_come_from_the_contract_schema_even_on_an_all_nullable_t
         (1, "completed_at", "required", "null"),
         (1, "items[].sku", "required", "null"),
     ]
+
+
+def reference_duplicates(chunks: list[tuple[list, list]]) -> list[list[tuple[int, int, int]]]:
+    """What UniqueTracker must report, the slow and obvious way: a dict of first rows."""
+    seen: dict = {}
+    reports = []
+    for values, rows in chunks:
+        in_chunk: dict = {}
+        for value, row in zip(values, rows, strict=True):
+            if value is not None and value not in seen:
+                in_chunk[value] = min(row, in_chunk.get(value, row))
+        found = [
+            (i, row, seen.get(value, in_chunk.get(value)))
+            for i, (value, row) in enumerate(zip(values, rows, strict=True))
+            if value is not None and (value in seen or row > in_chunk[value])
+        ]
+        seen.update(in_chunk)
+        reports.append(found)
+    return reports
+
+
+chunk_values = st.lists(st.one_of(st.none(), st.integers(0, 30).map(str)), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(chunk_values, st.lists(st.integers(0, 2), min_size=40, max_size=40)), max_size=8))
+def test_unique_tracker_matches_a_plain_dict_over_many_chunks(specs):
+    """Sorted-run bookkeeping (merges included) reports exactly the repeats a dict would find.
+
+    Row steps of 0 stand for several list elements of one row (a value repeated inside a row is fine).
+    """
+    chunks, row = [], 1
+    for values, steps in specs:
+        rows = []
+        for step in steps[: len(values)]:
+            row += step
+            rows.append(row)
+        chunks.append((values, rows))
+        row += 1
+    tracker = UniqueTracker()
+    got = [
+        tracker.duplicates("id", pa.array(values, pa.string()), pa.array(rows, pa.int64()))
+        for values, rows in chunks
+    ]
+    assert got == reference_duplicates(chunks)
