@@ -1,4 +1,5 @@
-"""The registry's ``meshgate`` commands: serve, register, get, subjects, config, consumers.
+"""The registry's ``meshgate`` commands: serve, register, get, subjects, config, consumers, watch,
+token, audit.
 
 ``commands`` is what ``meshgate/cli.py`` adds to the ``meshgate`` group. ``registry_options`` is the
 one definition of ``--registry`` and ``--token`` that every registry-calling command (in any package)
@@ -60,15 +61,36 @@ def _reports_errors(command: Callable) -> Callable:
 )
 @click.option("--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db.")
 @click.option(
-    "--no-auth", is_flag=True, help="Accepted for forward compatibility: auth arrives with notify-auth."
+    "--no-auth", is_flag=True, help="Serve without API tokens (local work only: loopback addresses only)."
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate: serve TLS.")
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert."
 )
 def serve(
-    host: str, grpc_port: int, http_port: int, data_dir: str, database_url: str | None, no_auth: bool
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    data_dir: str,
+    database_url: str | None,
+    no_auth: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
-    """Run the registry: gRPC and HTTP (Confluent REST API, /healthz, /metrics) in one process."""
-    from registry.server import RegistryServer
+    """Run the registry: gRPC and HTTP (Confluent REST API, /healthz, /metrics) in one process.
+
+    API tokens are required unless --no-auth; create the first admin token with
+    `meshgate token create --role admin --name NAME --data-dir DIR` (or --database-url)."""
+    from registry.server import RegistryServer, is_loopback
     from registry.store import sqlite_url
 
+    if no_auth and not is_loopback(host):
+        raise click.ClickException(
+            f"--no-auth refuses to listen on {host}: only loopback addresses (127.0.0.1, ::1, localhost) "
+            "may serve without authentication"
+        )
+    if (tls_cert is None) != (tls_key is None):
+        raise click.ClickException("--tls-cert and --tls-key go together")
     url = database_url or sqlite_url(data_dir)
 
     def started(ports) -> None:
@@ -78,8 +100,10 @@ def serve(
         click.echo(json.dumps({"grpc_port": ports.grpc_port, "http_port": ports.http_port}))
 
     try:
-        RegistryServer(url, host, grpc_port, http_port).run(started)
-    except OSError as exc:
+        RegistryServer(
+            url, host, grpc_port, http_port, auth=not no_auth, tls_cert=tls_cert, tls_key=tls_key
+        ).run(started)
+    except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except MeshgateError as exc:  # e.g. the database cannot be reached
         raise click.ClickException(exc.message) from None
@@ -285,6 +309,130 @@ def _describe(event) -> str:
     return f"{event.sequence}\t{stamp}\t{event.type}\t{where}" + (f"\t{details}" if details else "")
 
 
+@click.group()
+def token() -> None:
+    """Create, list and revoke API tokens (admin). The first admin token: --data-dir or --database-url."""
+
+
+def _store_options(command: Callable) -> Callable:
+    command = click.option(
+        "--database-url", default=None, help="Write to this store directly (bootstrap, no server needed)."
+    )(command)
+    return click.option(
+        "--data-dir", default=None, help="Write to <data-dir>/registry.db directly (bootstrap)."
+    )(command)
+
+
+def _direct_tokens(data_dir: str | None, database_url: str | None):
+    """A ``Tokens`` on the store itself when --data-dir/--database-url is given, else None (gRPC)."""
+    if data_dir is None and database_url is None:
+        return None
+    from registry.auth import Tokens
+    from registry.store import Store, sqlite_url
+
+    return Tokens(Store(database_url or sqlite_url(data_dir)))
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what uses it, e.g. checkout-ci.")
+@click.option("--role", type=click.Choice(["admin", "producer", "consumer"]), required=True)
+@click.option("--domain", "domains", multiple=True, help="A domain it acts for (repeatable).")
+@click.option("--expires-in", default=None, help="Lifetime, e.g. 30d, 12h (default: never expires).")
+@_store_options
+@registry_options
+@_reports_errors
+def token_create(
+    name: str,
+    role: str,
+    domains: tuple[str, ...],
+    expires_in: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    registry: str,
+    token: str | None,
+) -> None:
+    """Create a token and print its secret once (only its SHA-256 is stored)."""
+    from registry.auth import parse_duration
+
+    lifetime = parse_duration(expires_in) if expires_in else None
+    direct = _direct_tokens(data_dir, database_url)
+    if direct is not None:
+        created, secret = direct.create(
+            name, role, domains, lifetime, created_by="meshgate token create (store)"
+        )
+        direct.store.close()
+    else:
+        with RegistryClient(registry, token) as client:
+            created, secret = client.create_token(name, role, domains, lifetime)
+    expiry = f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC" if created.expires_at else ""
+    scope = f" of {', '.join(created.domains)}" if created.domains else ""
+    click.echo(f"token {created.id} {created.name!r}: {created.role}{scope}{expiry}", err=True)
+    click.echo("the secret below is shown once; store it now:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--revoked", is_flag=True, help="Include revoked tokens.")
+@_store_options
+@registry_options
+@_reports_errors
+def token_list(
+    revoked: bool, data_dir: str | None, database_url: str | None, registry: str, token: str | None
+) -> None:
+    """List tokens (never their secrets)."""
+    direct = _direct_tokens(data_dir, database_url)
+    if direct is not None:
+        tokens = direct.list(revoked)
+        direct.store.close()
+    else:
+        with RegistryClient(registry, token) as client:
+            tokens = client.list_tokens(revoked)
+    for item in tokens:
+        state = (
+            "revoked"
+            if item.revoked_at
+            else ("expires " + item.expires_at.isoformat(timespec="seconds") if item.expires_at else "live")
+        )
+        click.echo(f"{item.id}\t{item.name}\t{item.role}\t{','.join(item.domains) or '-'}\t{state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@_store_options
+@registry_options
+@_reports_errors
+def token_revoke(
+    token_id: int, data_dir: str | None, database_url: str | None, registry: str, token: str | None
+) -> None:
+    """Revoke token TOKEN_ID: it is refused from the next request on."""
+    direct = _direct_tokens(data_dir, database_url)
+    if direct is not None:
+        revoked = direct.revoke(token_id)
+        direct.store.close()
+    else:
+        with RegistryClient(registry, token) as client:
+            revoked = client.revoke_token(token_id)
+    click.echo(f"revoked token {revoked.id} {revoked.name!r}")
+
+
+@click.command()
+@click.option("--limit", default=50, show_default=True, help="How many entries, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@registry_options
+@_reports_errors
+def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
+    """Show the audit log of writes: who, when, what, from where, and the outcome (admin)."""
+    with RegistryClient(registry, token) as client:
+        entries = client.audit(limit)
+    for entry in entries:
+        if as_json:
+            click.echo(json.dumps({**vars(entry), "time": entry.time.isoformat() if entry.time else None}))
+        else:
+            stamp = entry.time.isoformat(timespec="seconds") if entry.time else ""
+            who = f"{entry.token_name} (id {entry.token_id})" if entry.token_id else entry.token_name
+            click.echo(f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}")
+
+
 def _explain(error: IncompatibleSchema) -> str:
     lines = [error.message.split(": ", 1)[0]]
     for violation in error.violations:
@@ -293,4 +441,4 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [serve, register, get, subjects, config, consumers, watch]
+commands = [serve, register, get, subjects, config, consumers, watch, token, audit]

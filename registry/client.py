@@ -4,15 +4,19 @@ Both have the service's methods and return its types (``RegisteredSchema``, ``Sc
 ``CheckResult``, ``SubjectConfig``, ``Consumer``); failures raise the same ``registry.errors`` types
 the server raised (``registry.grpc_errors`` maps them back). Schemas by id never change, so
 ``get_by_id`` answers repeated ids from a per-client cache. ``token`` is sent as
-``authorization: Bearer <token>``.
+``authorization: Bearer <token>``. ``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that
+certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +24,7 @@ import grpc
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
+from registry.auth import ApiToken, AuditEntry
 from registry.compat import Level
 from registry.contract import Contract, ContractMetadata, Reference
 from registry.errors import InvalidArgument
@@ -168,15 +173,54 @@ class _Requests:
         request = pb.RemoveConsumerRequest(name=name, subject=subject)
         return "RemoveConsumer", request, lambda response: None
 
+    @staticmethod
+    def create_token(name, role, domains, expires_in) -> Call:
+        request = pb.CreateTokenRequest(
+            name=name,
+            role=role,
+            domains=list(domains),
+            expires_in_seconds=int(expires_in.total_seconds()) if expires_in else 0,
+        )
+        return (
+            "CreateToken",
+            request,
+            lambda response: (wire.api_token_from_pb(response.token), response.secret),
+        )
+
+    @staticmethod
+    def list_tokens(include_revoked) -> Call:
+        request = pb.ListTokensRequest(include_revoked=include_revoked)
+        return "ListTokens", request, lambda response: [wire.api_token_from_pb(t) for t in response.tokens]
+
+    @staticmethod
+    def revoke_token(token_id) -> Call:
+        return "RevokeToken", pb.RevokeTokenRequest(id=token_id), wire.api_token_from_pb
+
+    @staticmethod
+    def audit(limit) -> Call:
+        request = pb.ListAuditRequest(limit=limit)
+        return "ListAudit", request, lambda response: [wire.audit_entry_from_pb(e) for e in response.entries]
+
 
 class RegistryClient:
     """Synchronous client; use as a context manager or call ``close``."""
 
-    def __init__(self, target: str = DEFAULT_TARGET, token: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_cert: str | Path | None = None,
+    ):
         self.target = target
         self.timeout = timeout
         self._metadata = _auth(token)
-        self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        credentials = _tls(ca_cert)
+        self._channel = (
+            grpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+            if credentials
+            else grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        )
         self._stub = pb_grpc.ContractRegistryStub(self._channel)
         self._ids: dict[int, SchemaRecord] = {}
 
@@ -279,6 +323,22 @@ class RegistryClient:
     def remove_consumer(self, name: str, subject: str) -> None:
         return self._call(_Requests.remove_consumer(name, subject))
 
+    def create_token(
+        self, name: str, role: str, domains: Iterable[str] = (), expires_in: timedelta | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new API token and its secret (admin only; the secret is never shown again)."""
+        return self._call(_Requests.create_token(name, role, domains, expires_in))
+
+    def list_tokens(self, include_revoked: bool = False) -> list[ApiToken]:
+        return self._call(_Requests.list_tokens(include_revoked))
+
+    def revoke_token(self, token_id: int) -> ApiToken:
+        return self._call(_Requests.revoke_token(token_id))
+
+    def audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` audit entries, newest first (admin only)."""
+        return self._call(_Requests.audit(limit))
+
     def watch(
         self,
         after_sequence: int = 0,
@@ -309,11 +369,22 @@ class RegistryClient:
 class AsyncRegistryClient:
     """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
 
-    def __init__(self, target: str = DEFAULT_TARGET, token: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_cert: str | Path | None = None,
+    ):
         self.target = target
         self.timeout = timeout
         self._metadata = _auth(token)
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        credentials = _tls(ca_cert)
+        self._channel = (
+            grpc.aio.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+            if credentials
+            else grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        )
         self._stub = pb_grpc.ContractRegistryStub(self._channel)
         self._ids: dict[int, SchemaRecord] = {}
 
@@ -418,6 +489,20 @@ class AsyncRegistryClient:
 
     async def remove_consumer(self, name: str, subject: str) -> None:
         return await self._call(_Requests.remove_consumer(name, subject))
+
+    async def create_token(
+        self, name: str, role: str, domains: Iterable[str] = (), expires_in: timedelta | None = None
+    ) -> tuple[ApiToken, str]:
+        return await self._call(_Requests.create_token(name, role, domains, expires_in))
+
+    async def list_tokens(self, include_revoked: bool = False) -> list[ApiToken]:
+        return await self._call(_Requests.list_tokens(include_revoked))
+
+    async def revoke_token(self, token_id: int) -> ApiToken:
+        return await self._call(_Requests.revoke_token(token_id))
+
+    async def audit(self, limit: int = 100) -> list[AuditEntry]:
+        return await self._call(_Requests.audit(limit))
 
     async def watch(
         self,
@@ -571,6 +656,17 @@ def _version(version: int | str) -> int:
 
 def _config(response: pb.Config) -> SubjectConfig:
     return SubjectConfig(Level(response.level), response.ruleset or None)
+
+
+def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:
+    """TLS credentials trusting ``ca_cert`` (or env MESHGATE_CA_CERT); None: plaintext."""
+    path = ca_cert or os.environ.get("MESHGATE_CA_CERT")
+    if not path:
+        return None
+    try:
+        return grpc.ssl_channel_credentials(root_certificates=Path(path).read_bytes())
+    except OSError as exc:
+        raise InvalidArgument(f"CA certificate {path}: {exc.strerror}") from None
 
 
 def _auth(token: str | None) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -24,8 +24,10 @@ from grpc_reflection.v1alpha import reflection
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
+from registry.auth import Tokens
 from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
+from registry.grpc_auth import current_principal
 from registry.metrics import OK, Metrics
 from registry.service import RegisteredSchema, RegistryService
 from registry.watch import EventHub
@@ -38,10 +40,11 @@ MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
 class RegistryServicer(pb_grpc.ContractRegistryServicer):
-    def __init__(self, service: RegistryService, metrics: Metrics, hub: EventHub):
+    def __init__(self, service: RegistryService, metrics: Metrics, hub: EventHub, tokens: Tokens):
         self.service = service
         self.metrics = metrics
         self.hub = hub
+        self.tokens = tokens
         self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
 
     def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
@@ -224,6 +227,32 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
+    async def CreateToken(self, request: pb.CreateTokenRequest, context) -> pb.CreateTokenResponse:
+        expires_in = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
+        token, secret = await self._call(
+            context,
+            "CreateToken",
+            self.tokens.create,
+            request.name,
+            request.role,
+            tuple(request.domains),
+            expires_in,
+            current_principal.get().name,
+        )
+        return pb.CreateTokenResponse(token=wire.api_token_to_pb(token), secret=secret)
+
+    async def ListTokens(self, request: pb.ListTokensRequest, context) -> pb.ListTokensResponse:
+        tokens = await self._call(context, "ListTokens", self.tokens.list, request.include_revoked)
+        return pb.ListTokensResponse(tokens=[wire.api_token_to_pb(t) for t in tokens])
+
+    async def RevokeToken(self, request: pb.RevokeTokenRequest, context) -> pb.ApiToken:
+        token = await self._call(context, "RevokeToken", self.tokens.revoke, request.id)
+        return wire.api_token_to_pb(token)
+
+    async def ListAudit(self, request: pb.ListAuditRequest, context) -> pb.ListAuditResponse:
+        entries = await self._call(context, "ListAudit", self.tokens.audit, request.limit or 100)
+        return pb.ListAuditResponse(entries=[wire.audit_entry_to_pb(e) for e in entries])
+
     async def _call(
         self,
         context,
@@ -261,6 +290,7 @@ def create_grpc_server(
     service: RegistryService,
     metrics: Metrics,
     hub: EventHub,
+    tokens: Tokens,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     max_receive_bytes: int = MAX_RECEIVE_BYTES,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
@@ -279,7 +309,7 @@ def create_grpc_server(
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ],
     )
-    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics, hub), server)
+    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics, hub, tokens), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

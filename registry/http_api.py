@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secret_from_header
 from registry.compat import Level
 from registry.confluent_protobuf import is_serialized, serialized_from_source, source_from_serialized
 from registry.contract import Reference
@@ -34,6 +35,7 @@ from registry.errors import (
     MeshgateError,
     PayloadTooLarge,
     SchemaNotFound,
+    Unauthenticated,
 )
 from registry.metrics import OK, Metrics
 
@@ -58,16 +60,24 @@ def create_app(
     *,
     metrics: Metrics | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    tokens: Tokens | None = None,
+    auth: bool = False,
 ) -> Starlette:
     """The HTTP application over ``service`` (a ``registry.service.RegistryService``).
 
     ``metrics`` is the server's ``Metrics`` shared with its gRPC side; one is made when not given.
     Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
+    With ``auth`` every route but /healthz and /metrics needs a token of ``tokens``
+    (``Authorization: Bearer <token>``, or Basic with the token as the password); writes are audited
+    in ``tokens`` whenever it is given.
     """
-    api = _ConfluentApi(service, metrics or Metrics(), max_request_bytes)
+    if auth and tokens is None:
+        raise ValueError("auth needs the token store")
+    api = _ConfluentApi(service, metrics or Metrics(), max_request_bytes, tokens, auth)
+    write = Access.WRITE_SUBJECT
     routes = [
-        api.route("GET", "/healthz", api.healthz),
-        api.route("GET", "/metrics", api.metrics_text),
+        api.route("GET", "/healthz", api.healthz, Access.OPEN),
+        api.route("GET", "/metrics", api.metrics_text, Access.OPEN),
         api.route("GET", "/schemas/types", api.schema_types),
         api.route("GET", "/schemas/ids/{schema_id:int}", api.schema_by_id),
         api.route("GET", "/schemas/ids/{schema_id:int}/schema", api.schema_text_by_id),
@@ -77,23 +87,23 @@ def create_app(
         # Subjects may hold "/" (sent as %2F, decoded before routing): longest suffixes first.
         api.route("GET", "/subjects/{subject:path}/versions/{version}/schema", api.get_version_text),
         api.route("GET", "/subjects/{subject:path}/versions/{version}", api.get_version),
-        api.route("DELETE", "/subjects/{subject:path}/versions/{version}", api.delete_version),
+        api.route("DELETE", "/subjects/{subject:path}/versions/{version}", api.delete_version, write),
         api.route("GET", "/subjects/{subject:path}/versions", api.list_versions),
-        api.route("POST", "/subjects/{subject:path}/versions", api.register),
+        api.route("POST", "/subjects/{subject:path}/versions", api.register, write),
         api.route("POST", "/subjects/{subject:path}", api.lookup),
-        api.route("DELETE", "/subjects/{subject:path}", api.delete_subject),
+        api.route("DELETE", "/subjects/{subject:path}", api.delete_subject, write),
         api.route("POST", "/compatibility/subjects/{subject:path}/versions/{version}", api.check_version),
         api.route("POST", "/compatibility/subjects/{subject:path}/versions", api.check_all),
         api.route("GET", "/config", api.get_config),
-        api.route("PUT", "/config", api.set_config),
-        api.route("DELETE", "/config", api.delete_config),
+        api.route("PUT", "/config", api.set_config, write),
+        api.route("DELETE", "/config", api.delete_config, write),
         api.route("GET", "/config/{subject:path}", api.get_config),
-        api.route("PUT", "/config/{subject:path}", api.set_config),
-        api.route("DELETE", "/config/{subject:path}", api.delete_config),
+        api.route("PUT", "/config/{subject:path}", api.set_config, write),
+        api.route("DELETE", "/config/{subject:path}", api.delete_config, write),
         api.route("GET", "/mode", api.get_mode),
-        api.route("PUT", "/mode", api.set_mode),
+        api.route("PUT", "/mode", api.set_mode, write),
         api.route("GET", "/mode/{subject:path}", api.get_mode),
-        api.route("PUT", "/mode/{subject:path}", api.set_mode),
+        api.route("PUT", "/mode/{subject:path}", api.set_mode, write),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
 
@@ -101,35 +111,69 @@ def create_app(
 class _ConfluentApi:
     """The route handlers; each returns a JSON-able value or a ``Response``, or raises an error type."""
 
-    def __init__(self, service: Any, metrics: Metrics, max_request_bytes: int):
+    def __init__(
+        self, service: Any, metrics: Metrics, max_request_bytes: int, tokens: Tokens | None, auth: bool
+    ):
         self.service = service
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
+        self.tokens = tokens
+        self.auth = auth
 
-    def route(self, method: str, path: str, handler: Handler) -> Route:
-        return Route(path, self._endpoint(handler), methods=[method], name=f"{method} {path}")
+    def route(self, method: str, path: str, handler: Handler, access: Access = Access.READ) -> Route:
+        audit_name = f"{method} {path.replace(':path', '').replace(':int', '')}"
+        return Route(
+            path, self._endpoint(handler, access, audit_name), methods=[method], name=f"{method} {path}"
+        )
 
-    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler: map errors to Confluent error bodies once, and record the request."""
+    def _endpoint(
+        self, handler: Handler, access: Access, name: str
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler: check the caller, map errors to Confluent error bodies once, record the
+        request (and audit a write)."""
         method = handler.__name__
 
         async def endpoint(request: Request) -> Response:
             start = time.perf_counter()
             outcome = OK
+            principal = None
             try:
+                principal = await self._admit(request, access)
                 result = await handler(request)
                 response = result if isinstance(result, Response) else RegistryJSONResponse(result)
             except MeshgateError as exc:
                 outcome = type(exc).__name__
                 response = _error(exc.http_status, exc.error_code, exc.message)
+                if isinstance(exc, Unauthenticated):
+                    response.headers["WWW-Authenticate"] = 'Basic realm="meshgate", charset="UTF-8"'
             except Exception:
                 outcome = "internal"
                 log.exception("unexpected error in HTTP %s %s", request.method, request.url.path)
                 response = _error(500, 50001, "internal server error")
             self.metrics.observe("http", method, time.perf_counter() - start, outcome)
+            if access is Access.WRITE_SUBJECT and self.tokens is not None:
+                await self._audit(request, name, principal, outcome)
             return response
 
         return endpoint
+
+    async def _admit(self, request: Request, access: Access) -> Principal | None:
+        if access is Access.OPEN:
+            return None
+        if not self.auth:
+            return ANONYMOUS
+        secret = secret_from_header(request.headers.get("authorization"))
+        principal = await run_in_threadpool(self.tokens.authenticate, secret)
+        authorize(principal, access, request.path_params.get("subject", ""))
+        return principal
+
+    async def _audit(self, request: Request, name: str, principal: Principal | None, outcome: str) -> None:
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        target = request.path_params.get("subject", "") or "(global)"
+        try:
+            await run_in_threadpool(self.tokens.record, principal, name, target, peer, outcome)
+        except Exception as exc:  # an audit failure must not hide the call's own outcome
+            log.error("audit log write failed for %s: %s", name, exc)
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await run_in_threadpool(fn, *args, **kwargs)

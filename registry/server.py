@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import json
 import logging
 import os
@@ -25,12 +26,15 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health_pb2
 
+from registry.auth import Tokens
 from registry.compat import Level
+from registry.grpc_auth import AuthInterceptor
 from registry.grpc_server import SERVICE_NAME, create_grpc_server
 from registry.http_api import create_app
 from registry.metrics import Metrics
@@ -57,15 +61,25 @@ class RegistryServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         default_level: Level = Level.BACKWARD,
         watch_options: dict | None = None,
+        auth: bool = False,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ):
+        if not auth and not is_loopback(host):
+            raise ValueError(
+                f"refusing to serve without authentication on {host}: bind a loopback address or turn auth on"
+            )
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("TLS needs both a certificate file and a key file")
         self.database_url = database_url
         self.host = host
         self.requested = BoundPorts(grpc_port, http_port)
         self.interceptors = tuple(interceptors)
         self.default_level = default_level
-        self.watch_options = dict(
-            watch_options or {}
-        )  # EventHub: poll_interval, queue_size, heartbeat_interval
+        self.auth = auth
+        self.tls = (Path(tls_cert), Path(tls_key)) if tls_cert is not None else None
+        # EventHub options: poll_interval, queue_size, heartbeat_interval, retention
+        self.watch_options = dict(watch_options or {})
         self.ports: BoundPorts | None = None
         self.service: RegistryService | None = None
         self.metrics = Metrics()
@@ -76,7 +90,8 @@ class RegistryServer:
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.ports.http_port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.ports.http_port}"
 
     async def start(self) -> BoundPorts:
         """Open the store, then listen on gRPC and HTTP; returns the bound ports.
@@ -87,7 +102,11 @@ class RegistryServer:
         self.service = RegistryService(self._store, self.default_level)
         self.hub = EventHub(self._store, **self.watch_options)
         await self.hub.start()
-        self._grpc, self._health = create_grpc_server(self.service, self.metrics, self.hub, self.interceptors)
+        self.tokens = Tokens(self._store)
+        guard = AuthInterceptor(self.tokens, SERVICE_NAME, required=self.auth)
+        self._grpc, self._health = create_grpc_server(
+            self.service, self.metrics, self.hub, self.tokens, (guard, *self.interceptors)
+        )
         try:
             grpc_port = self._bind_grpc()
             await self._grpc.start()
@@ -107,6 +126,9 @@ class RegistryServer:
     def _bind_grpc(self) -> int:
         address = f"{self.host}:{self.requested.grpc_port}"
         try:
+            if self.tls is not None:
+                cert, key = (path.read_bytes() for path in self.tls)
+                return self._grpc.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
             return self._grpc.add_insecure_port(address)
         except RuntimeError:
             raise OSError(f"cannot listen for gRPC on {address}: address in use or not available") from None
@@ -120,11 +142,13 @@ class RegistryServer:
         except OSError as exc:
             sock.close()
             raise OSError(f"cannot listen for HTTP on {address}: {exc.strerror}") from None
+        tls = {"ssl_certfile": str(self.tls[0]), "ssl_keyfile": str(self.tls[1])} if self.tls else {}
         config = uvicorn.Config(
-            create_app(self.service, metrics=self.metrics),
+            create_app(self.service, metrics=self.metrics, tokens=self.tokens, auth=self.auth),
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **tls,
         )
         self._http = _EmbeddedUvicorn(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
@@ -219,6 +243,16 @@ class ServerProcess:
         return self.process.wait(10)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``): only those may serve without auth."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def start_subprocess(
     database_url: str,
     host: str = "127.0.0.1",
@@ -272,9 +306,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--grpc-port", type=int, default=0)
     parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--auth", action="store_true", help="require API tokens (off by default here)")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    RegistryServer(args.database_url, args.host, args.grpc_port, args.http_port).run(announce_json)
+    RegistryServer(
+        args.database_url,
+        args.host,
+        args.grpc_port,
+        args.http_port,
+        auth=args.auth,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    ).run(announce_json)
 
 
 def announce_json(ports: BoundPorts) -> None:

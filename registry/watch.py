@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1_000
 DEFAULT_HEARTBEAT_INTERVAL = 15.0  # seconds without an event before a heartbeat goes out
+DEFAULT_RETENTION = timedelta(days=30)  # events older than this are compacted away (None: kept)
+COMPACT_EVERY = 3600.0  # seconds between compactions
 REPLAY_PAGE = 500
 
 
@@ -57,8 +60,10 @@ class EventHub:
         poll_interval: float | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        retention: timedelta | None = DEFAULT_RETENTION,
     ):
         self.store = store
+        self.retention = retention
         self.heartbeat_interval = heartbeat_interval
         self.log = EventLog(store)
         self.queue_size = queue_size
@@ -75,6 +80,8 @@ class EventHub:
         self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
         if self.store.dialect == "postgresql":
             self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
+        if self.retention is not None:
+            self._tasks.append(asyncio.create_task(self._compact_periodically(), name="event-hub-compact"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -104,6 +111,17 @@ class EventHub:
                 self.position = event.sequence
             if len(events) < REPLAY_PAGE:
                 return
+
+    async def _compact_periodically(self) -> None:
+        """Apply the retention (every replica does; the counter row lock serialises them)."""
+        while True:
+            try:
+                removed = await asyncio.to_thread(self.log.compact, None, self.retention)
+                if removed:
+                    log.info("compacted %d events older than %s", removed, self.retention)
+            except Exception as exc:
+                log.warning("event log compaction failed: %s", exc)
+            await asyncio.sleep(COMPACT_EVERY)
 
     async def _listen(self) -> None:
         """LISTEN for other replicas' appends; reconnects after a failure (polling covers the gap)."""

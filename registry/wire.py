@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from registry.api import registry_pb2 as pb
+from registry.auth import ApiToken, AuditEntry
 from registry.compat import Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
@@ -172,3 +173,63 @@ def event_from_pb(message: pb.ChangeEvent) -> Event:
         time=datetime.fromisoformat(message.time) if message.time else None,
         detail=json.loads(message.detail_json) if message.detail_json else {},
     )
+
+
+def api_token_to_pb(token: ApiToken) -> pb.ApiToken:
+    return pb.ApiToken(
+        id=token.id,
+        name=token.name,
+        role=token.role,
+        domains=list(token.domains),
+        created_at=_time_text(token.created_at),
+        expires_at=_time_text(token.expires_at),
+        revoked_at=_time_text(token.revoked_at),
+        created_by=token.created_by,
+    )
+
+
+def api_token_from_pb(message: pb.ApiToken) -> ApiToken:
+    return ApiToken(
+        id=message.id,
+        name=message.name,
+        role=message.role,
+        domains=tuple(message.domains),
+        created_at=_time(message.created_at),
+        created_by=message.created_by,
+        expires_at=_time(message.expires_at),
+        revoked_at=_time(message.revoked_at),
+    )
+
+
+def audit_entry_to_pb(entry: AuditEntry) -> pb.AuditEntry:
+    return pb.AuditEntry(
+        id=entry.id,
+        time=_time_text(entry.time),
+        token_id=entry.token_id or 0,
+        token_name=entry.token_name,
+        action=entry.action,
+        target=entry.target,
+        peer=entry.peer,
+        outcome=entry.outcome,
+    )
+
+
+def audit_entry_from_pb(message: pb.AuditEntry) -> AuditEntry:
+    return AuditEntry(
+        id=message.id,
+        time=_time(message.time),
+        token_id=message.token_id or None,
+        token_name=message.token_name,
+        action=message.action,
+        target=message.target,
+        peer=message.peer,
+        outcome=message.outcome,
+    )
+
+
+def _time_text(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _time(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

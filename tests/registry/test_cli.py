@@ -105,7 +105,7 @@ def test_unreachable_registry_fails_cleanly():
     assert result.exit_code == 1 and "unreachable" in result.output
 
 
-def test_serve_runs_grpc_and_http_until_sigterm(tmp_path):
+def test_serve_requires_tokens_by_default_and_the_first_admin_token_comes_from_the_store(tmp_path):
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "meshgate"),
@@ -124,8 +124,17 @@ def test_serve_runs_grpc_and_http_until_sigterm(tmp_path):
         assert "registry serving gRPC" in process.stdout.readline()
         ports = json.loads(process.stdout.readline())
         runner = CliRunner()
-        listed = runner.invoke(main, ["subjects", "--registry", f"127.0.0.1:{ports['grpc_port']}"])
-        assert listed.exit_code == 0
+        target = f"127.0.0.1:{ports['grpc_port']}"
+        refused = runner.invoke(main, ["subjects", "--registry", target])
+        assert refused.exit_code == 1 and "no token" in refused.output
+        created = runner.invoke(
+            main, ["token", "create", "--name", "root", "--role", "admin", "--data-dir", str(tmp_path)]
+        )
+        assert created.exit_code == 0, created.output
+        secret = created.stdout.strip().splitlines()[-1]
+        assert secret.startswith("mgt_")
+        listed = runner.invoke(main, ["subjects", "--registry", target, "--token", secret])
+        assert listed.exit_code == 0, listed.output
         assert (tmp_path / "registry.db").exists()
     finally:
         process.send_signal(signal.SIGTERM)

@@ -1,0 +1,285 @@
+"""Domain-owned access control: API tokens, roles, the rules, and the audit log.
+
+Tokens are ``mgt_`` + 32 random bytes (URL-safe base64). Only their SHA-256 is stored: a fast hash is
+enough for a secret with 256 bits of entropy (nothing to brute-force, unlike a password), and it
+lets a request find its token with one indexed lookup. The secret is shown once, at creation.
+
+Roles:
+- ``admin``: everything, including tokens and the audit log;
+- ``producer``: reads everything; writes (register, delete, config, mode) subjects of its own domains
+  only (a subject's domain is its part before the first dot); registers consumers named after them;
+- ``consumer``: reads, checks, watches; registers (and removes) itself as a consumer: a consumer
+  named after one of its domains (``billing`` or ``billing.reports`` for the domain ``billing``).
+Global config and mode (no subject) are admin only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.contract import domain_of
+from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
+from registry.store import Store
+from registry.store.models import ApiTokenRow, AuditRow
+
+ROLES = ("admin", "producer", "consumer")
+TOKEN_PREFIX = "mgt_"
+_DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class Access(Enum):
+    """What a call needs."""
+
+    OPEN = "open"  # health, metrics, reflection
+    READ = "read"
+    WRITE_SUBJECT = "write-subject"  # a write to the request's subject (global when none)
+    CONSUMER = "consumer"  # register/remove a consumer of the request's subject
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token, or ``ANONYMOUS`` when auth is off."""
+
+    token_id: int | None
+    name: str
+    role: str
+    domains: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        scope = f" of {', '.join(self.domains)}" if self.domains else ""
+        return f"token {self.name!r} ({self.role}{scope})"
+
+
+ANONYMOUS = Principal(None, "anonymous (auth off)", "admin")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    name: str
+    role: str
+    domains: tuple[str, ...]
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    time: datetime
+    token_id: int | None
+    token_name: str
+    action: str
+    target: str
+    peer: str
+    outcome: str
+
+
+def authorize(principal: Principal, access: Access, subject: str = "", consumer: str = "") -> None:
+    """Raise ``PermissionDenied`` (with the reason) unless ``principal`` may do this."""
+    if access in (Access.OPEN, Access.READ) or principal.role == "admin":
+        return
+    if access is Access.ADMIN:
+        raise PermissionDenied(
+            f"{principal.describe()} may not manage tokens or read the audit log: admin only"
+        )
+    if access is Access.WRITE_SUBJECT:
+        if not subject:
+            raise PermissionDenied(
+                f"{principal.describe()} may not change the global config or mode: admin only"
+            )
+        if principal.role != "producer":
+            raise PermissionDenied(
+                f"{principal.describe()} may not write subject {subject!r}: consumers only read"
+            )
+        if domain_of(subject) not in principal.domains:
+            raise PermissionDenied(
+                f"{principal.describe()} may not write subject {subject!r}: it belongs to domain "
+                f"{domain_of(subject)!r}"
+            )
+        return
+    if access is Access.CONSUMER and domain_of(consumer) not in principal.domains:
+        raise PermissionDenied(
+            f"{principal.describe()} may not register or remove consumer {consumer!r}: a token acts only "
+            f"as consumers named after its domains"
+        )
+
+
+def secret_from_header(value: str | None) -> str | None:
+    """The token in an ``authorization`` value: ``Bearer <token>``, or HTTP Basic with the token as
+    the password (Confluent's ``basic.auth.user.info`` = ``token:<token>``; any user name)."""
+    if not value:
+        return None
+    scheme, _, credentials = value.strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthenticated("authorization: Basic credentials are not valid base64") from None
+        _, colon, password = decoded.partition(":")
+        if colon and password:
+            return password
+        raise Unauthenticated("authorization: Basic credentials need the token as the password")
+    raise Unauthenticated("authorization: expected 'Bearer <token>' or Basic credentials")
+
+
+class Tokens:
+    """API tokens and the audit log in the registry store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def create(
+        self,
+        name: str,
+        role: str,
+        domains: tuple[str, ...] | list[str] = (),
+        expires_in: timedelta | None = None,
+        created_by: str = "",
+    ) -> tuple[ApiToken, str]:
+        """A new token and its secret (shown once: only its hash is kept)."""
+        if not name or not name.strip():
+            raise InvalidArgument("token name: required")
+        if role not in ROLES:
+            raise InvalidArgument(f"role: {role!r} is not one of {', '.join(ROLES)}")
+        domains = tuple(domains)
+        for domain in domains:
+            if not _DOMAIN.match(domain):
+                raise InvalidArgument(f"domain: {domain!r} is not a domain name (letters, digits, _ and -)")
+        if role != "admin" and not domains:
+            raise InvalidArgument(f"domain: a {role} token needs at least one --domain")
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise InvalidArgument("expires in: must be positive")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        row = ApiTokenRow(
+            name=name.strip(),
+            token_hash=_hash(secret),
+            role=role,
+            domains=list(domains),
+            created_at=now,
+            created_by=created_by,
+            expires_at=now + expires_in if expires_in else None,
+        )
+
+        def work(session: Session) -> ApiToken:
+            session.add(row)
+            session.flush()
+            return _token(row)
+
+        return self.store.write(work), secret
+
+    def authenticate(self, secret: str | None) -> Principal:
+        if not secret:
+            raise Unauthenticated("no token: send 'authorization: Bearer <token>' (or Basic auth)")
+        with self.store.read() as session:
+            row = session.execute(
+                select(ApiTokenRow).where(ApiTokenRow.token_hash == _hash(secret))
+            ).scalar_one_or_none()
+            token = None if row is None else _token(row)
+        if token is None:
+            raise Unauthenticated("unknown token")
+        if token.revoked_at is not None:
+            raise Unauthenticated(
+                f"token {token.name!r} (id {token.id}) was revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+            raise Unauthenticated(
+                f"token {token.name!r} (id {token.id}) expired at {token.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        return Principal(token.id, token.name, token.role, token.domains)
+
+    def revoke(self, token_id: int) -> ApiToken:
+        def work(session: Session) -> ApiToken:
+            row = session.get(ApiTokenRow, token_id)
+            if row is None:
+                raise TokenNotFound(f"token id {token_id} not found")
+            if row.revoked_at is None:
+                row.revoked_at = datetime.now(UTC)
+            return _token(row)
+
+        return self.store.write(work)
+
+    def list(self, include_revoked: bool = False) -> list[ApiToken]:
+        query = select(ApiTokenRow).order_by(ApiTokenRow.id)
+        if not include_revoked:
+            query = query.where(ApiTokenRow.revoked_at.is_(None))
+        with self.store.read() as session:
+            return [_token(row) for row in session.scalars(query)]
+
+    def record(self, principal: Principal | None, action: str, target: str, peer: str, outcome: str) -> None:
+        """Add one line to the audit log (``principal`` None: the caller had no valid token)."""
+        row = AuditRow(
+            time=datetime.now(UTC),
+            token_id=principal.token_id if principal else None,
+            token_name=principal.name if principal else "(unauthenticated)",
+            action=action,
+            target=target[:255],
+            peer=peer[:255],
+            outcome=outcome,
+        )
+        self.store.write(lambda session: session.add(row))
+
+    def audit(self, limit: int = 100) -> list[AuditEntry]:
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(limit, 10_000)))
+        with self.store.read() as session:
+            return [
+                AuditEntry(
+                    row.id,
+                    _utc(row.time),
+                    row.token_id,
+                    row.token_name,
+                    row.action,
+                    row.target,
+                    row.peer,
+                    row.outcome,
+                )
+                for row in session.scalars(query)
+            ]
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``15m`` or ``3600s`` as a ``timedelta``."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
+    if not match:
+        raise InvalidArgument(f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 30d)")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite returns naive datetimes
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _token(row: ApiTokenRow) -> ApiToken:
+    return ApiToken(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        domains=tuple(row.domains or ()),
+        created_at=_utc(row.created_at),
+        created_by=row.created_by,
+        expires_at=_utc(row.expires_at),
+        revoked_at=_utc(row.revoked_at),
+    )

@@ -1,0 +1,148 @@
+"""Authentication and authorisation of gRPC calls: a grpc.aio server interceptor.
+
+A grpc.aio interceptor sees the method and the metadata but not the request, and the rules need the
+request's subject (and consumer name). So the interceptor wraps the method's handler: the wrapper
+reads ``authorization: Bearer …``, finds the token, checks the rule of the method against the request,
+then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes (and
+refused writes) go to the audit log with the caller's peer address. Health checking and reflection
+stay open (load balancers and ``grpcurl list`` carry no token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from registry import grpc_errors
+from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secret_from_header
+from registry.errors import MeshgateError, PermissionDenied, Unauthenticated
+
+log = logging.getLogger(__name__)
+
+current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
+    "current_principal", default=ANONYMOUS
+)
+
+# What each ContractRegistry method needs, and which request fields name its subject / consumer.
+RULES: dict[str, Access] = {
+    "Register": Access.WRITE_SUBJECT,
+    "DeleteSubject": Access.WRITE_SUBJECT,
+    "DeleteVersion": Access.WRITE_SUBJECT,
+    "SetConfig": Access.WRITE_SUBJECT,
+    "DeleteConfig": Access.WRITE_SUBJECT,
+    "SetMode": Access.WRITE_SUBJECT,
+    "RegisterConsumer": Access.CONSUMER,
+    "RemoveConsumer": Access.CONSUMER,
+    "CreateToken": Access.ADMIN,
+    "RevokeToken": Access.ADMIN,
+    "ListTokens": Access.ADMIN,
+    "ListAudit": Access.ADMIN,
+}  # every other method: READ
+_AUDITED = {name for name, access in RULES.items() if access is not Access.ADMIN} | {
+    "CreateToken",
+    "RevokeToken",
+}
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """``required=False`` (auth off): every caller is ``ANONYMOUS`` (an admin); writes are still audited."""
+
+    def __init__(self, tokens: Tokens, service_name: str, required: bool = True):
+        self.tokens = tokens
+        self.service_name = service_name
+        self.required = required
+
+    async def intercept_service(self, continuation, details) -> Any:
+        handler = await continuation(details)
+        service, _, method = details.method.lstrip("/").partition("/")
+        if handler is None or service != self.service_name:
+            return handler
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._guard_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._guard_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _guard_unary(self, method: str, inner: Callable) -> Callable:
+        async def guarded(request, context):
+            principal = await self._admit(method, request, context)
+            current_principal.set(principal)
+            try:
+                response = await inner(request, context)
+            except BaseException:
+                await self._audit(method, request, context, principal, _outcome(context))
+                raise
+            await self._audit(method, request, context, principal, "ok")
+            return response
+
+        return guarded
+
+    def _guard_stream(self, method: str, inner: Callable) -> Callable:
+        async def guarded(request, context):
+            current_principal.set(await self._admit(method, request, context))
+            result = inner(request, context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    await context.write(response)
+            else:
+                await result  # a handler that writes to the context itself (Watch)
+
+        return guarded
+
+    async def _admit(self, method: str, request, context) -> Principal:
+        """The caller, allowed to make this call; else the call ends UNAUTHENTICATED / PERMISSION_DENIED."""
+        access = RULES.get(method, Access.READ)
+        principal = None
+        try:
+            if self.required:
+                header = dict(context.invocation_metadata() or ()).get("authorization")
+                principal = await asyncio.to_thread(self.tokens.authenticate, secret_from_header(header))
+            else:
+                principal = ANONYMOUS
+            authorize(principal, access, _subject(request), getattr(request, "name", ""))
+            return principal
+        except (Unauthenticated, PermissionDenied) as exc:
+            await self._audit(method, request, context, principal, type(exc).__name__)
+            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            await context.abort(grpc_errors.status_code(exc), exc.message)
+        except MeshgateError as exc:  # the store is down
+            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            await context.abort(grpc_errors.status_code(exc), exc.message)
+
+    async def _audit(self, method: str, request, context, principal: Principal | None, outcome: str) -> None:
+        if method not in _AUDITED:
+            return
+        target = _subject(request) or "(global)"
+        if getattr(request, "name", "") and method != "CreateToken":
+            target = f"{target} consumer {request.name}"
+        elif method == "CreateToken":
+            target = f"token {request.name}"
+        elif method == "RevokeToken":
+            target = f"token id {request.id}"
+        try:
+            await asyncio.to_thread(self.tokens.record, principal, method, target, context.peer(), outcome)
+        except Exception as exc:  # an audit failure must not hide the call's own outcome
+            log.error("audit log write failed for %s: %s", method, exc)
+
+
+def _subject(request) -> str:
+    return getattr(request, "subject", "") or ""
+
+
+def _outcome(context) -> str:
+    code = context.code() if hasattr(context, "code") else None
+    return code.name if isinstance(code, grpc.StatusCode) else "error"
