@@ -6,6 +6,9 @@ id is the sha256 of the file's bytes, and a batch id already in Bronze is not ap
 gate's decision is the asset check ``gate_decision``: a rejected batch fails it with the reasons.
 """
 
+from collections.abc import Callable
+from pathlib import Path
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -73,28 +76,44 @@ def bronze_asset(file_contract: Contract) -> AssetsDefinition:
         path = lakehouse.landing_folder(subject) / context.partition_key
         if not path.is_file():
             raise Failure(f"landing file {path} of partition {context.partition_key!r} does not exist")
-        resolved = lakehouse.contract(file_contract)
 
         def progress(rows_read: int) -> None:
             if config.fail_after_rows and rows_read >= config.fail_after_rows:
                 raise InjectedFailure(f"injected failure after {rows_read} rows of {path.name}")
 
-        result = ingest(
-            [str(path)],
-            resolved.contract,
-            lakehouse.catalog(),
-            schema_id=resolved.schema_id,
-            schema_version=resolved.version,
-            on_invalid=config.on_invalid,
-            storage_options=lakehouse.storage_options(),
-            schema_lookup=resolved.schema_lookup,
-            chunk_rows=config.chunk_rows,
-            progress=progress,
-        )
+        result = gate_file(lakehouse, file_contract, path, config.on_invalid, config.chunk_rows, progress)
         context.log.info(result.message)
         return MaterializeResult(metadata=_metadata(result), check_results=[gate_check(key, result)])
 
     return _bronze
+
+
+def gate_file(
+    lakehouse: LakehouseResource,
+    file_contract: Contract,
+    path: Path,
+    on_invalid: str = "reject",
+    chunk_rows: int = 65536,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Gate one landing file into its Bronze table: one batch, id = sha256 of the file (idempotent).
+
+    The contract is the registry's latest version of the subject when a registry is configured.
+    Shared by the Dagster asset and the Airflow DAG (examples/airflow/meshgate_dag.py).
+    """
+    resolved = lakehouse.contract(file_contract)
+    return ingest(
+        [str(path)],
+        resolved.contract,
+        lakehouse.catalog(),
+        schema_id=resolved.schema_id,
+        schema_version=resolved.version,
+        on_invalid=on_invalid,
+        storage_options=lakehouse.storage_options(),
+        schema_lookup=resolved.schema_lookup,
+        chunk_rows=chunk_rows,
+        progress=progress,
+    )
 
 
 def gate_check(key: AssetKey, result: IngestResult) -> AssetCheckResult:
