@@ -180,16 +180,40 @@ def evolve(
 
 
 def conform(chunk: pa.Table, target: pa.Schema) -> pa.Table:
-    """The chunk shaped like the table: its columns in table order, promoted, missing ones null."""
-    columns = []
+    """The chunk shaped like the table: its columns in table order, promoted, missing ones null.
+
+    A column whose type differs from the table's only in offset width (``string`` for
+    ``large_string``, ``list`` for ``large_list``) is kept as it is: Parquet stores both alike, and
+    casting would copy every string of the batch.
+    """
+    fields, columns = [], []
     for field in target:
         index = chunk.schema.get_field_index(field.name)
         if index < 0:
             columns.append(pa.nulls(chunk.num_rows, field.type))
-            continue
-        column = chunk.column(index)
-        columns.append(column if column.type.equals(field.type) else column.cast(field.type))
-    return pa.Table.from_arrays(columns, schema=target)
+        else:
+            column = chunk.column(index)
+            same = _small_offsets(column.type).equals(_small_offsets(field.type))
+            columns.append(column if same else column.cast(field.type))
+        fields.append(field.with_type(columns[-1].type))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=target.metadata))
+
+
+def _small_offsets(data_type: pa.DataType) -> pa.DataType:
+    """The type with 32-bit offsets throughout (large strings, binaries and lists made plain)."""
+    if pa.types.is_large_string(data_type):
+        return pa.string()
+    if pa.types.is_large_binary(data_type):
+        return pa.binary()
+    if pa.types.is_large_list(data_type) or pa.types.is_list(data_type):
+        item = data_type.value_field
+        return pa.list_(item.with_type(_small_offsets(item.type)))
+    if pa.types.is_struct(data_type):
+        return pa.struct([f.with_type(_small_offsets(f.type)) for f in data_type])
+    if pa.types.is_map(data_type):
+        key, item = data_type.key_field, data_type.item_field
+        return pa.map_(key.with_type(_small_offsets(key.type)), item.with_type(_small_offsets(item.type)))
+    return data_type
 
 
 def with_gate_columns(
@@ -204,7 +228,7 @@ def with_gate_columns(
 
 
 def target_schema(table: Table) -> pa.Schema:
-    """The Arrow schema data files of this table are written with (plain, not large, types)."""
+    """The Arrow schema of the table's current columns (pyiceberg gives large string/list types)."""
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
     return schema_to_pyarrow(table.schema(), include_field_ids=False)
