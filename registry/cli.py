@@ -1,5 +1,5 @@
 """The registry's ``meshgate`` commands: serve, register, get, subjects, config, consumers, watch,
-token, audit.
+token, audit, webhooks.
 
 ``commands`` is what ``meshgate/cli.py`` adds to the ``meshgate`` group. ``registry_options`` is the
 one definition of ``--registry`` and ``--token`` that every registry-calling command (in any package)
@@ -433,6 +433,84 @@ def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
             click.echo(f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}")
 
 
+@click.group()
+def webhooks() -> None:
+    """Webhook subscriptions: change events POSTed to a URL, signed, in order (admin)."""
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--secret", default=None, help="Signing secret (default: generated and printed once).")
+@click.option("--subject-prefix", default="", help="Only subjects starting with this.")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option(
+    "--from",
+    "after",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Deliver events after this sequence (default: from now on).",
+)
+@registry_options
+@_reports_errors
+def webhooks_add(
+    url: str,
+    secret: str | None,
+    subject_prefix: str,
+    types: tuple[str, ...],
+    after: int | None,
+    registry: str,
+    token: str | None,
+) -> None:
+    """Subscribe URL to change events."""
+    with RegistryClient(registry, token) as client:
+        webhook, signing_secret = client.add_webhook(url, secret, subject_prefix, types, after)
+    click.echo(f"webhook {webhook.id} -> {webhook.url} (events after sequence {webhook.cursor})", err=True)
+    if not secret:
+        click.echo("signing secret (shown once):", err=True)
+        click.echo(signing_secret)
+
+
+@webhooks.command("list")
+@registry_options
+@_reports_errors
+def webhooks_list(registry: str, token: str | None) -> None:
+    """List subscriptions: id, URL, filter, last delivered sequence, failed attempts of the next."""
+    with RegistryClient(registry, token) as client:
+        for webhook in client.list_webhooks():
+            what = ",".join(webhook.event_types) or "all"
+            click.echo(
+                f"{webhook.id}\t{webhook.url}\t{webhook.subject_prefix or '*'}\t{what}\t"
+                f"cursor {webhook.cursor}\tattempts {webhook.attempts}"
+            )
+
+
+@webhooks.command("remove")
+@click.argument("webhook_id", type=int)
+@registry_options
+@_reports_errors
+def webhooks_remove(webhook_id: int, registry: str, token: str | None) -> None:
+    """Remove subscription WEBHOOK_ID."""
+    with RegistryClient(registry, token) as client:
+        client.remove_webhook(webhook_id)
+    click.echo(f"removed webhook {webhook_id}")
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id", type=int, required=False)
+@click.option("--limit", default=50, show_default=True)
+@registry_options
+@_reports_errors
+def webhooks_deliveries(webhook_id: int | None, limit: int, registry: str, token: str | None) -> None:
+    """The delivery log, newest first: webhook, sequence, attempt, HTTP status, outcome."""
+    with RegistryClient(registry, token) as client:
+        for d in client.deliveries(webhook_id, limit):
+            stamp = d.time.isoformat(timespec="seconds") if d.time else ""
+            click.echo(
+                f"{stamp}\twebhook {d.webhook_id}\tsequence {d.sequence}\tattempt {d.attempt}\t"
+                f"{d.status_code or '-'}\t{d.outcome}"
+            )
+
+
 def _explain(error: IncompatibleSchema) -> str:
     lines = [error.message.split(": ", 1)[0]]
     for violation in error.violations:
@@ -441,4 +519,4 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [serve, register, get, subjects, config, consumers, watch, token, audit]
+commands = [serve, register, get, subjects, config, consumers, watch, token, audit, webhooks]

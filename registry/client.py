@@ -37,6 +37,7 @@ from registry.service import (
     SubjectConfig,
     as_references,
 )
+from registry.webhooks import Delivery, Webhook
 
 DEFAULT_TARGET = "localhost:50051"
 _CHANNEL_OPTIONS = [
@@ -201,6 +202,40 @@ class _Requests:
         request = pb.ListAuditRequest(limit=limit)
         return "ListAudit", request, lambda response: [wire.audit_entry_from_pb(e) for e in response.entries]
 
+    @staticmethod
+    def add_webhook(url, secret, subject_prefix, event_types, after_sequence) -> Call:
+        request = pb.AddWebhookRequest(
+            url=url, secret=secret or "", subject_prefix=subject_prefix, event_types=list(event_types)
+        )
+        if after_sequence is not None:
+            request.after_sequence = after_sequence
+        return (
+            "AddWebhook",
+            request,
+            lambda response: (wire.webhook_from_pb(response.webhook), response.secret),
+        )
+
+    @staticmethod
+    def list_webhooks() -> Call:
+        return (
+            "ListWebhooks",
+            pb.ListWebhooksRequest(),
+            lambda response: [wire.webhook_from_pb(w) for w in response.webhooks],
+        )
+
+    @staticmethod
+    def remove_webhook(webhook_id) -> Call:
+        return "RemoveWebhook", pb.RemoveWebhookRequest(id=webhook_id), lambda response: None
+
+    @staticmethod
+    def deliveries(webhook_id, limit) -> Call:
+        request = pb.ListDeliveriesRequest(webhook_id=webhook_id or 0, limit=limit)
+        return (
+            "ListDeliveries",
+            request,
+            lambda response: [wire.delivery_from_pb(d) for d in response.deliveries],
+        )
+
 
 class RegistryClient:
     """Synchronous client; use as a context manager or call ``close``."""
@@ -338,6 +373,27 @@ class RegistryClient:
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first (admin only)."""
         return self._call(_Requests.audit(limit))
+
+    def add_webhook(
+        self,
+        url: str,
+        secret: str | None = None,
+        subject_prefix: str = "",
+        event_types: Iterable[str] = (),
+        after_sequence: int | None = None,
+    ) -> tuple[Webhook, str]:
+        """Subscribe ``url`` to change events (admin); returns it and its signing secret."""
+        return self._call(_Requests.add_webhook(url, secret, subject_prefix, event_types, after_sequence))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return self._call(_Requests.list_webhooks())
+
+    def remove_webhook(self, webhook_id: int) -> None:
+        return self._call(_Requests.remove_webhook(webhook_id))
+
+    def deliveries(self, webhook_id: int | None = None, limit: int = 100) -> list[Delivery]:
+        """The delivery log, newest first."""
+        return self._call(_Requests.deliveries(webhook_id, limit))
 
     def watch(
         self,

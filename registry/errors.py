@@ -196,3 +196,9 @@ class TokenNotFound(MeshgateError):
     grpc_status = "NOT_FOUND"
     http_status = 404
     error_code = 40411
+
+
+class WebhookNotFound(MeshgateError):
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40412

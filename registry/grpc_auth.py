@@ -43,10 +43,16 @@ RULES: dict[str, Access] = {
     "RevokeToken": Access.ADMIN,
     "ListTokens": Access.ADMIN,
     "ListAudit": Access.ADMIN,
+    "AddWebhook": Access.ADMIN,
+    "ListWebhooks": Access.ADMIN,
+    "RemoveWebhook": Access.ADMIN,
+    "ListDeliveries": Access.ADMIN,
 }  # every other method: READ
 _AUDITED = {name for name, access in RULES.items() if access is not Access.ADMIN} | {
     "CreateToken",
     "RevokeToken",
+    "AddWebhook",
+    "RemoveWebhook",
 }
 
 
@@ -133,6 +139,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             target = f"token {request.name}"
         elif method == "RevokeToken":
             target = f"token id {request.id}"
+        elif method == "AddWebhook":
+            target = f"webhook {request.url}"
+        elif method == "RemoveWebhook":
+            target = f"webhook id {request.id}"
         try:
             await asyncio.to_thread(self.tokens.record, principal, method, target, context.peer(), outcome)
         except Exception as exc:  # an audit failure must not hide the call's own outcome

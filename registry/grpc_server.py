@@ -31,6 +31,7 @@ from registry.grpc_auth import current_principal
 from registry.metrics import OK, Metrics
 from registry.service import RegisteredSchema, RegistryService
 from registry.watch import EventHub
+from registry.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         self.metrics = metrics
         self.hub = hub
         self.tokens = tokens
+        self.webhooks = Webhooks(service.store)
         self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
 
     def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
@@ -252,6 +254,38 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
     async def ListAudit(self, request: pb.ListAuditRequest, context) -> pb.ListAuditResponse:
         entries = await self._call(context, "ListAudit", self.tokens.audit, request.limit or 100)
         return pb.ListAuditResponse(entries=[wire.audit_entry_to_pb(e) for e in entries])
+
+    async def AddWebhook(self, request: pb.AddWebhookRequest, context) -> pb.AddWebhookResponse:
+        webhook, secret = await self._call(
+            context,
+            "AddWebhook",
+            self.webhooks.add,
+            request.url,
+            request.secret or None,
+            request.subject_prefix,
+            tuple(request.event_types),
+            request.after_sequence if request.HasField("after_sequence") else None,
+            current_principal.get().name,
+        )
+        return pb.AddWebhookResponse(webhook=wire.webhook_to_pb(webhook), secret=secret)
+
+    async def ListWebhooks(self, request, context) -> pb.ListWebhooksResponse:
+        webhooks = await self._call(context, "ListWebhooks", self.webhooks.list)
+        return pb.ListWebhooksResponse(webhooks=[wire.webhook_to_pb(w) for w in webhooks])
+
+    async def RemoveWebhook(self, request, context) -> pb.RemoveWebhookResponse:
+        await self._call(context, "RemoveWebhook", self.webhooks.remove, request.id)
+        return pb.RemoveWebhookResponse()
+
+    async def ListDeliveries(self, request, context) -> pb.ListDeliveriesResponse:
+        deliveries = await self._call(
+            context,
+            "ListDeliveries",
+            self.webhooks.deliveries,
+            request.webhook_id or None,
+            request.limit or 100,
+        )
+        return pb.ListDeliveriesResponse(deliveries=[wire.delivery_to_pb(d) for d in deliveries])
 
     async def _call(
         self,

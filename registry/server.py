@@ -41,6 +41,7 @@ from registry.metrics import Metrics
 from registry.service import RegistryService
 from registry.store import Store
 from registry.watch import EventHub
+from registry.webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class RegistryServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         default_level: Level = Level.BACKWARD,
         watch_options: dict | None = None,
+        webhook_options: dict | None = None,
         auth: bool = False,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
@@ -80,6 +82,8 @@ class RegistryServer:
         self.tls = (Path(tls_cert), Path(tls_key)) if tls_cert is not None else None
         # EventHub options: poll_interval, queue_size, heartbeat_interval, retention
         self.watch_options = dict(watch_options or {})
+        # WebhookWorker options: poll_interval, timeout, retry_base, retry_max
+        self.webhook_options = dict(webhook_options or {})
         self.ports: BoundPorts | None = None
         self.service: RegistryService | None = None
         self.metrics = Metrics()
@@ -102,6 +106,8 @@ class RegistryServer:
         self.service = RegistryService(self._store, self.default_level)
         self.hub = EventHub(self._store, **self.watch_options)
         await self.hub.start()
+        self.webhook_worker = WebhookWorker(self._store, **self.webhook_options)
+        self.webhook_worker.start()
         self.tokens = Tokens(self._store)
         guard = AuthInterceptor(self.tokens, SERVICE_NAME, required=self.auth)
         self._grpc, self._health = create_grpc_server(
@@ -115,6 +121,7 @@ class RegistryServer:
             http_port = await self._start_http()
         except BaseException:
             await self._grpc.stop(None)
+            await self.webhook_worker.stop()
             await self.hub.stop()
             await asyncio.to_thread(self._store.close)
             raise
@@ -163,6 +170,7 @@ class RegistryServer:
         """Stop taking requests, let running ones finish (up to ``grace`` seconds), close the store."""
         await self._health.enter_graceful_shutdown()
         self._http.should_exit = True
+        await self.webhook_worker.stop()
         await self.hub.stop()  # open Watch streams end, so the gRPC stop need not wait for them
         await self._grpc.stop(grace)
         with contextlib.suppress(asyncio.CancelledError):

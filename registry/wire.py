@@ -12,6 +12,7 @@ from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
 from registry.events import Event
 from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord
+from registry.webhooks import Delivery, Webhook
 
 
 def references_to_pb(references) -> list[pb.Reference]:
@@ -233,3 +234,53 @@ def _time_text(value: datetime | None) -> str:
 
 def _time(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def webhook_to_pb(webhook: Webhook) -> pb.Webhook:
+    return pb.Webhook(
+        id=webhook.id,
+        url=webhook.url,
+        subject_prefix=webhook.subject_prefix,
+        event_types=list(webhook.event_types),
+        cursor=webhook.cursor,
+        attempts=webhook.attempts,
+        created_at=_time_text(webhook.created_at),
+        created_by=webhook.created_by,
+    )
+
+
+def webhook_from_pb(message: pb.Webhook) -> Webhook:
+    return Webhook(
+        id=message.id,
+        url=message.url,
+        subject_prefix=message.subject_prefix,
+        event_types=tuple(message.event_types),
+        cursor=message.cursor,
+        attempts=message.attempts,
+        created_at=_time(message.created_at),
+        created_by=message.created_by,
+    )
+
+
+def delivery_to_pb(delivery: Delivery) -> pb.Delivery:
+    return pb.Delivery(
+        id=delivery.id,
+        webhook_id=delivery.webhook_id,
+        sequence=delivery.sequence,
+        attempt=delivery.attempt,
+        time=_time_text(delivery.time),
+        status_code=delivery.status_code or 0,
+        outcome=delivery.outcome,
+    )
+
+
+def delivery_from_pb(message: pb.Delivery) -> Delivery:
+    return Delivery(
+        id=message.id,
+        webhook_id=message.webhook_id,
+        sequence=message.sequence,
+        attempt=message.attempt,
+        time=_time(message.time),
+        status_code=message.status_code or None,
+        outcome=message.outcome,
+    )

@@ -463,3 +463,97 @@ class ListAuditResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class Webhook(_message.Message):
+    __slots__ = ("id", "url", "subject_prefix", "event_types", "cursor", "attempts", "created_at", "created_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    url: str
+    subject_prefix: str
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    cursor: int
+    attempts: int
+    created_at: str
+    created_by: str
+    def __init__(self, id: _Optional[int] = ..., url: _Optional[str] = ..., subject_prefix: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., cursor: _Optional[int] = ..., attempts: _Optional[int] = ..., created_at: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
+
+class AddWebhookRequest(_message.Message):
+    __slots__ = ("url", "secret", "subject_prefix", "event_types", "after_sequence")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    secret: str
+    subject_prefix: str
+    event_types: _containers.RepeatedScalarFieldContainer[str]
+    after_sequence: int
+    def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ..., subject_prefix: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class AddWebhookResponse(_message.Message):
+    __slots__ = ("webhook", "secret")
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    webhook: Webhook
+    secret: str
+    def __init__(self, webhook: _Optional[_Union[Webhook, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListWebhooksRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListWebhooksResponse(_message.Message):
+    __slots__ = ("webhooks",)
+    WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
+    def __init__(self, webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ...) -> None: ...
+
+class RemoveWebhookRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class RemoveWebhookResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Delivery(_message.Message):
+    __slots__ = ("id", "webhook_id", "sequence", "attempt", "time", "status_code", "outcome")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    webhook_id: int
+    sequence: int
+    attempt: int
+    time: str
+    status_code: int
+    outcome: str
+    def __init__(self, id: _Optional[int] = ..., webhook_id: _Optional[int] = ..., sequence: _Optional[int] = ..., attempt: _Optional[int] = ..., time: _Optional[str] = ..., status_code: _Optional[int] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class ListDeliveriesRequest(_message.Message):
+    __slots__ = ("webhook_id", "limit")
+    WEBHOOK_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    webhook_id: int
+    limit: int
+    def __init__(self, webhook_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries",)
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...

@@ -144,6 +144,26 @@ class ContractRegistryStub:
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.FromString,
                 _registered_method=True)
+        self.AddWebhook = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/AddWebhook',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/ListWebhooks',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.RemoveWebhook = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/RemoveWebhook',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/ListDeliveries',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class ContractRegistryServicer:
@@ -290,6 +310,31 @@ class ContractRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddWebhook(self, request, context):
+        """Webhook subscriptions and their delivery log (admin only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContractRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,6 +447,26 @@ def add_ContractRegistryServicer_to_server(servicer, server):
                     servicer.ListAudit,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'AddWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddWebhook,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'RemoveWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveWebhook,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -998,6 +1063,114 @@ class ContractRegistry:
             '/meshgate.registry.v1.ContractRegistry/ListAudit',
             meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditRequest.SerializeToString,
             meshgate_dot_registry_dot_v1_dot_registry__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/AddWebhook',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.AddWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/ListWebhooks',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/RemoveWebhook',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.RemoveWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/ListDeliveries',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -167,3 +167,43 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(255))
     peer: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(64))
+
+
+class WebhookRow(Base):
+    """A webhook subscription and its delivery state.
+
+    ``cursor`` is the last sequence delivered (deliveries go in order, one at a time). The lease
+    (``lease_owner`` until ``lease_until``) makes one replica at a time deliver for a subscription.
+    The secret is kept as given: signing needs it (unlike API tokens, it is not a credential to us).
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(255))
+    subject_prefix: Mapped[str] = mapped_column(String(255), default="")
+    event_types: Mapped[list] = mapped_column(JSON, default=list)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed attempts of the next event
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+
+
+class WebhookDeliveryRow(Base):
+    """One delivery attempt: the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(255))  # "delivered" or why it failed
+    replica: Mapped[str] = mapped_column(String(64), default="")

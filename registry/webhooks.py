@@ -1,0 +1,360 @@
+"""Webhooks: change events POSTed to subscribers' URLs, signed, in order, at least once.
+
+Each subscription has a cursor (the last sequence delivered) in the store. A ``WebhookWorker`` runs
+in every server process; for each subscription it first takes a lease (a conditional UPDATE: free,
+expired, or already ours), so one replica at a time delivers for it. It then sends the next
+matching event after the cursor and moves the cursor only after a 2xx answer: deliveries are in
+sequence order, one at a time, and at least once (a crash between the answer and the cursor update
+sends that event again). A failure (non-2xx, timeout, refused connection) is retried with
+exponential back-off (``retry_base`` doubling up to ``retry_max``). Every attempt is written to the
+delivery log.
+
+Signature: header ``X-Meshgate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
+with the subscription's secret; receivers recompute it and reject old timestamps (replays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from registry.errors import InvalidArgument, WebhookNotFound
+from registry.events import Event, EventFilter, EventLog
+from registry.store import Store
+from registry.store.models import EventCounterRow, WebhookDeliveryRow, WebhookRow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Meshgate-Signature"
+LEASE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    url: str
+    subject_prefix: str
+    event_types: tuple[str, ...]
+    cursor: int
+    attempts: int
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    sequence: int
+    attempt: int
+    time: datetime
+    status_code: int | None
+    outcome: str
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``X-Meshgate-Signature`` value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, body: bytes, header: str, tolerance: float = 300.0, now: float | None = None) -> bool:
+    """Whether ``header`` signs ``body`` with ``secret`` and is at most ``tolerance`` seconds old."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), f"t={timestamp},v1={parts.get('v1', '')}")
+
+
+class Webhooks:
+    """Subscriptions and the delivery log in the store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def add(
+        self,
+        url: str,
+        secret: str | None = None,
+        subject_prefix: str = "",
+        event_types: tuple[str, ...] = (),
+        after_sequence: int | None = None,
+        created_by: str = "",
+    ) -> tuple[Webhook, str]:
+        """Subscribe ``url``; returns it and its secret (generated when not given). Without
+        ``after_sequence`` it gets the events from now on."""
+        parsed = urlparse(url or "")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InvalidArgument(f"webhook url: {url!r} is not an http(s) URL")
+        EventFilter.of(subject_prefix, "", event_types)  # validates the event types
+        if after_sequence is not None and after_sequence < 0:
+            raise InvalidArgument("after_sequence: must be 0 or more")
+        secret = secret or secrets.token_urlsafe(32)
+
+        def work(session: Session) -> Webhook:
+            start = after_sequence
+            if start is None:
+                start = session.get(EventCounterRow, 1).last_sequence
+            row = WebhookRow(
+                url=url,
+                secret=secret,
+                subject_prefix=subject_prefix,
+                event_types=list(event_types),
+                cursor=start,
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+                created_at=datetime.now(UTC),
+                created_by=created_by,
+            )
+            session.add(row)
+            session.flush()
+            return _webhook(row)
+
+        return self.store.write(work), secret
+
+    def list(self) -> list[Webhook]:
+        with self.store.read() as session:
+            return [_webhook(row) for row in session.scalars(select(WebhookRow).order_by(WebhookRow.id))]
+
+    def remove(self, webhook_id: int) -> None:
+        def work(session: Session) -> None:
+            row = session.get(WebhookRow, webhook_id)
+            if row is None:
+                raise WebhookNotFound(f"webhook {webhook_id} not found")
+            session.delete(row)
+
+        self.store.write(work)
+
+    def deliveries(self, webhook_id: int | None = None, limit: int = 100) -> list[Delivery]:
+        query = select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.id.desc()).limit(max(1, limit))
+        if webhook_id is not None:
+            query = query.where(WebhookDeliveryRow.webhook_id == webhook_id)
+        with self.store.read() as session:
+            return [
+                Delivery(r.id, r.webhook_id, r.sequence, r.attempt, _utc(r.time), r.status_code, r.outcome)
+                for r in session.scalars(query)
+            ]
+
+    # ---- the worker's side
+
+    def lease(self, owner: str) -> list[tuple[int, str, str, EventFilter, int, int]]:
+        """Take (or renew) the lease of every subscription that is due and free, expired or ours;
+        returns (id, url, secret, filter, cursor, attempts) of those now leased to ``owner``."""
+        now = datetime.now(UTC)
+        with self.store.read() as session:
+            last = session.get(EventCounterRow, 1).last_sequence
+            due = session.scalars(
+                select(WebhookRow.id).where(WebhookRow.next_attempt_at <= now, WebhookRow.cursor < last)
+            ).all()
+        leased = []
+        for webhook_id in due:
+
+            def work(session: Session, webhook_id=webhook_id):
+                taken = session.execute(
+                    update(WebhookRow)
+                    .where(
+                        WebhookRow.id == webhook_id,
+                        or_(
+                            WebhookRow.lease_owner.is_(None),
+                            WebhookRow.lease_owner == owner,
+                            WebhookRow.lease_until < now,
+                        ),
+                    )
+                    .values(lease_owner=owner, lease_until=now + LEASE)
+                ).rowcount
+                if not taken:
+                    return None
+                row = session.get(WebhookRow, webhook_id)
+                where = EventFilter(row.subject_prefix, frozenset(row.event_types or ()))
+                return (row.id, row.url, row.secret, where, row.cursor, row.attempts)
+
+            found = self.store.write(work)
+            if found is not None:
+                leased.append(found)
+        return leased
+
+    def record(
+        self,
+        owner: str,
+        webhook_id: int,
+        sequence: int,
+        attempt: int,
+        status_code: int | None,
+        outcome: str,
+        next_attempt_in: float | None,
+    ) -> bool:
+        """Log an attempt; on success move the cursor, else schedule the retry. False when the
+        lease was lost meanwhile (another replica owns the subscription now)."""
+
+        def work(session: Session) -> bool:
+            values = (
+                {"cursor": sequence, "attempts": 0, "next_attempt_at": datetime.now(UTC)}
+                if next_attempt_in is None
+                else {
+                    "attempts": attempt,
+                    "next_attempt_at": datetime.now(UTC) + timedelta(seconds=next_attempt_in),
+                }
+            )
+            moved = session.execute(
+                update(WebhookRow)
+                .where(WebhookRow.id == webhook_id, WebhookRow.lease_owner == owner)
+                .values(**values)
+            ).rowcount
+            session.add(
+                WebhookDeliveryRow(
+                    webhook_id=webhook_id,
+                    sequence=sequence,
+                    attempt=attempt,
+                    time=datetime.now(UTC),
+                    status_code=status_code,
+                    outcome=outcome[:255],
+                    replica=owner,
+                )
+            )
+            return bool(moved)
+
+        return self.store.write(work)
+
+    def skip_to(self, owner: str, webhook_id: int, sequence: int) -> None:
+        """Move the cursor past events that do not match the subscription's filter."""
+        self.store.write(
+            lambda session: session.execute(
+                update(WebhookRow)
+                .where(
+                    WebhookRow.id == webhook_id, WebhookRow.lease_owner == owner, WebhookRow.cursor < sequence
+                )
+                .values(cursor=sequence)
+            )
+        )
+
+    def release(self, owner: str) -> None:
+        self.store.write(
+            lambda session: session.execute(
+                update(WebhookRow)
+                .where(WebhookRow.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+        )
+
+
+class WebhookWorker:
+    """Delivers for the subscriptions this replica holds the lease of (``run`` as an asyncio task)."""
+
+    def __init__(
+        self,
+        store: Store,
+        poll_interval: float = 0.25,
+        timeout: float = 5.0,
+        retry_base: float = 1.0,
+        retry_max: float = 300.0,
+        batch: int = 100,
+    ):
+        self.webhooks = Webhooks(store)
+        self.log = EventLog(store)
+        self.owner = f"replica-{uuid.uuid4().hex[:12]}"
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.batch = batch
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="webhook-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.webhooks.release, self.owner)
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout) as http:
+            while True:
+                try:
+                    for leased in await asyncio.to_thread(self.webhooks.lease, self.owner):
+                        await self._deliver_due(http, *leased)
+                except Exception as exc:  # the store may be down for a while: keep going
+                    log.warning("webhook worker: %s", exc)
+                await asyncio.sleep(self.poll_interval)
+
+    async def _deliver_due(self, http, webhook_id, url, secret, where, cursor, attempts) -> None:
+        """Send the events after ``cursor`` in order until one fails (retried later) or none is left."""
+        _, last = await asyncio.to_thread(self.log.bounds)  # every event up to ``last`` has committed
+        events = await asyncio.to_thread(self.log.read, cursor, self.batch, where)
+        if not events:
+            await asyncio.to_thread(self.webhooks.skip_to, self.owner, webhook_id, last)
+        for event in events:
+            attempt = attempts + 1
+            status, outcome = await self._post(http, url, secret, event, webhook_id, attempt)
+            ok = status is not None and 200 <= status < 300
+            retry_in = None if ok else min(self.retry_base * 2 ** (attempt - 1), self.retry_max)
+            still_ours = await asyncio.to_thread(
+                self.webhooks.record,
+                self.owner,
+                webhook_id,
+                event.sequence,
+                attempt,
+                status,
+                outcome,
+                retry_in,
+            )
+            if not ok or not still_ours:
+                return
+            attempts = 0
+
+    async def _post(self, http, url, secret, event: Event, webhook_id: int, attempt: int):
+        body = json.dumps(event.to_dict(), sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+            "X-Meshgate-Event": event.type,
+            "X-Meshgate-Sequence": str(event.sequence),
+            "X-Meshgate-Delivery": f"{webhook_id}-{event.sequence}-{attempt}",
+        }
+        try:
+            response = await http.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return None, f"timeout after {self.timeout}s"
+        except httpx.HTTPError as exc:
+            return None, f"failed: {type(exc).__name__}: {exc}"
+        return response.status_code, "delivered" if response.is_success else f"HTTP {response.status_code}"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _webhook(row: WebhookRow) -> Webhook:
+    return Webhook(
+        id=row.id,
+        url=row.url,
+        subject_prefix=row.subject_prefix,
+        event_types=tuple(row.event_types or ()),
+        cursor=row.cursor,
+        attempts=row.attempts,
+        created_at=_utc(row.created_at),
+        created_by=row.created_by,
+    )
