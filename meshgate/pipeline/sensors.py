@@ -10,6 +10,7 @@
 """
 
 import json
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +33,7 @@ from meshgate.pipeline.bronze import bronze_key, landing_partitions
 from meshgate.pipeline.dbt import DBT_RUN_TAGS
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
+from registry.errors import SequenceCompacted
 from registry.events import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
 
 LANDED_STATUSES = ("accepted", "quarantined")  # a batch that changed Bronze (not rejected, not duplicate)
@@ -161,9 +163,14 @@ def contract_change_sensor(
 
         after = int(context.cursor) if context.cursor else 0
         with RegistryClient(lakehouse.registry, token=lakehouse.token or None) as client:
-            events = schema_events(client, after, drain_seconds)
-            last = max([after, *(e.sequence for e in events)])
-            changed = sorted({e.subject for e in events if e.type in SCHEMA_EVENTS})
+            try:
+                events = schema_events(client, after, drain_seconds)
+                last = max([after, *(e.sequence for e in events)])
+                changed = sorted({e.subject for e in events if e.type in SCHEMA_EVENTS})
+            except SequenceCompacted as exc:  # events were lost to retention: re-read the state
+                last = resume_sequence(exc)
+                changed = sorted(client.list_subjects())
+                context.log.warning(f"{exc}; treating every subject as changed")
             if not changed:
                 return SensorResult(skip_reason=SkipReason("no contract changed"), cursor=str(last))
             written = write_sources(project_dir, sources_yaml(*contracts_from_registry(client)))
@@ -193,6 +200,14 @@ def schema_events(client, after_sequence: int, drain_seconds: float) -> list:
     finally:
         timer.cancel()
         stream.close()
+
+
+def resume_sequence(exc: SequenceCompacted) -> int:
+    """Where to resume after compaction: the registry's message names it ("after_sequence=N")."""
+    found = re.search(r"after_sequence=(\d+)", str(exc))
+    if found is None:
+        raise exc
+    return int(found.group(1))
 
 
 def write_sources(project_dir: Path, text: str) -> bool:

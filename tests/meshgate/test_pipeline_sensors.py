@@ -78,8 +78,9 @@ def test_downstream_models_follow_the_dbt_lineage():
 def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(tmp_path, lakehouse):
     from registry.client import RegistryClient
     from registry.contract import load_contract
+    from registry.events import EventLog
     from registry.server import RegistryServer, ThreadedServer
-    from registry.store import sqlite_url
+    from registry.store import Store, sqlite_url
 
     project = tmp_path / "dbt"
     shutil.copytree(PROJECT_DIR / "models", project / "models")
@@ -108,10 +109,27 @@ def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(
             evolved = PROJECT_DIR.parent / "examples" / "evolution" / "checkout_completed.v2.avsc"
             client.register("checkout.CheckoutCompleted", evolved.read_text(), format="AVRO")
             changed = sensor(build_sensor_context(cursor=first.cursor, resources={"lakehouse": configured}))
-        (request,) = changed.run_requests
-        assert set(request.asset_selection) == CHECKOUT_MODELS
-        assert request.tags["meshgate/contracts"] == "checkout.CheckoutCompleted"
-        assert (project / SOURCES_FILE).read_text() != sources  # v2's new field is a new source column
+            (request,) = changed.run_requests
+            assert set(request.asset_selection) == CHECKOUT_MODELS
+            assert request.tags["meshgate/contracts"] == "checkout.CheckoutCompleted"
+            assert (project / SOURCES_FILE).read_text() != sources  # v2's new field: a new source column
+
+            signup_v2 = PROJECT_DIR.parent / "examples" / "evolution" / "user_signed_up.v2.proto"
+            client.register("identity.UserSignedUp", signup_v2.read_text(), format="PROTOBUF")
+        store = Store(sqlite_url(tmp_path))
+        try:  # retention removes every event but the newest: the cursor is now behind the log
+            EventLog(store).compact(keep_last=1)
+        finally:
+            store.close()
+        compacted = sensor(build_sensor_context(cursor=first.cursor, resources={"lakehouse": configured}))
+        (request,) = compacted.run_requests  # state re-read: every subject counts as changed
+        assert set(request.asset_selection) >= CHECKOUT_MODELS | {AssetKey(["silver", SIGNUP])}
+        assert int(compacted.cursor) > int(first.cursor)
+        # resuming where the registry says replays the one retained event (harmless: runs are idempotent)
+        resumed = sensor(build_sensor_context(cursor=compacted.cursor, resources={"lakehouse": configured}))
+        assert [r.tags["meshgate/contracts"] for r in resumed.run_requests] == ["identity.UserSignedUp"]
+        quiet = sensor(build_sensor_context(cursor=resumed.cursor, resources={"lakehouse": configured}))
+        assert quiet.run_requests == []
     finally:
         server.stop()
 
