@@ -137,35 +137,36 @@ def step_contract_check(ctx: DemoContext) -> str:
 
 
 def step_notifications(ctx: DemoContext) -> str:
-    """PLACEHOLDER for the notifications engineer: show a change event a subscriber received.
-
-    Written against the agreed interface ``RegistryClient.watch(after_sequence=..., subject_prefix=...)``
-    yielding events with ``.sequence``, ``.subject``, ``.type``; until it exists the step says so.
-    """
+    """A subscriber replays the checkout contract's change events from the registry's event log
+    (``RegistryClient.watch``: missed events first, then live ones, resumed after any disconnect)."""
     import threading
 
     from registry.client import RegistryClient
 
     target = ctx.state.get("registry_target")
-    if target is None or not hasattr(RegistryClient, "watch"):
-        ctx.console.print(
-            "[yellow]the registry's Watch stream is not available yet: no subscriber to show[/]"
-        )
-        return "pending: registry Watch stream not built yet"
+    if target is None:
+        ctx.console.print("[yellow]no registry running: no subscriber to show[/]")
+        return "skipped: no registry"
     received: list = []
 
-    def subscribe() -> None:  # a subscriber replaying the checkout events from the start of the log
+    def subscribe() -> None:  # a subscriber replaying the checkout registrations from sequence 0
         with RegistryClient(target) as client:
-            for event in client.watch(after_sequence=0, subject_prefix="checkout."):
+            stream = client.watch(
+                after_sequence=0, subject_prefix="checkout.", event_types=("VERSION_REGISTERED",)
+            )
+            for event in stream:
                 received.append(event)
                 if len(received) >= 2:  # v1 and v2 registered by the registry step
-                    return
+                    stream.close()
 
     subscriber = threading.Thread(target=subscribe, name="demo-subscriber", daemon=True)
     subscriber.start()
     subscriber.join(timeout=10)
     for event in received:
-        ctx.console.print(f"subscriber received #{event.sequence} {event.type} {event.subject}")
+        ctx.console.print(
+            f"subscriber received #{event.sequence} {event.type} {event.subject} "
+            f"v{event.version} (schema id {event.schema_id})"
+        )
     return f"{len(received)} change events received by a subscriber"
 
 
