@@ -81,3 +81,31 @@ def test_the_demo_stops_the_registry_it_started(runs):
 
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", int(ports.group(1)))) != 0
+
+
+def test_a_failing_step_stops_the_story_prints_the_summary_and_exits_1(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from meshgate import demo
+
+    stopped = []
+
+    def starts_something(ctx):
+        ctx.cleanup.callback(stopped.append, "server stopped")
+        return "started"
+
+    def breaks(ctx):
+        raise RuntimeError("the warehouse is gone")
+
+    def never(ctx):
+        raise AssertionError("a step after a failure must not run")
+
+    steps = [("start", starts_something), ("break", breaks), ("after", never)]
+    monkeypatch.setattr(demo, "STEPS", steps)
+    result = CliRunner().invoke(demo.demo, ["--data-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    rows = summary(result.output)
+    assert rows["start"] == "started"
+    assert rows["break"] == "FAILED: RuntimeError: the warehouse is gone"
+    assert "after" not in rows
+    assert stopped == ["server stopped"]
