@@ -4,13 +4,16 @@
 goes, and publishes them as ONE snapshot at the end, or discards them. With ``on_invalid="reject"``
 (default) any violation rejects the whole batch and nothing is committed; with ``"quarantine"`` the
 invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every decision is logged.
+Without a given batch id, the content hash is computed on a thread alongside the first chunks'
+decoding; nothing is written before it is known and checked against the table's history.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,18 +93,11 @@ def ingest(
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
     key = mask_key() if contract.metadata.mask_pii_at == "bronze" and contract.metadata.pii_fields else None
-    if not batch_id:
-        try:
-            batch_id = content_hash(paths, storage_options)
-        except InvalidBatch as exc:  # unreadable before any id exists: logged under an empty batch id
-            entry = LogEntry(
-                contract.subject, "", REJECTED, schema_id=schema_id, schema_version=schema_version
-            )
-            entry.files, entry.message = paths, str(exc)
-            IngestLog(catalog.engine).record(entry)
-            raise
-    gate = _Gate(catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id, clock)
-    if gate.landed():
+    hashing = None if batch_id else _hash_in_background(paths, storage_options)
+    gate = _Gate(
+        catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id or None, clock
+    )
+    if batch_id and gate.landed():
         return gate.duplicate(paths)
     chunks = read_batch(
         paths,
@@ -111,7 +107,23 @@ def ingest(
         schema_lookup=schema_lookup,
         storage_options=storage_options,
     )
-    return gate.run(chunks, paths, on_invalid, progress)
+    return gate.run(chunks, paths, on_invalid, progress, hashing)
+
+
+def _hash_in_background(paths: list[str], storage_options: dict | None) -> Future:
+    """The content hash, computed on its own thread while the first chunks are decoded.
+
+    hashlib and file reads release the GIL, so the hash overlaps with parsing instead of delaying it.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-hash")
+    try:
+        return pool.submit(content_hash, paths, storage_options)
+    finally:
+        pool.shutdown(wait=False)
+
+
+class _AlreadyLanded(Exception):
+    """The content hash, known only after decoding began, names a batch that already landed."""
 
 
 class _Gate:
@@ -151,14 +163,41 @@ class _Gate:
             message=message,
         )
 
-    def run(self, chunks: Iterable, paths: list[str], on_invalid: str, progress) -> IngestResult:
+    def identify(self, hashing: Future) -> bool:
+        """Wait for the content hash and take it as the batch id; True when that batch already landed."""
+        self.batch_id = hashing.result()
+        return self.landed()
+
+    def identified(self, chunks: Iterable, hashing: Future | None, lookahead: int = 2) -> Iterator:
+        """The chunks, handed on only once the batch id is known (every Bronze row carries it).
+
+        Up to ``lookahead`` chunks are decoded while the content hash is still being computed; a
+        batch that already landed stops there with ``_AlreadyLanded``.
+        """
+        held: list = []
+        for chunk in chunks:
+            held.append(chunk)
+            if self.batch_id is None:
+                if not hashing.done() and len(held) < lookahead:
+                    continue
+                if self.identify(hashing):
+                    raise _AlreadyLanded
+            while held:
+                yield held.pop(0)
+        if held and self.identify(hashing):
+            raise _AlreadyLanded
+        yield from held
+
+    def run(
+        self, chunks: Iterable, paths: list[str], on_invalid: str, progress, hashing: Future | None = None
+    ) -> IngestResult:
         writer = bronze.BatchWriter(self.table)
         quarantine = None
         reasons: Counter = Counter()
         reported: list = []
         rows_read = rows_invalid = 0
         try:
-            for chunk in chunks:
+            for chunk in self.identified(chunks, hashing):
                 violations = chunk.violations
                 reasons.update(v.rule for v in violations)
                 reported.extend(violations[: MAX_REPORTED_VIOLATIONS - len(reported)])
@@ -179,13 +218,14 @@ class _Gate:
                         quarantine.write(self._with_gate_columns(bad))
                 if progress:
                     progress(rows_read)
+        except _AlreadyLanded:
+            _discard(writer, quarantine)
+            return self.duplicate(paths)
         except BaseException as exc:
-            writer.discard()
-            if quarantine:
-                quarantine.discard()
-            if isinstance(exc, Exception):
-                self._record(REJECTED, 0, 0, {"undecodable": 1}, paths, None, str(exc))
-            raise
+            _discard(writer, quarantine)
+            if not isinstance(exc, Exception):
+                raise
+            return self._undecodable(exc, hashing, paths)
         if on_invalid == "reject" and rows_invalid:
             message = f"batch {self.batch_id} rejected: {_summary(reasons)}; nothing was written"
             self._record(REJECTED, 0, rows_invalid, dict(reasons), paths, None, message)
@@ -221,6 +261,23 @@ class _Gate:
             outcome.snapshot.snapshot_id,
             message,
         )
+
+    def _undecodable(self, exc: Exception, hashing: Future | None, paths: list[str]) -> IngestResult:
+        """Log the failure and raise it, under the batch id once the content hash is known.
+
+        A batch that already landed is still a duplicate; a file the hash could not read either is
+        logged under an empty batch id, as no id exists.
+        """
+        if self.batch_id is None:
+            try:
+                if self.identify(hashing):
+                    return self.duplicate(paths)
+            except InvalidBatch as unreadable:
+                self.batch_id = ""
+                self._record(REJECTED, 0, 0, {}, paths, None, str(unreadable))
+                raise unreadable from None
+        self._record(REJECTED, 0, 0, {"undecodable": 1}, paths, None, str(exc))
+        raise exc
 
     def _bronze_rows(self, table: pa.Table) -> pa.Table:
         if self.key is not None:
@@ -260,6 +317,12 @@ class _Gate:
                 message=message,
             )
         )
+
+
+def _discard(*writers) -> None:
+    for writer in writers:
+        if writer is not None:
+            writer.discard()
 
 
 def _summary(reasons: Counter) -> str:

@@ -187,13 +187,13 @@ def _merge_runs(older: tuple, newer: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 def sequence(start: int, count: int) -> pa.Array:
     """``start, start + 1, ...`` as int64 without a Python loop."""
-    if count == 0:
-        return pa.array([], pa.int64())
-    return pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count)), start - 1)
+    return pa.array(np.arange(start, start + count, dtype=np.int64))
 
 
-def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array | None]:
+def column_values(table: pa.Table, path: str) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | None]:
     """The values at a field path and, for each, the index of its row in ``table`` (None: the same).
+
+    A top-level column comes as the table's own (chunked) array; a nested path as one array.
 
     ``shipping.city`` descends into a struct, ``items[].sku`` (or ``items.sku``) into each element of
     a list. Rows whose ancestors are null contribute nothing; nulls at the path itself are kept.
@@ -201,14 +201,15 @@ def column_values(table: pa.Table, path: str) -> tuple[pa.Array, pa.Array | None
     return _walk(table, path, with_index=True)
 
 
-def _walk(table: pa.Table, path: str, with_index: bool) -> tuple[pa.Array, pa.Array | None]:
+def _walk(table: pa.Table, path: str, with_index: bool) -> tuple[pa.Array | pa.ChunkedArray, pa.Array | None]:
     """``column_values``; without ``with_index`` the row index (the costly part) is not built."""
     parts = [p for p in path.replace("[]", "").split(".") if p]
     if not parts or parts[0] not in table.schema.names:
         raise InvalidArgument(f"field path {path!r} is not a column of the contract's schema")
-    values = table.column(parts[0]).combine_chunks()
-    if len(parts) == 1 and not pa.types.is_list(values.type):
-        return values, None
+    column = table.column(parts[0])
+    if len(parts) == 1 and not pa.types.is_list(column.type):
+        return column, None  # the table's own chunks: no copy of a whole column per check
+    values = column.combine_chunks()
     index = sequence(0, table.num_rows) if with_index else None
     for depth, name in enumerate(parts[1:], start=1):
         values, index = _flatten_lists(values, index)

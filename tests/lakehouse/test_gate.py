@@ -87,6 +87,36 @@ def test_reingesting_the_same_content_is_a_no_op_that_says_so(iceberg_catalog, c
     assert [e.status for e in IngestLog(iceberg_catalog.engine).entries()] == ["duplicate", "accepted"]
 
 
+def parquet_files(catalog, identifier) -> list[Path]:
+    return list(Path(catalog.load_table(identifier).location().removeprefix("file://")).rglob("*.parquet"))
+
+
+def test_a_duplicate_found_by_content_hash_midway_leaves_no_files(sqlite_catalog, contract, tmp_path):
+    """The hash is computed while the first chunks decode: a duplicate stops there, writing nothing."""
+    path = write_jsonl(tmp_path / "b.jsonl", [checkout(i) for i in range(40)])
+    first = ingest([path], contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=2)
+    files = parquet_files(sqlite_catalog, bronze_identifier(CHECKOUT))
+    seen: list[int] = []
+    again = ingest(
+        [path], contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=2, progress=seen.append
+    )
+
+    assert (again.status, again.batch_id) == ("duplicate", first.batch_id)
+    assert parquet_files(sqlite_catalog, bronze_identifier(CHECKOUT)) == files
+    assert seen == []  # no chunk was taken in: the id was checked first
+    assert rows_in(sqlite_catalog, bronze_identifier(CHECKOUT)).num_rows == 40
+
+
+def test_a_landed_batch_stays_a_duplicate_even_if_it_no_longer_decodes(sqlite_catalog, contract, tmp_path):
+    """Decoding starts before the content hash is known; the duplicate decision still comes first."""
+    path = write_jsonl(tmp_path / "b.jsonl", [checkout(i) for i in range(3)])
+    first = ingest([path], contract, sqlite_catalog, schema_id=1, schema_version=1)
+    again = ingest([path], contract, sqlite_catalog, schema_id=1, schema_version=1, input_format="avro")
+
+    assert (again.status, again.batch_id) == ("duplicate", first.batch_id)
+    assert [e.status for e in IngestLog(sqlite_catalog.engine).entries()] == ["duplicate", "accepted"]
+
+
 def test_a_given_batch_id_seen_before_is_a_duplicate_whatever_the_content(sqlite_catalog, contract, tmp_path):
     one = write_jsonl(tmp_path / "1.jsonl", [checkout(1)])
     two = write_jsonl(tmp_path / "2.jsonl", [checkout(2)])
