@@ -253,3 +253,25 @@ def test_tokens_created_over_grpc_work_and_are_listed_without_secrets(secured):
         assert "fresh" not in {t.name for t in admin.list_tokens()}
     with RegistryClient(server.grpc_target, secret) as fresh:
         assert _outcome(lambda: fresh.list_subjects())[0] == "unauthenticated"
+
+
+def test_confluents_own_client_authenticates_with_basic_auth_user_info(secured):
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    server, secrets = secured
+
+    def client(secret: str | None) -> SchemaRegistryClient:
+        config = {"url": server.http_url, "max.retries": 0}
+        if secret:
+            config["basic.auth.user.info"] = f"token:{secret}"
+        return SchemaRegistryClient(config)
+
+    schema_id = client(secrets["producer"]).register_schema("checkout.orders-value", Schema(V1, "AVRO"))
+    assert client(secrets["consumer"]).get_schema(schema_id).schema_str
+    with pytest.raises(SchemaRegistryError) as unauthenticated:
+        client(None).get_subjects()
+    assert unauthenticated.value.http_status_code == 401
+    with pytest.raises(SchemaRegistryError) as denied:
+        client(secrets["consumer"]).register_schema("checkout.orders-value", Schema(V1, "AVRO"))
+    assert denied.value.http_status_code == 403 and "consumers only read" in denied.value.error_message

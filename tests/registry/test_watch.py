@@ -353,3 +353,38 @@ def test_cli_watch_prints_json_lines_as_events_come(server):
         1,
     )
     assert (second["sequence"], second["type"], second["detail"]["level"]) == (2, "CONFIG_CHANGED", "FULL")
+
+
+def test_a_too_slow_subscriber_gets_resource_exhausted_and_the_sdk_resumes_without_loss(tmp_path):
+    """Queue of one event; five events written by another process reach the hub in one poll, so a
+    live subscriber overflows: without reconnect it sees RESOURCE_EXHAUSTED naming where to resume;
+    with reconnect it resumes from the log and gets every event once."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    options = {"queue_size": 1, "poll_interval": 0.3}
+    with running_server(url, watch_options=options) as server:
+        with RegistryClient(server.grpc_target) as client:
+            client.set_config(None, "FULL")
+        strict = RegistryClient(server.grpc_target).watch(reconnect=False)
+        assert next(strict).sequence == 1  # replayed; now live
+        with Subscriber(server.grpc_target) as resuming:
+            assert len(resuming.wait_for(1)) == 1
+            store = Store(url)  # another writer: its commits wake no hub, the poll finds all five
+            writer = RegistryService(store)
+            for level in ("NONE", "BACKWARD", "FORWARD", "FULL", "NONE"):
+                writer.set_config(None, level)
+            store.close()
+            with pytest.raises(SubscriberTooSlow, match="resume with after_sequence="):
+                while True:
+                    next(strict)
+            received = resuming.wait_for(6)
+        strict.close()
+    assert [e.sequence for e in received] == [1, 2, 3, 4, 5, 6]
+
+
+def test_cli_watch_names_an_unknown_event_type(server):
+    from click.testing import CliRunner
+
+    from meshgate.cli import main
+
+    result = CliRunner().invoke(main, ["watch", "--registry", server.grpc_target, "--type", "NOPE"])
+    assert result.exit_code == 1 and "unknown event type(s) NOPE" in result.output
