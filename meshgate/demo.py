@@ -292,17 +292,36 @@ def step_orchestration(ctx: DemoContext) -> str:
 
     root = ctx.data_dir / "pipeline"
     shutil.rmtree(root, ignore_errors=True)
-    files = {
-        "checkout.CheckoutCompleted": ["checkout-1.jsonl", "checkout-bad.jsonl"],
-        "identity.UserSignedUp": ["signup-1.jsonl"],
-    }
-    lakehouse = LakehouseResource(data_dir=str(root))
-    for subject, names in files.items():
+    # the registry started earlier (when it runs): the gate validates against the latest versions
+    lakehouse = LakehouseResource(data_dir=str(root), registry=ctx.state.get("registry_target", ""))
+    generate = _load_generator()
+    landing = [  # (kind, subject, file, generator options)
+        (
+            "checkout",
+            "checkout.CheckoutCompleted",
+            "checkout-1.jsonl",
+            {"rows": 2000, "seed": 1, "late": 0.02},
+        ),
+        (
+            "checkout",
+            "checkout.CheckoutCompleted",
+            "checkout-bad.jsonl",
+            {"rows": 500, "seed": 4, "bad": True},
+        ),
+        (
+            "signup",
+            "identity.UserSignedUp",
+            "signup-1.jsonl",
+            {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01},
+        ),
+    ]
+    for kind, subject, name, options in landing:
         folder = lakehouse.landing_folder(subject)
-        folder.mkdir(parents=True)
-        for name in names:
-            shutil.copy(ctx.data_dir / "landing" / name, folder / name)
+        folder.mkdir(parents=True, exist_ok=True)
+        generate.write(kind, folder / name, **options)
+    contracts = f"the registry at {lakehouse.registry}" if lakehouse.registry else "the contract files"
     ctx.console.print(f"landing folders under {root / 'landing'}: one partition of bronze/<table> per file")
+    ctx.console.print(f"contracts from {contracts}; Dagster runs in this process (ephemeral instance)")
     defs = build_definitions(lakehouse)
     instance = DagsterInstance.ephemeral()
     counts = []
