@@ -286,9 +286,10 @@ def _retry_while_unavailable(call, attempts: int = 50):
 
 
 def test_two_replicas_on_postgres_stream_the_same_sequence_to_their_subscribers(postgres_url):
+    """Replica B never polls (an hour's interval): A's changes reach it through LISTEN/NOTIFY."""
     with (
         running_server(postgres_url) as replica_a,
-        running_server(postgres_url) as replica_b,
+        running_server(postgres_url, watch_options={"poll_interval": 3600}) as replica_b,
         Subscriber(replica_a.grpc_target) as on_a,
         Subscriber(replica_b.grpc_target) as on_b,
         RegistryClient(replica_a.grpc_target) as through_a,
