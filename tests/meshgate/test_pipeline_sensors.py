@@ -213,3 +213,24 @@ def test_a_project_dbt_cannot_parse_is_a_clear_error_naming_it(tmp_path):
     (project_dir / "models" / "gold" / "broken.sql").write_text("select {{ this is not jinja\n")
     with pytest.raises(RuntimeError, match=f"dbt parse of {project_dir} failed"):
         prepare_manifest(dbt_project(project_dir))
+
+
+def test_an_undecodable_landing_file_fails_the_gate_check_with_file_and_row(defs, lakehouse, monkeypatch):
+    from dagster import materialize
+
+    from lakehouse.masking import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, "test-key")
+    folder = lakehouse.landing_folder("checkout.CheckoutCompleted")
+    folder.mkdir(parents=True)
+    (folder / "garbage.jsonl").write_text("this is not JSON\n")
+    instance = DagsterInstance.ephemeral()
+    asset = defs.get_assets_def(AssetKey(["bronze", CHECKOUT]))
+    instance.add_dynamic_partitions(asset.partitions_def.name, ["garbage.jsonl"])
+    result = materialize([asset], partition_key="garbage.jsonl", resources=defs.resources, instance=instance)
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed
+    assert check.metadata["status"].value == "rejected" and check.metadata["reasons"].value
+    violations = check.metadata.get("first_violations")
+    details = [check.metadata["message"].value, *(violations.value if violations else [])]
+    assert any("garbage.jsonl:1" in line for line in details)  # where it broke: file and row
