@@ -45,7 +45,7 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
             )
         ],
         sensors=[
-            landing_sensor(contracts),
+            *(landing_sensor(c) for c in contracts),
             bronze_batches_sensor(contracts, project.manifest_path, translator, dbt_selection),
             contract_change_sensor(
                 contracts, project.project_dir, project.manifest_path, translator, dbt_selection

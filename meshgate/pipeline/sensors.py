@@ -1,7 +1,7 @@
 """Sensors: new landing files -> gate runs; new Bronze batches -> dbt runs; contract changes -> sources.
 
-- ``landing_files``: each new file under ``<landing>/<table>/`` becomes a partition of the subject's
-  Bronze asset and a run request for it (run key = the file, so a file is requested once).
+- ``landing_files__<table>``: each new file under ``<landing>/<table>/`` becomes a partition of the
+  subject's Bronze asset and a run request for it (run key = the file, so a file is requested once).
 - ``bronze_batches``: after Bronze materialisations that landed rows, request a run of the dbt models
   downstream of those tables (read from the dbt manifest's lineage).
 - ``contract_changes``: read the registry's Watch stream (resuming from the last sequence handled);
@@ -50,37 +50,35 @@ def landing_files(folder: Path) -> list[str]:
     )
 
 
-def landing_sensor(contracts: list[Contract]):
-    subjects = [c.subject for c in contracts]
+def landing_sensor(contract: Contract):
+    """One sensor per subject: a run targets one Bronze asset (each has its own partitions)."""
+    subject = contract.subject
+    partitions = landing_partitions(subject)
 
     @sensor(
-        name="landing_files",
-        target=AssetSelection.assets(*(bronze_key(s) for s in subjects)),
+        name=f"landing_files__{table_name(subject)}",
+        target=AssetSelection.assets(bronze_key(subject)),
         minimum_interval_seconds=30,
         default_status=DefaultSensorStatus.RUNNING,
-        description="A new file in a subject's landing folder: add its partition and gate it into Bronze.",
+        description=f"A new file in the landing folder of {subject}: add its partition and gate it into Bronze.",
     )
     def _landing(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> SensorResult:
-        run_requests, partition_requests = [], []
-        for subject in subjects:
-            partitions = landing_partitions(subject)
-            known = set(context.instance.get_dynamic_partitions(partitions.name))
-            new = [name for name in landing_files(lakehouse.landing_folder(subject)) if name not in known]
-            if not new:
-                continue
-            partition_requests.append(partitions.build_add_request(new))
-            run_requests += [
-                RunRequest(
-                    run_key=f"{table_name(subject)}/{name}",
-                    partition_key=name,
-                    asset_selection=[bronze_key(subject)],
-                    tags={"meshgate/subject": subject},
-                )
-                for name in new
-            ]
-        if not run_requests:
+        known = set(context.instance.get_dynamic_partitions(partitions.name))
+        new = [name for name in landing_files(lakehouse.landing_folder(subject)) if name not in known]
+        if not new:
             return SensorResult(skip_reason=SkipReason("no new landing file"))
-        return SensorResult(run_requests=run_requests, dynamic_partitions_requests=partition_requests)
+        run_requests = [
+            RunRequest(
+                run_key=f"{table_name(subject)}/{name}",
+                partition_key=name,
+                asset_selection=[bronze_key(subject)],
+                tags={"meshgate/subject": subject},
+            )
+            for name in new
+        ]
+        return SensorResult(
+            run_requests=run_requests, dynamic_partitions_requests=[partitions.build_add_request(new)]
+        )
 
     return _landing
 

@@ -39,6 +39,9 @@ def manifest() -> dict:
 
 
 def test_the_code_location_loads_with_bronze_dbt_assets_and_checks(defs):
+    from dagster import Definitions
+
+    Definitions.validate_loadable(defs)  # what `dagster definitions validate` checks: jobs, sensors, targets
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {f"bronze/{CHECKOUT}", f"bronze/{SIGNUP}", f"silver/{CHECKOUT}", "gold/daily_revenue"} <= keys
@@ -56,7 +59,7 @@ def test_new_landing_files_become_partitions_and_runs_once(defs, lakehouse):
     (folder / "b.jsonl.part").write_text("{}\n")  # still being written: ignored
     (folder / ".c.jsonl").write_text("{}\n")  # hidden: ignored
     instance = DagsterInstance.ephemeral()
-    sensor = defs.get_sensor_def("landing_files")
+    sensor = defs.get_sensor_def(f"landing_files__{CHECKOUT}")
     result = sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
     assert [(r.partition_key, r.asset_selection) for r in result.run_requests] == [
         ("a.jsonl", [AssetKey(["bronze", CHECKOUT])])
