@@ -9,13 +9,13 @@ again, so both passes accept exactly the same values.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
@@ -51,37 +51,56 @@ def _parse_block(block: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.
         return None
 
 
-def _line_blocks(stream: BinaryIO, path: str, batch: BatchContext) -> Iterator[tuple[int, int, int, bytes]]:
+def _line_blocks(
+    stream: BinaryIO, path: str, batch: BatchContext
+) -> Iterator[tuple[int, int, int, bytearray]]:
     """Blocks of whole lines, about ``chunk_rows`` each: first row, byte offset, line count, bytes.
 
-    A line longer than ``max_line_bytes`` raises as soon as that many bytes are read without a
-    newline: the whole line is never held in memory.
+    Each read lands in a fresh buffer behind the unfinished line carried over, so a block is never
+    copied again on its way to pyarrow. A line longer than ``max_line_bytes`` raises as soon as that
+    many bytes are read without a newline: the whole line is never held in memory.
     """
     row, offset = 1, 0
-    parts: list[bytes] = []
-    pending = 0  # bytes of the unfinished line held in parts
+    parts: list[bytes] = []  # the unfinished line read so far
+    pending = 0  # its length
     read_size = min(64 * 1024, batch.max_line_bytes + 1)  # then sized by _next_read_size
     while True:
-        data = stream.read(read_size)
-        cut = data.rfind(b"\n") + 1 if data else len(data)
-        if data and not cut:
-            parts.append(data)
-            pending += len(data)
+        if pending <= read_size:  # the usual case: a short unfinished line
+            block = bytearray(pending + read_size)
+            block[:pending] = b"".join(parts)
+            with memoryview(block) as view:
+                size = stream.readinto(view[pending:])
+            end = pending + size
+            cut = block.rfind(b"\n", pending, end) + 1 if size else end
+            rest = bytes(block[cut:end])
+            del block[cut:]
+        else:  # inside a long line: keep its pieces, join them once it ends
+            data = stream.read(read_size)
+            size = len(data)
+            cut = data.rfind(b"\n") + 1 if size else 0
+            rest = data[cut:]
+            if not size or cut:
+                block = bytearray().join([*parts, memoryview(data)[:cut]])
+        if size and not cut:  # no line end in this read
+            parts, pending = [*parts, rest] if pending > read_size else [rest], pending + size
             if pending > batch.max_line_bytes:
                 raise _line_too_long(path, row, offset, batch.max_line_bytes)
             continue
-        block = b"".join([*parts, memoryview(data)[:cut]]) if data else b"".join(parts)
-        rest = data[cut:] if data else b""
         parts, pending = ([rest], len(rest)) if rest else ([], 0)
         if block:
-            lines = block.count(b"\n") + (not block.endswith(b"\n"))
+            lines = _newlines(block) + (not block.endswith(b"\n"))
             if len(block) > batch.max_line_bytes:
                 _check_line_lengths(block, path, row, offset, batch.max_line_bytes)
             yield row, offset, lines, block
             row, offset = row + lines, offset + len(block)
             read_size = _next_read_size(len(block), lines, batch)
-        if not data:
+        if not size:
             return
+
+
+def _newlines(block: bytearray) -> int:
+    """Line ends in the block; NumPy compares bytes about three times faster than ``bytes.count``."""
+    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))
 
 
 def _next_read_size(block_bytes: int, lines: int, batch: BatchContext) -> int:
@@ -120,12 +139,12 @@ def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Tab
     """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer."""
     parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore")
     try:
-        table = pa_json.read_json(io.BytesIO(data), parse_options=parse)
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=parse)
     except pa.ArrowInvalid as exc:
         if "straddl" not in str(exc):
             raise
         whole = pa_json.ReadOptions(block_size=len(data) + 1)
-        table = pa_json.read_json(io.BytesIO(data), read_options=whole, parse_options=parse)
+        table = pa_json.read_json(pa.BufferReader(data), read_options=whole, parse_options=parse)
     if json_schema.equals(schema, check_metadata=False):
         return pa.Table.from_arrays(table.columns, schema=schema)
     return table.cast(schema)
