@@ -26,6 +26,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pyiceberg.exceptions import NoSuchNamespaceError
 
 from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_registry, sources_yaml
 from lakehouse.naming import BRONZE, table_name
@@ -83,21 +84,53 @@ def landing_sensor(contract: Contract):
     return _landing
 
 
-def downstream_models(manifest: dict, tables: Iterable[str], translator) -> list[AssetKey]:
-    """Asset keys of the dbt models that read the given Bronze tables, directly or not."""
+def downstream_models(
+    manifest: dict, tables: Iterable[str], translator, landed: set[str] | None = None
+) -> list[AssetKey]:
+    """Asset keys of the dbt models that read the given Bronze tables, directly or not.
+
+    With ``landed`` (the Bronze tables holding data), a model that also reads a table never
+    ingested is left out: it cannot build yet (e.g. a Gold join of checkouts and sign-ups before the
+    first sign-up batch), and it is requested once that table lands.
+    """
     sources = {
         uid
         for uid, source in manifest["sources"].items()
         if source["source_name"] == BRONZE and source["name"] in set(tables)
     }
-    seen, queue = set(), list(sources)
+    models = sorted(uid for uid in _walk(manifest["child_map"], sources) if uid.startswith("model."))
+    if landed is not None:
+        models = [uid for uid in models if _bronze_sources(manifest, uid) <= landed]
+    return [translator.get_asset_key(manifest["nodes"][uid]) for uid in models]
+
+
+def _bronze_sources(manifest: dict, uid: str) -> set[str]:
+    """The Bronze tables a node reads, directly or through other models."""
+    sources = manifest["sources"]
+    return {
+        sources[parent]["name"]
+        for parent in _walk(manifest["parent_map"], {uid})
+        if parent in sources and sources[parent]["source_name"] == BRONZE
+    }
+
+
+def _walk(edges: dict[str, list[str]], start: set[str]) -> set[str]:
+    seen, queue = set(), list(start)
     while queue:
-        for child in manifest["child_map"].get(queue.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                queue.append(child)
-    nodes = [manifest["nodes"][uid] for uid in sorted(seen) if uid.startswith("model.")]
-    return [translator.get_asset_key(node) for node in nodes]
+        for neighbour in edges.get(queue.pop(), []):
+            if neighbour not in seen:
+                seen.add(neighbour)
+                queue.append(neighbour)
+    return seen
+
+
+def landed_tables(catalog) -> set[str]:
+    """Bronze tables with at least one snapshot (a table the gate created for a rejected batch has none)."""
+    try:
+        identifiers = catalog.list_tables(BRONZE)
+    except NoSuchNamespaceError:
+        return set()
+    return {i[-1] for i in identifiers if catalog.load_table(i).current_snapshot() is not None}
 
 
 def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, translator, dbt_selection):
@@ -110,7 +143,7 @@ def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, transl
         default_status=DefaultSensorStatus.RUNNING,
         description="Bronze batches landed: rebuild the dbt models downstream of those tables.",
     )
-    def _bronze_batches(context: SensorEvaluationContext) -> SensorResult:
+    def _bronze_batches(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> SensorResult:
         after = int(context.cursor) if context.cursor else None
         cursor, changed = after, set()
         for key, table in keys.items():
@@ -124,7 +157,8 @@ def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, transl
                     changed.add(table)
         if not changed:
             return SensorResult(skip_reason=SkipReason("no batch landed in Bronze"), cursor=_str(cursor))
-        models = downstream_models(json.loads(manifest_path.read_text()), changed, translator)
+        manifest = json.loads(manifest_path.read_text())
+        models = downstream_models(manifest, changed, translator, landed_tables(lakehouse.catalog()))
         request = RunRequest(
             asset_selection=models, tags={**DBT_RUN_TAGS, "meshgate/bronze-tables": ",".join(sorted(changed))}
         )
@@ -176,7 +210,9 @@ def contract_change_sensor(
             f"contracts changed: {', '.join(changed)}; dbt sources {'rewritten' if written else 'unchanged'}"
         )
         ours = [tables[s] for s in changed if s in tables]
-        models = downstream_models(json.loads(manifest_path.read_text()), ours, translator) if ours else []
+        manifest = json.loads(manifest_path.read_text())
+        landed = landed_tables(lakehouse.catalog())
+        models = downstream_models(manifest, ours, translator, landed) if ours else []
         tags = {**DBT_RUN_TAGS, "meshgate/contracts": ",".join(changed)}
         requests = [RunRequest(asset_selection=models, tags=tags)] if models else []
         return SensorResult(run_requests=requests, cursor=str(last))

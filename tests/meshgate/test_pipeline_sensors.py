@@ -25,8 +25,22 @@ CHECKOUT_MODELS = {
 
 
 @pytest.fixture
-def lakehouse(tmp_path):
+def lakehouse(tmp_path, monkeypatch):
+    from lakehouse.masking import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, "sensor-test-key")
     return LakehouseResource(data_dir=str(tmp_path / "data"))
+
+
+def land(lakehouse, generate, kind: str) -> None:
+    """Gate a small generated batch of ``kind`` into its Bronze table (through the pipeline's gate_file)."""
+    from meshgate.pipeline.bronze import gate_file
+
+    contract = generate.contract(kind)
+    folder = lakehouse.landing_folder(contract.subject)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = generate.write(kind, folder / f"{kind}.jsonl", 20)
+    assert gate_file(lakehouse, contract, path).status == "accepted"
 
 
 @pytest.fixture
@@ -76,15 +90,24 @@ def test_downstream_models_follow_the_dbt_lineage():
     signup = set(downstream_models(manifest(), [SIGNUP], translator))
     assert AssetKey(["silver", SIGNUP]) in signup and AssetKey(["gold", "daily_revenue"]) not in signup
     assert downstream_models(manifest(), ["no_such_table"], translator) == []
+    # before any sign-up landed, the Gold joins of checkouts and sign-ups cannot build: left out
+    only_checkout = set(downstream_models(manifest(), [CHECKOUT], translator, landed={CHECKOUT}))
+    assert only_checkout == {AssetKey(["silver", CHECKOUT]), AssetKey(["gold", "daily_revenue"])}
+    both = set(downstream_models(manifest(), [CHECKOUT], translator, landed={CHECKOUT, SIGNUP}))
+    assert both == CHECKOUT_MODELS
 
 
-def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(tmp_path, lakehouse):
+def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(
+    tmp_path, lakehouse, generate
+):
     from registry.client import RegistryClient
     from registry.contract import load_contract
     from registry.events import EventLog
     from registry.server import RegistryServer, ThreadedServer
     from registry.store import Store, sqlite_url
 
+    land(lakehouse, generate, "checkout")
+    land(lakehouse, generate, "signup")
     project = tmp_path / "dbt"
     shutil.copytree(PROJECT_DIR / "models", project / "models")
     (project / SOURCES_FILE).unlink()
@@ -143,21 +166,36 @@ def test_contract_changes_skip_without_a_registry(lakehouse, defs):
     assert result.run_requests == [] and "no registry configured" in result.skip_reason.skip_message
 
 
-def test_landed_bronze_batches_request_the_models_downstream_and_skip_rejections(defs):
+def test_landed_bronze_batches_request_the_models_downstream_and_skip_rejections(defs, lakehouse, generate):
     from dagster import AssetMaterialization
 
     instance = DagsterInstance.ephemeral()
     sensor = defs.get_sensor_def("bronze_batches")
+    resources = {"lakehouse": lakehouse}
     checkout = AssetKey(["bronze", CHECKOUT])
     instance.report_runless_asset_event(AssetMaterialization(checkout, metadata={"status": "rejected"}))
-    rejected = sensor(build_sensor_context(instance=instance))
+    rejected = sensor(build_sensor_context(instance=instance, resources=resources))
     assert rejected.run_requests == [] and rejected.cursor is not None
+
+    land(lakehouse, generate, "checkout")
     instance.report_runless_asset_event(AssetMaterialization(checkout, metadata={"status": "accepted"}))
-    landed = sensor(build_sensor_context(instance=instance, cursor=rejected.cursor))
-    (request,) = landed.run_requests
-    assert set(request.asset_selection) == CHECKOUT_MODELS
-    again = sensor(build_sensor_context(instance=instance, cursor=landed.cursor))
+    landed = sensor(build_sensor_context(instance=instance, cursor=rejected.cursor, resources=resources))
+    (request,) = landed.run_requests  # no sign-up yet: only what checkouts alone feed
+    assert set(request.asset_selection) == {
+        AssetKey(["silver", CHECKOUT]),
+        AssetKey(["gold", "daily_revenue"]),
+    }
+    again = sensor(build_sensor_context(instance=instance, cursor=landed.cursor, resources=resources))
     assert again.run_requests == []
+
+    land(lakehouse, generate, "signup")
+    signup = AssetKey(["bronze", SIGNUP])
+    instance.report_runless_asset_event(AssetMaterialization(signup, metadata={"status": "accepted"}))
+    both = sensor(build_sensor_context(instance=instance, cursor=again.cursor, resources=resources))
+    (request,) = both.run_requests
+    assert {AssetKey(["gold", "conversion_funnel"]), AssetKey(["silver", SIGNUP])} <= set(
+        request.asset_selection
+    )
 
 
 def test_a_partition_whose_landing_file_is_gone_fails_with_its_path(defs, lakehouse):
@@ -218,12 +256,9 @@ def test_a_project_dbt_cannot_parse_is_a_clear_error_naming_it(tmp_path):
         prepare_manifest(dbt_project(project_dir))
 
 
-def test_an_undecodable_landing_file_fails_the_gate_check_with_file_and_row(defs, lakehouse, monkeypatch):
+def test_an_undecodable_landing_file_fails_the_gate_check_with_file_and_row(defs, lakehouse):
     from dagster import materialize
 
-    from lakehouse.masking import KEY_ENV
-
-    monkeypatch.setenv(KEY_ENV, "test-key")
     folder = lakehouse.landing_folder("checkout.CheckoutCompleted")
     folder.mkdir(parents=True)
     (folder / "garbage.jsonl").write_text("this is not JSON\n")
