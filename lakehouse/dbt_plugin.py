@@ -117,10 +117,14 @@ def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table
         with iceberg.update_schema() as update:
             update.union_by_name(table.schema)
     current = list(iceberg.scan().plan_files()) if iceberg.current_snapshot() else []
+    if not current and table.num_rows == 0:
+        return  # nothing to replace and nothing to add: the (empty) table already says it all
     with iceberg.transaction() as transaction:
         with transaction.update_snapshot(snapshot_properties=properties).overwrite() as overwrite:
             for task in current:
                 overwrite.delete_data_file(task.file)
+            if table.num_rows == 0:
+                return  # pyiceberg's file writer divides by the row count: an empty result only deletes
             for data_file in _dataframe_to_data_files(
                 table_metadata=transaction.table_metadata,
                 write_uuid=overwrite.commit_uuid,
