@@ -6,6 +6,7 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -86,8 +87,8 @@ def resolve_contract(subject, version, contract_file, registry, token) -> Resolv
         return ResolvedContract(contract, UNREGISTERED, UNREGISTERED)
     from registry.client import RegistryClient
 
-    client = RegistryClient(registry, token=token)
-    found = client.get_version(subject, version)
+    with RegistryClient(registry, token=token) as client:
+        found = client.get_version(subject, version)
     contract = Contract(
         subject=subject,
         format=found.format,
@@ -96,8 +97,11 @@ def resolve_contract(subject, version, contract_file, registry, token) -> Resolv
         metadata=found.metadata,
     )
 
+    @functools.cache
     def lookup(schema_id: int) -> Contract:
-        record = client.get_by_id(schema_id)
+        """Confluent records name their writer's schema id; each id is fetched once, on a short channel."""
+        with RegistryClient(registry, token=token) as client:
+            record = client.get_by_id(schema_id)
         return Contract(subject, record.format, record.schema, list(record.references), found.metadata)
 
     return ResolvedContract(contract, found.schema_id, found.version, lookup)
