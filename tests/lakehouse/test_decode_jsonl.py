@@ -9,6 +9,8 @@ import tracemalloc
 import pyarrow as pa
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakehouse.decode import open_input, read_batch
 from lakehouse.errors import InvalidBatch
@@ -343,3 +345,35 @@ def test_the_precise_pass_types_good_rows_exactly_like_the_fast_path(generate, c
     assert all_violations(precise) == [(301, "amount", "type")]
     assert pa.concat_tables(c.table for c in precise).equals(pa.concat_tables(c.table for c in fast))
     assert [r for c in precise for r in c.rows.to_pylist()] == list(range(1, 301))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.sampled_from([0, 1, 30, 3000, 9000]), min_size=1, max_size=12),
+    chunk_rows=st.integers(1, 4),
+    last_newline=st.booleans(),
+)
+def test_blocks_split_anywhere_keep_every_row_its_number_and_offset(tmp_path_factory, lengths, chunk_rows,
+                                                                    last_newline):  # fmt: skip
+    """Lines short and long (longer than a read, so carried over several reads), blank lines, with
+    or without a final newline: every row arrives once, with its line number and byte offset."""
+    contract = avro_row_contract({"name": "id", "type": "int"}, {"name": "pad", "type": "string"})
+    # 2,500 short lines first: past the first 64 KiB read, reads shrink to 4 KiB and long lines span several
+    lengths = [1] * 2500 + lengths
+    lines = ["" if n == 0 else json.dumps({"id": i, "pad": "x" * n}) for i, n in enumerate(lengths)]
+    lines.append('{"id": "not a number", "pad": ""}')  # a violation: its byte offset is reported
+    text = "\n".join(lines) + ("\n" if last_newline else "")
+    path = tmp_path_factory.mktemp("blocks") / "b.jsonl"
+    path.write_text(text)
+
+    chunks = list(read_batch(str(path), contract, chunk_rows=chunk_rows))
+
+    typed = [
+        (row, i)
+        for c in chunks
+        for row, i in zip(c.rows.to_pylist(), c.table.column("id").to_pylist(), strict=True)
+    ]
+    expected = [(n + 1, json.loads(line)["id"]) for n, line in enumerate(lines[:-1]) if line]
+    assert typed == expected
+    (violation,) = [v for c in chunks for v in c.violations]
+    assert (violation.row, violation.byte_offset) == (len(lines), text.rindex('{"id": "not a number"'))
