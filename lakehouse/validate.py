@@ -121,7 +121,9 @@ class UniqueTracker:
         self._db.execute("SET threads = 1")  # one hash per value; pyarrow already uses the cores
         self._runs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # (sorted hashes, first rows)
 
-    def duplicates(self, path: str, values: pa.Array, rows: pa.Array) -> list[tuple[int, int, int]]:
+    def duplicates(
+        self, path: str, values: pa.Array | pa.ChunkedArray, rows: pa.Array
+    ) -> list[tuple[int, int, int]]:
         """``(index in values, row, first row with the same value)`` for each repeat, remembering all.
 
         A value repeated inside one row (a list field) is not a repeat.
@@ -152,7 +154,7 @@ class UniqueTracker:
         columns = (positions[by_index], ordered_rows[repeat][by_index], first[repeat][by_index])
         return list(zip(*(c.tolist() for c in columns), strict=True))
 
-    def _hashes(self, values: pa.Array) -> np.ndarray:
+    def _hashes(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         self._db.register("chunk", pa.table({"v": values}))
         try:
             column = self._db.execute("SELECT hash(v) AS h FROM chunk").to_arrow_table().column(0)
