@@ -59,7 +59,12 @@ def _reports_errors(command: Callable) -> Callable:
 @click.option(
     "--data-dir", default=".meshgate", show_default=True, help="Holds registry.db when no --database-url."
 )
-@click.option("--database-url", default=None, help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db.")
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="MESHGATE_DATABASE_URL",
+    help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db (env MESHGATE_DATABASE_URL).",
+)
 @click.option(
     "--no-auth", is_flag=True, help="Serve without API tokens (local work only: loopback addresses only)."
 )
@@ -316,7 +321,10 @@ def token() -> None:
 
 def _store_options(command: Callable) -> Callable:
     command = click.option(
-        "--database-url", default=None, help="Write to this store directly (bootstrap, no server needed)."
+        "--database-url",
+        default=None,
+        envvar="MESHGATE_DATABASE_URL",
+        help="Write to this store directly (bootstrap, no server needed; env MESHGATE_DATABASE_URL).",
     )(command)
     return click.option(
         "--data-dir", default=None, help="Write to <data-dir>/registry.db directly (bootstrap)."

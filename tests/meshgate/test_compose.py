@@ -115,6 +115,20 @@ def test_registry_replicas_run_meshgate_serve_on_postgresql_with_matching_ports(
     assert f":{options['http_port']}/healthz" in " ".join(spec["healthcheck"]["test"])
 
 
+@pytest.mark.parametrize("name", REGISTRIES)
+def test_registry_environment_is_what_its_commands_read(compose, name):
+    """Each variable is an option's envvar of `meshgate serve` or `meshgate token create` (bootstrap)."""
+    from registry.cli import serve, token
+
+    read = {
+        param.envvar
+        for command in (serve, token.commands["create"])
+        for param in command.params
+        if isinstance(param.envvar, str)
+    }
+    assert set(service(compose, name).get("environment", {})) <= read
+
+
 def test_both_replicas_share_one_store_and_the_second_waits_for_the_first(compose):
     commands = [service(compose, name)["command"] for name in REGISTRIES]
     assert commands[0] == commands[1]
