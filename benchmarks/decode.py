@@ -4,7 +4,9 @@ Same JSON Lines file of N records (the 10-field page-view contract of benchmarks
 - baseline: ``pyarrow.json.read_json`` with the contract's explicit schema (no validation);
 - decode: ``lakehouse.decode.read_batch`` (chunked fast path, type + required + enum checks, the
   contract's quality rules including batch-wide ``unique``).
-Best of three interleaved runs each, as the machine is shared; CPU seconds (all threads) are
+Each run happens in a fresh process after a warm-up read of the first chunk (a run in the same
+process as another inherits its memory state and measured up to 50 % slower); best of five
+interleaved runs each, order alternating, as the machine is shared. CPU seconds (all threads) are
 printed too, being steadier than wall-clock time on a loaded machine.
 
     .venv/bin/python benchmarks/decode.py [--rows 1000000]
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,27 +50,56 @@ def decode(path: Path, contract) -> tuple[float, float]:
     return elapsed
 
 
+RUNS = {"baseline": baseline, "decode": decode}
+
+
+def run_isolated(name: str, path: Path, contract_path: Path) -> tuple[float, float]:
+    """One timed run of ``name`` in a fresh process (see the module docstring)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--run", name, "--input", str(path), "--contract", str(contract_path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    wall, cpu = json.loads(out.splitlines()[-1])
+    return wall, cpu
+
+
+def child(name: str, path: Path, contract_path: Path) -> None:
+    from lakehouse.decode import read_batch
+    from registry.contract import load_contract
+
+    contract = load_contract(contract_path)
+    next(iter(read_batch(str(path), contract, chunk_rows=2000)))  # warm-up: imports, lazy loads
+    print(json.dumps(RUNS[name](path, contract)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--run", choices=RUNS, help=argparse.SUPPRESS)  # one isolated run (internal)
+    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--contract", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    from registry.contract import load_contract
+    if args.run:
+        child(args.run, args.input, args.contract)
+        return
 
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp:
         work = Path(tmp)
         (work / "page_viewed.avsc").write_text(json.dumps(SCHEMA))
         (work / "page_viewed.yaml").write_text(CONTRACT)
-        contract = load_contract(work / "page_viewed.yaml")
         path = work / "views.jsonl"
         write_records(path, args.rows)
-        base, ours = [], []
-        for _ in range(3):
-            base.append(baseline(path, contract))
-            ours.append(decode(path, contract))
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in RUNS}
+        for i in range(args.rounds):
+            for name in list(RUNS) if i % 2 == 0 else list(RUNS)[::-1]:
+                runs[name].append(run_isolated(name, path, work / "page_viewed.yaml"))
+        base, ours = runs["baseline"], runs["decode"]
         base_s, ours_s = min(w for w, _ in base), min(w for w, _ in ours)
         base_cpu, ours_cpu = min(c for _, c in base), min(c for _, c in ours)
-        print(f"input: {args.rows:,} JSON lines, 10 fields, {path.stat().st_size / 2**20:.0f} MiB")
+        print(
+            f"input: {args.rows:,} JSON lines, 10 fields, {path.stat().st_size / 2**20:.0f} MiB; best of {args.rounds}"
+        )
         for name, wall, cpu in (
             ("baseline (read_json, explicit schema)", base_s, base_cpu),
             ("read_batch (decode + validate)       ", ours_s, ours_cpu),
