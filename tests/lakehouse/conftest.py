@@ -62,3 +62,34 @@ def checkout_contract(generate):
 def signup_contract(generate):
     """identity.UserSignedUp (Protobuf proto3; PII: email; rules: not_null, regex)."""
     return generate.contract("signup")
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3 server on loopback (a real HTTP S3 endpoint: no object store is reachable here) with the
+    buckets ``landing`` and ``lake``; yields (pyiceberg-style storage options, boto3 client)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {
+        "s3.endpoint": f"http://{host}:{port}",
+        "s3.access-key-id": "testing",
+        "s3.secret-access-key": "testing",
+        "s3.region": "us-east-1",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=options["s3.endpoint"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    for bucket in ("landing", "lake"):
+        client.create_bucket(Bucket=bucket)
+    try:
+        yield options, client
+    finally:
+        server.stop()

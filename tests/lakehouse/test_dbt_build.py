@@ -415,48 +415,24 @@ def test_storage_options_must_be_key_value_pairs(tmp_path):
     assert "'s3.endpoint' is not KEY=VALUE" in result.output
 
 
-def test_transform_reads_and_writes_an_s3_warehouse(tmp_path, monkeypatch):
-    # moto's server mode: a real S3 HTTP endpoint on loopback (no object store is reachable here);
-    # DuckDB's httpfs reads Bronze from it, pyiceberg writes Silver and Gold to it.
-    import boto3
-    from moto.server import ThreadedMotoServer
-
+def test_transform_reads_and_writes_an_s3_warehouse(tmp_path, monkeypatch, s3_server):
+    # DuckDB's httpfs reads Bronze from moto's S3 server, pyiceberg writes Silver and Gold to it.
+    options, _ = s3_server
     monkeypatch.setenv(KEY_ENV, KEY)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        options = {
-            "s3.endpoint": f"http://{host}:{port}",
-            "s3.access-key-id": "testing",
-            "s3.secret-access-key": "testing",
-            "s3.region": "us-east-1",
-        }
-        boto3.client(
-            "s3",
-            endpoint_url=options["s3.endpoint"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        ).create_bucket(Bucket="lake")
-        warehouse = "s3://lake/warehouse"
-        catalog = open_catalog(tmp_path, warehouse=warehouse, storage_options=options)
-        batch1, _ = sample_events()
-        for name, path in (("checkout", CHECKOUT), ("signup", SIGNUP)):
-            ingest_batch(
-                catalog, load_contract(EXAMPLES / path), batch1[name][:5], f"{name}-1", DAY0, tmp_path
-            )
-        args = ["transform", "--data-dir", str(tmp_path), "--warehouse", warehouse]
-        args += [f"--storage-option={key}={value}" for key, value in options.items()]
-        result = CliRunner().invoke(main, args)
-        assert result.exit_code == 0, result.output
-        silver = catalog.load_table(("silver", SILVER["checkout"]))
-        assert silver.location().startswith("s3://lake/warehouse/")
-        landed = silver.scan().to_arrow().column("event_id").to_pylist()
-        assert sorted(landed) == sorted(r["event_id"] for r in batch1["checkout"][:5])
-        catalog.engine.dispose()
-    finally:
-        server.stop()
+    warehouse = "s3://lake/warehouse"
+    catalog = open_catalog(tmp_path, warehouse=warehouse, storage_options=options)
+    batch1, _ = sample_events()
+    for name, path in (("checkout", CHECKOUT), ("signup", SIGNUP)):
+        ingest_batch(catalog, load_contract(EXAMPLES / path), batch1[name][:5], f"{name}-1", DAY0, tmp_path)
+    args = ["transform", "--data-dir", str(tmp_path), "--warehouse", warehouse]
+    args += [f"--storage-option={key}={value}" for key, value in options.items()]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    silver = catalog.load_table(("silver", SILVER["checkout"]))
+    assert silver.location().startswith("s3://lake/warehouse/")
+    landed = silver.scan().to_arrow().column("event_id").to_pylist()
+    assert sorted(landed) == sorted(r["event_id"] for r in batch1["checkout"][:5])
+    catalog.engine.dispose()
 
 
 def test_transform_on_a_postgresql_catalog(tmp_path, monkeypatch, postgres_url):

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lakehouse.decode import open_input, read_batch
 from lakehouse.errors import InvalidBatch
 
 
 @pytest.fixture
-def landing_bucket():
-    """A bucket ``landing`` on a fresh moto S3 server; yields (storage_options, boto3 client)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    options = {
-        "s3.endpoint": endpoint,
-        "s3.access-key-id": "testing",
-        "s3.secret-access-key": "testing",
-        "s3.region": "us-east-1",
-    }
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )  # fmt: skip
-    client.create_bucket(Bucket="landing")
-    yield options, client
-    server.stop()
+def landing_bucket(s3_server):
+    """The shared moto server's ``landing`` bucket: (storage_options, boto3 client)."""
+    return s3_server
 
 
 def test_a_zstd_compressed_batch_on_s3_decodes_like_a_local_one(

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lakehouse.catalog import open_catalog
 from lakehouse.gate import ingest
@@ -19,28 +17,8 @@ from registry.contract import load_contract
 
 
 @pytest.fixture
-def s3_options():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    options = {
-        "s3.endpoint": endpoint,
-        "s3.access-key-id": "testing",
-        "s3.secret-access-key": "testing",
-        "s3.region": "us-east-1",
-    }
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    for bucket in ("landing", "lake"):
-        client.create_bucket(Bucket=bucket)
-    yield options, client
-    server.stop()
+def s3_options(s3_server):
+    return s3_server
 
 
 def test_a_batch_from_s3_lands_in_an_s3_warehouse_once(s3_options, examples_dir, tmp_path):
