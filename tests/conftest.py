@@ -6,9 +6,11 @@ When the server is unreachable those tests skip, except under ``CI=true``, where
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,9 +43,12 @@ def _postgres_reachable() -> str | None:
         return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {exc.__class__.__name__}"
 
 
-@pytest.fixture
-def postgres_url():
-    """A SQLAlchemy URL to a fresh, empty PostgreSQL database, dropped after the test."""
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A SQLAlchemy URL to a fresh, empty PostgreSQL database, dropped after.
+
+    Skips when PostgreSQL is unreachable, except under ``CI=true``, where it fails.
+    """
     import sqlalchemy
 
     reason = _postgres_reachable()
@@ -62,6 +67,13 @@ def postgres_url():
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for the test (see ``postgres_database``)."""
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,37 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import Iterator
 
-import pytest
-import sqlalchemy
-
 from registry.server import RegistryServer, ThreadedServer
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.conftest import postgres_database
 
 BACKENDS = ["sqlite", "postgres"]
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (dropped after); skips when PostgreSQL is unreachable, unless CI."""
-    reason = _postgres_reachable()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true: PostgreSQL tests must run)")
-        pytest.skip(reason)
-    name = f"meshgate_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sqlalchemy.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
