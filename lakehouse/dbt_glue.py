@@ -159,7 +159,7 @@ def run_dbt(
         "--log-path",
         str(data_dir / "dbt-logs"),
     ]
-    with _environment(environment):
+    with dbt_environment(environment):
         try:
             result = dbtRunner(callbacks=[on_event] if on_event else []).invoke([*args, *flags])
         finally:
@@ -185,7 +185,12 @@ def _failures(results: object) -> list[str]:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def dbt_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set the variables the dbt profile reads (dbt/profiles.yml) for one dbt run, then restore them.
+
+    dbt reads its profile's ``env_var``s from ``os.environ``, in-process or in the subprocess that
+    dagster-dbt starts, so the variables are set process-wide for the run.
+    """
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

@@ -6,8 +6,6 @@ landing file to Gold. Model keys are ``[schema, alias]`` (``silver/checkout__che
 ``gold/daily_revenue``): the Iceberg identifiers the dbt plugin lands them under.
 """
 
-import contextlib
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, Config
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from lakehouse.dbt_glue import PROJECT_DIR
+from lakehouse.dbt_glue import PROJECT_DIR, dbt_environment
 from meshgate.pipeline.bronze import InjectedFailure
 from meshgate.pipeline.resources import LakehouseResource
 
@@ -100,7 +98,7 @@ def build_dbt_assets(project: DbtProject):
         lakehouse: LakehouseResource,
     ) -> Iterator:
         target = Path(lakehouse.data_dir).resolve() / "dbt-target" / context.run.run_id
-        with _environment(lakehouse.dbt_environment()):
+        with dbt_environment(lakehouse.dbt_environment()):
             if config.fail_after_silver:  # without the context: dagster-dbt would select every model
                 dbt.cli(
                     ["run", "--select", "silver"], manifest=project.manifest_path, target_path=target
@@ -109,18 +107,3 @@ def build_dbt_assets(project: DbtProject):
             yield from dbt.cli(["build"], context=context, target_path=target).stream()
 
     return meshgate_dbt_models
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the dbt subprocess dagster-dbt starts (it copies ``os.environ``)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
