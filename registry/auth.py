@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from registry.contract import domain_of
 from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
 from registry.store import Store
-from registry.store.models import ApiTokenRow, AuditRow
+from registry.store.models import ApiTokenRow, AuditRow, as_utc
 
 ROLES = ("admin", "producer", "consumer")
 TOKEN_PREFIX = "mgt_"
@@ -241,7 +241,7 @@ class Tokens:
             return [
                 AuditEntry(
                     row.id,
-                    _utc(row.time),
+                    as_utc(row.time),
                     row.token_id,
                     row.token_name,
                     row.action,
@@ -266,20 +266,14 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite returns naive datetimes
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _token(row: ApiTokenRow) -> ApiToken:
     return ApiToken(
         id=row.id,
         name=row.name,
         role=row.role,
         domains=tuple(row.domains or ()),
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         created_by=row.created_by,
-        expires_at=_utc(row.expires_at),
-        revoked_at=_utc(row.revoked_at),
+        expires_at=as_utc(row.expires_at),
+        revoked_at=as_utc(row.revoked_at),
     )

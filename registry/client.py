@@ -237,8 +237,10 @@ class _Requests:
         )
 
 
-class RegistryClient:
-    """Synchronous client; use as a context manager or call ``close``."""
+class _Connection:
+    """What both clients hold: target, timeout, token, a channel with its stub, and the id cache."""
+
+    _channels: Any = grpc  # the module that opens channels: ``grpc`` or ``grpc.aio``
 
     def __init__(
         self,
@@ -252,12 +254,16 @@ class RegistryClient:
         self._metadata = _auth(token)
         credentials = _tls(ca_cert)
         self._channel = (
-            grpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+            self._channels.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
             if credentials
-            else grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+            else self._channels.insecure_channel(target, options=_CHANNEL_OPTIONS)
         )
         self._stub = pb_grpc.ContractRegistryStub(self._channel)
         self._ids: dict[int, SchemaRecord] = {}
+
+
+class RegistryClient(_Connection):
+    """Synchronous client; use as a context manager or call ``close``."""
 
     def _call(self, call: Call) -> Any:
         method, request, convert = call
@@ -422,27 +428,10 @@ class RegistryClient:
         self.close()
 
 
-class AsyncRegistryClient:
+class AsyncRegistryClient(_Connection):
     """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
 
-    def __init__(
-        self,
-        target: str = DEFAULT_TARGET,
-        token: str | None = None,
-        timeout: float = 10.0,
-        ca_cert: str | Path | None = None,
-    ):
-        self.target = target
-        self.timeout = timeout
-        self._metadata = _auth(token)
-        credentials = _tls(ca_cert)
-        self._channel = (
-            grpc.aio.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
-            if credentials
-            else grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        )
-        self._stub = pb_grpc.ContractRegistryStub(self._channel)
-        self._ids: dict[int, SchemaRecord] = {}
+    _channels = grpc.aio
 
     async def _call(self, call: Call) -> Any:
         method, request, convert = call
@@ -575,12 +564,9 @@ class AsyncRegistryClient:
             call = self._stub.Watch(request, metadata=self._metadata)
             try:
                 async for response in call:
-                    if response.HasField("event"):
-                        event = wire.event_from_pb(response.event)
-                        if event.sequence > request.after_sequence:
-                            request.after_sequence = event.sequence
-                            backoff.reset()
-                            yield event
+                    event = _new_event(response, request, backoff)
+                    if event is not None:
+                        yield event
             except grpc.aio.AioRpcError as exc:
                 if not (reconnect and exc.code() in _RESUMABLE):
                     raise _error(exc, self.target) from None
@@ -627,12 +613,9 @@ class EventStream:
                 self._call = self._stub.Watch(self._request, metadata=self._metadata)
             try:
                 for response in self._call:
-                    if response.HasField("event"):
-                        event = wire.event_from_pb(response.event)
-                        if event.sequence > self._request.after_sequence:
-                            self._request.after_sequence = event.sequence
-                            self._backoff.reset()
-                            return event
+                    event = _new_event(response, self._request, self._backoff)
+                    if event is not None:
+                        return event
             except grpc.RpcError as exc:
                 if self._closed.is_set():
                     break
@@ -688,6 +671,21 @@ def _watch_request(after_sequence, subject_prefix, domain, event_types) -> pb.Wa
         domain=domain,
         event_types=list(event_types),
     )
+
+
+def _new_event(response: pb.WatchResponse, request: pb.WatchRequest, backoff: _Backoff) -> Event | None:
+    """The event a Watch response carries, if it is past the last one received; moves the resume point.
+
+    A response may be a heartbeat (no event), and a resumed stream may repeat events already delivered.
+    """
+    if not response.HasField("event"):
+        return None
+    event = wire.event_from_pb(response.event)
+    if event.sequence <= request.after_sequence:
+        return None
+    request.after_sequence = event.sequence
+    backoff.reset()
+    return event
 
 
 def _contract_fields(subject, schema, format, references, metadata):

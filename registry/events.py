@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, SequenceCompacted
 from registry.store import Store
-from registry.store.models import EventCounterRow, EventRow
+from registry.store.models import EventCounterRow, EventRow, as_utc
 
 NOTIFY_CHANNEL = "meshgate_events"
 
@@ -190,16 +190,13 @@ class EventLog:
 
 
 def _event(row: EventRow) -> Event:
-    created = row.created_at
-    if created is not None and created.tzinfo is None:  # SQLite returns naive datetimes
-        created = created.replace(tzinfo=UTC)
     return Event(
         sequence=row.sequence,
         type=row.type,
         subject=row.subject,
         version=row.version,
         schema_id=row.schema_id,
-        time=created,
+        time=as_utc(row.created_at),
         detail=dict(row.detail or {}),
     )
 

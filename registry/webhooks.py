@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from registry.errors import InvalidArgument, WebhookNotFound
 from registry.events import Event, EventFilter, EventLog
 from registry.store import Store
-from registry.store.models import EventCounterRow, WebhookDeliveryRow, WebhookRow
+from registry.store.models import EventCounterRow, WebhookDeliveryRow, WebhookRow, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Webhooks:
             query = query.where(WebhookDeliveryRow.webhook_id == webhook_id)
         with self.store.read() as session:
             return [
-                Delivery(r.id, r.webhook_id, r.sequence, r.attempt, _utc(r.time), r.status_code, r.outcome)
+                Delivery(r.id, r.webhook_id, r.sequence, r.attempt, as_utc(r.time), r.status_code, r.outcome)
                 for r in session.scalars(query)
             ]
 
@@ -341,12 +341,6 @@ class WebhookWorker:
         return response.status_code, "delivered" if response.is_success else f"HTTP {response.status_code}"
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _webhook(row: WebhookRow) -> Webhook:
     return Webhook(
         id=row.id,
@@ -355,6 +349,6 @@ def _webhook(row: WebhookRow) -> Webhook:
         event_types=tuple(row.event_types or ()),
         cursor=row.cursor,
         attempts=row.attempts,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         created_by=row.created_by,
     )

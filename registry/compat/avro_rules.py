@@ -223,11 +223,19 @@ def enum_symbol_missing(pair: Pair) -> str | None:
     )
 
 
-def decimal_scale_changed(pair: Pair) -> str | None:
-    reader, writer = pair.reader, pair.writer
-    if reader.logical != "decimal" or writer.logical != "decimal" or reader.scale == writer.scale:
+def _decimal_change(pair: Pair, attribute: str) -> tuple[int, int] | None:
+    """(old, new) ``scale`` or ``precision`` where both sides are decimals and it differs."""
+    if pair.reader.logical != "decimal" or pair.writer.logical != "decimal":
         return None
-    old, new = pair.old.scale, pair.new.scale
+    old, new = getattr(pair.old, attribute), getattr(pair.new, attribute)
+    return None if old == new else (old, new)
+
+
+def decimal_scale_changed(pair: Pair) -> str | None:
+    change = _decimal_change(pair, "scale")
+    if change is None:
+        return None
+    old, new = change
     return (
         f"{pair.element}: decimal changed scale from {old} to {new}: the bytes hold an unscaled integer, so every "
         f"value would be read 10^{abs(old - new)} times too {'small' if new > old else 'large'} (the specification "
@@ -236,10 +244,10 @@ def decimal_scale_changed(pair: Pair) -> str | None:
 
 
 def decimal_precision_changed(pair: Pair) -> str | None:
-    reader, writer = pair.reader, pair.writer
-    if reader.logical != "decimal" or writer.logical != "decimal" or reader.precision == writer.precision:
+    change = _decimal_change(pair, "precision")
+    if change is None:
         return None
-    old, new = pair.old.precision, pair.new.precision
+    old, new = change
     overflow = f"; values with more than {new} digits would not fit" if new < old else ""
     return (
         f"{pair.element}: decimal changed precision from {old} to {new}: {pair.consequence}, because the "

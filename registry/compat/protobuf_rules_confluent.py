@@ -7,6 +7,7 @@ They follow ``io.confluent.kafka.schemaregistry.protobuf.diff``: Confluent compa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -71,10 +72,24 @@ def message_removed(ctx: CheckContext, pair: Pair[MessageInfo]):
     )
 
 
-def _confluent_message(ctx: CheckContext, pair: Pair[MessageInfo]) -> tuple[MessageInfo, MessageInfo] | None:
-    if pair.old.is_map_entry or pair.new.is_map_entry:
-        return None
-    return ctx.writer(pair), ctx.reader(pair)
+def _writer_and_reader(check):
+    """A message check on (writer, reader), run as a rule on a matched pair.
+
+    Map entries are skipped: the field rules compare maps as a whole.
+    """
+
+    @functools.wraps(check)
+    def on_pair(ctx: CheckContext, pair: Pair[MessageInfo]) -> Iterable[Finding]:
+        if pair.old.is_map_entry or pair.new.is_map_entry:
+            return ()
+        return check(ctx, ctx.writer(pair), ctx.reader(pair))
+
+    return on_pair
+
+
+def _required_absent(having: MessageInfo, lacking: MessageInfo) -> list[FieldInfo]:
+    """The required fields of ``having`` whose numbers ``lacking`` does not have."""
+    return [f for n, f in sorted(having.fields.items()) if f.is_required and n not in lacking.fields]
 
 
 @rule(
@@ -83,18 +98,14 @@ def _confluent_message(ctx: CheckContext, pair: Pair[MessageInfo]) -> tuple[Mess
     CONFLUENT,
     "message",
 )
-def required_field_added(ctx: CheckContext, pair: Pair[MessageInfo]):
-    sides = _confluent_message(ctx, pair)
-    if sides is None:
-        return
-    writer, reader = sides
-    for number, field in sorted(reader.fields.items()):
-        if field.is_required and number not in writer.fields:
-            yield Finding(
-                field.path,
-                f"{field.description} is required in the {ctx.reader_label} schema but absent from the "
-                f"{ctx.writer_label} one: readers reject data without it. Make it optional.",
-            )
+@_writer_and_reader
+def required_field_added(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
+    for field in _required_absent(reader, writer):
+        yield Finding(
+            field.path,
+            f"{field.description} is required in the {ctx.reader_label} schema but absent from the "
+            f"{ctx.writer_label} one: readers reject data without it. Make it optional.",
+        )
 
 
 @rule(
@@ -103,19 +114,15 @@ def required_field_added(ctx: CheckContext, pair: Pair[MessageInfo]):
     CONFLUENT,
     "message",
 )
-def required_field_removed(ctx: CheckContext, pair: Pair[MessageInfo]):
-    sides = _confluent_message(ctx, pair)
-    if sides is None:
-        return
-    writer, reader = sides
-    for number, field in sorted(writer.fields.items()):
-        if field.is_required and number not in reader.fields:
-            yield Finding(
-                field.path,
-                f"{field.description} is required in the {ctx.writer_label} schema but absent from the "
-                f"{ctx.reader_label} one: data written without it is rejected by readers that still "
-                "require it. Keep the field.",
-            )
+@_writer_and_reader
+def required_field_removed(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
+    for field in _required_absent(writer, reader):
+        yield Finding(
+            field.path,
+            f"{field.description} is required in the {ctx.writer_label} schema but absent from the "
+            f"{ctx.reader_label} one: data written without it is rejected by readers that still "
+            "require it. Keep the field.",
+        )
 
 
 def _oneof_members(message: MessageInfo) -> dict[str, set[int]]:
@@ -132,11 +139,8 @@ def _oneof_members(message: MessageInfo) -> dict[str, set[int]]:
     CONFLUENT,
     "message",
 )
-def oneof_field_removed(ctx: CheckContext, pair: Pair[MessageInfo]):
-    sides = _confluent_message(ctx, pair)
-    if sides is None:
-        return
-    writer, reader = sides
+@_writer_and_reader
+def oneof_field_removed(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
     reader_oneofs = _oneof_members(reader)
     for oneof, numbers in sorted(_oneof_members(writer).items()):
         if oneof not in reader_oneofs:
@@ -167,11 +171,8 @@ def _moved_into_oneofs(
     CONFLUENT,
     "message",
 )
-def multiple_fields_moved_to_oneof(ctx: CheckContext, pair: Pair[MessageInfo]):
-    sides = _confluent_message(ctx, pair)
-    if sides is None:
-        return
-    writer, reader = sides
+@_writer_and_reader
+def multiple_fields_moved_to_oneof(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
     for oneof, moved, _ in _moved_into_oneofs(writer, reader):
         if len(moved) > 1:
             names = ", ".join(f'"{writer.fields[n].name}" ({n})' for n in moved)
@@ -189,11 +190,8 @@ def multiple_fields_moved_to_oneof(ctx: CheckContext, pair: Pair[MessageInfo]):
     CONFLUENT,
     "message",
 )
-def field_moved_to_existing_oneof(ctx: CheckContext, pair: Pair[MessageInfo]):
-    sides = _confluent_message(ctx, pair)
-    if sides is None:
-        return
-    writer, reader = sides
+@_writer_and_reader
+def field_moved_to_existing_oneof(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
     for oneof, moved, existing in _moved_into_oneofs(writer, reader):
         if len(moved) == 1 and existing:
             field = writer.fields[moved[0]]
