@@ -1,40 +1,10 @@
-{#- identity.UserSignedUp, one row per event: deduplicated (latest delivery wins), PII masked (this
-    contract masks at Bronze, so e-mail arrives hashed and is not hashed again). Incremental like
-    silver_checkout_completed. -#}
+{#- identity.UserSignedUp, one row per event: the latest delivery of each event_id, incremental
+    (macros/silver.sql), typed and named for analysts here. This contract masks PII at Bronze, so the
+    e-mail arrives hashed and is not hashed again. -#}
 {{ config(alias='identity__user_signed_up', unique_key='event_id') }}
 
-with bronze as (
-    select
-        {{ bronze_columns_masked('identity__user_signed_up') }}
-    from {{ source('bronze', 'identity__user_signed_up') }}
-    {% if is_incremental() %}
-    where _ingested_at > (
-        select coalesce(max(ingested_at), '-infinity'::timestamptz)
-            - to_hours({{ var('silver_lookback_hours', 24) }})
-        from {{ this }}
-    )
-    {% endif %}
-),
-
-latest as (
-    select *
-    from bronze
-    qualify row_number() over (partition by event_id order by _ingested_at desc, _batch_id desc) = 1
-),
-
-newer as (
-    select latest.*
-    from latest
-    {% if is_incremental() %}
-    -- the lookback re-reads deliveries Silver already holds: keep only those newer than Silver's
-    where not exists (
-        select 1
-        from {{ this }} as current
-        where current.event_id = latest.event_id
-            and (current.ingested_at > latest._ingested_at
-                or (current.ingested_at = latest._ingested_at and current.batch_id >= latest._batch_id))
-    )
-    {% endif %}
+with deliveries as (
+    {{ silver_latest_deliveries('identity__user_signed_up') }}
 )
 
 select
@@ -48,4 +18,4 @@ select
     cast(_batch_id as varchar) as batch_id,
     cast(_ingested_at as timestamptz) as ingested_at,
     cast(_schema_version as integer) as schema_version
-from newer
+from deliveries
