@@ -57,42 +57,24 @@ class _Requests:
 
     @staticmethod
     def register(subject, schema, format, references, metadata, normalize) -> Call:
-        subject, schema, format, references, metadata = _contract_fields(
-            subject, schema, format, references, metadata
-        )
-        request = pb.RegisterRequest(
-            subject=subject,
-            schema=schema,
-            format=format,
-            references=wire.references_to_pb(as_references(references)),
-            normalize=normalize,
-        )
+        fields = _schema_fields(subject, schema, format, references)
+        request = pb.RegisterRequest(**fields, normalize=normalize)
+        if isinstance(subject, Contract):
+            metadata = subject.metadata
         if metadata is not None:
             request.metadata.CopyFrom(wire.metadata_to_pb(metadata))
         return "Register", request, wire.schema_version_from_pb
 
     @staticmethod
     def check(subject, schema, format, references, version) -> Call:
-        subject, schema, format, references, _ = _contract_fields(subject, schema, format, references, None)
-        request = pb.CheckCompatibilityRequest(
-            subject=subject,
-            schema=schema,
-            format=format,
-            references=wire.references_to_pb(as_references(references)),
-            version=str(version),
-        )
+        fields = _schema_fields(subject, schema, format, references)
+        request = pb.CheckCompatibilityRequest(**fields, version=str(version))
         return "CheckCompatibility", request, wire.check_result_from_pb
 
     @staticmethod
     def lookup(subject, schema, format, references, include_deleted) -> Call:
-        subject, schema, format, references, _ = _contract_fields(subject, schema, format, references, None)
-        request = pb.LookupSchemaRequest(
-            subject=subject,
-            schema=schema,
-            format=format,
-            references=wire.references_to_pb(as_references(references)),
-            include_deleted=include_deleted,
-        )
+        fields = _schema_fields(subject, schema, format, references)
+        request = pb.LookupSchemaRequest(**fields, include_deleted=include_deleted)
         return "LookupSchema", request, wire.schema_version_from_pb
 
     @staticmethod
@@ -688,14 +670,24 @@ def _new_event(response: pb.WatchResponse, request: pb.WatchRequest, backoff: _B
     return event
 
 
-def _contract_fields(subject, schema, format, references, metadata):
-    """(subject, schema, format, references, metadata) from a ``Contract`` or from the arguments."""
+def _schema_fields(subject, schema, format, references) -> dict[str, Any]:
+    """The subject, schema, format and references of a request, from a ``Contract`` or the arguments."""
     if isinstance(subject, Contract):
         contract = subject
-        return contract.subject, contract.schema, contract.format, contract.references, contract.metadata
-    if schema is None:
+        subject, schema, format, references = (
+            contract.subject,
+            contract.schema,
+            contract.format,
+            contract.references,
+        )
+    elif schema is None:
         raise TypeError("schema is required when no Contract is given")
-    return subject, schema, format, references, metadata
+    return {
+        "subject": subject,
+        "schema": schema,
+        "format": format,
+        "references": wire.references_to_pb(as_references(references)),
+    }
 
 
 def _version(version: int | str) -> int:

@@ -117,6 +117,12 @@ def test_unknown_format_and_empty_subject_are_invalid_arguments(client, subject)
         client.register("", V1)
 
 
+@pytest.mark.parametrize("call", ["register", "check", "lookup"])
+def test_a_subject_without_schema_or_contract_is_refused_before_any_request(client, subject, call):
+    with pytest.raises(TypeError, match="schema is required when no Contract is given"):
+        getattr(client, call)(subject)
+
+
 def test_schema_over_the_size_limit_is_refused(client, subject):
     huge = avro({"id": "string"}).replace('"Event"', '"Event", "doc": "' + "x" * MAX_SCHEMA_BYTES + '"')
     with pytest.raises(PayloadTooLarge, match=str(MAX_SCHEMA_BYTES)):
