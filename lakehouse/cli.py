@@ -7,7 +7,7 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import click
@@ -21,6 +21,7 @@ from lakehouse.catalog import open_catalog
 from lakehouse.gate import ON_INVALID, IngestResult, ingest
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
+from lakehouse.references import file_references, registry_references
 from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
 from registry.cli import registry_options
 from registry.contract import Contract, load_contract
@@ -70,25 +71,35 @@ def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 
 @dataclass
 class ResolvedContract:
+    """A contract with its registry identity and the schema texts it imports (dependencies first)."""
+
     contract: Contract
     schema_id: int
     version: int
     schema_lookup: object = None  # schema id -> Contract, for Confluent wire-format inputs
+    references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
 
 
 def resolve_contract(subject, version, contract_file, registry, token) -> ResolvedContract:
-    """The contract from a YAML file (unregistered: id 0, version 0) or from the registry."""
+    """The contract from a YAML file (unregistered: id 0, version 0) or from the registry.
+
+    Its references are resolved the same way: from the registry by subject and version, or from the
+    contract YAMLs in the YAML's folder. A reference that cannot be resolved fails here, before any
+    table is touched.
+    """
     if contract_file:
         contract = load_contract(contract_file)
         if contract.subject != subject:
             raise InvalidArgument(
                 f"{contract_file}: is the contract of {contract.subject!r}, not of {subject!r}"
             )
-        return ResolvedContract(contract, UNREGISTERED, UNREGISTERED)
+        return ResolvedContract(contract, UNREGISTERED, UNREGISTERED, references=file_references(contract))
     from registry.client import RegistryClient
 
     with RegistryClient(registry, token=token) as client:
         found = client.get_version(subject, version)
+        where = f"{subject} version {found.version}"
+        references = registry_references(client, list(found.references), where)
     contract = Contract(
         subject=subject,
         format=found.format,
@@ -104,7 +115,7 @@ def resolve_contract(subject, version, contract_file, registry, token) -> Resolv
             record = client.get_by_id(schema_id)
         return Contract(subject, record.format, record.schema, list(record.references), found.metadata)
 
-    return ResolvedContract(contract, found.schema_id, found.version, lookup)
+    return ResolvedContract(contract, found.schema_id, found.version, lookup, references)
 
 
 @click.command("ingest")
@@ -157,6 +168,7 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
                 storage_options=options,
                 progress=lambda rows: progress.update(task, completed=rows),
                 schema_lookup=resolved.schema_lookup,
+                references=resolved.references,
             )
     except MeshgateError as exc:
         console.print(f"[red]error:[/] {exc}")

@@ -19,6 +19,7 @@ import pyarrow as pa
 import yaml
 
 from lakehouse.naming import BRONZE, table_name
+from lakehouse.references import registry_references
 from lakehouse.schema_mapping import DOC_KEY, ENUM_KEY, arrow_schema
 from registry.contract import Contract, load_contract
 from registry.errors import InvalidArgument
@@ -74,9 +75,7 @@ def contracts_from_registry(client) -> tuple[list[Contract], dict[str, dict[str,
                 metadata=latest.metadata,
             )
         )
-        references[subject] = {
-            ref.name: client.get_version(ref.subject, ref.version).schema for ref in latest.references
-        }
+        references[subject] = registry_references(client, list(latest.references), subject)
     return contracts, references
 
 

@@ -75,6 +75,7 @@ def read_batch(
     schema_lookup: SchemaLookup | None = None,
     storage_options: dict | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    references: dict[str, str] | None = None,
 ) -> Iterator[Chunk]:
     """Decode and validate the files of one batch, chunk by chunk.
 
@@ -82,14 +83,18 @@ def read_batch(
     ``confluent`` (4-byte big-endian length, then a Confluent wire-format record) or None to go by
     each file's extension. ``schema_lookup(schema_id) -> Contract`` resolves the schema ids of
     Confluent records (the writer's schema); ``contract`` is the reader's. ``unique`` rules hold
-    across all files of the batch. Raises ``InvalidBatch`` for a file that cannot be decoded.
+    across all files of the batch. ``references`` maps import names to the schema texts the
+    contract imports. Raises ``InvalidBatch`` for a file that cannot be decoded.
     """
     if input_format is not None and input_format not in INPUT_FORMATS:
         raise InvalidBatch(
             f"unknown input format {input_format!r}; expected one of {', '.join(INPUT_FORMATS)}"
         )
-    declared = arrow_schema(contract)
-    batch = BatchContext(contract, declared, nullable(declared), chunk_rows, max_line_bytes, UniqueTracker())
+    references = dict(references or {})
+    declared = arrow_schema(contract, references)
+    batch = BatchContext(
+        contract, declared, nullable(declared), chunk_rows, max_line_bytes, UniqueTracker(), references
+    )
     for path in [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]:
         fmt = input_format or detect_format(path)
         with open_input(path, storage_options) as stream:
@@ -123,6 +128,7 @@ class BatchContext:
     chunk_rows: int
     max_line_bytes: int
     unique: UniqueTracker
+    references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
     pii: list[str] = field(init=False)
 
     def __post_init__(self) -> None:

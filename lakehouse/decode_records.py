@@ -97,7 +97,9 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
     """Records of an object container file; a record's byte offset is that of its Avro block."""
     row = 0
     try:
-        for block in fastavro.block_reader(stream, reader_schema=parsed_schema(batch.contract)):
+        for block in fastavro.block_reader(
+            stream, reader_schema=parsed_schema(batch.contract, batch.references)
+        ):
             for value in block:
                 row += 1
                 yield _Record(row, block.offset, value, [])
@@ -121,7 +123,7 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
 
 def _protobuf_records(stream: BinaryIO, path: str, batch: BatchContext, schema_lookup) -> Iterator[_Record]:
     decoder = _ProtoDecoder(batch)
-    cls = message_class(batch.contract)
+    cls = message_class(batch.contract, references=batch.references)
     row, offset = 0, 0
     while True:
         row += 1
@@ -139,7 +141,7 @@ def _confluent_records(stream: BinaryIO, path: str, batch: BatchContext, schema_
             "Confluent wire-format input needs a schema lookup to resolve schema ids", file=path
         )
     decoder = _ProtoDecoder(batch)
-    writers = _WriterCache(schema_lookup, path)
+    writers = _WriterCache(schema_lookup, path, batch.references)
     row, offset = 0, 0
     while True:
         row += 1
@@ -162,7 +164,7 @@ def _confluent_records(stream: BinaryIO, path: str, batch: BatchContext, schema_
             yield _avro_payload(record[5:], writer, schema_id, batch, row, offset)
         else:
             indexes, start = _message_indexes(record, path, row, offset)
-            cls = writers.message_class(schema_id, indexes, batch.contract, row, offset)
+            cls = writers.message_class(schema_id, indexes, batch, row, offset)
             yield decoder.record(cls, record[start:], row, offset)
         offset += 4 + len(record)
 
@@ -178,7 +180,9 @@ def _avro_payload(
         )
     try:
         value = fastavro.schemaless_reader(
-            io.BytesIO(payload), parsed_schema(writer), parsed_schema(batch.contract)
+            io.BytesIO(payload),
+            parsed_schema(writer, batch.references),
+            parsed_schema(batch.contract, batch.references),
         )
     except (ValueError, EOFError, KeyError, IndexError, TypeError, StopIteration) as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
@@ -193,32 +197,49 @@ def _avro_payload(
 
 
 class _WriterCache:
-    """Writer contracts by schema id, looked up once each."""
+    """Writer contracts by schema id, looked up once each.
 
-    def __init__(self, lookup: SchemaLookup, path: str):
+    A writer's imports are read from the reader's resolved references, by import name: a writer that
+    imports a name the reader does not is refused rather than guessed.
+    """
+
+    def __init__(self, lookup: SchemaLookup, path: str, references: dict[str, str]):
         self._lookup = lookup
         self._path = path
+        self._references = references
         self._contracts: dict[int, Contract] = {}
 
     def get(self, schema_id: int, row: int, offset: int) -> Contract:
         if schema_id not in self._contracts:
             try:
-                self._contracts[schema_id] = self._lookup(schema_id)
+                writer = self._lookup(schema_id)
             except Exception as exc:  # any lookup failure (registry error, KeyError) means unknown id
                 raise InvalidBatch(f"unknown schema id {schema_id}: {exc}", self._path, row, offset) from None
+            unknown = [r.name for r in writer.references if r.name not in self._references]
+            if unknown:
+                raise InvalidBatch(
+                    f"schema id {schema_id} imports {', '.join(map(repr, unknown))}, which the contract "
+                    "does not import; ingest with that version's contract",
+                    self._path,
+                    row,
+                    offset,
+                )
+            self._contracts[schema_id] = writer
         return self._contracts[schema_id]
 
     def message_class(
-        self, schema_id: int, indexes: tuple[int, ...], reader: Contract, row: int, offset: int
+        self, schema_id: int, indexes: tuple[int, ...], batch: BatchContext, row: int, offset: int
     ):
         """The reader's message class, once the writer's indexes are seen to name that same message."""
-        return _message_class_for(self._contracts[schema_id], indexes, reader, self._path, row, offset)
+        writer = self._contracts[schema_id]
+        return _message_class_for(writer, indexes, batch, self._path, row, offset)
 
 
-def _message_class_for(writer: Contract, indexes: tuple[int, ...], reader: Contract, path, row, offset):
+def _message_class_for(writer: Contract, indexes: tuple[int, ...], batch: BatchContext, path, row, offset):
+    reader, references = batch.contract, batch.references
     if writer.format != "PROTOBUF" or reader.format != "PROTOBUF":
         raise InvalidBatch(f"record is Protobuf but the contract is {reader.format}", path, row, offset)
-    messages = list(file_descriptor(writer).message_types_by_name.values())
+    messages = list(file_descriptor(writer, references).message_types_by_name.values())
     try:
         message = messages[indexes[0]]
         for index in indexes[1:]:
@@ -227,13 +248,13 @@ def _message_class_for(writer: Contract, indexes: tuple[int, ...], reader: Contr
         raise InvalidBatch(
             f"message indexes {list(indexes)} name no message of the writer's schema", path, row, offset
         ) from None
-    expected = message_descriptor(reader).full_name
+    expected = message_descriptor(reader, references=references).full_name
     if message.full_name != expected:
         raise InvalidBatch(
             f"record holds message {message.full_name} (indexes {list(indexes)}) but the contract's message is {expected}",
             path, row, offset,
         )  # fmt: skip
-    return message_class(reader)
+    return message_class(reader, references=references)
 
 
 def _message_indexes(record: bytes, path: str, row: int, offset: int) -> tuple[tuple[int, ...], int]:

@@ -75,6 +75,7 @@ def ingest(
     storage_options: dict | None = None,
     progress: Callable[[int], None] | None = None,
     schema_lookup: Callable[[int], Contract] | None = None,
+    references: dict[str, str] | None = None,
     chunk_rows: int = 65536,
     clock: Callable[[], datetime] | None = None,
 ) -> IngestResult:
@@ -83,6 +84,8 @@ def ingest(
     ``schema_id``/``schema_version`` identify the contract version in the registry (0/0: a contract
     read from a file, not registered). ``progress(rows_read)`` is called after every chunk.
     ``clock`` gives ``_ingested_at`` (tests inject one; retention is measured against it).
+    ``references`` maps import names to the schema texts the contract imports (see
+    ``lakehouse.references``); a contract with references cannot be gated without them.
     """
     from lakehouse.decode import read_batch
     from lakehouse.schema_mapping import arrow_schema
@@ -92,11 +95,11 @@ def ingest(
         raise InvalidArgument("ingest: at least one input file is needed")
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
+    references = _checked_references(contract, references)
     key = mask_key() if contract.metadata.mask_pii_at == "bronze" and contract.metadata.pii_fields else None
     hashing = None if batch_id else _hash_in_background(paths, storage_options)
-    gate = _Gate(
-        catalog, contract, arrow_schema(contract), key, schema_id, schema_version, batch_id or None, clock
-    )
+    data_schema = arrow_schema(contract, references)
+    gate = _Gate(catalog, contract, data_schema, references, key, schema_id, schema_version, batch_id, clock)
     if batch_id and gate.landed():
         return gate.duplicate(paths)
     chunks = read_batch(
@@ -106,8 +109,22 @@ def ingest(
         chunk_rows=chunk_rows,
         schema_lookup=schema_lookup,
         storage_options=storage_options,
+        references=references,
     )
     return gate.run(chunks, paths, on_invalid, progress, hashing)
+
+
+def _checked_references(contract: Contract, references: dict[str, str] | None) -> dict[str, str]:
+    """The given texts, refused before anything is written when one the contract names is missing."""
+    references = dict(references or {})
+    missing = [r for r in contract.references if r.name not in references]
+    if missing:
+        named = ", ".join(f"{r.name!r} (subject {r.subject!r} version {r.version})" for r in missing)
+        raise InvalidArgument(
+            f"{contract.source_file or contract.subject}: the schema text of reference {named} is "
+            "not given; resolve references first (lakehouse.references)"
+        )
+    return references
 
 
 def _hash_in_background(paths: list[str], storage_options: dict | None) -> Future:
@@ -129,7 +146,7 @@ class _AlreadyLanded(Exception):
 class _Gate:
     """One batch on its way through the gate (state shared by the steps of ``ingest``)."""
 
-    def __init__(self, catalog, contract, data_schema, key, schema_id, schema_version, batch_id, clock):
+    def __init__(self, catalog, contract, data_schema, references, key, schema_id, schema_version, batch_id, clock):  # fmt: skip
         self.catalog = catalog
         self.contract = contract
         self.subject = contract.subject
@@ -137,11 +154,13 @@ class _Gate:
         self.key = key  # HMAC key when PII is masked at Bronze
         if self.key is not None:
             data_schema = masked_schema(data_schema, self.pii)
-        self.schema_id, self.schema_version, self.batch_id = schema_id, schema_version, batch_id
+        self.schema_id, self.schema_version, self.batch_id = schema_id, schema_version, batch_id or None
         self.ingested_at = (clock or (lambda: datetime.now(UTC)))()
         self.log = IngestLog(catalog.engine)
         identifier = bronze_identifier(self.subject)
-        renames, properties = column_renames(contract, bronze.table_properties(catalog, identifier))
+        renames, properties = column_renames(
+            contract, bronze.table_properties(catalog, identifier), references
+        )
         properties[bronze.TABLE_SUBJECT] = self.subject
         self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties)
 

@@ -15,11 +15,16 @@ from registry.contract import Contract
 PROTOBUF_FIELDS = "meshgate.protobuf-fields"
 
 
-def column_renames(contract: Contract, properties: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """``(old name -> new name, table properties to set)`` for this contract version."""
+def column_renames(
+    contract: Contract, properties: dict[str, str], references: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(old name -> new name, table properties to set)`` for this contract version.
+
+    ``references`` maps import names to the schema texts the contract imports.
+    """
     if contract.format == "AVRO":
         return _avro_aliases(contract), {}
-    numbers = _protobuf_numbers(contract)
+    numbers = _protobuf_numbers(contract, references)
     seen = json.loads(properties.get(PROTOBUF_FIELDS, "{}"))
     renames = {seen[n]: name for n, name in numbers.items() if n in seen and seen[n] != name}
     return renames, {PROTOBUF_FIELDS: json.dumps({**seen, **numbers}, sort_keys=True)}
@@ -34,7 +39,8 @@ def _avro_aliases(contract: Contract) -> dict[str, str]:
     return found
 
 
-def _protobuf_numbers(contract: Contract) -> dict[str, str]:
+def _protobuf_numbers(contract: Contract, references: dict[str, str] | None) -> dict[str, str]:
     from lakehouse.schema_mapping import message_descriptor
 
-    return {str(field.number): field.name for field in message_descriptor(contract).fields}
+    fields = message_descriptor(contract, references=references).fields
+    return {str(field.number): field.name for field in fields}

@@ -63,7 +63,7 @@ def _nullable_field(field: pa.Field) -> pa.Field:
 
 def parsed_schema(contract: Contract, references: dict[str, str] | None = None) -> dict:
     """fastavro's parsed form of an Avro contract (used as reader schema when decoding)."""
-    return _parsed_avro(contract.schema, _freeze(references))
+    return _parsed_avro(contract.schema, _freeze(references))[0]
 
 
 def message_class(contract: Contract, full_name: str | None = None, references: dict[str, str] | None = None):
@@ -101,7 +101,8 @@ def file_descriptor(contract: Contract, references: dict[str, str] | None = None
 
 
 def _freeze(references: dict[str, str] | None) -> tuple:
-    return tuple(sorted((references or {}).items()))
+    """A cache key that keeps the given order: Avro must meet a named type before its uses."""
+    return tuple((references or {}).items())
 
 
 def _schema_name(contract: Contract) -> str:
@@ -109,28 +110,29 @@ def _schema_name(contract: Contract) -> str:
 
 
 @lru_cache(maxsize=64)
-def _parsed_avro(text: str, references: tuple) -> dict:
+def _parsed_avro(text: str, references: tuple) -> tuple[dict, dict]:
+    """``(parsed schema, full name -> named type)``: a field may name a type defined elsewhere."""
     named: dict = {}
     try:
         for _, ref_text in references:
             fastavro.parse_schema(json.loads(ref_text), named_schemas=named)
-        return fastavro.parse_schema(json.loads(text), named_schemas=named)
+        return fastavro.parse_schema(json.loads(text), named_schemas=named), named
     except (ValueError, fastavro.schema.SchemaParseException, TypeError) as exc:
         raise InvalidSchema(f"Avro schema does not parse: {exc}") from None
 
 
 @lru_cache(maxsize=64)
 def _avro_schema(text: str, references: tuple) -> pa.Schema:
-    parsed = _parsed_avro(text, references)
+    parsed, named = _parsed_avro(text, references)
     if parsed.get("type") != "record":
         raise InvalidSchema("an Avro contract's top-level type must be a record")
-    return pa.schema([_avro_field(f, parsed["name"]) for f in parsed["fields"]])
+    return pa.schema([_avro_field(f, parsed["name"], named, (parsed["name"],)) for f in parsed["fields"]])
 
 
-def _avro_field(field: dict, parent: str) -> pa.Field:
+def _avro_field(field: dict, parent: str, named: dict, stack: tuple) -> pa.Field:
     path = f"{parent}.{field['name']}"
     avro_type, nullable = _strip_null(field["type"], path)
-    arrow_type, enum_symbols = _avro_type(avro_type, path)
+    arrow_type, enum_symbols = _avro_type(avro_type, path, named, stack)
     return _field(field["name"], arrow_type, nullable, field.get("doc"), enum_symbols)
 
 
@@ -167,14 +169,20 @@ _AVRO_LOGICAL = {
 }
 
 
-def _avro_type(avro_type, path: str) -> tuple[pa.DataType, list[str] | None]:
+def _avro_type(avro_type, path: str, named: dict, stack: tuple) -> tuple[pa.DataType, list[str] | None]:
+    """``named`` resolves a type used by name (defined earlier or in a reference); ``stack`` holds
+    the records being expanded, as a recursive type has no finite Arrow shape."""
     if isinstance(avro_type, str):
         if avro_type in _AVRO_PRIMITIVES:
             return _AVRO_PRIMITIVES[avro_type], None
+        if avro_type in stack:
+            raise InvalidSchema(f"{path}: recursive Avro type {avro_type!r} has no Arrow mapping")
+        if avro_type in named:
+            return _avro_type(named[avro_type], path, named, stack)
         raise InvalidSchema(f"{path}: Avro type {avro_type!r} has no Arrow mapping")
     if isinstance(avro_type, list):
         inner, _ = _strip_null(avro_type, path)
-        return _avro_type(inner, path)
+        return _avro_type(inner, path, named, stack)
     logical = avro_type.get("logicalType")
     if logical == "decimal":
         return pa.decimal128(avro_type["precision"], avro_type.get("scale", 0)), None
@@ -182,21 +190,22 @@ def _avro_type(avro_type, path: str) -> tuple[pa.DataType, list[str] | None]:
         return _AVRO_LOGICAL[logical], None
     kind = avro_type["type"]
     if kind == "record":
-        return pa.struct([_avro_field(f, path) for f in avro_type["fields"]]), None
+        inner = (*stack, avro_type["name"])
+        return pa.struct([_avro_field(f, path, named, inner) for f in avro_type["fields"]]), None
     if kind == "enum":
         return pa.string(), list(avro_type["symbols"])
     if kind == "array":
         item_type, item_nullable = _strip_null(avro_type["items"], path + "[]")
-        arrow_item, symbols = _avro_type(item_type, path + "[]")
+        arrow_item, symbols = _avro_type(item_type, path + "[]", named, stack)
         return pa.list_(_field("item", arrow_item, item_nullable, None, symbols)), None
     if kind == "map":
         value_type, value_nullable = _strip_null(avro_type["values"], path + "{}")
-        arrow_value, symbols = _avro_type(value_type, path + "{}")
+        arrow_value, symbols = _avro_type(value_type, path + "{}", named, stack)
         value = _field("value", arrow_value, value_nullable, None, symbols)
         return pa.map_(pa.string(), value), None
     if kind == "fixed":
         return pa.binary(avro_type["size"]), None
-    return _avro_type(kind, path)
+    return _avro_type(kind, path, named, stack)
 
 
 def _field(name: str, arrow_type, nullable: bool, doc: str | None, symbols: list[str] | None) -> pa.Field:
