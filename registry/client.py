@@ -110,17 +110,17 @@ class _Requests:
 
     @staticmethod
     def get_config(subject) -> Call:
-        return "GetConfig", pb.GetConfigRequest(subject=subject or ""), _config
+        return "GetConfig", pb.GetConfigRequest(subject=subject or ""), wire.config_from_pb
 
     @staticmethod
     def set_config(subject, level, ruleset) -> Call:
         level = level.value if isinstance(level, Level) else str(level)
         request = pb.SetConfigRequest(subject=subject or "", level=level, ruleset=ruleset or "")
-        return "SetConfig", request, _config
+        return "SetConfig", request, wire.config_from_pb
 
     @staticmethod
     def delete_config(subject) -> Call:
-        return "DeleteConfig", pb.DeleteConfigRequest(subject=subject or ""), _config
+        return "DeleteConfig", pb.DeleteConfigRequest(subject=subject or ""), wire.config_from_pb
 
     @staticmethod
     def get_mode(subject) -> Call:
@@ -698,10 +698,6 @@ def _version(version: int | str) -> int:
         return int(version)
     except (TypeError, ValueError):
         raise InvalidArgument(f"version: {version!r} is not a version number or 'latest'") from None
-
-
-def _config(response: pb.Config) -> SubjectConfig:
-    return SubjectConfig(Level(response.level), response.ruleset or None)
 
 
 def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:

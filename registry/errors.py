@@ -92,6 +92,14 @@ class VersionNotFound(MeshgateError):
     error_code = 40402
 
 
+class SubjectConfigNotFound(MeshgateError):
+    """The subject has no compatibility level of its own (Confluent answers this unless asked to fall back)."""
+
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40408
+
+
 class SchemaNotFound(MeshgateError):
     grpc_status = "NOT_FOUND"
     http_status = 404

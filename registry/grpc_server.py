@@ -158,7 +158,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
 
     async def GetConfig(self, request, context) -> pb.Config:
         config = await self._call(context, "GetConfig", self.service.get_config, request.subject or None)
-        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+        return wire.config_to_pb(request.subject, config)
 
     async def SetConfig(self, request, context) -> pb.Config:
         config = await self._call(
@@ -169,13 +169,13 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             request.level,
             request.ruleset or None,
         )
-        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+        return wire.config_to_pb(request.subject, config)
 
     async def DeleteConfig(self, request, context) -> pb.Config:
         config = await self._call(
             context, "DeleteConfig", self.service.delete_config, request.subject or None
         )
-        return pb.Config(subject=request.subject, level=config.level.value, ruleset=config.ruleset or "")
+        return wire.config_to_pb(request.subject, config)
 
     async def GetMode(self, request, context) -> pb.Mode:
         mode = await self._call(context, "GetMode", self.service.get_mode, request.subject or None)

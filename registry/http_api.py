@@ -35,6 +35,7 @@ from registry.errors import (
     MeshgateError,
     PayloadTooLarge,
     SchemaNotFound,
+    SubjectConfigNotFound,
     Unauthenticated,
 )
 from registry.metrics import OK, Metrics
@@ -365,9 +366,15 @@ class _ConfluentApi:
     # -- config and mode
 
     async def get_config(self, request: Request) -> dict:
-        """A subject without a level of its own answers the global one (as ``defaultToGlobal=true``)."""
+        """As Confluent: a subject without a level of its own is 40408 unless ``defaultToGlobal=true``."""
         subject = request.path_params.get("subject")
+        default_to_global = subject is None or _flag(request, "defaultToGlobal")
         config = await self._call(self.service.get_config, subject)
+        if config.inherited and not default_to_global:
+            raise SubjectConfigNotFound(
+                f"subject {subject!r} has no compatibility level of its own: the global one applies "
+                "(GET /config, or defaultToGlobal=true)"
+            )
         return {"compatibilityLevel": config.level.value}
 
     async def set_config(self, request: Request) -> dict:

@@ -113,8 +113,15 @@ class RegisteredSchema:
 
 @dataclass(frozen=True)
 class SubjectConfig:
+    """A compatibility setting; ``inherited``: not set at this scope, so the wider one applies.
+
+    For a subject that is the global setting (or the server default); for the global setting, the
+    server default. Confluent's ``GET /config/{subject}`` tells the two apart (40408).
+    """
+
     level: Level
     ruleset: str | None = None
+    inherited: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,8 @@ class RegistryService:
             for row in reversed(live):
                 if row.schema_id == existing_id and (metadata is None or row.meta == metadata.to_dict()):
                     return self._registered(row)
-            level, ruleset = self._config_in(session, subject)
+            config = self._config_in(session, subject)
+            level, ruleset = config.level, config.ruleset
             violations = self._level_violations(schema_format, level, ruleset, parsed, live)
             consumer_violations, consumers = self._consumer_violations(
                 session, subject, schema_format, parsed, ruleset
@@ -264,7 +272,8 @@ class RegistryService:
         with self.store.read() as session:
             parsed = self._parse(session, schema_format, schema, refs, subject)
             live = [row for row in self._version_rows(session, subject) if not row.deleted]
-            level, ruleset = self._config_in(session, subject)
+            config = self._config_in(session, subject)
+            level, ruleset = config.level, config.ruleset
             if version == "all":
                 if level is not Level.NONE and not level.transitive:
                     level = Level(f"{level.value}_TRANSITIVE")
@@ -460,10 +469,12 @@ class RegistryService:
     # ---- configuration and mode -----------------------------------------------------------------
 
     def get_config(self, subject: str | None = None) -> SubjectConfig:
-        """The subject's level and rule set, falling back to the global one, then the default."""
+        """The subject's level and rule set, falling back to the global one, then the default.
+
+        ``inherited`` says whether it fell back (Confluent's REST API refuses that unless asked).
+        """
         with self.store.read() as session:
-            level, ruleset = self._config_in(session, subject)
-        return SubjectConfig(level, ruleset)
+            return self._config_in(session, subject)
 
     def set_config(
         self, subject: str | None, level: Level | str, ruleset: str | None = None
@@ -488,7 +499,7 @@ class RegistryService:
             row = session.get(ConfigRow, key)
             if row is None:
                 if subject is None:
-                    return SubjectConfig(self.default_level)
+                    return SubjectConfig(self.default_level, inherited=True)
                 raise SubjectNotFound(f"subject {subject!r} has no compatibility setting of its own")
             removed = SubjectConfig(Level(row.level), row.ruleset)
             session.delete(row)
@@ -798,13 +809,14 @@ class RegistryService:
             names = ", ".join(f"{s} version {v}" for s, v in referrers)
             raise ReferenceExists(f"subject {subject!r} cannot be deleted: it is referenced by {names}")
 
-    def _config_in(self, session: Session, subject: str | None) -> tuple[Level, str | None]:
+    def _config_in(self, session: Session, subject: str | None) -> SubjectConfig:
         row = session.get(ConfigRow, _key(subject))
+        inherited = row is None
         if row is None and subject is not None:
             row = session.get(ConfigRow, GLOBAL)
         if row is None:
-            return self.default_level, None
-        return Level(row.level), row.ruleset
+            return SubjectConfig(self.default_level, inherited=True)
+        return SubjectConfig(Level(row.level), row.ruleset, inherited)
 
     def _mode_in(self, session: Session, subject: str | None) -> str:
         row = session.get(ModeRow, _key(subject))

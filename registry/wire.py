@@ -7,11 +7,11 @@ from datetime import datetime
 
 from registry.api import registry_pb2 as pb
 from registry.auth import ApiToken, AuditEntry
-from registry.compat import Violation
+from registry.compat import Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
 from registry.events import Event
-from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord
+from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord, SubjectConfig
 from registry.webhooks import Delivery, Webhook
 
 
@@ -21,6 +21,16 @@ def references_to_pb(references) -> list[pb.Reference]:
 
 def references_from_pb(references) -> tuple[Reference, ...]:
     return tuple(Reference(name=r.name, subject=r.subject, version=r.version) for r in references)
+
+
+def config_to_pb(subject: str, config: SubjectConfig) -> pb.Config:
+    return pb.Config(
+        subject=subject, level=config.level.value, ruleset=config.ruleset or "", inherited=config.inherited
+    )
+
+
+def config_from_pb(message: pb.Config) -> SubjectConfig:
+    return SubjectConfig(Level(message.level), message.ruleset or None, message.inherited)
 
 
 def metadata_to_pb(metadata: ContractMetadata) -> pb.ContractMetadata:

@@ -241,14 +241,16 @@ class DeleteConfigRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ...) -> None: ...
 
 class Config(_message.Message):
-    __slots__ = ("subject", "level", "ruleset")
+    __slots__ = ("subject", "level", "ruleset", "inherited")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     RULESET_FIELD_NUMBER: _ClassVar[int]
+    INHERITED_FIELD_NUMBER: _ClassVar[int]
     subject: str
     level: str
     ruleset: str
-    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ...) -> None: ...
+    inherited: bool
+    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ..., inherited: _Optional[bool] = ...) -> None: ...
 
 class GetModeRequest(_message.Message):
     __slots__ = ("subject",)

@@ -30,7 +30,7 @@ from registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
-from registry.service import violation_touches
+from registry.service import SubjectConfig, violation_touches
 from tests.registry.registry_harness import (
     BACKENDS,
     BREAKING,
@@ -288,12 +288,12 @@ def test_references_resolve_and_protect_the_referenced_version(client):
 # ---- config and mode
 
 
-def test_config_per_subject_falls_back_to_global(client, subject):
-    assert client.get_config(subject).level is Level.BACKWARD
-    assert client.set_config(subject, "full_transitive").level is Level.FULL_TRANSITIVE
-    assert client.get_config(subject).level is Level.FULL_TRANSITIVE
-    assert client.delete_config(subject).level is Level.FULL_TRANSITIVE
-    assert client.get_config(subject).level is Level.BACKWARD
+def test_config_per_subject_falls_back_to_global_and_says_so(client, subject):
+    assert client.get_config(subject) == SubjectConfig(Level.BACKWARD, inherited=True)
+    assert client.set_config(subject, "full_transitive") == SubjectConfig(Level.FULL_TRANSITIVE)
+    assert client.get_config(subject) == SubjectConfig(Level.FULL_TRANSITIVE, inherited=False)
+    assert client.delete_config(subject) == SubjectConfig(Level.FULL_TRANSITIVE, inherited=False)
+    assert client.get_config(subject) == SubjectConfig(Level.BACKWARD, inherited=True)
     with pytest.raises(SubjectNotFound):
         client.delete_config(subject)
     with pytest.raises(InvalidCompatibilityLevel, match="SIDEWAYS"):
@@ -449,13 +449,14 @@ def test_global_level_applies_to_subjects_without_their_own(server, subject):
     with RegistryClient(server.grpc_target) as client:
         try:
             client.set_config(None, "NONE")
-            assert client.get_config(subject).level is Level.NONE
+            assert client.get_config(None) == SubjectConfig(Level.NONE, inherited=False)
+            assert client.get_config(subject) == SubjectConfig(Level.NONE, inherited=True)
             client.register(subject, V1)
             assert client.register(subject, BREAKING).version == 2
         finally:
             assert client.delete_config(None).level is Level.NONE
-        assert client.get_config(None).level is Level.BACKWARD
-        assert client.delete_config(None).level is Level.BACKWARD  # nothing set: the server default
+        assert client.get_config(None) == SubjectConfig(Level.BACKWARD, inherited=True)  # server default
+        assert client.delete_config(None) == SubjectConfig(Level.BACKWARD, inherited=True)
 
 
 def test_normalize_stores_the_canonical_form(client, subject):

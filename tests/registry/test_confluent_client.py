@@ -82,6 +82,10 @@ def test_avro_register_fetch_check_configure_and_delete(registry_url):
     reader.set_config("orders-value", ServerConfig(compatibility=ConfigCompatibilityLevel.FULL))
     assert str(reader.get_config("orders-value").compatibility_level) == "FULL"
     assert str(reader.delete_config("orders-value").compatibility_level) == "FULL"
+    for no_level_of_its_own in (reader.get_compatibility, reader.get_config):
+        with pytest.raises(SchemaRegistryError) as missing:
+            no_level_of_its_own("orders-value")
+        assert (missing.value.http_status_code, missing.value.error_code) == (404, 40408)
     reader.set_compatibility(level="FORWARD")
     assert str(reader.get_config().compatibility_level) == "FORWARD"
 
@@ -106,6 +110,8 @@ def test_client_errors_carry_confluent_codes(registry_url):
         (lambda: client.register_schema("orders-value", Schema('{"type": "object"}', "JSON")), 422, 42201),
         (lambda: client.set_compatibility("orders-value", "SIDEWAYS"), 422, 42203),
         (lambda: client.delete_subject("orders-value", permanent=True), 404, 40405),
+        (lambda: client.get_compatibility("orders-value"), 404, 40408),
+        (lambda: client.delete_config("orders-value"), 404, 40401),
     ]
     for call, status, code in cases:
         with pytest.raises(SchemaRegistryError) as error:

@@ -315,21 +315,46 @@ def test_subject_config_overrides_the_global_level(http):
     }
     assert http.get("/config/orders-value").json() == {"compatibilityLevel": "NONE"}
     assert register(http, "orders-value", ORDER_BREAKING).status_code == 200
+    assert http.get("/config/orders-value", params={"defaultToGlobal": "true"}).json() == {
+        "compatibilityLevel": "NONE"
+    }
     deleted = http.delete("/config/orders-value")
     assert deleted.json() == {"compatibilityLevel": "NONE"}
+    assert_error(http.get("/config/orders-value"), 404, 40408)
     assert http.get("/config/orders-value", params={"defaultToGlobal": "true"}).json() == {
         "compatibilityLevel": "BACKWARD"
     }
 
 
-def test_subject_without_its_own_config_answers_the_global_level(http):
+def test_subject_without_its_own_config_is_40408_unless_default_to_global(http):
     register(http, "orders-value", ORDER_V1)
     http.put("/config", json={"compatibility": "FORWARD"})
-    assert http.get("/config/orders-value").json() == {"compatibilityLevel": "FORWARD"}
-    assert http.get("/config/orders-value", params={"defaultToGlobal": "true"}).json() == {
+    message = assert_error(http.get("/config/orders-value"), 404, 40408)
+    assert "'orders-value'" in message and "defaultToGlobal" in message
+    assert_error(http.get("/config/orders-value", params={"defaultToGlobal": "false"}), 404, 40408)
+    assert_error(http.get("/config/never-registered-value"), 404, 40408)
+    for flag in ("true", "TRUE"):
+        assert http.get("/config/orders-value", params={"defaultToGlobal": flag}).json() == {
+            "compatibilityLevel": "FORWARD"
+        }
+    assert http.get("/config/never-registered-value", params={"defaultToGlobal": "true"}).json() == {
         "compatibilityLevel": "FORWARD"
     }
     assert_error(http.delete("/config/orders-value"), 404, 40401)
+
+
+def test_default_to_global_must_be_a_boolean(http):
+    message = assert_error(http.get("/config/orders-value", params={"defaultToGlobal": "yes"}), 422, 42202)
+    assert "defaultToGlobal" in message
+
+
+def test_global_config_answers_whether_set_or_the_server_default(http):
+    assert http.get("/config", params={"defaultToGlobal": "false"}).json() == {
+        "compatibilityLevel": "BACKWARD"
+    }
+    http.put("/config", json={"compatibility": "FULL"})
+    assert http.delete("/config").json() == {"compatibilityLevel": "FULL"}
+    assert http.get("/config").json() == {"compatibilityLevel": "BACKWARD"}
 
 
 def test_an_unknown_compatibility_level_is_42203(http):
