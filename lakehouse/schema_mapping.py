@@ -62,8 +62,12 @@ def _nullable_field(field: pa.Field) -> pa.Field:
 
 
 def parsed_schema(contract: Contract, references: dict[str, str] | None = None) -> dict:
-    """fastavro's parsed form of an Avro contract (used as reader schema when decoding)."""
-    return _parsed_avro(contract.schema, _freeze(references))[0]
+    """fastavro's parsed form of an Avro contract (used as reader schema when decoding).
+
+    It stands alone: a type named from a reference is written out where first used, so the schema
+    can also be a container file's writer schema, which has no references of its own.
+    """
+    return _standalone_avro(contract.schema, _freeze(references))
 
 
 def message_class(contract: Contract, full_name: str | None = None, references: dict[str, str] | None = None):
@@ -119,6 +123,37 @@ def _parsed_avro(text: str, references: tuple) -> tuple[dict, dict]:
         return fastavro.parse_schema(json.loads(text), named_schemas=named), named
     except (ValueError, fastavro.schema.SchemaParseException, TypeError) as exc:
         raise InvalidSchema(f"Avro schema does not parse: {exc}") from None
+
+
+@lru_cache(maxsize=64)
+def _standalone_avro(text: str, references: tuple) -> dict:
+    parsed, named = _parsed_avro(text, references)
+    if not references:
+        return parsed
+    return fastavro.parse_schema(_inline_named(parsed, named, set()))
+
+
+def _inline_named(schema, named: dict, seen: set):
+    """``schema`` with each type it uses by name defined in place at its first use (Avro's rule)."""
+    if isinstance(schema, str):
+        if schema in named and schema not in seen:
+            return _inline_named(named[schema], named, seen)
+        return schema
+    if isinstance(schema, list):
+        return [_inline_named(branch, named, seen) for branch in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: value for key, value in schema.items() if not key.startswith("__")}  # fastavro's markers
+    if out.get("type") in ("record", "error", "enum", "fixed") and "name" in out:
+        seen.add(out["name"])
+    else:
+        out["type"] = _inline_named(out["type"], named, seen)
+    if "fields" in out:
+        out["fields"] = [{**f, "type": _inline_named(f["type"], named, seen)} for f in out["fields"]]
+    for key in ("items", "values"):
+        if key in out:
+            out[key] = _inline_named(out[key], named, seen)
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -259,3 +259,14 @@ def test_a_confluent_writer_importing_what_the_contract_does_not_is_an_invalid_b
     )
     with pytest.raises(InvalidBatch, match=r"schema id 5 imports 'common.Tax', which the contract does not"):
         list(chunks)
+
+
+def test_a_recursive_named_type_has_no_arrow_mapping():
+    from lakehouse.schema_mapping import arrow_schema
+    from registry.contract import Contract
+    from registry.errors import InvalidSchema
+
+    node = {"type": "record", "name": "Node", "fields": [{"name": "next", "type": ["null", "Node"]}]}
+    contract = Contract(subject="graph.Walked", format="AVRO", schema=json.dumps(node))
+    with pytest.raises(InvalidSchema, match=r"Node\.next: recursive Avro type 'Node' has no Arrow mapping"):
+        arrow_schema(contract)
