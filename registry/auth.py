@@ -194,15 +194,21 @@ class Tokens:
             token = None if row is None else _token(row)
         if token is None:
             raise Unauthenticated("unknown token")
-        if token.revoked_at is not None:
-            raise Unauthenticated(
-                f"token {token.name!r} (id {token.id}) was revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
-            )
-        if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-            raise Unauthenticated(
-                f"token {token.name!r} (id {token.id}) expired at {token.expires_at:%Y-%m-%d %H:%M:%S} UTC"
-            )
+        _refuse_if_dead(token)
         return Principal(token.id, token.name, token.role, token.domains)
+
+    def revalidate(self, principal: Principal) -> None:
+        """Raise ``Unauthenticated`` if ``principal``'s token was revoked or expired since it was
+        authenticated: long calls (Watch streams) re-run this, a primary-key lookup, now and then.
+        ``ANONYMOUS`` (auth off) has no token and always passes."""
+        if principal.token_id is None:
+            return
+        with self.store.read() as session:
+            row = session.get(ApiTokenRow, principal.token_id)
+            token = None if row is None else _token(row)
+        if token is None:
+            raise Unauthenticated(f"token {principal.name!r} (id {principal.token_id}) no longer exists")
+        _refuse_if_dead(token)
 
     def revoke(self, token_id: int) -> ApiToken:
         def work(session: Session) -> ApiToken:
@@ -260,6 +266,17 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidArgument(f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 30d)")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
     return timedelta(**{unit: int(match.group(1))})
+
+
+def _refuse_if_dead(token: ApiToken) -> None:
+    if token.revoked_at is not None:
+        raise Unauthenticated(
+            f"token {token.name!r} (id {token.id}) was revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+        raise Unauthenticated(
+            f"token {token.name!r} (id {token.id}) expired at {token.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
 
 def _hash(secret: str) -> str:

@@ -214,12 +214,19 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return pb.RemoveConsumerResponse()
 
     async def Watch(self, request: pb.WatchRequest, context):
-        """Replay, then live events; a heartbeat when nothing happened for a while."""
+        """Replay, then live events; a heartbeat when nothing happened for a while. The caller's
+        token is re-checked while the stream is open: revoked or expired ends it UNAUTHENTICATED."""
+        principal = current_principal.get()
+
+        async def token_still_valid() -> None:
+            await asyncio.to_thread(self.tokens.revalidate, principal)
+
         try:
             if request.after_sequence < 0:
                 raise InvalidArgument("after_sequence: must be 0 or more")
             where = EventFilter.of(request.subject_prefix, request.domain, tuple(request.event_types))
-            async for event in self.hub.stream(where, request.after_sequence):
+            recheck = token_still_valid if principal.token_id is not None else None
+            async for event in self.hub.stream(where, request.after_sequence, recheck):
                 if event is None:
                     heartbeat = pb.Heartbeat(latest_sequence=self.hub.position, time=_now_text())
                     await context.write(pb.WatchResponse(heartbeat=heartbeat))

@@ -9,6 +9,9 @@ SQLite file gets). Notifications carry nothing the hub trusts: it always re-read
 Each subscriber has a bounded queue (``queue_size``). The hub never waits for a subscriber: when a
 queue is full the subscriber is marked too slow, its stream ends with RESOURCE_EXHAUSTED, and the
 client resumes from the last sequence it received (replayed from the log).
+
+A stream re-checks its caller's token every ``token_check_interval`` seconds (the Watch handler
+passes the check): a token revoked or expired while the stream is open ends it UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
-from registry.errors import SubscriberTooSlow
+from registry.errors import InvalidArgument, SubscriberTooSlow
 from registry.events import NOTIFY_CHANNEL, Event, EventFilter, EventLog
 from registry.store import Store
 
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1_000
 DEFAULT_HEARTBEAT_INTERVAL = 15.0  # seconds without an event before a heartbeat goes out
+DEFAULT_TOKEN_CHECK_INTERVAL = 5.0  # seconds between re-checks of an open stream's token
 DEFAULT_RETENTION = timedelta(days=30)  # events older than this are compacted away (None: kept)
 COMPACT_EVERY = 3600.0  # seconds between compactions
 REPLAY_PAGE = 500
@@ -61,10 +65,16 @@ class EventHub:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         retention: timedelta | None = DEFAULT_RETENTION,
+        token_check_interval: float = DEFAULT_TOKEN_CHECK_INTERVAL,
     ):
+        if token_check_interval <= 0:
+            raise InvalidArgument(
+                f"watch option token_check_interval: must be positive, got {token_check_interval}"
+            )
         self.store = store
         self.retention = retention
         self.heartbeat_interval = heartbeat_interval
+        self.token_check_interval = token_check_interval
         self.log = EventLog(store)
         self.queue_size = queue_size
         self.poll_interval = poll_interval or (1.0 if store.dialect == "postgresql" else 0.25)
@@ -141,14 +151,21 @@ class EventHub:
                 log.warning("LISTEN %s failed (%s); polling meanwhile", NOTIFY_CHANNEL, exc)
             await asyncio.sleep(self.poll_interval)
 
-    async def stream(self, where: EventFilter, after: int) -> AsyncIterator[Event | None]:
+    async def stream(
+        self, where: EventFilter, after: int, recheck: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Event | None]:
         """Events matching ``where`` after ``after``: the log's backlog, then live ones, in order.
 
-        Yields None after ``heartbeat_interval`` seconds without an event (the caller sends a heartbeat). Raises ``SequenceCompacted`` (before anything) or ``SubscriberTooSlow``.
+        Yields None after ``heartbeat_interval`` seconds without an event (the caller sends a
+        heartbeat). ``recheck`` (the caller's token still valid?) is awaited every
+        ``token_check_interval`` seconds, whether events flow or not; what it raises ends the stream.
+        Raises ``SequenceCompacted`` (before anything) or ``SubscriberTooSlow``.
         """
         await asyncio.to_thread(self.log.require_retained, after)
         subscription = Subscription(where, self.queue_size)
         self._subscriptions.add(subscription)  # before the replay: nothing published meanwhile is lost
+        clock = asyncio.get_running_loop().time
+        next_check = clock() + self.token_check_interval if recheck else float("inf")
         cursor = after
         try:
             while True:  # replay from the log until it has nothing newer
@@ -156,9 +173,16 @@ class EventHub:
                 for event in page:
                     yield event
                     cursor = event.sequence
+                if recheck and clock() >= next_check:
+                    await recheck()
+                    next_check = clock() + self.token_check_interval
                 if len(page) < REPLAY_PAGE:
                     break
+            next_heartbeat = clock() + self.heartbeat_interval
             while True:
+                if recheck and clock() >= next_check:
+                    await recheck()
+                    next_check = clock() + self.token_check_interval
                 if subscription.too_slow:
                     raise SubscriberTooSlow(
                         f"subscriber fell more than {self.queue_size} events behind; "
@@ -170,14 +194,17 @@ class EventHub:
                     subscription.wake.clear()
                     if not self._tasks or all(task.done() for task in self._tasks):
                         return  # the hub stopped: the server is shutting down
-                    try:
-                        await asyncio.wait_for(subscription.wake.wait(), self.heartbeat_interval)
-                    except TimeoutError:
+                    with contextlib.suppress(TimeoutError):
+                        timeout = max(0.0, min(next_heartbeat, next_check) - clock())
+                        await asyncio.wait_for(subscription.wake.wait(), timeout)
+                    if clock() >= next_heartbeat and subscription.queue.empty():
                         yield None
+                        next_heartbeat = clock() + self.heartbeat_interval
                     continue
                 if event.sequence <= cursor:
                     continue  # already replayed
                 yield event
                 cursor = event.sequence
+                next_heartbeat = clock() + self.heartbeat_interval
         finally:
             self._subscriptions.discard(subscription)
