@@ -3,6 +3,7 @@ UNAUTHENTICATED (and the SDK does not reconnect), while other subscribers keep s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -11,7 +12,7 @@ import sqlalchemy
 
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.client import RegistryClient
+from registry.client import AsyncRegistryClient, RegistryClient
 from registry.errors import InvalidArgument, Unauthenticated
 from registry.store import Store
 from registry.store.models import ApiTokenRow
@@ -86,6 +87,22 @@ def test_a_short_lived_token_ends_its_sdk_stream_with_unauthenticated_not_a_reco
         subscriber.wait_for(2)  # the first event, then the error ends the wait
     assert isinstance(subscriber.error, Unauthenticated)
     assert f"token 'short' (id {token.id}) expired at " in subscriber.error.message
+
+
+def test_the_async_sdk_raises_unauthenticated_when_its_token_is_revoked_mid_stream(secured):
+    server, admin, _ = secured
+    token, secret = server.tokens.create("async-reader", "consumer", ["billing"])
+
+    async def scenario() -> list[int]:
+        received = []
+        async with AsyncRegistryClient(server.grpc_target, secret) as client:
+            with pytest.raises(Unauthenticated, match=r"token 'async-reader' \(id \d+\) was revoked at "):
+                async for event in client.watch(after_sequence=0, reconnect=True):
+                    received.append(event.sequence)
+                    await asyncio.to_thread(admin.revoke_token, token.id)
+        return received
+
+    assert asyncio.run(scenario()) == [1]
 
 
 def test_the_token_check_interval_must_be_positive(tmp_path):
