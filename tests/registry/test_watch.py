@@ -200,12 +200,19 @@ def test_a_subscriber_that_falls_behind_is_cut_off_and_told_where_to_resume(tmp_
         first = await anext(stream)  # replayed; the subscriber now reads nothing for a while
         for level in ("NONE", "BACKWARD", "FORWARD", "FULL"):
             await asyncio.to_thread(service.set_config, None, level)
-        while hub.position < 5:
-            await asyncio.sleep(0.02)
-        delivered = [first.sequence]
-        with pytest.raises(SubscriberTooSlow, match="resume with after_sequence=") as raised:
+
+        async def hub_caught_up() -> None:
+            while hub.position < 5:
+                await asyncio.sleep(0.02)
+
+        async def drain() -> None:
             async for event in stream:
                 delivered.append(event.sequence)
+
+        await asyncio.wait_for(hub_caught_up(), 30)  # bounded: a stuck hub fails, never hangs
+        delivered = [first.sequence]
+        with pytest.raises(SubscriberTooSlow, match="resume with after_sequence=") as raised:
+            await asyncio.wait_for(drain(), 30)
         await hub.stop()
         assert delivered[0] == 1 and delivered == sorted(delivered)
         assert f"after_sequence={delivered[-1]}" in raised.value.message
