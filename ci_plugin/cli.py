@@ -97,8 +97,7 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
         try:
             parsed.append(schema_format.parse(read_schema_file(path), source_name=path))
         except InvalidSchema as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            sys.exit(EXIT_USAGE)
+            _fail(exc.message, EXIT_USAGE)
     result = check_compatibility(schema_format, parsed_level, parsed[-1], parsed[:-1], ruleset=ruleset)
     if output == "json":
         click.echo(render_json(result))

@@ -13,7 +13,7 @@ def render_json(result: CompatibilityResult) -> str:
     return json.dumps(result.to_dict(), indent=2)
 
 
-def render_text(result: CompatibilityResult, new_file: str, level: str, color: bool | None = None) -> str:
+def render_text(result: CompatibilityResult, new_file: str, level: str) -> str:
     if result.compatible:
         return click.style(f"compatible: {new_file} passes {level}", fg="green")
     count = len(result.violations)
