@@ -16,6 +16,7 @@ from registry.compat import MAX_SCHEMA_BYTES, Direction, ParsedSchema, SchemaFor
 from registry.compat.avro_canonical import canonical_form, fingerprint, sign_all
 from registry.compat.avro_json import JsonDocument, read_json
 from registry.compat.avro_model import (
+    PRIMITIVES,
     Array,
     AvroType,
     Map,
@@ -75,13 +76,10 @@ class AvroSchema(ParsedSchema):
         return lines
 
 
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-
-
 def _normalised(node):
     """``{"type": "int"}`` with no other attribute is the primitive ``"int"``; recurse everywhere else."""
     if isinstance(node, dict):
-        if set(node) == {"type"} and node["type"] in _PRIMITIVES:
+        if set(node) == {"type"} and node["type"] in PRIMITIVES:
             return node["type"]
         return {key: _normalised(value) if key != "default" else value for key, value in node.items()}
     if isinstance(node, list):
