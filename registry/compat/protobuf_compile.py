@@ -80,10 +80,6 @@ class LruCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 def _refuse_unusable_input(text: str, source_name: str) -> None:
     """Refuse what protoc should never see: oversized, empty or binary input."""
