@@ -194,11 +194,7 @@ class RegistryService:
             fingerprint = _fingerprint(parsed, refs)
             rows = self._version_rows(session, subject)
             live = [row for row in rows if not row.deleted]
-            existing_id = session.execute(
-                select(SchemaRow.id).where(
-                    SchemaRow.format == schema_format.name, SchemaRow.fingerprint == fingerprint
-                )
-            ).scalar_one_or_none()
+            existing_id = self.store.find_schema_id(session, schema_format.name, fingerprint)
             for row in reversed(live):
                 if row.schema_id == existing_id and (metadata is None or row.meta == metadata.to_dict()):
                     return self._registered(row)
@@ -215,9 +211,13 @@ class RegistryService:
                     consumers,
                 )
             stored_text = parsed.canonical if normalize else schema
-            schema_id = self.store.schema_id_for(
-                session, schema_format.name, fingerprint, stored_text, [asdict(r) for r in refs]
-            )
+            if existing_id is None:
+                schema_id = self.store.add_schema(
+                    session, schema_format.name, fingerprint, stored_text, [asdict(r) for r in refs]
+                )
+                schema_text = stored_text
+            else:
+                schema_id, schema_text = existing_id, self.get_by_id(existing_id).schema
             meta = metadata or (
                 ContractMetadata.from_dict(live[-1].meta)
                 if live
@@ -247,7 +247,7 @@ class RegistryService:
                 version=row.version,
                 schema_id=schema_id,
                 format=schema_format.name,
-                schema=self._record_in(session, schema_id).schema,
+                schema=schema_text,
                 references=refs,
                 metadata=meta,
             )
@@ -308,11 +308,7 @@ class RegistryService:
                 raise SubjectNotFound(f"subject {subject!r} not found")
             parsed = self._parse(session, schema_format, schema, refs, subject)
             fingerprint = _fingerprint(parsed, refs)
-            schema_id = session.execute(
-                select(SchemaRow.id).where(
-                    SchemaRow.format == schema_format.name, SchemaRow.fingerprint == fingerprint
-                )
-            ).scalar_one_or_none()
+            schema_id = self.store.find_schema_id(session, schema_format.name, fingerprint)
             for row in reversed(rows):
                 if row.schema_id == schema_id:
                     return self._registered(row)

@@ -182,20 +182,21 @@ class Store:
             select(SubjectRow).where(SubjectRow.name == subject).with_for_update()
         ).scalar_one()
 
-    def schema_id_for(
+    def find_schema_id(self, session: Session, format_name: str, fingerprint: str) -> int | None:
+        """The global id of the schema with this (format, fingerprint), or None when it is new."""
+        return session.execute(
+            select(SchemaRow.id).where(SchemaRow.format == format_name, SchemaRow.fingerprint == fingerprint)
+        ).scalar_one_or_none()
+
+    def add_schema(
         self, session: Session, format_name: str, fingerprint: str, schema_text: str, references: list[dict]
     ) -> int:
-        """The global id of a schema, allocating one when this (format, fingerprint) is new.
+        """Allocate a global id for a schema that ``find_schema_id`` did not find.
 
         Two writers adding the same new schema under different subjects meet on the unique
         constraint: the loser's transaction fails with IntegrityError and ``write`` retries it,
         which then finds the winner's row.
         """
-        found = session.execute(
-            select(SchemaRow.id).where(SchemaRow.format == format_name, SchemaRow.fingerprint == fingerprint)
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
         row = SchemaRow(format=format_name, fingerprint=fingerprint, text=schema_text, references=references)
         session.add(row)
         session.flush()
