@@ -125,14 +125,6 @@ def required_field_removed(ctx: CheckContext, writer: MessageInfo, reader: Messa
         )
 
 
-def _oneof_members(message: MessageInfo) -> dict[str, set[int]]:
-    members: dict[str, set[int]] = {}
-    for number, field in message.fields.items():
-        if field.oneof is not None:
-            members.setdefault(field.oneof, set()).add(number)
-    return members
-
-
 @rule(
     "ONEOF_FIELD_REMOVED",
     "A field of a oneof must not disappear from the message (a reader could see an empty oneof).",
@@ -141,8 +133,8 @@ def _oneof_members(message: MessageInfo) -> dict[str, set[int]]:
 )
 @_writer_and_reader
 def oneof_field_removed(ctx: CheckContext, writer: MessageInfo, reader: MessageInfo):
-    reader_oneofs = _oneof_members(reader)
-    for oneof, numbers in sorted(_oneof_members(writer).items()):
+    reader_oneofs = reader.oneof_members
+    for oneof, numbers in sorted(writer.oneof_members.items()):
         if oneof not in reader_oneofs:
             continue
         for number in sorted(numbers - reader_oneofs[oneof]):
@@ -159,7 +151,7 @@ def _moved_into_oneofs(
     writer: MessageInfo, reader: MessageInfo
 ) -> Iterable[tuple[str, list[int], list[int]]]:
     """For each oneof of the reader: fields that were plain fields, and fields that were in a oneof."""
-    for oneof, numbers in sorted(_oneof_members(reader).items()):
+    for oneof, numbers in sorted(reader.oneof_members.items()):
         moved = sorted(n for n in numbers if n in writer.fields and writer.fields[n].oneof is None)
         existing = sorted(n for n in numbers if n in writer.fields and writer.fields[n].oneof is not None)
         yield oneof, moved, existing

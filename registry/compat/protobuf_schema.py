@@ -96,6 +96,15 @@ class MessageInfo:
     def number_reserved(self, number: int) -> bool:
         return any(start <= number <= end for start, end in self.reserved_ranges())
 
+    @cached_property
+    def oneof_members(self) -> dict[str, set[int]]:
+        """The field numbers of each real oneof, by oneof name."""
+        members: dict[str, set[int]] = {}
+        for number, field_info in self.fields.items():
+            if field_info.oneof is not None:
+                members.setdefault(field_info.oneof, set()).add(number)
+        return members
+
 
 @dataclass(eq=False)
 class FieldInfo:
@@ -121,7 +130,7 @@ class FieldInfo:
         """Full name of the message or enum type, without the leading dot ('' for scalars)."""
         return self.proto.type_name.lstrip(".")
 
-    @property
+    @cached_property
     def oneof(self) -> str | None:
         """The real oneof this field belongs to (proto3 ``optional`` synthetic oneofs excluded)."""
         if not self.proto.HasField("oneof_index"):
