@@ -106,8 +106,7 @@ def field_no_delete_unless_name_reserved(ctx: CheckContext, pair: Pair[MessageIn
     "message",
 )
 def message_same_required_fields(ctx: CheckContext, pair: Pair[MessageInfo]):
-    old_required = {n for n, f in pair.old.fields.items() if f.is_required}
-    new_required = {n for n, f in pair.new.fields.items() if f.is_required}
+    old_required, new_required = pair.old.required_numbers, pair.new.required_numbers
     for number in sorted(old_required - new_required):
         field = pair.old.fields[number]
         yield Finding(

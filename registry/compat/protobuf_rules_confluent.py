@@ -89,7 +89,7 @@ def _writer_and_reader(check):
 
 def _required_absent(having: MessageInfo, lacking: MessageInfo) -> list[FieldInfo]:
     """The required fields of ``having`` whose numbers ``lacking`` does not have."""
-    return [f for n, f in sorted(having.fields.items()) if f.is_required and n not in lacking.fields]
+    return [having.fields[n] for n in sorted(having.required_numbers) if n not in lacking.fields]
 
 
 @rule(

@@ -97,6 +97,11 @@ class MessageInfo:
         return any(start <= number <= end for start, end in self.reserved_ranges())
 
     @cached_property
+    def required_numbers(self) -> frozenset[int]:
+        """The numbers of its proto2 required fields."""
+        return frozenset(n for n, f in self.fields.items() if f.is_required)
+
+    @cached_property
     def oneof_members(self) -> dict[str, set[int]]:
         """The field numbers of each real oneof, by oneof name."""
         members: dict[str, set[int]] = {}
