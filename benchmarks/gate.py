@@ -93,14 +93,14 @@ def baseline(path: Path, data_dir: Path, contract, bronze_layout: bool = True) -
 
     from lakehouse import bronze
     from lakehouse.catalog import open_catalog
-    from lakehouse.schema_mapping import arrow_schema
+    from lakehouse.schema_mapping import arrow_schema, nullable
 
     catalog = open_catalog(data_dir)
     schema = arrow_schema(contract)
     if bronze_layout:
         iceberg = bronze.ensure_table(catalog, ("bronze", "baseline"), schema)
     else:
-        iceberg = catalog.create_table(("bronze", "baseline"), schema=bronze.nullable_schema(schema))
+        iceberg = catalog.create_table(("bronze", "baseline"), schema=nullable(schema))
     wall, cpu = time.perf_counter(), time.process_time()
     data = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=schema))
     if bronze_layout:

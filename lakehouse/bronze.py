@@ -31,6 +31,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.transforms import DayTransform
 
+from lakehouse.schema_mapping import nullable
 from registry.errors import InvalidArgument, MeshgateError
 
 BATCH_ID, INGESTED_AT, SCHEMA_ID, SCHEMA_VERSION = (
@@ -78,33 +79,12 @@ class CommitConflict(MeshgateError):
     error_code = 40911
 
 
-def nullable_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema with every field, nested ones too, nullable (see the module docstring)."""
-    return pa.schema([_nullable_field(f) for f in schema], metadata=schema.metadata)
-
-
-def _nullable_field(field: pa.Field) -> pa.Field:
-    return field.with_type(_nullable_type(field.type)).with_nullable(True)
-
-
-def _nullable_type(data_type: pa.DataType) -> pa.DataType:
-    if pa.types.is_struct(data_type):
-        return pa.struct([_nullable_field(data_type.field(i)) for i in range(data_type.num_fields)])
-    if pa.types.is_large_list(data_type):
-        return pa.large_list(_nullable_field(data_type.value_field))
-    if pa.types.is_list(data_type):
-        return pa.list_(_nullable_field(data_type.value_field))
-    if pa.types.is_map(data_type):
-        return pa.map_(data_type.key_field.with_nullable(False), _nullable_field(data_type.item_field))
-    return data_type
-
-
 def bronze_schema(data_schema: pa.Schema) -> pa.Schema:
     """The Bronze table's Arrow schema: the contract's columns (nullable) plus the gate's columns."""
     reserved = {f.name for f in GATE_COLUMNS} & set(data_schema.names)
     if reserved:
         raise SchemaEvolutionError(f"contract field(s) {sorted(reserved)} clash with the gate's columns")
-    return pa.schema([*nullable_schema(data_schema), *GATE_COLUMNS])
+    return pa.schema([*nullable(data_schema), *GATE_COLUMNS])
 
 
 def ensure_table(

@@ -30,7 +30,7 @@ from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
 from lakehouse.gate import ingest
 from lakehouse.masking import KEY_ENV, pii_hash
 from lakehouse.naming import bronze_identifier
-from lakehouse.schema_mapping import arrow_schema
+from lakehouse.schema_mapping import arrow_schema, nullable
 from meshgate.cli import main
 from registry.contract import load_contract
 
@@ -71,7 +71,7 @@ def land_bypassing_the_gate(catalog, contract, rows: list[dict], batch_id: str) 
     schema = arrow_schema(contract)
     table = bronze.ensure_table(catalog, bronze_identifier(contract.subject), schema)
     writer = bronze.BatchWriter(table)
-    data = pa.Table.from_pylist(rows, schema=bronze.nullable_schema(schema))
+    data = pa.Table.from_pylist(rows, schema=nullable(schema))
     writer.write(bronze.with_gate_columns(data, batch_id, DAY0, 1, 1))
     bronze.commit_batch(table, writer.files, {bronze.SUMMARY_BATCH_ID: batch_id})
 
