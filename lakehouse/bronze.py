@@ -93,11 +93,15 @@ def ensure_table(
     data_schema: pa.Schema,
     renames: dict[str, str] | None = None,
     properties: dict[str, str] | None = None,
+    table: Table | None = None,
 ) -> Table:
-    """The table, created when missing, else evolved to the schema (renames: old -> new name)."""
+    """The table, created when missing, else evolved to the schema (renames: old -> new name).
+
+    ``table``: the table as the caller already loaded it (see ``existing_table``), not loaded again.
+    """
     full_schema = bronze_schema(data_schema)
     try:
-        table = catalog.load_table(identifier)
+        table = table if table is not None else catalog.load_table(identifier)
     except NoSuchTableError:
         try:
             with catalog.create_table_transaction(
@@ -112,12 +116,12 @@ def ensure_table(
     return table
 
 
-def table_properties(catalog: Catalog, identifier: tuple[str, str]) -> dict[str, str]:
-    """The table's properties, empty when it does not exist yet."""
+def existing_table(catalog: Catalog, identifier: tuple[str, str]) -> Table | None:
+    """The table, None when it does not exist yet."""
     try:
-        return dict(catalog.load_table(identifier).properties)
+        return catalog.load_table(identifier)
     except NoSuchTableError:
-        return {}
+        return None
 
 
 def evolve(

@@ -158,14 +158,14 @@ class _Gate:
         self.ingested_at = (clock or (lambda: datetime.now(UTC)))()
         self.log = IngestLog(catalog.engine)
         identifier = bronze_identifier(self.subject)
+        existing = bronze.existing_table(catalog, identifier)
         renames, properties = column_renames(
-            contract, bronze.table_properties(catalog, identifier), references
+            contract, dict(existing.properties) if existing else {}, references
         )
         properties[bronze.TABLE_SUBJECT] = self.subject
-        self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties)
+        self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties, existing)
 
     def landed(self) -> bool:
-        self.table.refresh()
         return bronze.find_batch(self.table, self.batch_id) is not None or self.log.landed(
             self.subject, self.batch_id
         )
@@ -185,6 +185,7 @@ class _Gate:
     def identify(self, hashing: Future) -> bool:
         """Wait for the content hash and take it as the batch id; True when that batch already landed."""
         self.batch_id = hashing.result()
+        self.table.refresh()  # decoding took a while: another gate may have landed it meanwhile
         return self.landed()
 
     def identified(self, chunks: Iterable, hashing: Future | None, lookahead: int = 2) -> Iterator:
