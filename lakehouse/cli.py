@@ -56,14 +56,14 @@ def lakehouse_options(command):
 
 
 def _catalog(data_dir, catalog_url, warehouse, storage_options):
-    return open_catalog(data_dir, catalog_url, warehouse, _pairs(storage_options, "--storage-option"))
+    return open_catalog(data_dir, catalog_url, warehouse, parse_pairs(storage_options, "--storage-option"))
 
 
-def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
         pairs[key.strip()] = value.strip()
     return pairs
@@ -142,7 +142,7 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
         version = version if version == "latest" else int(version)
     except ValueError:
         raise click.BadParameter(f"{version!r} is not a number or 'latest'", param_hint="--version") from None
-    options = _pairs(storage_options, "--storage-option")
+    options = parse_pairs(storage_options, "--storage-option")
     try:
         resolved = resolve_contract(subject, version, contract_file, registry, token)
         catalog = open_catalog(data_dir, catalog_url, warehouse, options)
@@ -331,7 +331,7 @@ def lakehouse_group():
 def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, warehouse, storage_options):
     """Delete partitions past retention and expire old snapshots; nothing else."""
     try:
-        tiers = {tier: parse_duration(text) for tier, text in _pairs(retention, "--retention").items()}
+        tiers = {tier: parse_duration(text) for tier, text in parse_pairs(retention, "--retention").items()}
         reports = maintain(
             _catalog(data_dir, catalog_url, warehouse, storage_options),
             retention=tiers,

@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from lakehouse.catalog import open_catalog
-from lakehouse.cli import lakehouse_options
+from lakehouse.cli import lakehouse_options, parse_pairs
 from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, target_dir
 from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
+from registry.cli import registry_options
 from registry.errors import MeshgateError
 
 
@@ -23,14 +24,7 @@ from registry.errors import MeshgateError
     type=click.Path(path_type=Path),
     help="Read contract YAML files from this folder instead of the registry.",
 )
-@click.option(
-    "--registry",
-    envvar="MESHGATE_REGISTRY",
-    default="localhost:50051",
-    show_default=True,
-    help="Registry HOST:PORT (env MESHGATE_REGISTRY).",
-)
-@click.option("--token", envvar="MESHGATE_TOKEN", default=None, help="Bearer token (env MESHGATE_TOKEN).")
+@registry_options
 @click.option(
     "--project-dir",
     type=click.Path(path_type=Path),
@@ -76,7 +70,7 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
     lakehouse = {
         "catalog_url": catalog_url,
         "warehouse": warehouse,
-        "storage_options": _pairs(storage_options),
+        "storage_options": parse_pairs(storage_options, "--storage-option"),
     }
     if not selection:
         _require_bronze(data_dir, **lakehouse)
@@ -98,7 +92,7 @@ def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve
     lakehouse = {
         "catalog_url": catalog_url,
         "warehouse": warehouse,
-        "storage_options": _pairs(storage_options),
+        "storage_options": parse_pairs(storage_options, "--storage-option"),
     }
     _finish(run_dbt(["docs", "generate"], data_dir, **lakehouse), "dbt docs generate")
     site = target_dir(data_dir)
@@ -141,16 +135,6 @@ def _require_bronze(data_dir, catalog_url, warehouse, storage_options) -> None:
             f"no Bronze table yet for {tables}: ingest a batch of each first "
             "(meshgate ingest), or build what exists with --select"
         )
-
-
-def _pairs(items: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--storage-option")
-        pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def _finish(run: DbtRun, what: str) -> None:
