@@ -77,14 +77,18 @@ def _load_extension(conn: duckdb.DuckDBPyConnection, package, name: str) -> None
     conn.load_extension(str(path))
 
 
+def bronze_tables(catalog: Catalog) -> list[tuple[str, str]]:
+    """The identifiers of the Bronze tables, sorted (empty before the first ingest)."""
+    try:
+        return sorted(catalog.list_tables(BRONZE))
+    except NoSuchNamespaceError:
+        return []
+
+
 def bronze_snapshots(catalog: Catalog) -> dict[str, str]:
     """Each Bronze table's current metadata file, by table name (empty before the first ingest)."""
-    try:
-        identifiers = catalog.list_tables(BRONZE)
-    except NoSuchNamespaceError:
-        return {}
     locations = {}
-    for identifier in sorted(identifiers):
+    for identifier in bronze_tables(catalog):
         try:
             locations[identifier[-1]] = catalog.load_table(identifier).metadata_location
         except NoSuchTableError:  # dropped between listing and loading
@@ -96,7 +100,7 @@ def missing_bronze_tables(catalog: Catalog, project_dir: str | Path = PROJECT_DI
     """The Bronze tables the project's sources name that the catalog does not have: table -> subject."""
     path = Path(project_dir) / "models" / "bronze" / "sources.yml"
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    present = bronze_snapshots(catalog)
+    present = {identifier[-1] for identifier in bronze_tables(catalog)}
     return {
         table["name"]: table.get("meta", {}).get("subject", "?")
         for source in document.get("sources", [])
