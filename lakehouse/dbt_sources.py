@@ -21,7 +21,7 @@ import yaml
 from lakehouse.naming import BRONZE, table_name
 from lakehouse.references import registry_references
 from lakehouse.schema_mapping import DOC_KEY, ENUM_KEY, arrow_schema
-from registry.contract import Contract, load_contract
+from registry.contract import Contract, contract_from_dict, load_contract
 from registry.errors import InvalidArgument
 
 SOURCES_FILE = Path("models") / "bronze" / "sources.yml"
@@ -45,19 +45,16 @@ def contracts_from_files(folder: str | Path) -> list[Contract]:
         raise InvalidArgument(f"--contracts {folder}: not a directory")
     contracts = []
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
-        if _names_subject(path):
-            contracts.append(load_contract(path))
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            contracts.append(load_contract(path))  # raises, saying where it is broken
+            continue
+        if isinstance(data, dict) and "subject" in data:
+            contracts.append(contract_from_dict(data, path))
     if not contracts:
         raise InvalidArgument(f"--contracts {folder}: no contract YAML file (with a 'subject' key) found")
     return contracts
-
-
-def _names_subject(path: Path) -> bool:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return True  # load_contract says where it is broken
-    return isinstance(data, dict) and "subject" in data
 
 
 def contracts_from_registry(client) -> tuple[list[Contract], dict[str, dict[str, str]]]:
