@@ -222,13 +222,18 @@ class _ConfluentApi:
         return list(SCHEMA_TYPES)
 
     async def schema_by_id(self, request: Request) -> dict:
-        record = await self._call(self.service.get_by_id, _schema_id(request))
+        record = await self._record(request)
         text = await self._schema_text(request, record.format, record.schema, record.references)
         return _schema_body(record.format, text, record.references)
 
     async def schema_text_by_id(self, request: Request) -> Response:
-        record = await self._call(self.service.get_by_id, _schema_id(request))
+        record = await self._record(request)
         return Response(record.schema, media_type=CONTENT_TYPE)
+
+    async def _record(self, request: Request) -> Any:
+        """The schema of the path's id: a cache hit is answered here, a miss in the thread pool."""
+        schema_id = _schema_id(request)
+        return self.service.cached_schema(schema_id) or await self._call(self.service.get_by_id, schema_id)
 
     async def subjects_by_id(self, request: Request) -> list[str]:
         subjects = await self._call(self.service.subjects_for_id, _schema_id(request))
@@ -324,9 +329,14 @@ class _ConfluentApi:
         return imports
 
     async def _version(self, request: Request) -> Any:
+        """The path's version; a live one cached on a local store is answered without the thread pool."""
         subject = request.path_params["subject"]
         version = _version(request.path_params["version"])
         deleted = _flag(request, "deleted")
+        if not deleted and self.service.store.reads_are_local:
+            cached = self.service.cached_version(subject, version)
+            if cached is not None:
+                return cached
         return await self._call(self.service.get_version, subject, version, include_deleted=deleted)
 
     async def delete_subject(self, request: Request) -> list[int]:
