@@ -139,18 +139,14 @@ def _reserved_deleted(kind: str, old, new) -> Iterable[Finding]:
                 "those numbers could be reused with another meaning. Keep the reservation.",
                 new.file.name,
             )
-    new_names = set(_reserved_names(new))
-    for name in _reserved_names(old):
+    new_names = set(new.reserved_names)
+    for name in old.reserved_names:
         if name not in new_names:
             yield Finding(
                 new.path,
                 f'Previously reserved name "{name}" on {kind} "{new.path}" was deleted. Keep the reservation.',
                 new.file.name,
             )
-
-
-def _reserved_names(element) -> list[str]:
-    return list(element.proto.reserved_name)
 
 
 @rule(
@@ -416,7 +412,7 @@ def enum_value_no_delete_unless_number_reserved(ctx: CheckContext, pair):
     "enum",
 )
 def enum_value_no_delete_unless_name_reserved(ctx: CheckContext, pair):
-    reserved = set(pair.new.proto.reserved_name)
+    reserved = set(pair.new.reserved_names)
     for number, names in _deleted_numbers(pair):
         missing = [name for name in names if name not in reserved]
         if missing:

@@ -178,6 +178,10 @@ class EnumInfo:
     def name(self) -> str:
         return self.proto.name
 
+    @property
+    def reserved_names(self) -> list[str]:
+        return list(self.proto.reserved_name)
+
     def names_by_number(self) -> dict[int, list[str]]:
         result: dict[int, list[str]] = {}
         for value in self.values:
