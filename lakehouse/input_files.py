@@ -100,7 +100,7 @@ class _ZstdReader(io.RawIOBase):
         self._raw = raw
         self._decompressor = zstandard.ZstdDecompressor()
         self._frame = self._decompressor.decompressobj()
-        self._buffer = b""
+        self._buffer = memoryview(b"")  # decompressed bytes not yet handed out
         self._started = False
 
     def readable(self) -> bool:
@@ -113,19 +113,21 @@ class _ZstdReader(io.RawIOBase):
                 if self._started and not self._frame.eof:
                     raise EOFError("zstd stream ends in the middle of a frame (truncated file)")
                 return 0
-            self._feed(data)
+            self._buffer = memoryview(self._decompress(data))
         size = min(len(target), len(self._buffer))
         target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
+        self._buffer = self._buffer[size:]  # a view: the rest is not copied
         return size
 
-    def _feed(self, data: bytes) -> None:
+    def _decompress(self, data: bytes) -> bytes:
+        pieces = []
         while data:
             if self._frame.eof:
                 self._frame = self._decompressor.decompressobj()
             self._started = True
-            self._buffer += self._frame.decompress(data)
+            pieces.append(self._frame.decompress(data))
             data = self._frame.unused_data if self._frame.eof else b""
+        return b"".join(pieces)
 
 
 class _CheckedReader(io.RawIOBase):
