@@ -16,10 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -28,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from registry.errors import Unavailable
 from registry.store.models import ReferenceRow, SchemaRow, SubjectRow
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +74,8 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (safe when replicas start together)."""
+        from alembic.config import Config  # here, not at import: clients that never migrate skip alembic
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
@@ -82,13 +85,15 @@ class Store:
             raise Unavailable(f"cannot open the registry store at {where}: {exc.orig}") from None
 
     def _upgrade(self, config: Config) -> None:
+        from alembic import command as alembic_command
+
         with self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
                 connection.commit()
             try:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                alembic_command.upgrade(config, "head")
                 connection.commit()
             finally:
                 if self.dialect == "postgresql":
