@@ -19,6 +19,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import TargetConfig
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
 
 from lakehouse.catalog import open_catalog
 from lakehouse.dbt_glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
@@ -80,7 +81,11 @@ class Plugin(BasePlugin):
                 f"select count(*), sum(hash(r)::hugeint) from {relation} as r"
             ).fetchone()
             fingerprint = f"{rows}:{row_hash}"
-            if self._landed_fingerprint(identifier) == fingerprint:
+            try:
+                iceberg = self.catalog().load_table(identifier)
+            except NoSuchTableError:
+                iceberg = None
+            if _landed_fingerprint(iceberg) == fingerprint:
                 return  # a rerun that changed nothing adds no snapshot
             table = cursor.sql(f"select * from {relation}").to_arrow_table()
         finally:
@@ -90,29 +95,36 @@ class Plugin(BasePlugin):
             identifier,
             table,
             {MODEL_PROPERTY: str(relation), FINGERPRINT_PROPERTY: fingerprint},
+            iceberg,
         )
 
-    def _landed_fingerprint(self, identifier: tuple[str, str]) -> str | None:
-        try:
-            snapshot = self.catalog().load_table(identifier).current_snapshot()
-        except NoSuchTableError:
-            return None
-        return snapshot.summary.get(FINGERPRINT_PROPERTY) if snapshot and snapshot.summary else None
+
+def _landed_fingerprint(iceberg: Table | None) -> str | None:
+    snapshot = iceberg.current_snapshot() if iceberg is not None else None
+    return snapshot.summary.get(FINGERPRINT_PROPERTY) if snapshot and snapshot.summary else None
 
 
-def write_iceberg(catalog: Catalog, identifier: tuple[str, str], table: pa.Table, properties: dict) -> None:
+def write_iceberg(
+    catalog: Catalog,
+    identifier: tuple[str, str],
+    table: pa.Table,
+    properties: dict,
+    iceberg: Table | None = None,
+) -> None:
     """Replace the Iceberg table's content with ``table`` as ONE overwrite snapshot.
 
     Created on first use, widened when the model gains columns. pyiceberg's ``Table.overwrite`` would
     record a delete and an append snapshot; one snapshot per run keeps the history one entry per build.
+    ``iceberg``: the table as the caller already loaded it, not loaded again.
     """
     from pyiceberg.io.pyarrow import _dataframe_to_data_files  # the writer behind Table.append
 
-    catalog.create_namespace_if_not_exists(identifier[0])
-    try:
-        iceberg = catalog.load_table(identifier)
-    except NoSuchTableError:
-        iceberg = catalog.create_table(identifier, schema=table.schema)
+    if iceberg is None:
+        catalog.create_namespace_if_not_exists(identifier[0])
+        try:
+            iceberg = catalog.load_table(identifier)
+        except NoSuchTableError:
+            iceberg = catalog.create_table(identifier, schema=table.schema)
     if not _same_columns(iceberg.schema().as_arrow(), table.schema):
         with iceberg.update_schema() as update:
             update.union_by_name(table.schema)
