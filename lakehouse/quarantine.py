@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-REDACTED = "<redacted PII>"
+from lakehouse.validate import redact
 
 REASON_TYPE = pa.struct(
     [
@@ -32,19 +32,6 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("reasons", pa.list_(REASON_TYPE)),
     ]
 )
-
-
-def redact_record(record: dict, pii_fields: list[str]) -> dict:
-    """A copy of the record with each PII path (dotted, through nested records) redacted."""
-    record = json.loads(json.dumps(record, default=str))
-    for path in pii_fields:
-        node = record
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(parts[-1]) is not None:
-            node[parts[-1]] = REDACTED
-    return record
 
 
 def quarantine_rows(
@@ -69,7 +56,7 @@ def quarantine_rows(
         pa.array([position[r] for r in wanted if r in position], pa.int64())
     ).to_pylist()
     typed_text = {
-        row: json.dumps(redact_record(record, pii_fields), default=str, sort_keys=True)
+        row: json.dumps(redact(record, pii_fields), default=str, sort_keys=True)
         for row, record in zip([r for r in wanted if r in position], typed_records, strict=True)
     }
     files, rows, offsets, texts, reasons = [], [], [], [], []
