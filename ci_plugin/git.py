@@ -80,8 +80,9 @@ def resolve_base(
             raise GitError(f"--base {base!r} does not name a commit in this repository")
         return commit
     gitlab_base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA")
-    if gitlab_base and commit_of(repo, gitlab_base):
-        return commit_of(repo, gitlab_base)
+    gitlab_commit = commit_of(repo, gitlab_base) if gitlab_base else None
+    if gitlab_commit:
+        return gitlab_commit
     if env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
         return merge_base(repo, env["CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])
     github_base = _github_pull_request_base(env)
@@ -147,10 +148,6 @@ def untracked_files(repo: Path) -> list[str]:
 def working_tree_files(repo: Path) -> list[str]:
     tracked = [p for p in git(repo, "ls-files", "-z").split("\0") if p]
     return sorted({p for p in tracked if (repo / p).is_file()} | set(untracked_files(repo)))
-
-
-def files_at(repo: Path, ref: str) -> list[str]:
-    return [p for p in git(repo, "ls-tree", "-r", "--name-only", "-z", ref).split("\0") if p]
 
 
 def show(repo: Path, ref: str, path: str) -> str | None:
