@@ -92,15 +92,21 @@ def load_at_ref(config: Config, ref: str, yaml_path: str) -> ContractFile | None
 
 def find_changes(config: Config, base: str, head: dict[str, ContractFile]) -> list[ContractChange]:
     """The contracts that differ between ``base`` and the working tree (``head``), in path order."""
-    root = config.root
-    changes = git.changed_files(root, base)
+    changes = git.changed_files(config.root, base)
+    at_base: dict[str, ContractFile | None] = {}  # a renamed file is looked at by both loops below
+
+    def old_at_base(path: str) -> ContractFile | None:
+        if path not in at_base:
+            at_base[path] = load_at_ref(config, base, path)
+        return at_base[path]
+
     changed_new = {c.new_path for c in changes if c.new_path}
     renamed_from = {c.new_path: c.old_path for c in changes if c.status == "R"}
     results: dict[str, ContractChange] = {}
     for subject, new in head.items():
         if new.yaml_path not in changed_new and new.schema_path not in changed_new:
             continue
-        old = load_at_ref(config, base, renamed_from.get(new.yaml_path, new.yaml_path))
+        old = old_at_base(renamed_from.get(new.yaml_path, new.yaml_path))
         if old is None or old.contract.subject != subject:
             results[subject] = ContractChange("added", subject, new, None)
             if old is not None and old.contract.subject not in head:  # the file now names another subject
@@ -112,7 +118,7 @@ def find_changes(config: Config, base: str, head: dict[str, ContractFile]) -> li
         gone = change.old_path
         if gone is None or change.status not in "DR" or config.entry_for(gone) is None:
             continue
-        old = load_at_ref(config, base, gone)
+        old = old_at_base(gone)
         if old is None:
             continue
         if old.contract.subject in head:
