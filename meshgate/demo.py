@@ -226,8 +226,6 @@ def step_gate(ctx: DemoContext) -> str:
         )
         print_result(ctx.console, result, shown=6)
         outcomes.append(result.status)
-    ctx.state["catalog"] = catalog
-    ctx.state["lakehouse"] = {"data_dir": str(ctx.data_dir), "catalog_url": None, "warehouse": None}
     counts = {status: outcomes.count(status) for status in dict.fromkeys(outcomes)}
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
@@ -248,12 +246,10 @@ def step_dbt(ctx: DemoContext) -> str:
 
     from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
 
-    lakehouse = ctx.state.get("lakehouse") or {"data_dir": str(ctx.data_dir)}
-    options = {"catalog_url": lakehouse.get("catalog_url"), "warehouse": lakehouse.get("warehouse")}
-    data_dir = Path(lakehouse["data_dir"])
+    data_dir = ctx.data_dir
     # --full-refresh: the demo's lakehouse is new on every run, so Silver starts over with it.
     ctx.console.print(f"[bold]meshgate transform --data-dir {data_dir} --full-refresh[/]")
-    build = run_dbt(["build", "--full-refresh", "--quiet"], data_dir, **options)
+    build = run_dbt(["build", "--full-refresh", "--quiet"], data_dir)
     if not build.success:
         for line in build.failures:
             ctx.console.print(f"  [red]FAILED[/] {line}")
@@ -273,7 +269,7 @@ def step_dbt(ctx: DemoContext) -> str:
         for row in top.fetchall():
             table.add_row(*(str(value) for value in row))
     ctx.console.print(table)
-    docs = run_dbt(["docs", "generate", "--quiet"], data_dir, **options)
+    docs = run_dbt(["docs", "generate", "--quiet"], data_dir)
     site = target_dir(data_dir) / "index.html"
     ctx.console.print(f"lineage docs: {site} (serve them: meshgate docs --data-dir {data_dir})")
     outcome = f"{models} models, {tests.count('pass')} tests passed"
