@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import logging
 import os
@@ -31,6 +30,7 @@ from lakehouse.catalog import open_catalog  # noqa: E402
 from lakehouse.dbt_glue import run_dbt  # noqa: E402
 from lakehouse.gate import ingest  # noqa: E402
 from lakehouse.masking import KEY_ENV  # noqa: E402
+from meshgate.demo import load_generator  # noqa: E402
 from meshgate.pipeline.definitions import build_definitions  # noqa: E402
 from meshgate.pipeline.local import run_locally  # noqa: E402
 from meshgate.pipeline.resources import LakehouseResource  # noqa: E402
@@ -38,15 +38,6 @@ from meshgate.pipeline.sensors import landing_files  # noqa: E402
 
 SHARES = {"checkout": 0.7, "signup": 0.3}  # of the events
 SUBJECTS = {"checkout": "checkout.CheckoutCompleted", "signup": "identity.UserSignedUp"}
-
-
-def load_generator():
-    spec = importlib.util.spec_from_file_location(
-        "meshgate_examples_generate", ROOT / "examples" / "generate.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Clock:

@@ -179,7 +179,7 @@ def step_gate(ctx: DemoContext) -> str:
     from lakehouse.cli import print_result, resolve_contract
     from lakehouse.gate import ingest
 
-    generate = _load_generator()
+    generate = load_generator()
     (ctx.data_dir / "catalog.db").unlink(missing_ok=True)  # a fresh lakehouse each run, like the registry
     shutil.rmtree(ctx.data_dir / "warehouse", ignore_errors=True)
     if not os.environ.get("MESHGATE_PII_KEY"):
@@ -230,14 +230,18 @@ def step_gate(ctx: DemoContext) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def _load_generator():
-    """examples/generate.py as a module (examples/ is not an installed package)."""
+def load_generator():
+    """examples/generate.py as a module (examples/ is not an installed package), loaded once."""
     import importlib.util
+    import sys
 
-    spec = importlib.util.spec_from_file_location("meshgate_examples_generate", EXAMPLES / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    name = "meshgate_examples_generate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / "generate.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def step_dbt(ctx: DemoContext) -> str:
@@ -290,7 +294,7 @@ def step_orchestration(ctx: DemoContext) -> str:
     shutil.rmtree(root, ignore_errors=True)
     # the registry started earlier (when it runs): the gate validates against the latest versions
     lakehouse = LakehouseResource(data_dir=str(root), registry=ctx.state.get("registry_target", ""))
-    generate = _load_generator()
+    generate = load_generator()
     landing = [  # (kind, subject, file, generator options)
         (
             "checkout",
