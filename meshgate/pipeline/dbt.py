@@ -6,6 +6,7 @@ landing file to Gold. Model keys are ``[schema, alias]`` (``silver/checkout__che
 ``gold/daily_revenue``): the Iceberg identifiers the dbt plugin lands them under.
 """
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -83,11 +84,17 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
     )
 
 
-def build_dbt_assets(project: DbtProject):
+def load_manifest(project: DbtProject) -> dict:
+    """The project's manifest, parsed once (``prepare_manifest`` first): the dbt assets and the
+    sensors of a code location share it."""
+    return json.loads(prepare_manifest(project).read_text())
+
+
+def build_dbt_assets(project: DbtProject, manifest: dict):
     """The multi-asset of every dbt model (with its tests as checks), running ``dbt build``."""
 
     @dbt_assets(
-        manifest=prepare_manifest(project),
+        manifest=manifest,
         project=project,
         dagster_dbt_translator=MeshgateTranslator(),
     )

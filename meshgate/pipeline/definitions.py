@@ -20,6 +20,7 @@ from meshgate.pipeline.dbt import (
     build_dbt_assets,
     dbt_project,
     dbt_resource,
+    load_manifest,
 )
 from meshgate.pipeline.resources import LakehouseResource
 from meshgate.pipeline.sensors import bronze_batches_sensor, contract_change_sensor, landing_sensor
@@ -31,7 +32,8 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
     """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job."""
     contracts = contracts_from_files(lakehouse.contracts_dir)
     project = dbt_project(Path(project_dir))
-    models = build_dbt_assets(project)
+    manifest = load_manifest(project)
+    models = build_dbt_assets(project, manifest)
     dbt_selection = AssetSelection.assets(models)
     translator = MeshgateTranslator()
     return Definitions(
@@ -46,10 +48,8 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
         ],
         sensors=[
             *(landing_sensor(c) for c in contracts),
-            bronze_batches_sensor(contracts, project.manifest_path, translator, dbt_selection),
-            contract_change_sensor(
-                contracts, project.project_dir, project.manifest_path, translator, dbt_selection
-            ),
+            bronze_batches_sensor(contracts, manifest, translator, dbt_selection),
+            contract_change_sensor(contracts, project.project_dir, manifest, translator, dbt_selection),
         ],
         resources={"lakehouse": lakehouse, "dbt": dbt_resource(project)},
     )

@@ -9,7 +9,6 @@
   request a run of the models downstream of the changed subjects.
 """
 
-import json
 import re
 import threading
 from collections.abc import Iterable
@@ -93,10 +92,11 @@ def downstream_models(
     ingested is left out: it cannot build yet (e.g. a Gold join of checkouts and sign-ups before the
     first sign-up batch), and it is requested once that table lands.
     """
+    tables = set(tables)
     sources = {
         uid
         for uid, source in manifest["sources"].items()
-        if source["source_name"] == BRONZE and source["name"] in set(tables)
+        if source["source_name"] == BRONZE and source["name"] in tables
     }
     models = sorted(uid for uid in _walk(manifest["child_map"], sources) if uid.startswith("model."))
     if landed is not None:
@@ -133,7 +133,7 @@ def landed_tables(catalog) -> set[str]:
     return {i[-1] for i in identifiers if catalog.load_table(i).current_snapshot() is not None}
 
 
-def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, translator, dbt_selection):
+def bronze_batches_sensor(contracts: list[Contract], manifest: dict, translator, dbt_selection):
     keys = {bronze_key(c.subject): table_name(c.subject) for c in contracts}
 
     @sensor(
@@ -157,7 +157,6 @@ def bronze_batches_sensor(contracts: list[Contract], manifest_path: Path, transl
                     changed.add(table)
         if not changed:
             return SensorResult(skip_reason=SkipReason("no batch landed in Bronze"), cursor=_str(cursor))
-        manifest = json.loads(manifest_path.read_text())
         models = downstream_models(manifest, changed, translator, landed_tables(lakehouse.catalog()))
         request = RunRequest(
             asset_selection=models, tags={**DBT_RUN_TAGS, "meshgate/bronze-tables": ",".join(sorted(changed))}
@@ -173,12 +172,14 @@ SCHEMA_EVENTS = (VERSION_REGISTERED, VERSION_SOFT_DELETED, VERSION_HARD_DELETED)
 def contract_change_sensor(
     contracts: list[Contract],
     project_dir: Path,
-    manifest_path: Path,
+    manifest: dict,
     translator,
     dbt_selection,
     drain_seconds: float = 2.0,
 ):
-    """Reads the registry's Watch stream from the cursor (the last event sequence handled)."""
+    """Reads the registry's Watch stream from the cursor (the last event sequence handled).
+
+    ``manifest`` is the parsed dbt manifest the code location's dbt assets were built from."""
     tables = {c.subject: table_name(c.subject) for c in contracts}
 
     @sensor(
@@ -210,7 +211,6 @@ def contract_change_sensor(
             f"contracts changed: {', '.join(changed)}; dbt sources {'rewritten' if written else 'unchanged'}"
         )
         ours = [tables[s] for s in changed if s in tables]
-        manifest = json.loads(manifest_path.read_text())
         landed = landed_tables(lakehouse.catalog())
         models = downstream_models(manifest, ours, translator, landed) if ours else []
         tags = {**DBT_RUN_TAGS, "meshgate/contracts": ",".join(changed)}

@@ -118,7 +118,7 @@ def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(
         configured = LakehouseResource(data_dir=lakehouse.data_dir, registry=target)
         contracts = contracts_from_files(EXAMPLE_CONTRACTS)
         sensor = contract_change_sensor(
-            contracts, project, dbt_project().manifest_path, MeshgateTranslator(), None, drain_seconds=0.5
+            contracts, project, manifest(), MeshgateTranslator(), None, drain_seconds=0.5
         )
         with RegistryClient(target) as client:
             for path in sorted(EXAMPLE_CONTRACTS.glob("*/*.yaml")):
