@@ -18,6 +18,7 @@ from rich.table import Table
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
+from lakehouse.decode import INPUT_FORMATS
 from lakehouse.gate import ON_INVALID, IngestResult, ingest
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
@@ -27,7 +28,6 @@ from registry.cli import registry_options
 from registry.contract import Contract, load_contract
 from registry.errors import InvalidArgument, MeshgateError
 
-INPUT_FORMATS = ("jsonl", "avro", "protobuf", "confluent")
 UNREGISTERED = 0  # schema id and version of a contract read from a file
 
 
