@@ -66,7 +66,9 @@ def source_from_serialized(text: str, where: str = "schema") -> str:
 def serialized_from_source(text: str, imports: Mapping[str, str] | None = None) -> str:
     """Compile ``.proto`` source (``imports``: import path -> source) to a base64 descriptor."""
     main = descriptor_pb2.FileDescriptorProto()
-    main.CopyFrom(compile_proto(text, imports).file[-1])  # a copy: compile_proto's result is cached
+    main.CopyFrom(
+        compile_proto(text, imports).file[-1]
+    )  # a copy, so clearing source info touches nothing shared
     main.ClearField("source_code_info")
     return base64.b64encode(main.SerializeToString()).decode("ascii")
 

@@ -17,14 +17,9 @@ from registry.compat.avro_canonical import canonical_form, fingerprint, sign_all
 from registry.compat.avro_json import JsonDocument, read_json
 from registry.compat.avro_model import (
     PRIMITIVES,
-    Array,
     AvroType,
-    Map,
     ModelBuilder,
     NamedType,
-    Record,
-    Union,
-    branch_label,
 )
 from registry.compat.avro_rules import RULES
 from registry.compat.avro_walk import resolve
@@ -68,13 +63,6 @@ class AvroSchema(ParsedSchema):
         """Hex SHA-256 of ``canonical``: the key under which identical schemas share a global id."""
         return fingerprint(self.canonical)
 
-    @cached_property
-    def element_lines(self) -> dict[str, int | None]:
-        """Every element path (``Order.items[].sku``, the walker's path syntax) -> its line in the text."""
-        lines: dict[str, int | None] = {}
-        _index_lines(self.root, branch_label(self.root), self.root.line, lines, set())
-        return lines
-
 
 def _normalised(node):
     """``{"type": "int"}`` with no other attribute is the primitive ``"int"``; recurse everywhere else."""
@@ -85,24 +73,6 @@ def _normalised(node):
     if isinstance(node, list):
         return [_normalised(item) for item in node]
     return node
-
-
-def _index_lines(node: AvroType, path: str, line, lines: dict, on_path: set[int]) -> None:
-    lines.setdefault(path, line)
-    if isinstance(node, Record):
-        if id(node) in on_path:
-            return
-        on_path = on_path | {id(node)}
-        for field in node.fields:
-            lines.setdefault(f"{path}.{field.name}", field.line)
-            _index_lines(field.type, f"{path}.{field.name}", field.type_line, lines, on_path)
-    elif isinstance(node, Array):
-        _index_lines(node.items, f"{path}[]", node.items_line, lines, on_path)
-    elif isinstance(node, Map):
-        _index_lines(node.values, path + "{}", node.values_line, lines, on_path)
-    elif isinstance(node, Union):
-        for branch, branch_line in zip(node.branches, node.branch_lines, strict=True):
-            _index_lines(branch, f"{path}<{branch_label(branch)}>", branch_line, lines, on_path)
 
 
 class AvroFormat(SchemaFormat):

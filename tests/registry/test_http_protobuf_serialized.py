@@ -88,7 +88,9 @@ message A {
 
 def descriptor_of(source: str, imports: dict | None = None) -> descriptor_pb2.FileDescriptorProto:
     main = descriptor_pb2.FileDescriptorProto()
-    main.CopyFrom(compile_proto(source, imports).file[-1])  # compile_proto's result is cached: copy
+    main.CopyFrom(
+        compile_proto(source, imports).file[-1]
+    )  # a copy, so clearing source info touches nothing shared
     main.ClearField("source_code_info")
     return main
 

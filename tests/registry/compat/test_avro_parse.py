@@ -212,14 +212,6 @@ def test_union_default_may_match_any_branch_as_in_avro_1_12():
     )
 
 
-def test_element_lines_index_every_path():
-    text = '{"type": "record", "name": "A", "fields": [\n {"name": "tags",\n  "type": {"type": "map", "values": ["null",\n "string"]}}]}'
-    lines = AVRO.parse(text).element_lines
-    assert lines["A"] == 1
-    assert lines["A.tags"] == 2
-    assert lines["A.tags{}<string>"] == 4
-
-
 # Parsing Canonical Form: the specification's transformations, and agreement with fastavro's.
 CANONICAL = [
     ('"int"', '"int"'),
