@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from registry.contract import domain_of
 from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
+from registry.model import ROLES, ApiToken, AuditEntry
 from registry.store import Store
 from registry.store.models import ApiTokenRow, AuditRow, as_utc
 
-ROLES = ("admin", "producer", "consumer")
 TOKEN_PREFIX = "mgt_"
 _DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -62,30 +62,6 @@ class Principal:
 
 
 ANONYMOUS = Principal(None, "anonymous (auth off)", "admin")
-
-
-@dataclass(frozen=True)
-class ApiToken:
-    id: int
-    name: str
-    role: str
-    domains: tuple[str, ...]
-    created_at: datetime
-    created_by: str
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    time: datetime
-    token_id: int | None
-    token_name: str
-    action: str
-    target: str
-    peer: str
-    outcome: str
 
 
 def authorize(principal: Principal, access: Access, subject: str = "", consumer: str = "") -> None:

@@ -24,20 +24,22 @@ import grpc
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.auth import ApiToken, AuditEntry
 from registry.compat import Level
 from registry.contract import Contract, ContractMetadata, Reference
 from registry.errors import InvalidArgument
-from registry.events import Event
-from registry.service import (
+from registry.model import (
+    ApiToken,
+    AuditEntry,
     CheckResult,
     Consumer,
+    Delivery,
+    Event,
     RegisteredSchema,
     SchemaRecord,
     SubjectConfig,
+    Webhook,
     as_references,
 )
-from registry.webhooks import Delivery, Webhook
 
 DEFAULT_TARGET = "localhost:50051"
 _CHANNEL_OPTIONS = [

@@ -16,84 +16,29 @@ sequence (``compacted_through``); a watcher asking to resume from before it gets
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, SequenceCompacted
+from registry.model import (  # noqa: F401  (the event types are re-exported: events.VERSION_REGISTERED …)
+    CONFIG_CHANGED,
+    CONFIG_DELETED,
+    CONSUMER_ADDED,
+    CONSUMER_REMOVED,
+    EVENT_TYPES,
+    MODE_CHANGED,
+    VERSION_HARD_DELETED,
+    VERSION_REGISTERED,
+    VERSION_SOFT_DELETED,
+    Event,
+    EventFilter,
+)
 from registry.store import Store
 from registry.store.models import EventCounterRow, EventRow, as_utc
 
 NOTIFY_CHANNEL = "meshgate_events"
-
-VERSION_REGISTERED = "VERSION_REGISTERED"
-VERSION_SOFT_DELETED = "VERSION_SOFT_DELETED"
-VERSION_HARD_DELETED = "VERSION_HARD_DELETED"
-CONFIG_CHANGED = "CONFIG_CHANGED"
-CONFIG_DELETED = "CONFIG_DELETED"
-MODE_CHANGED = "MODE_CHANGED"
-CONSUMER_ADDED = "CONSUMER_ADDED"
-CONSUMER_REMOVED = "CONSUMER_REMOVED"
-EVENT_TYPES = (
-    VERSION_REGISTERED,
-    VERSION_SOFT_DELETED,
-    VERSION_HARD_DELETED,
-    CONFIG_CHANGED,
-    CONFIG_DELETED,
-    MODE_CHANGED,
-    CONSUMER_ADDED,
-    CONSUMER_REMOVED,
-)
-
-
-@dataclass(frozen=True)
-class Event:
-    """One change. ``subject`` is "" for the global config and mode; ``detail`` holds the rest
-    (level, mode, consumer name, …)."""
-
-    sequence: int
-    type: str
-    subject: str
-    version: int | None = None
-    schema_id: int | None = None
-    time: datetime | None = None
-    detail: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "sequence": self.sequence,
-            "type": self.type,
-            "subject": self.subject,
-            "version": self.version,
-            "schema_id": self.schema_id,
-            "time": self.time.isoformat() if self.time else None,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Which events a watcher wants: a subject prefix (a domain "checkout" is the prefix
-    "checkout.") and event types (empty: all)."""
-
-    subject_prefix: str = ""
-    types: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, subject_prefix: str = "", domain: str = "", types=()) -> EventFilter:
-        if subject_prefix and domain:
-            raise InvalidArgument("watch: give a subject prefix or a domain, not both")
-        unknown = sorted(set(types) - set(EVENT_TYPES))
-        if unknown:
-            raise InvalidArgument(
-                f"watch: unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"
-            )
-        return cls(f"{domain}." if domain else subject_prefix, frozenset(types))
-
-    def matches(self, event: Event) -> bool:
-        return event.subject.startswith(self.subject_prefix) and (not self.types or event.type in self.types)
 
 
 def append_event(

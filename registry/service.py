@@ -31,7 +31,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 from registry import events
 from registry.compat import (
     MAX_SCHEMA_BYTES,
-    CompatibilityResult,
     Direction,
     Level,
     ParsedSchema,
@@ -69,6 +68,15 @@ from registry.errors import (
     VersionSoftDeleted,
 )
 from registry.events import append_event
+from registry.model import (
+    MODES,
+    CheckResult,
+    Consumer,
+    RegisteredSchema,
+    SchemaRecord,
+    SubjectConfig,
+    as_references,
+)
 from registry.store import Store
 from registry.store.models import (
     GLOBAL,
@@ -80,70 +88,10 @@ from registry.store.models import (
     SubjectVersionRow,
 )
 
-MODES = ("READWRITE", "READONLY")
 RULESETS = ("WIRE", "WIRE_JSON")  # Protobuf's stricter rule sets; None is the format's default
 MAX_SUBJECT_LENGTH = 255
 SCHEMA_CACHE_SIZE = 10_000  # schemas kept by id per process
 _SHOWN_VIOLATIONS = 5  # how many violations an error message spells out
-
-
-@dataclass(frozen=True)
-class SchemaRecord:
-    """A schema under its global id, independent of any subject."""
-
-    id: int
-    format: str
-    schema: str
-    references: tuple[Reference, ...] = ()
-
-
-@dataclass(frozen=True)
-class RegisteredSchema:
-    """One version of a subject."""
-
-    subject: str
-    version: int
-    schema_id: int
-    format: str
-    schema: str
-    references: tuple[Reference, ...]
-    metadata: ContractMetadata
-    deleted: bool = False
-
-
-@dataclass(frozen=True)
-class SubjectConfig:
-    """A compatibility setting; ``inherited``: not set at this scope, so the wider one applies.
-
-    For a subject that is the global setting (or the server default); for the global setting, the
-    server default. Confluent's ``GET /config/{subject}`` tells the two apart (40408).
-    """
-
-    level: Level
-    ruleset: str | None = None
-    inherited: bool = False
-
-
-@dataclass(frozen=True)
-class Consumer:
-    """A reader of a subject: reads with the schema of ``version`` or with ``reader_schema``."""
-
-    name: str
-    subject: str
-    format: str
-    version: int | None = None
-    reader_schema: str | None = None
-    fields: tuple[str, ...] = ()
-
-
-@dataclass
-class CheckResult(CompatibilityResult):
-    """A compatibility verdict; ``consumers`` names the registered consumers the schema would break."""
-
-    consumers: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "consumers": list(self.consumers)}
 
 
 @dataclass(frozen=True)
@@ -870,25 +818,6 @@ def _fingerprint(parsed: ParsedSchema, refs: Sequence[Reference]) -> str:
     """Identity of a schema for global ids: its normalised form plus what it references."""
     material = json.dumps([parsed.fingerprint, [asdict(r) for r in refs]], sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()
-
-
-def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ...]:
-    """Validated references from ``Reference``s or ``{name, subject, version}`` mappings."""
-    result = []
-    for i, ref in enumerate(references or ()):
-        if isinstance(ref, dict):
-            try:
-                ref = Reference(
-                    name=str(ref["name"]), subject=str(ref["subject"]), version=int(ref["version"])
-                )
-            except (KeyError, TypeError, ValueError):
-                raise InvalidArgument(
-                    f"references[{i}]: needs name, subject and an integer version"
-                ) from None
-        if not ref.name or not ref.subject or ref.version < 1:
-            raise InvalidArgument(f"references[{i}]: needs a name, a subject and a version >= 1")
-        result.append(ref)
-    return tuple(result)
 
 
 def _format(name: str) -> SchemaFormat:

@@ -24,7 +24,6 @@ import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, WebhookNotFound
 from registry.events import Event, EventFilter, EventLog
+from registry.model import Delivery, Webhook
 from registry.store import Store
 from registry.store.models import EventCounterRow, WebhookDeliveryRow, WebhookRow, as_utc
 
@@ -41,29 +41,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Meshgate-Signature"
 LEASE = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class Webhook:
-    id: int
-    url: str
-    subject_prefix: str
-    event_types: tuple[str, ...]
-    cursor: int
-    attempts: int
-    created_at: datetime
-    created_by: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    webhook_id: int
-    sequence: int
-    attempt: int
-    time: datetime
-    status_code: int | None
-    outcome: str
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

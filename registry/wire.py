@@ -6,13 +6,21 @@ import json
 from datetime import datetime
 
 from registry.api import registry_pb2 as pb
-from registry.auth import ApiToken, AuditEntry
 from registry.compat import Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
-from registry.events import Event
-from registry.service import CheckResult, Consumer, RegisteredSchema, SchemaRecord, SubjectConfig
-from registry.webhooks import Delivery, Webhook
+from registry.model import (
+    ApiToken,
+    AuditEntry,
+    CheckResult,
+    Consumer,
+    Delivery,
+    Event,
+    RegisteredSchema,
+    SchemaRecord,
+    SubjectConfig,
+    Webhook,
+)
 
 
 def references_to_pb(references) -> list[pb.Reference]:

@@ -34,7 +34,7 @@ from meshgate.pipeline.dbt import DBT_RUN_TAGS
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
 from registry.errors import SequenceCompacted
-from registry.events import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
+from registry.model import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
 
 LANDED_STATUSES = ("accepted", "quarantined")  # a batch that changed Bronze (not rejected, not duplicate)
 

@@ -1,0 +1,211 @@
+"""The registry's value types: what the SDK, the servers and the CLIs hand each other.
+
+Plain frozen dataclasses with no store or server behind them, so ``registry.client`` imports this
+module, not the service: a client process never loads SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from registry.compat import CompatibilityResult, Level
+from registry.contract import ContractMetadata, Reference
+from registry.errors import InvalidArgument
+
+MODES = ("READWRITE", "READONLY")
+ROLES = ("admin", "producer", "consumer")
+
+
+@dataclass(frozen=True)
+class SchemaRecord:
+    """A schema under its global id, independent of any subject."""
+
+    id: int
+    format: str
+    schema: str
+    references: tuple[Reference, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    """One version of a subject."""
+
+    subject: str
+    version: int
+    schema_id: int
+    format: str
+    schema: str
+    references: tuple[Reference, ...]
+    metadata: ContractMetadata
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SubjectConfig:
+    """A compatibility setting; ``inherited``: not set at this scope, so the wider one applies.
+
+    For a subject that is the global setting (or the server default); for the global setting, the
+    server default. Confluent's ``GET /config/{subject}`` tells the two apart (40408).
+    """
+
+    level: Level
+    ruleset: str | None = None
+    inherited: bool = False
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A reader of a subject: reads with the schema of ``version`` or with ``reader_schema``."""
+
+    name: str
+    subject: str
+    format: str
+    version: int | None = None
+    reader_schema: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckResult(CompatibilityResult):
+    """A compatibility verdict; ``consumers`` names the registered consumers the schema would break."""
+
+    consumers: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "consumers": list(self.consumers)}
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    name: str
+    role: str
+    domains: tuple[str, ...]
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    time: datetime
+    token_id: int | None
+    token_name: str
+    action: str
+    target: str
+    peer: str
+    outcome: str
+
+
+VERSION_REGISTERED = "VERSION_REGISTERED"
+VERSION_SOFT_DELETED = "VERSION_SOFT_DELETED"
+VERSION_HARD_DELETED = "VERSION_HARD_DELETED"
+CONFIG_CHANGED = "CONFIG_CHANGED"
+CONFIG_DELETED = "CONFIG_DELETED"
+MODE_CHANGED = "MODE_CHANGED"
+CONSUMER_ADDED = "CONSUMER_ADDED"
+CONSUMER_REMOVED = "CONSUMER_REMOVED"
+EVENT_TYPES = (
+    VERSION_REGISTERED,
+    VERSION_SOFT_DELETED,
+    VERSION_HARD_DELETED,
+    CONFIG_CHANGED,
+    CONFIG_DELETED,
+    MODE_CHANGED,
+    CONSUMER_ADDED,
+    CONSUMER_REMOVED,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change. ``subject`` is "" for the global config and mode; ``detail`` holds the rest
+    (level, mode, consumer name, …)."""
+
+    sequence: int
+    type: str
+    subject: str
+    version: int | None = None
+    schema_id: int | None = None
+    time: datetime | None = None
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "sequence": self.sequence,
+            "type": self.type,
+            "subject": self.subject,
+            "version": self.version,
+            "schema_id": self.schema_id,
+            "time": self.time.isoformat() if self.time else None,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a watcher wants: a subject prefix (a domain "checkout" is the prefix
+    "checkout.") and event types (empty: all)."""
+
+    subject_prefix: str = ""
+    types: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, subject_prefix: str = "", domain: str = "", types=()) -> EventFilter:
+        if subject_prefix and domain:
+            raise InvalidArgument("watch: give a subject prefix or a domain, not both")
+        unknown = sorted(set(types) - set(EVENT_TYPES))
+        if unknown:
+            raise InvalidArgument(
+                f"watch: unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"
+            )
+        return cls(f"{domain}." if domain else subject_prefix, frozenset(types))
+
+    def matches(self, event: Event) -> bool:
+        return event.subject.startswith(self.subject_prefix) and (not self.types or event.type in self.types)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    url: str
+    subject_prefix: str
+    event_types: tuple[str, ...]
+    cursor: int
+    attempts: int
+    created_at: datetime
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    webhook_id: int
+    sequence: int
+    attempt: int
+    time: datetime
+    status_code: int | None
+    outcome: str
+
+
+def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ...]:
+    """Validated references from ``Reference``s or ``{name, subject, version}`` mappings."""
+    result = []
+    for i, ref in enumerate(references or ()):
+        if isinstance(ref, dict):
+            try:
+                ref = Reference(
+                    name=str(ref["name"]), subject=str(ref["subject"]), version=int(ref["version"])
+                )
+            except (KeyError, TypeError, ValueError):
+                raise InvalidArgument(
+                    f"references[{i}]: needs name, subject and an integer version"
+                ) from None
+        if not ref.name or not ref.subject or ref.version < 1:
+            raise InvalidArgument(f"references[{i}]: needs a name, a subject and a version >= 1")
+        result.append(ref)
+    return tuple(result)
