@@ -115,6 +115,7 @@ class SchemaFormat(ABC):
 
     name: str  # "AVRO" or "PROTOBUF"
     rules: Mapping[str, Rule]  # the rule table, keyed by rule id
+    rulesets: tuple[str, ...]  # the named rule sets ``check`` accepts besides the default (None)
 
     @abstractmethod
     def parse(

@@ -37,6 +37,7 @@ again, and compiling plus indexing is most of a check's time. Parsed schemas are
 class ProtobufFormat(SchemaFormat):
     name = "PROTOBUF"
     rules = RULES
+    rulesets = tuple(name for name in RULESETS if name is not None)
 
     def parse(
         self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
