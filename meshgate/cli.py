@@ -1,32 +1,57 @@
-"""The ``meshgate`` command line: one click group; each area adds its commands from its own module."""
+"""The ``meshgate`` command line: one click group; each area's commands live in its own module.
+
+A command's module is imported only when that command runs, so ``meshgate serve`` (a registry replica)
+never loads the lakehouse's pyarrow, pyiceberg, DuckDB, dbt or Dagster.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
+# command name -> "module:attribute" of the click command
+COMMANDS = {
+    "demo": "meshgate.demo:demo",
+    "serve": "registry.cli:serve",
+    "register": "registry.cli:register",
+    "get": "registry.cli:get",
+    "subjects": "registry.cli:subjects",
+    "config": "registry.cli:config",
+    "consumers": "registry.cli:consumers",
+    "watch": "registry.cli:watch",
+    "token": "registry.cli:token",
+    "audit": "registry.cli:audit",
+    "webhooks": "registry.cli:webhooks",
+    "dbt-sources": "lakehouse.dbt_cli:dbt_sources",
+    "transform": "lakehouse.dbt_cli:transform",
+    "docs": "lakehouse.dbt_cli:docs",
+    "ingest": "lakehouse.cli:ingest_command",
+    "ingest-log": "lakehouse.cli:ingest_log_command",
+    "bronze": "lakehouse.cli:bronze_group",
+    "lakehouse": "lakehouse.cli:lakehouse_group",
+}
 
-@click.group()
+
+class LazyGroup(click.Group):
+    """A group whose commands are named up front and imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="meshgate")
 def main() -> None:
     """meshgate: data contracts for a Data Mesh lakehouse."""
 
 
-def _register_commands() -> None:
-    from meshgate import demo
-
-    main.add_command(demo.demo)
-    from registry import cli as registry_cli
-
-    for command in registry_cli.commands:
-        main.add_command(command)
-    from lakehouse import dbt_cli
-
-    for command in dbt_cli.commands:
-        main.add_command(command)
-    from lakehouse import cli as lakehouse_cli
-
-    for command in lakehouse_cli.commands:
-        main.add_command(command)
-
-
-_register_commands()
+if __name__ == "__main__":
+    main()
