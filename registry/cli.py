@@ -17,7 +17,7 @@ import click
 
 from registry.client import DEFAULT_TARGET, RegistryClient
 from registry.contract import load_contract
-from registry.errors import IncompatibleSchema, MeshgateError
+from registry.errors import IncompatibleSchema, MeshgateError, PermissionDenied, Unauthenticated, Unavailable
 
 
 def registry_options(command: Callable) -> Callable:
@@ -44,12 +44,25 @@ def _reports_errors(command: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except IncompatibleSchema as exc:
-            raise click.ClickException(_explain(exc)) from None
         except MeshgateError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(error_message(exc)) from None
 
     return wrapper
+
+
+# What a command-line user does about the errors they can fix themselves.
+_HINTS = {
+    Unauthenticated: "pass --token TOKEN or set MESHGATE_TOKEN (an admin creates one: `meshgate token create`)",
+    PermissionDenied: "use a token of the subject's domain (`meshgate token create --role producer --domain D`)",
+    Unavailable: "start it with `meshgate serve`, or point at it with --registry HOST:PORT or MESHGATE_REGISTRY",
+}
+
+
+def error_message(error: MeshgateError) -> str:
+    """A registry error as a command line prints it: what went wrong and, where the user can fix it, how."""
+    text = _explain(error) if isinstance(error, IncompatibleSchema) else error.message
+    hint = next((hint for kind, hint in _HINTS.items() if isinstance(error, kind)), None)
+    return f"{text}\nhint: {hint}" if hint else text
 
 
 @click.command()
@@ -133,7 +146,7 @@ def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -
                 continue
             except MeshgateError as exc:
                 failed += 1
-                click.echo(f"{path}: {exc.message}", err=True)
+                click.echo(f"{path}: {error_message(exc)}", err=True)
                 continue
             click.echo(
                 f"{registered.subject}: version {registered.version} (schema id {registered.schema_id})"
