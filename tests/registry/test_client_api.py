@@ -107,7 +107,7 @@ def test_incompatible_schema_is_rejected_with_its_violations(client, subject):
 def test_invalid_schema_names_the_line(client, subject):
     with pytest.raises(InvalidSchema) as invalid:
         client.register(subject, '{"type": "record",\n "name": 5}')
-    assert ":2" in invalid.value.message
+    assert invalid.value.message == f'{subject}:2: a record needs "name", a string; found 5'
 
 
 def test_unknown_format_and_empty_subject_are_invalid_arguments(client, subject):

@@ -197,7 +197,7 @@ def test_invalid_avro_is_42201_naming_the_problem(http):
 def test_invalid_protobuf_is_42201_with_the_line(http):
     broken = 'syntax = "proto3";\nmessage User {\n  strin id = 1;\n}\n'
     message = assert_error(register(http, "identity.User", broken, "PROTOBUF"), 422, 42201)
-    assert ":3" in message
+    assert message == 'identity.User:3:3: "strin" is not defined.'
 
 
 def test_a_request_without_schema_is_42201(http):

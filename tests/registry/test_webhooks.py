@@ -3,6 +3,8 @@ injected failures (500s, timeouts) until they succeed; subscriptions and the del
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -43,7 +45,7 @@ class Receiver:
                 if failure == "500":
                     self._answer(500)
                     return
-                valid = verify(SECRET, body, self.headers[SIGNATURE_HEADER])
+                valid = _signed_as_documented(body, self.headers[SIGNATURE_HEADER])
                 with receiver.lock:
                     receiver.accepted.append((sequence, json.loads(body), valid))
                 self._answer(200)
@@ -176,6 +178,19 @@ def test_only_admins_manage_webhooks(tmp_path):
         with RegistryClient(server.grpc_target, producer) as client:
             with pytest.raises(PermissionDenied, match="admin only"):
                 client.add_webhook("http://127.0.0.1:1/")
+
+
+def _signed_as_documented(body: bytes, header: str) -> bool:
+    """docs/notifications.md's format, checked with an HMAC of our own (not ``registry.webhooks``):
+    ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` with a fresh timestamp."""
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(SECRET.encode(), fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return (
+        list(fields) == ["t", "v1"]
+        and abs(time.time() - int(fields["t"])) < 60
+        and hmac.compare_digest(fields["v1"], expected)
+        and verify(SECRET, body, header)  # and the helper we hand to receivers agrees
+    )
 
 
 def test_signatures_reject_a_changed_body_a_wrong_secret_and_an_old_timestamp():
