@@ -6,7 +6,8 @@ the model's types (``RegisteredSchema``, ``SchemaRecord``, ``CheckResult``, ``Su
 ``Consumer``, …); failures raise the same ``registry.errors`` types the server raised
 (``registry.grpc_errors`` maps them back). Schemas by id never change, so ``get_by_id`` answers
 repeated ids from a per-client cache. ``token`` is sent as ``authorization: Bearer <token>``.
-``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that certificate.
+``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that certificate. ``target`` may name
+several replicas (``HOST:PORT,HOST:PORT``): calls and Watch streams fail over to the next one.
 """
 
 from __future__ import annotations
@@ -44,9 +45,14 @@ R = TypeVar("R")
 
 
 class _Connection:
-    """What both clients hold: target, timeout, token, a channel with its stub, and the answers kept."""
+    """What both clients hold: the addresses with a channel and stub each, the one calls go to now,
+    timeout, token, and the answers kept.
 
-    _channels: Any = grpc  # the module that opens channels: ``grpc`` or ``grpc.aio``
+    ``target`` is ``HOST:PORT`` or several, comma-separated (replicas): a call that finds its address
+    unreachable is sent to the next one, and later calls and Watch streams stay there.
+    """
+
+    _grpc: Any = grpc  # the module that opens channels: ``grpc`` or ``grpc.aio``
 
     def __init__(
         self,
@@ -59,13 +65,27 @@ class _Connection:
         self.timeout = timeout
         self._metadata = _auth(token)
         credentials = _tls(ca_cert)
-        self._channel = (
-            self._channels.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+        self._channels = [
+            self._grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
             if credentials
-            else self._channels.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        )
-        self._stub = pb_grpc.ContractRegistryStub(self._channel)
+            else self._grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            for address in _addresses(target)
+        ]
+        self._stubs = [pb_grpc.ContractRegistryStub(channel) for channel in self._channels]
+        self._current = 0  # index of the address calls go to
         self._kept: dict[tuple[str, bytes], Any] = {}  # answers of ``lasting`` calls
+
+    @property
+    def _stub(self) -> pb_grpc.ContractRegistryStub:
+        return self._stubs[self._current]
+
+    def _fail_over(self, exc: grpc.RpcError) -> bool:
+        """Move on to the next address if ``exc`` says the current one is unreachable and there is
+        another; True if it did."""
+        if len(self._stubs) == 1 or not _unreachable(exc):
+            return False
+        self._current = (self._current + 1) % len(self._stubs)
+        return True
 
     def _known(self, call: Call[R]) -> R | None:
         """The kept answer of a ``lasting`` call asked before, else None."""
@@ -130,11 +150,9 @@ def _answer_type(describe: Callable[..., Call]) -> Any:
 class EventStream:
     """An iterator of ``Event``s over a Watch stream that resumes after failures by itself."""
 
-    def __init__(self, stub, request: pb.WatchRequest, metadata, target: str, reconnect: bool):
-        self._stub = stub
+    def __init__(self, client: RegistryClient, request: pb.WatchRequest, reconnect: bool):
+        self._client = client  # its current address is where the stream (re)opens
         self._request = request
-        self._metadata = metadata
-        self._target = target
         self._reconnect = reconnect
         self._call = None
         self._closed = threading.Event()
@@ -151,7 +169,7 @@ class EventStream:
     def __next__(self) -> Event:
         while not self._closed.is_set():
             if self._call is None:
-                self._call = self._stub.Watch(self._request, metadata=self._metadata)
+                self._call = self._client._stub.Watch(self._request, metadata=self._client._metadata)
             try:
                 for response in self._call:
                     event = _new_event(response, self._request, self._backoff)
@@ -162,7 +180,8 @@ class EventStream:
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._call = None
-                    raise _error(exc, self._target) from None
+                    raise _error(exc, self._client.target) from None
+                self._client._fail_over(exc)
             self._call = None
             if not self._reconnect:
                 break
@@ -225,13 +244,18 @@ class RegistryClient(_Connection):
         known = self._known(call)
         if known is not None:
             return known
-        try:
-            response = getattr(self._stub, call.rpc)(
-                call.request, timeout=self.timeout, metadata=self._metadata
-            )
-        except grpc.RpcError as exc:
-            raise _error(exc, self.target) from None
-        return self._answer(call, response)
+        tries = len(self._stubs)  # each address at most once
+        while True:
+            try:
+                response = getattr(self._stub, call.rpc)(
+                    call.request, timeout=self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError as exc:
+                tries -= 1
+                if not (tries and self._fail_over(exc)):
+                    raise _error(exc, self.target) from None
+            else:
+                return self._answer(call, response)
 
     register = _blocking(calls.register)
     check = _blocking(calls.check)
@@ -261,12 +285,13 @@ class RegistryClient(_Connection):
     deliveries = _blocking(calls.deliveries)
 
     def _open(self, watch: Watch) -> EventStream:
-        return EventStream(self._stub, watch.request, self._metadata, self.target, watch.reconnect)
+        return EventStream(self, watch.request, watch.reconnect)
 
     watch = _streaming(calls.watch, "RegistryClient", EventStream)
 
     def close(self) -> None:
-        self._channel.close()
+        for channel in self._channels:
+            channel.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -278,19 +303,24 @@ class RegistryClient(_Connection):
 class AsyncRegistryClient(_Connection):
     """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
 
-    _channels = grpc.aio
+    _grpc = grpc.aio
 
     async def _call(self, call: Call[R]) -> R:
         known = self._known(call)
         if known is not None:
             return known
-        try:
-            response = await getattr(self._stub, call.rpc)(
-                call.request, timeout=self.timeout, metadata=self._metadata
-            )
-        except grpc.RpcError as exc:
-            raise _error(exc, self.target) from None
-        return self._answer(call, response)
+        tries = len(self._stubs)  # each address at most once
+        while True:
+            try:
+                response = await getattr(self._stub, call.rpc)(
+                    call.request, timeout=self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError as exc:
+                tries -= 1
+                if not (tries and self._fail_over(exc)):
+                    raise _error(exc, self.target) from None
+            else:
+                return self._answer(call, response)
 
     register = _awaited(calls.register)
     check = _awaited(calls.check)
@@ -333,6 +363,7 @@ class AsyncRegistryClient(_Connection):
             except grpc.RpcError as exc:
                 if not (watch.reconnect and exc.code() in _RESUMABLE):
                     raise _error(exc, self.target) from None
+                self._fail_over(exc)
             finally:
                 call.cancel()
             if not watch.reconnect:
@@ -342,7 +373,8 @@ class AsyncRegistryClient(_Connection):
     watch = _streaming(calls.watch, "AsyncRegistryClient", AsyncIterator[Event])
 
     async def close(self) -> None:
-        await self._channel.close()
+        for channel in self._channels:
+            await channel.close()
 
     async def __aenter__(self) -> AsyncRegistryClient:
         return self
@@ -368,6 +400,16 @@ def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:
 
 def _auth(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def _addresses(target: str) -> list[str]:
+    """The addresses of ``HOST:PORT[,HOST:PORT...]``, in order."""
+    return [address.strip() for address in target.split(",") if address.strip()] or [target]
+
+
+def _unreachable(exc: grpc.RpcError) -> bool:
+    """No registry answered: the connection failed (a registry's own errors carry trailing metadata)."""
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and not exc.trailing_metadata()
 
 
 def _error(exc: grpc.RpcError, target: str):
