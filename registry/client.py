@@ -129,7 +129,8 @@ def _streaming(describe: Callable[P, Watch], owner: str, returns: Any) -> Callab
 
 
 def _as_method(method: Callable, describe: Callable, owner: str, returns: Any) -> Any:
-    """``method`` named, documented and signed as ``describe`` with ``self`` first, returning ``returns``."""
+    """``method`` named, documented and signed as ``describe`` with ``self`` first, returning ``returns``:
+    ``help()``, editors and ``inspect`` show the call's own parameters, not ``*args, **kwargs``."""
     signature = inspect.signature(describe, eval_str=True)
     self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     method.__name__ = describe.__name__
