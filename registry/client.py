@@ -1,45 +1,35 @@
 """Python SDK of the registry over gRPC: ``RegistryClient`` (sync) and ``AsyncRegistryClient``.
 
-Both have the service's methods and return its types (``RegisteredSchema``, ``SchemaRecord``,
-``CheckResult``, ``SubjectConfig``, ``Consumer``); failures raise the same ``registry.errors`` types
-the server raised (``registry.grpc_errors`` maps them back). Schemas by id never change, so
-``get_by_id`` answers repeated ids from a per-client cache. ``token`` is sent as
-``authorization: Bearer <token>``. ``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that
-certificate.
+Both offer the same calls with the same parameters, made from one description of each call in
+``registry.client_calls``; the two classes here only send them, one blocking, one awaited. They return
+the model's types (``RegisteredSchema``, ``SchemaRecord``, ``CheckResult``, ``SubjectConfig``,
+``Consumer``, …); failures raise the same ``registry.errors`` types the server raised
+(``registry.grpc_errors`` maps them back). Schemas by id never change, so ``get_by_id`` answers
+repeated ids from a per-client cache. ``token`` is sent as ``authorization: Bearer <token>``.
+``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that certificate. ``target`` may name
+several replicas (``HOST:PORT,HOST:PORT``): calls and Watch streams fail over to the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import random
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, get_args
 
 import grpc
 
+from registry import client_calls as calls
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.compat import Level
-from registry.contract import Contract, ContractMetadata, Reference
+from registry.client_calls import Call, Watch
 from registry.errors import InvalidArgument
-from registry.model import (
-    ApiToken,
-    AuditEntry,
-    CheckResult,
-    Consumer,
-    Delivery,
-    Event,
-    RegisteredSchema,
-    SchemaRecord,
-    SubjectConfig,
-    Webhook,
-    as_references,
-)
+from registry.model import Event
 
 DEFAULT_TARGET = "localhost:50051"
 _CHANNEL_OPTIONS = [
@@ -50,181 +40,19 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 3_000),
 ]
 
-# A prepared call: RPC name, request message, and how to turn the response into our types.
-Call = tuple[str, Any, Callable[[Any], Any]]
-
-
-class _Requests:
-    """Builds every call once, for both clients."""
-
-    @staticmethod
-    def register(subject, schema, format, references, metadata, normalize) -> Call:
-        fields = _schema_fields(subject, schema, format, references)
-        request = pb.RegisterRequest(**fields, normalize=normalize)
-        if isinstance(subject, Contract):
-            metadata = subject.metadata
-        if metadata is not None:
-            request.metadata.CopyFrom(wire.metadata_to_pb(metadata))
-        return "Register", request, wire.schema_version_from_pb
-
-    @staticmethod
-    def check(subject, schema, format, references, version) -> Call:
-        fields = _schema_fields(subject, schema, format, references)
-        request = pb.CheckCompatibilityRequest(**fields, version=str(version))
-        return "CheckCompatibility", request, wire.check_result_from_pb
-
-    @staticmethod
-    def lookup(subject, schema, format, references, include_deleted) -> Call:
-        fields = _schema_fields(subject, schema, format, references)
-        request = pb.LookupSchemaRequest(**fields, include_deleted=include_deleted)
-        return "LookupSchema", request, wire.schema_version_from_pb
-
-    @staticmethod
-    def get_by_id(schema_id) -> Call:
-        return "GetSchemaById", pb.GetSchemaByIdRequest(id=schema_id), wire.schema_from_pb
-
-    @staticmethod
-    def get_version(subject, version, include_deleted) -> Call:
-        request = pb.GetSchemaByVersionRequest(
-            subject=subject, version=_version(version), include_deleted=include_deleted
-        )
-        return "GetSchemaByVersion", request, wire.schema_version_from_pb
-
-    @staticmethod
-    def list_subjects(prefix, include_deleted) -> Call:
-        request = pb.ListSubjectsRequest(prefix=prefix, include_deleted=include_deleted)
-        return "ListSubjects", request, lambda response: list(response.subjects)
-
-    @staticmethod
-    def list_versions(subject, include_deleted) -> Call:
-        request = pb.ListVersionsRequest(subject=subject, include_deleted=include_deleted)
-        return "ListVersions", request, lambda response: list(response.versions)
-
-    @staticmethod
-    def delete_subject(subject, permanent) -> Call:
-        request = pb.DeleteSubjectRequest(subject=subject, permanent=permanent)
-        return "DeleteSubject", request, lambda response: list(response.versions)
-
-    @staticmethod
-    def delete_version(subject, version, permanent) -> Call:
-        request = pb.DeleteVersionRequest(subject=subject, version=_version(version), permanent=permanent)
-        return "DeleteVersion", request, lambda response: response.version
-
-    @staticmethod
-    def get_config(subject) -> Call:
-        return "GetConfig", pb.GetConfigRequest(subject=subject or ""), wire.config_from_pb
-
-    @staticmethod
-    def set_config(subject, level, ruleset) -> Call:
-        level = level.value if isinstance(level, Level) else str(level)
-        request = pb.SetConfigRequest(subject=subject or "", level=level, ruleset=ruleset or "")
-        return "SetConfig", request, wire.config_from_pb
-
-    @staticmethod
-    def delete_config(subject) -> Call:
-        return "DeleteConfig", pb.DeleteConfigRequest(subject=subject or ""), wire.config_from_pb
-
-    @staticmethod
-    def get_mode(subject) -> Call:
-        return "GetMode", pb.GetModeRequest(subject=subject or ""), lambda response: response.mode
-
-    @staticmethod
-    def set_mode(subject, mode) -> Call:
-        return "SetMode", pb.SetModeRequest(subject=subject or "", mode=mode), lambda response: response.mode
-
-    @staticmethod
-    def register_consumer(name, subject, version, reader_schema, fields, format) -> Call:
-        request = pb.RegisterConsumerRequest(
-            name=name,
-            subject=subject,
-            version=version or 0,
-            reader_schema=reader_schema or "",
-            fields=list(fields),
-            format=format or "",
-        )
-        return "RegisterConsumer", request, wire.consumer_from_pb
-
-    @staticmethod
-    def list_consumers(subject) -> Call:
-        request = pb.ListConsumersRequest(subject=subject or "")
-        return (
-            "ListConsumers",
-            request,
-            lambda response: [wire.consumer_from_pb(c) for c in response.consumers],
-        )
-
-    @staticmethod
-    def remove_consumer(name, subject) -> Call:
-        request = pb.RemoveConsumerRequest(name=name, subject=subject)
-        return "RemoveConsumer", request, lambda response: None
-
-    @staticmethod
-    def create_token(name, role, domains, expires_in) -> Call:
-        request = pb.CreateTokenRequest(
-            name=name,
-            role=role,
-            domains=list(domains),
-            expires_in_seconds=int(expires_in.total_seconds()) if expires_in else 0,
-        )
-        return (
-            "CreateToken",
-            request,
-            lambda response: (wire.api_token_from_pb(response.token), response.secret),
-        )
-
-    @staticmethod
-    def list_tokens(include_revoked) -> Call:
-        request = pb.ListTokensRequest(include_revoked=include_revoked)
-        return "ListTokens", request, lambda response: [wire.api_token_from_pb(t) for t in response.tokens]
-
-    @staticmethod
-    def revoke_token(token_id) -> Call:
-        return "RevokeToken", pb.RevokeTokenRequest(id=token_id), wire.api_token_from_pb
-
-    @staticmethod
-    def audit(limit) -> Call:
-        request = pb.ListAuditRequest(limit=limit)
-        return "ListAudit", request, lambda response: [wire.audit_entry_from_pb(e) for e in response.entries]
-
-    @staticmethod
-    def add_webhook(url, secret, subject_prefix, event_types, after_sequence) -> Call:
-        request = pb.AddWebhookRequest(
-            url=url, secret=secret or "", subject_prefix=subject_prefix, event_types=list(event_types)
-        )
-        if after_sequence is not None:
-            request.after_sequence = after_sequence
-        return (
-            "AddWebhook",
-            request,
-            lambda response: (wire.webhook_from_pb(response.webhook), response.secret),
-        )
-
-    @staticmethod
-    def list_webhooks() -> Call:
-        return (
-            "ListWebhooks",
-            pb.ListWebhooksRequest(),
-            lambda response: [wire.webhook_from_pb(w) for w in response.webhooks],
-        )
-
-    @staticmethod
-    def remove_webhook(webhook_id) -> Call:
-        return "RemoveWebhook", pb.RemoveWebhookRequest(id=webhook_id), lambda response: None
-
-    @staticmethod
-    def deliveries(webhook_id, limit) -> Call:
-        request = pb.ListDeliveriesRequest(webhook_id=webhook_id or 0, limit=limit)
-        return (
-            "ListDeliveries",
-            request,
-            lambda response: [wire.delivery_from_pb(d) for d in response.deliveries],
-        )
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class _Connection:
-    """What both clients hold: target, timeout, token, a channel with its stub, and the id cache."""
+    """What both clients hold: the addresses with a channel and stub each, the one calls go to now,
+    timeout, token, and the answers kept.
 
-    _channels: Any = grpc  # the module that opens channels: ``grpc`` or ``grpc.aio``
+    ``target`` is ``HOST:PORT`` or several, comma-separated (replicas): a call that finds its address
+    unreachable is sent to the next one, and later calls and Watch streams stay there.
+    """
+
+    _grpc: Any = grpc  # the module that opens channels: ``grpc`` or ``grpc.aio``
 
     def __init__(
         self,
@@ -237,347 +65,95 @@ class _Connection:
         self.timeout = timeout
         self._metadata = _auth(token)
         credentials = _tls(ca_cert)
-        self._channel = (
-            self._channels.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+        self._channels = [
+            self._grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
             if credentials
-            else self._channels.insecure_channel(target, options=_CHANNEL_OPTIONS)
-        )
-        self._stub = pb_grpc.ContractRegistryStub(self._channel)
-        self._ids: dict[int, SchemaRecord] = {}
-
-
-class RegistryClient(_Connection):
-    """Synchronous client; use as a context manager or call ``close``."""
-
-    def _call(self, call: Call) -> Any:
-        method, request, convert = call
-        try:
-            response = getattr(self._stub, method)(request, timeout=self.timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            raise _error(exc, self.target) from None
-        return convert(response)
-
-    def register(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        metadata: ContractMetadata | None = None,
-        normalize: bool = False,
-    ) -> RegisteredSchema:
-        """Register a ``Contract`` (its schema, references and metadata) or the given fields."""
-        return self._call(_Requests.register(subject, schema, format, references, metadata, normalize))
-
-    def check(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        version: int | str = "latest",
-    ) -> CheckResult:
-        return self._call(_Requests.check(subject, schema, format, references, version))
-
-    def lookup(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        include_deleted: bool = False,
-    ) -> RegisteredSchema:
-        return self._call(_Requests.lookup(subject, schema, format, references, include_deleted))
-
-    def get_by_id(self, schema_id: int) -> SchemaRecord:
-        if schema_id not in self._ids:
-            self._ids[schema_id] = self._call(_Requests.get_by_id(schema_id))
-        return self._ids[schema_id]
-
-    def get_version(
-        self, subject: str, version: int | str = "latest", include_deleted: bool = False
-    ) -> RegisteredSchema:
-        return self._call(_Requests.get_version(subject, version, include_deleted))
-
-    def latest(self, subject: str) -> RegisteredSchema:
-        return self.get_version(subject, "latest")
-
-    def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
-        return self._call(_Requests.list_subjects(prefix, include_deleted))
-
-    def list_versions(self, subject: str, include_deleted: bool = False) -> list[int]:
-        return self._call(_Requests.list_versions(subject, include_deleted))
-
-    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
-        return self._call(_Requests.delete_subject(subject, permanent))
-
-    def delete_version(self, subject: str, version: int | str, permanent: bool = False) -> int:
-        return self._call(_Requests.delete_version(subject, version, permanent))
-
-    def get_config(self, subject: str | None = None) -> SubjectConfig:
-        return self._call(_Requests.get_config(subject))
-
-    def set_config(
-        self, subject: str | None, level: Level | str, ruleset: str | None = None
-    ) -> SubjectConfig:
-        return self._call(_Requests.set_config(subject, level, ruleset))
-
-    def delete_config(self, subject: str | None) -> SubjectConfig:
-        return self._call(_Requests.delete_config(subject))
-
-    def get_mode(self, subject: str | None = None) -> str:
-        return self._call(_Requests.get_mode(subject))
-
-    def set_mode(self, subject: str | None, mode: str) -> str:
-        return self._call(_Requests.set_mode(subject, mode))
-
-    def register_consumer(
-        self,
-        name: str,
-        subject: str,
-        version: int | None = None,
-        reader_schema: str | None = None,
-        fields: Iterable[str] = (),
-        format: str | None = None,
-    ) -> Consumer:
-        return self._call(_Requests.register_consumer(name, subject, version, reader_schema, fields, format))
-
-    def list_consumers(self, subject: str | None = None) -> list[Consumer]:
-        return self._call(_Requests.list_consumers(subject))
-
-    def remove_consumer(self, name: str, subject: str) -> None:
-        return self._call(_Requests.remove_consumer(name, subject))
-
-    def create_token(
-        self, name: str, role: str, domains: Iterable[str] = (), expires_in: timedelta | None = None
-    ) -> tuple[ApiToken, str]:
-        """A new API token and its secret (admin only; the secret is never shown again)."""
-        return self._call(_Requests.create_token(name, role, domains, expires_in))
-
-    def list_tokens(self, include_revoked: bool = False) -> list[ApiToken]:
-        return self._call(_Requests.list_tokens(include_revoked))
-
-    def revoke_token(self, token_id: int) -> ApiToken:
-        return self._call(_Requests.revoke_token(token_id))
-
-    def audit(self, limit: int = 100) -> list[AuditEntry]:
-        """The newest ``limit`` audit entries, newest first (admin only)."""
-        return self._call(_Requests.audit(limit))
-
-    def add_webhook(
-        self,
-        url: str,
-        secret: str | None = None,
-        subject_prefix: str = "",
-        event_types: Iterable[str] = (),
-        after_sequence: int | None = None,
-    ) -> tuple[Webhook, str]:
-        """Subscribe ``url`` to change events (admin); returns it and its signing secret."""
-        return self._call(_Requests.add_webhook(url, secret, subject_prefix, event_types, after_sequence))
-
-    def list_webhooks(self) -> list[Webhook]:
-        return self._call(_Requests.list_webhooks())
-
-    def remove_webhook(self, webhook_id: int) -> None:
-        return self._call(_Requests.remove_webhook(webhook_id))
-
-    def deliveries(self, webhook_id: int | None = None, limit: int = 100) -> list[Delivery]:
-        """The delivery log, newest first."""
-        return self._call(_Requests.deliveries(webhook_id, limit))
-
-    def watch(
-        self,
-        after_sequence: int = 0,
-        subject_prefix: str = "",
-        event_types: Iterable[str] = (),
-        reconnect: bool = True,
-        domain: str = "",
-    ) -> EventStream:
-        """Change events after ``after_sequence``: the missed ones first, then live ones as they come.
-
-        With ``reconnect`` a broken stream (server restart, too slow a reader) is resumed from the
-        last sequence received, so every event arrives once, in order. ``close()`` ends it (also
-        from another thread).
-        """
-        request = _watch_request(after_sequence, subject_prefix, domain, event_types)
-        return EventStream(self._stub, request, self._metadata, self.target, reconnect)
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-class AsyncRegistryClient(_Connection):
-    """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
-
-    _channels = grpc.aio
-
-    async def _call(self, call: Call) -> Any:
-        method, request, convert = call
-        try:
-            response = await getattr(self._stub, method)(
-                request, timeout=self.timeout, metadata=self._metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise _error(exc, self.target) from None
-        return convert(response)
-
-    async def register(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        metadata: ContractMetadata | None = None,
-        normalize: bool = False,
-    ) -> RegisteredSchema:
-        return await self._call(_Requests.register(subject, schema, format, references, metadata, normalize))
-
-    async def check(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        version: int | str = "latest",
-    ) -> CheckResult:
-        return await self._call(_Requests.check(subject, schema, format, references, version))
-
-    async def lookup(
-        self,
-        subject: str | Contract,
-        schema: str | None = None,
-        format: str = "AVRO",
-        references: Iterable[Reference] = (),
-        include_deleted: bool = False,
-    ) -> RegisteredSchema:
-        return await self._call(_Requests.lookup(subject, schema, format, references, include_deleted))
-
-    async def get_by_id(self, schema_id: int) -> SchemaRecord:
-        if schema_id not in self._ids:
-            self._ids[schema_id] = await self._call(_Requests.get_by_id(schema_id))
-        return self._ids[schema_id]
-
-    async def get_version(
-        self, subject: str, version: int | str = "latest", include_deleted: bool = False
-    ) -> RegisteredSchema:
-        return await self._call(_Requests.get_version(subject, version, include_deleted))
-
-    async def latest(self, subject: str) -> RegisteredSchema:
-        return await self.get_version(subject, "latest")
-
-    async def list_subjects(self, prefix: str = "", include_deleted: bool = False) -> list[str]:
-        return await self._call(_Requests.list_subjects(prefix, include_deleted))
-
-    async def list_versions(self, subject: str, include_deleted: bool = False) -> list[int]:
-        return await self._call(_Requests.list_versions(subject, include_deleted))
-
-    async def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
-        return await self._call(_Requests.delete_subject(subject, permanent))
-
-    async def delete_version(self, subject: str, version: int | str, permanent: bool = False) -> int:
-        return await self._call(_Requests.delete_version(subject, version, permanent))
-
-    async def get_config(self, subject: str | None = None) -> SubjectConfig:
-        return await self._call(_Requests.get_config(subject))
-
-    async def set_config(
-        self, subject: str | None, level: Level | str, ruleset: str | None = None
-    ) -> SubjectConfig:
-        return await self._call(_Requests.set_config(subject, level, ruleset))
-
-    async def delete_config(self, subject: str | None) -> SubjectConfig:
-        return await self._call(_Requests.delete_config(subject))
-
-    async def get_mode(self, subject: str | None = None) -> str:
-        return await self._call(_Requests.get_mode(subject))
-
-    async def set_mode(self, subject: str | None, mode: str) -> str:
-        return await self._call(_Requests.set_mode(subject, mode))
-
-    async def register_consumer(
-        self,
-        name: str,
-        subject: str,
-        version: int | None = None,
-        reader_schema: str | None = None,
-        fields: Iterable[str] = (),
-        format: str | None = None,
-    ) -> Consumer:
-        return await self._call(
-            _Requests.register_consumer(name, subject, version, reader_schema, fields, format)
-        )
-
-    async def list_consumers(self, subject: str | None = None) -> list[Consumer]:
-        return await self._call(_Requests.list_consumers(subject))
-
-    async def remove_consumer(self, name: str, subject: str) -> None:
-        return await self._call(_Requests.remove_consumer(name, subject))
-
-    async def create_token(
-        self, name: str, role: str, domains: Iterable[str] = (), expires_in: timedelta | None = None
-    ) -> tuple[ApiToken, str]:
-        return await self._call(_Requests.create_token(name, role, domains, expires_in))
-
-    async def list_tokens(self, include_revoked: bool = False) -> list[ApiToken]:
-        return await self._call(_Requests.list_tokens(include_revoked))
-
-    async def revoke_token(self, token_id: int) -> ApiToken:
-        return await self._call(_Requests.revoke_token(token_id))
-
-    async def audit(self, limit: int = 100) -> list[AuditEntry]:
-        return await self._call(_Requests.audit(limit))
-
-    async def watch(
-        self,
-        after_sequence: int = 0,
-        subject_prefix: str = "",
-        event_types: Iterable[str] = (),
-        reconnect: bool = True,
-        domain: str = "",
-    ) -> AsyncIterator[Event]:
-        """The async form of ``RegistryClient.watch``: ``async for event in client.watch(): …``."""
-        request = _watch_request(after_sequence, subject_prefix, domain, event_types)
-        backoff = _Backoff()
-        while True:
-            call = self._stub.Watch(request, metadata=self._metadata)
-            try:
-                async for response in call:
-                    event = _new_event(response, request, backoff)
-                    if event is not None:
-                        yield event
-            except grpc.aio.AioRpcError as exc:
-                if not (reconnect and exc.code() in _RESUMABLE):
-                    raise _error(exc, self.target) from None
-            finally:
-                call.cancel()
-            if not reconnect:
-                return
-            await asyncio.sleep(backoff.next())
-
-    async def close(self) -> None:
-        await self._channel.close()
-
-    async def __aenter__(self) -> AsyncRegistryClient:
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        await self.close()
+            else self._grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            for address in _addresses(target)
+        ]
+        self._stubs = [pb_grpc.ContractRegistryStub(channel) for channel in self._channels]
+        self._current = 0  # index of the address calls go to
+        self._kept: dict[tuple[str, bytes], Any] = {}  # answers of ``lasting`` calls
+
+    @property
+    def _stub(self) -> pb_grpc.ContractRegistryStub:
+        return self._stubs[self._current]
+
+    def _fail_over(self, exc: grpc.RpcError) -> bool:
+        """Move on to the next address if ``exc`` says the current one is unreachable and there is
+        another; True if it did."""
+        if len(self._stubs) == 1 or not _unreachable(exc):
+            return False
+        self._current = (self._current + 1) % len(self._stubs)
+        return True
+
+    def _known(self, call: Call[R]) -> R | None:
+        """The kept answer of a ``lasting`` call asked before, else None."""
+        return self._kept.get(_kept_key(call)) if call.lasting else None
+
+    def _answer(self, call: Call[R], response: Any) -> R:
+        """What the response of ``call`` reads as; kept if the call is ``lasting``."""
+        answer = call.read(response)
+        if call.lasting:
+            self._kept[_kept_key(call)] = answer
+        return answer
+
+
+def _blocking(describe: Callable[P, Call[R]]) -> Callable[Concatenate[RegistryClient, P], R]:
+    """The call ``describe`` makes, as a ``RegistryClient`` method returning its answer."""
+
+    def method(self: RegistryClient, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._call(describe(*args, **kwargs))
+
+    return _as_method(method, describe, "RegistryClient", _answer_type(describe))
+
+
+def _awaited(
+    describe: Callable[P, Call[R]],
+) -> Callable[Concatenate[AsyncRegistryClient, P], Coroutine[Any, Any, R]]:
+    """The call ``describe`` makes, as an ``AsyncRegistryClient`` coroutine method."""
+
+    async def method(self: AsyncRegistryClient, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._call(describe(*args, **kwargs))
+
+    return _as_method(method, describe, "AsyncRegistryClient", _answer_type(describe))
+
+
+def _streaming(describe: Callable[P, Watch], owner: str, returns: Any) -> Callable[Concatenate[Any, P], Any]:
+    """The stream ``describe`` opens, as a method returning the client's iterator of events (``_open``)."""
+
+    def method(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        return self._open(describe(*args, **kwargs))
+
+    return _as_method(method, describe, owner, returns)
+
+
+def _as_method(method: Callable, describe: Callable, owner: str, returns: Any) -> Any:
+    """``method`` named, documented and signed as ``describe`` with ``self`` first, returning ``returns``:
+    ``help()``, editors and ``inspect`` show the call's own parameters, not ``*args, **kwargs``."""
+    signature = inspect.signature(describe, eval_str=True)
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__name__ = describe.__name__
+    method.__qualname__ = f"{owner}.{describe.__name__}"
+    method.__doc__ = describe.__doc__
+    method.__signature__ = signature.replace(
+        parameters=[self_parameter, *signature.parameters.values()], return_annotation=returns
+    )
+    return method
+
+
+def _answer_type(describe: Callable[..., Call]) -> Any:
+    """``R`` of the ``Call[R]`` that ``describe`` returns (None for ``Call[None]``)."""
+    (answer,) = get_args(inspect.signature(describe, eval_str=True).return_annotation)
+    return None if answer is type(None) else answer
 
 
 class EventStream:
     """An iterator of ``Event``s over a Watch stream that resumes after failures by itself."""
 
-    def __init__(self, stub, request: pb.WatchRequest, metadata, target: str, reconnect: bool):
-        self._stub = stub
+    def __init__(self, client: RegistryClient, request: pb.WatchRequest, reconnect: bool):
+        self._client = client  # its current address is where the stream (re)opens
         self._request = request
-        self._metadata = metadata
-        self._target = target
         self._reconnect = reconnect
         self._call = None
         self._closed = threading.Event()
@@ -594,7 +170,7 @@ class EventStream:
     def __next__(self) -> Event:
         while not self._closed.is_set():
             if self._call is None:
-                self._call = self._stub.Watch(self._request, metadata=self._metadata)
+                self._call = self._client._stub.Watch(self._request, metadata=self._client._metadata)
             try:
                 for response in self._call:
                     event = _new_event(response, self._request, self._backoff)
@@ -605,7 +181,8 @@ class EventStream:
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._call = None
-                    raise _error(exc, self._target) from None
+                    raise _error(exc, self._client.target) from None
+                self._client._fail_over(exc)
             self._call = None
             if not self._reconnect:
                 break
@@ -646,17 +223,6 @@ _RESUMABLE = (
 )
 
 
-def _watch_request(after_sequence, subject_prefix, domain, event_types) -> pb.WatchRequest:
-    if after_sequence < 0:
-        raise InvalidArgument("after_sequence: must be 0 or more")
-    return pb.WatchRequest(
-        after_sequence=after_sequence,
-        subject_prefix=subject_prefix,
-        domain=domain,
-        event_types=list(event_types),
-    )
-
-
 def _new_event(response: pb.WatchResponse, request: pb.WatchRequest, backoff: _Backoff) -> Event | None:
     """The event a Watch response carries, if it is past the last one received; moves the resume point.
 
@@ -672,34 +238,154 @@ def _new_event(response: pb.WatchResponse, request: pb.WatchRequest, backoff: _B
     return event
 
 
-def _schema_fields(subject, schema, format, references) -> dict[str, Any]:
-    """The subject, schema, format and references of a request, from a ``Contract`` or the arguments."""
-    if isinstance(subject, Contract):
-        contract = subject
-        subject, schema, format, references = (
-            contract.subject,
-            contract.schema,
-            contract.format,
-            contract.references,
-        )
-    elif schema is None:
-        raise TypeError("schema is required when no Contract is given")
-    return {
-        "subject": subject,
-        "schema": schema,
-        "format": format,
-        "references": wire.references_to_pb(as_references(references)),
-    }
+class RegistryClient(_Connection):
+    """Synchronous client; use as a context manager or call ``close``."""
+
+    def _call(self, call: Call[R]) -> R:
+        known = self._known(call)
+        if known is not None:
+            return known
+        tries = len(self._stubs)  # each address at most once
+        while True:
+            try:
+                response = getattr(self._stub, call.rpc)(
+                    call.request, timeout=self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError as exc:
+                tries -= 1
+                if not (tries and self._fail_over(exc)):
+                    raise _error(exc, self.target) from None
+            else:
+                return self._answer(call, response)
+
+    register = _blocking(calls.register)
+    check = _blocking(calls.check)
+    lookup = _blocking(calls.lookup)
+    get_by_id = _blocking(calls.get_by_id)
+    get_version = _blocking(calls.get_version)
+    latest = _blocking(calls.latest)
+    list_subjects = _blocking(calls.list_subjects)
+    list_versions = _blocking(calls.list_versions)
+    delete_subject = _blocking(calls.delete_subject)
+    delete_version = _blocking(calls.delete_version)
+    get_config = _blocking(calls.get_config)
+    set_config = _blocking(calls.set_config)
+    delete_config = _blocking(calls.delete_config)
+    get_mode = _blocking(calls.get_mode)
+    set_mode = _blocking(calls.set_mode)
+    register_consumer = _blocking(calls.register_consumer)
+    list_consumers = _blocking(calls.list_consumers)
+    remove_consumer = _blocking(calls.remove_consumer)
+    create_token = _blocking(calls.create_token)
+    list_tokens = _blocking(calls.list_tokens)
+    revoke_token = _blocking(calls.revoke_token)
+    audit = _blocking(calls.audit)
+    add_webhook = _blocking(calls.add_webhook)
+    list_webhooks = _blocking(calls.list_webhooks)
+    remove_webhook = _blocking(calls.remove_webhook)
+    deliveries = _blocking(calls.deliveries)
+
+    def _open(self, watch: Watch) -> EventStream:
+        return EventStream(self, watch.request, watch.reconnect)
+
+    watch = _streaming(calls.watch, "RegistryClient", EventStream)
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
-def _version(version: int | str) -> int:
-    """The wire form: 0 is the latest version."""
-    if version in ("latest", -1):
-        return 0
-    try:
-        return int(version)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"version: {version!r} is not a version number or 'latest'") from None
+class AsyncRegistryClient(_Connection):
+    """The same calls over ``grpc.aio``; use as an async context manager or await ``close``."""
+
+    _grpc = grpc.aio
+
+    async def _call(self, call: Call[R]) -> R:
+        known = self._known(call)
+        if known is not None:
+            return known
+        tries = len(self._stubs)  # each address at most once
+        while True:
+            try:
+                response = await getattr(self._stub, call.rpc)(
+                    call.request, timeout=self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError as exc:
+                tries -= 1
+                if not (tries and self._fail_over(exc)):
+                    raise _error(exc, self.target) from None
+            else:
+                return self._answer(call, response)
+
+    register = _awaited(calls.register)
+    check = _awaited(calls.check)
+    lookup = _awaited(calls.lookup)
+    get_by_id = _awaited(calls.get_by_id)
+    get_version = _awaited(calls.get_version)
+    latest = _awaited(calls.latest)
+    list_subjects = _awaited(calls.list_subjects)
+    list_versions = _awaited(calls.list_versions)
+    delete_subject = _awaited(calls.delete_subject)
+    delete_version = _awaited(calls.delete_version)
+    get_config = _awaited(calls.get_config)
+    set_config = _awaited(calls.set_config)
+    delete_config = _awaited(calls.delete_config)
+    get_mode = _awaited(calls.get_mode)
+    set_mode = _awaited(calls.set_mode)
+    register_consumer = _awaited(calls.register_consumer)
+    list_consumers = _awaited(calls.list_consumers)
+    remove_consumer = _awaited(calls.remove_consumer)
+    create_token = _awaited(calls.create_token)
+    list_tokens = _awaited(calls.list_tokens)
+    revoke_token = _awaited(calls.revoke_token)
+    audit = _awaited(calls.audit)
+    add_webhook = _awaited(calls.add_webhook)
+    list_webhooks = _awaited(calls.list_webhooks)
+    remove_webhook = _awaited(calls.remove_webhook)
+    deliveries = _awaited(calls.deliveries)
+
+    async def _open(self, watch: Watch) -> AsyncIterator[Event]:
+        """The events of a Watch stream, resumed as ``EventStream`` does: ``async for event in …``."""
+        request = watch.request
+        backoff = _Backoff()
+        while True:
+            call = self._stub.Watch(request, metadata=self._metadata)
+            try:
+                async for response in call:
+                    event = _new_event(response, request, backoff)
+                    if event is not None:
+                        yield event
+            except grpc.RpcError as exc:
+                if not (watch.reconnect and exc.code() in _RESUMABLE):
+                    raise _error(exc, self.target) from None
+                self._fail_over(exc)
+            finally:
+                call.cancel()
+            if not watch.reconnect:
+                return
+            await asyncio.sleep(backoff.next())
+
+    watch = _streaming(calls.watch, "AsyncRegistryClient", AsyncIterator[Event])
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+    async def __aenter__(self) -> AsyncRegistryClient:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+
+def _kept_key(call: Call) -> tuple[str, bytes]:
+    return call.rpc, call.request.SerializeToString(deterministic=True)
 
 
 def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:
@@ -715,6 +401,16 @@ def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:
 
 def _auth(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def _addresses(target: str) -> list[str]:
+    """The addresses of ``HOST:PORT[,HOST:PORT...]``, in order."""
+    return [address.strip() for address in target.split(",") if address.strip()] or [target]
+
+
+def _unreachable(exc: grpc.RpcError) -> bool:
+    """No registry answered: the connection failed (a registry's own errors carry trailing metadata)."""
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and not exc.trailing_metadata()
 
 
 def _error(exc: grpc.RpcError, target: str):
