@@ -11,6 +11,7 @@ of every replica.
 
 Retention (``EventLog.compact``) removes old events by count or age and records the highest removed
 sequence (``compacted_through``); a watcher asking to resume from before it gets OUT_OF_RANGE.
+Appending is ``Store.append_event``, called by the service inside each change's transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, SequenceCompacted
@@ -37,43 +38,6 @@ from registry.model import (  # noqa: F401  (the event types are re-exported: ev
 )
 from registry.store import Store
 from registry.store.models import EventCounterRow, EventRow, as_utc
-
-NOTIFY_CHANNEL = "meshgate_events"
-
-
-def append_event(
-    session: Session,
-    store: Store,
-    type: str,
-    subject: str,
-    version: int | None = None,
-    schema_id: int | None = None,
-    **detail,
-) -> int:
-    """Add an event to the change being written in ``session``; returns its sequence number."""
-    counter = session.execute(
-        select(EventCounterRow).where(EventCounterRow.id == 1).with_for_update()
-    ).scalar_one()
-    counter.last_sequence += 1
-    sequence = counter.last_sequence
-    session.add(
-        EventRow(
-            sequence=sequence,
-            type=type,
-            subject=subject,
-            version=version,
-            schema_id=schema_id,
-            detail=detail,
-            created_at=datetime.now(UTC),
-        )
-    )
-    if store.dialect == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": NOTIFY_CHANNEL, "payload": str(sequence)},
-        )
-    session.info["events_appended"] = True
-    return sequence
 
 
 class EventLog:

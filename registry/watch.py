@@ -25,8 +25,8 @@ from datetime import timedelta
 from sqlalchemy.engine import make_url
 
 from registry.errors import InvalidArgument, SubscriberTooSlow
-from registry.events import NOTIFY_CHANNEL, Event, EventFilter, EventLog
-from registry.store import Store
+from registry.events import Event, EventFilter, EventLog
+from registry.store import NOTIFY_CHANNEL, Store
 
 log = logging.getLogger(__name__)
 
