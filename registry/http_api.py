@@ -4,7 +4,8 @@ The REST routes are the ones ``confluent_kafka.schema_registry.SchemaRegistryCli
 serializers call, with Confluent's paths, query parameters, JSON shapes and error codes, so existing
 clients work unchanged. Every route is a thin translation onto ``RegistryService``; the service's calls
 are synchronous and run in the thread pool. Errors are the types of ``registry.errors``, turned into
-``{"error_code": N, "message": "..."}`` in one place (``_endpoint``); anything unexpected becomes a 500
+``{"error_code": N, "message": "..."}`` in one place (``_endpoint``; a refused schema adds its
+``violations`` and ``brokenConsumers``); anything unexpected becomes a 500
 with a generic message (the traceback goes to the server log, never to the client).
 """
 
