@@ -7,10 +7,11 @@ commit) to wake every replica's watchers.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from registry.model import Event
@@ -23,6 +24,7 @@ class EventQueries:
     """``Store``'s methods over ``events`` and ``event_counter``."""
 
     dialect: str
+    url: str
 
     def append_event(
         self,
@@ -101,6 +103,17 @@ class EventQueries:
         removed = session.execute(delete(EventRow).where(EventRow.sequence <= through)).rowcount
         counter.compacted_through = through
         return removed
+
+    async def event_notifications(self) -> AsyncIterator[None]:
+        """PostgreSQL only: one item per event any replica appends (``LISTEN`` on its own connection);
+        ends with the connection's error."""
+        import psycopg  # here: only PostgreSQL stores need it
+
+        dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
+            await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            async for _ in connection.notifies():
+                yield
 
 
 def _event(row: EventRow) -> Event:
