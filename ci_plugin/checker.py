@@ -117,7 +117,7 @@ def check_against_registry(
                     subject, contract.schema, contract.format, contract.references, version="all"
                 )
                 for violation in verdict.violations:
-                    result.findings.append(_registry_finding(change.new, violation, verdict.consumers))
+                    result.findings.append(_registry_finding(change.new, violation, verdict.broken_consumers))
         else:
             consumers = sorted(consumer.name for consumer in client.list_consumers(subject))
             if consumers:
@@ -171,17 +171,16 @@ def _compat_finding(new: ContractFile, violation) -> Finding:
     )
 
 
-def _registry_finding(new: ContractFile, violation, broken_consumers: list[str]) -> Finding:
-    """A violation from the registry: of the subject's level, or of a registered consumer.
-
-    The registry words a consumer's violation as "consumer 'NAME' cannot read it: ..."."""
-    consumer = next(
-        (name for name in broken_consumers if violation.message.startswith(f"consumer {name!r}")), None
-    )
-    if consumer:
-        fix = f"Keep what consumer {consumer} reads (see the message), or agree a migration with its owners first."
-    else:
+def _registry_finding(new: ContractFile, violation, broken_consumers) -> Finding:
+    """A violation from the registry: of the subject's level, or of a registered consumer (the
+    verdict's ``broken_consumers`` list each consumer's violations and the fields they break)."""
+    consumer = next((c for c in broken_consumers if violation in c.violations), None)
+    if consumer is None:
         fix = "Make the change compatible with every registered version at the subject's level, or publish a new subject."
+    elif consumer.fields:
+        fix = f"Keep field(s) {', '.join(consumer.fields)} that consumer {consumer.name} reads, or agree a migration with its owners first."
+    else:
+        fix = f"Keep what consumer {consumer.name} reads (see the message), or agree a migration with its owners first."
     return Finding(
         rule=violation.rule,
         message=violation.message,
@@ -189,7 +188,7 @@ def _registry_finding(new: ContractFile, violation, broken_consumers: list[str])
         line=violation.line,
         path=violation.path,
         fix=fix,
-        consumers=(consumer,) if consumer else (),
+        consumers=(consumer.name,) if consumer else (),
     )
 
 

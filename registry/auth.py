@@ -24,14 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from registry.contract import domain_of
 from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
 from registry.model import ROLES, ApiToken, AuditEntry
 from registry.store import Store
-from registry.store.models import ApiTokenRow, AuditRow, as_utc
 
 TOKEN_PREFIX = "mgt_"
 _DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -143,31 +139,19 @@ class Tokens:
             raise InvalidArgument("expires in: must be positive")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        row = ApiTokenRow(
-            name=name.strip(),
-            token_hash=_hash(secret),
-            role=role,
-            domains=list(domains),
-            created_at=now,
-            created_by=created_by,
-            expires_at=now + expires_in if expires_in else None,
+        expires_at = now + expires_in if expires_in else None
+        token = self.store.write(
+            lambda session: self.store.add_token(
+                session, name.strip(), _hash(secret), role, domains, now, created_by, expires_at
+            )
         )
-
-        def work(session: Session) -> ApiToken:
-            session.add(row)
-            session.flush()
-            return _token(row)
-
-        return self.store.write(work), secret
+        return token, secret
 
     def authenticate(self, secret: str | None) -> Principal:
         if not secret:
             raise Unauthenticated("no token: send 'authorization: Bearer <token>' (or Basic auth)")
         with self.store.read() as session:
-            row = session.execute(
-                select(ApiTokenRow).where(ApiTokenRow.token_hash == _hash(secret))
-            ).scalar_one_or_none()
-            token = None if row is None else _token(row)
+            token = self.store.token_by_hash(session, _hash(secret))
         if token is None:
             raise Unauthenticated("unknown token")
         _refuse_if_dead(token)
@@ -180,59 +164,42 @@ class Tokens:
         if principal.token_id is None:
             return
         with self.store.read() as session:
-            row = session.get(ApiTokenRow, principal.token_id)
-            token = None if row is None else _token(row)
+            token = self.store.token(session, principal.token_id)
         if token is None:
             raise Unauthenticated(f"token {principal.name!r} (id {principal.token_id}) no longer exists")
         _refuse_if_dead(token)
 
     def revoke(self, token_id: int) -> ApiToken:
-        def work(session: Session) -> ApiToken:
-            row = session.get(ApiTokenRow, token_id)
-            if row is None:
+        def work(session) -> ApiToken:
+            token = self.store.revoke_token(session, token_id, datetime.now(UTC))
+            if token is None:
                 raise TokenNotFound(f"token id {token_id} not found")
-            if row.revoked_at is None:
-                row.revoked_at = datetime.now(UTC)
-            return _token(row)
+            return token
 
         return self.store.write(work)
 
     def list(self, include_revoked: bool = False) -> list[ApiToken]:
-        query = select(ApiTokenRow).order_by(ApiTokenRow.id)
-        if not include_revoked:
-            query = query.where(ApiTokenRow.revoked_at.is_(None))
         with self.store.read() as session:
-            return [_token(row) for row in session.scalars(query)]
+            return self.store.tokens(session, include_revoked)
 
     def record(self, principal: Principal | None, action: str, target: str, peer: str, outcome: str) -> None:
         """Add one line to the audit log (``principal`` None: the caller had no valid token)."""
-        row = AuditRow(
-            time=datetime.now(UTC),
-            token_id=principal.token_id if principal else None,
-            token_name=principal.name if principal else "(unauthenticated)",
-            action=action,
-            target=target[:255],
-            peer=peer[:255],
-            outcome=outcome,
+        self.store.write(
+            lambda session: self.store.add_audit_entry(
+                session,
+                time=datetime.now(UTC),
+                token_id=principal.token_id if principal else None,
+                token_name=principal.name if principal else "(unauthenticated)",
+                action=action,
+                target=target[:255],
+                peer=peer[:255],
+                outcome=outcome,
+            )
         )
-        self.store.write(lambda session: session.add(row))
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
-        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(limit, 10_000)))
         with self.store.read() as session:
-            return [
-                AuditEntry(
-                    row.id,
-                    as_utc(row.time),
-                    row.token_id,
-                    row.token_name,
-                    row.action,
-                    row.target,
-                    row.peer,
-                    row.outcome,
-                )
-                for row in session.scalars(query)
-            ]
+            return self.store.audit_entries(session, max(1, min(limit, 10_000)))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -257,16 +224,3 @@ def _refuse_if_dead(token: ApiToken) -> None:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _token(row: ApiTokenRow) -> ApiToken:
-    return ApiToken(
-        id=row.id,
-        name=row.name,
-        role=row.role,
-        domains=tuple(row.domains or ()),
-        created_at=as_utc(row.created_at),
-        created_by=row.created_by,
-        expires_at=as_utc(row.expires_at),
-        revoked_at=as_utc(row.revoked_at),
-    )

@@ -7,6 +7,10 @@ Each error is a type, mapped once to a gRPC status code (``grpc_status``) and to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from registry.model import BrokenConsumer
 
 
 class MeshgateError(Exception):
@@ -67,6 +71,13 @@ class InvalidMode(InvalidArgument):
     error_code = 42204
 
 
+class InvalidRuleset(InvalidArgument):
+    """A compatibility rule set the subject's schema format does not have (the message names the
+    format and the rule sets it has)."""
+
+    error_code = 42203
+
+
 class IncompatibleSchema(MeshgateError):
     """The schema breaks the subject's compatibility level or a registered consumer."""
 
@@ -74,10 +85,17 @@ class IncompatibleSchema(MeshgateError):
     http_status = 409
     error_code = 409
 
-    def __init__(self, message: str, violations: list | None = None, consumers: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        violations: list | None = None,
+        consumers: list[str] | None = None,
+        broken_consumers: list[BrokenConsumer] | None = None,
+    ):
         super().__init__(message)
         self.violations = list(violations or [])
         self.consumers = list(consumers or [])
+        self.broken_consumers = list(broken_consumers or [])
 
 
 class SubjectNotFound(MeshgateError):

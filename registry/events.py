@@ -11,15 +11,13 @@ of every replica.
 
 Retention (``EventLog.compact``) removes old events by count or age and records the highest removed
 sequence (``compacted_through``); a watcher asking to resume from before it gets OUT_OF_RANGE.
+Appending is ``Store.append_event``, called by the service inside each change's transaction.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, SequenceCompacted
 from registry.model import (  # noqa: F401  (the event types are re-exported: events.VERSION_REGISTERED …)
@@ -36,44 +34,6 @@ from registry.model import (  # noqa: F401  (the event types are re-exported: ev
     EventFilter,
 )
 from registry.store import Store
-from registry.store.models import EventCounterRow, EventRow, as_utc
-
-NOTIFY_CHANNEL = "meshgate_events"
-
-
-def append_event(
-    session: Session,
-    store: Store,
-    type: str,
-    subject: str,
-    version: int | None = None,
-    schema_id: int | None = None,
-    **detail,
-) -> int:
-    """Add an event to the change being written in ``session``; returns its sequence number."""
-    counter = session.execute(
-        select(EventCounterRow).where(EventCounterRow.id == 1).with_for_update()
-    ).scalar_one()
-    counter.last_sequence += 1
-    sequence = counter.last_sequence
-    session.add(
-        EventRow(
-            sequence=sequence,
-            type=type,
-            subject=subject,
-            version=version,
-            schema_id=schema_id,
-            detail=detail,
-            created_at=datetime.now(UTC),
-        )
-    )
-    if store.dialect == "postgresql":
-        session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": NOTIFY_CHANNEL, "payload": str(sequence)},
-        )
-    session.info["events_appended"] = True
-    return sequence
 
 
 class EventLog:
@@ -84,19 +44,14 @@ class EventLog:
 
     def read(self, after: int, limit: int = 500, where: EventFilter | None = None) -> list[Event]:
         """Up to ``limit`` events with a sequence above ``after``, oldest first."""
-        query = select(EventRow).where(EventRow.sequence > after).order_by(EventRow.sequence).limit(limit)
-        if where is not None and where.subject_prefix:
-            query = query.where(EventRow.subject.startswith(where.subject_prefix, autoescape=True))
-        if where is not None and where.types:
-            query = query.where(EventRow.type.in_(sorted(where.types)))
+        where = where or EventFilter()
         with self.store.read() as session:
-            return [_event(row) for row in session.scalars(query)]
+            return self.store.events_after(session, after, limit, where.subject_prefix, where.types)
 
     def bounds(self) -> tuple[int, int]:
         """(compacted_through, last_sequence): events after the first and up to the second exist."""
         with self.store.read() as session:
-            counter = session.get(EventCounterRow, 1)
-            return counter.compacted_through, counter.last_sequence
+            return self.store.event_bounds(session)
 
     def require_retained(self, after: int) -> None:
         """Raise ``SequenceCompacted`` when events after ``after`` were removed by retention."""
@@ -112,38 +67,8 @@ class EventLog:
         newest event always stays, so the log's position survives); returns how many went."""
         if keep_last is not None and keep_last < 1:
             raise InvalidArgument("retention: keep_last must be at least 1")
-
-        def work(session: Session) -> int:
-            counter = session.execute(
-                select(EventCounterRow).where(EventCounterRow.id == 1).with_for_update()
-            ).scalar_one()
-            through = counter.compacted_through
-            if keep_last is not None:
-                through = max(through, counter.last_sequence - keep_last)
-            if older_than is not None:
-                cutoff = datetime.now(UTC) - older_than
-                newest_old = session.execute(
-                    select(func.max(EventRow.sequence)).where(EventRow.created_at < cutoff)
-                ).scalar_one()
-                if newest_old is not None:
-                    through = max(through, min(newest_old, counter.last_sequence - 1))
-            removed = session.execute(delete(EventRow).where(EventRow.sequence <= through)).rowcount
-            counter.compacted_through = through
-            return removed
-
-        return self.store.write(work)
-
-
-def _event(row: EventRow) -> Event:
-    return Event(
-        sequence=row.sequence,
-        type=row.type,
-        subject=row.subject,
-        version=row.version,
-        schema_id=row.schema_id,
-        time=as_utc(row.created_at),
-        detail=dict(row.detail or {}),
-    )
+        cutoff = datetime.now(UTC) - older_than if older_than is not None else None
+        return self.store.write(lambda session: self.store.compact_events(session, keep_last, cutoff))
 
 
 def detail_json(event: Event) -> str:

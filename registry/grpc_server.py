@@ -1,8 +1,9 @@
 """The registry's gRPC side: a grpc.aio servicer thin over ``RegistryService``.
 
 Every RPC runs the service in a worker thread and maps errors in one place (``_call``): a
-``MeshgateError`` becomes its status code, its message and the ``meshgate-error-bin`` trailing
-metadata (``registry.grpc_errors``); anything else is logged and answered INTERNAL with a generic
+``MeshgateError`` becomes its status code, its message and its trailing metadata
+(``meshgate-error-bin``, and ``meshgate-broken-consumers-bin`` for a schema consumers refuse:
+``registry.grpc_errors``); anything else is logged and answered INTERNAL with a generic
 message, so no traceback reaches a client. Health checking (``grpc.health.v1``) and server reflection
 are on. Limits: a request message may be at most ``MAX_RECEIVE_BYTES`` (4 MiB); a schema text at most
 ``registry.compat.MAX_SCHEMA_BYTES`` (1 MiB, RESOURCE_EXHAUSTED beyond).
@@ -29,7 +30,9 @@ from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
 from registry.grpc_auth import current_principal
 from registry.metrics import OK, Metrics
-from registry.service import RegisteredSchema, RegistryService
+from registry.model import RegisteredSchema
+from registry.service import RegistryService
+from registry.versions import LATEST
 from registry.watch import EventHub
 from registry.webhooks import Webhooks
 
@@ -41,12 +44,14 @@ MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
 class RegistryServicer(pb_grpc.ContractRegistryServicer):
-    def __init__(self, service: RegistryService, metrics: Metrics, hub: EventHub, tokens: Tokens):
+    def __init__(
+        self, service: RegistryService, metrics: Metrics, hub: EventHub, tokens: Tokens, webhooks: Webhooks
+    ):
         self.service = service
         self.metrics = metrics
         self.hub = hub
         self.tokens = tokens
-        self.webhooks = Webhooks(service.store)
+        self.webhooks = webhooks
         self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
 
     def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
@@ -88,7 +93,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             request.schema,
             format=request.format or "AVRO",
             references=wire.references_from_pb(request.references),
-            version=request.version or "latest",
+            version=request.version or LATEST,
         )
         return wire.check_result_to_pb(result)
 
@@ -116,9 +121,9 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return wire.schema_to_pb(record)
 
     async def GetSchemaByVersion(self, request, context) -> pb.SchemaVersion:
-        version = "latest" if request.version in (0, -1) else request.version
+        version = request.version or LATEST  # 0 on the wire is the latest (as is -1)
         cached = None
-        if self.service.store.reads_are_local and not request.include_deleted:
+        if self.service.reads_are_local and not request.include_deleted:
             cached = lambda: self.service.cached_version(request.subject, version)  # noqa: E731
         registered = await self._call(
             context,
@@ -150,7 +155,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return pb.DeleteSubjectResponse(versions=versions)
 
     async def DeleteVersion(self, request, context) -> pb.DeleteVersionResponse:
-        version = "latest" if request.version in (0, -1) else request.version
+        version = request.version or LATEST
         deleted = await self._call(
             context, "DeleteVersion", self.service.delete_version, request.subject, version, request.permanent
         )
@@ -233,7 +238,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
                 else:
                     await context.write(pb.WatchResponse(event=wire.event_to_pb(event)))
         except MeshgateError as exc:
-            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
     async def CreateToken(self, request: pb.CreateTokenRequest, context) -> pb.CreateTokenResponse:
@@ -317,7 +322,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             self.metrics.observe("grpc", method, time.perf_counter() - start, type(exc).__name__)
             if isinstance(exc, IncompatibleSchema) and method == "Register":
                 self.metrics.rejection(args[0].subject)
-            context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
+            context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
             await context.abort(grpc_errors.status_code(exc), exc.message)
         except Exception:
             self.metrics.observe("grpc", method, time.perf_counter() - start, "internal")
@@ -332,6 +337,7 @@ def create_grpc_server(
     metrics: Metrics,
     hub: EventHub,
     tokens: Tokens,
+    webhooks: Webhooks,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     max_receive_bytes: int = MAX_RECEIVE_BYTES,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
@@ -350,7 +356,9 @@ def create_grpc_server(
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ],
     )
-    pb_grpc.add_ContractRegistryServicer_to_server(RegistryServicer(service, metrics, hub, tokens), server)
+    pb_grpc.add_ContractRegistryServicer_to_server(
+        RegistryServicer(service, metrics, hub, tokens, webhooks), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

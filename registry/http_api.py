@@ -4,7 +4,8 @@ The REST routes are the ones ``confluent_kafka.schema_registry.SchemaRegistryCli
 serializers call, with Confluent's paths, query parameters, JSON shapes and error codes, so existing
 clients work unchanged. Every route is a thin translation onto ``RegistryService``; the service's calls
 are synchronous and run in the thread pool. Errors are the types of ``registry.errors``, turned into
-``{"error_code": N, "message": "..."}`` in one place (``_endpoint``); anything unexpected becomes a 500
+``{"error_code": N, "message": "..."}`` in one place (``_endpoint``; a refused schema adds its
+``violations`` and ``brokenConsumers``); anything unexpected becomes a 500
 with a generic message (the traceback goes to the server log, never to the client).
 """
 
@@ -31,6 +32,7 @@ from registry.errors import (
     IncompatibleSchema,
     InvalidArgument,
     InvalidCompatibilityLevel,
+    InvalidRuleset,
     InvalidSchema,
     MeshgateError,
     PayloadTooLarge,
@@ -39,6 +41,7 @@ from registry.errors import (
     Unauthenticated,
 )
 from registry.metrics import OK, Metrics
+from registry.versions import LATEST, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,9 @@ DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 """Largest request body accepted (4 MiB): room for a 1 MiB schema even when JSON escaping grows it."""
 
 SCHEMA_TYPES = ("AVRO", "PROTOBUF")
-_MAX_VERSION = _MAX_ID = 2**31 - 1
+RULESET_KEY = "compatibilityRuleset"
+"""meshgate's extension of the config body: the format's named rule set (Protobuf ``WIRE``, …)."""
+_MAX_ID = 2**31 - 1
 
 Handler = Callable[[Request], Awaitable[Any]]
 
@@ -144,7 +149,7 @@ class _ConfluentApi:
                 response = result if isinstance(result, Response) else RegistryJSONResponse(result)
             except MeshgateError as exc:
                 outcome = type(exc).__name__
-                response = _error(exc.http_status, exc.error_code, exc.message)
+                response = _error_response(exc)
                 if isinstance(exc, Unauthenticated):
                     response.headers["WWW-Authenticate"] = 'Basic realm="meshgate", charset="UTF-8"'
             except Exception:
@@ -333,7 +338,7 @@ class _ConfluentApi:
         subject = request.path_params["subject"]
         version = _version(request.path_params["version"])
         deleted = _flag(request, "deleted")
-        if not deleted and self.service.store.reads_are_local:
+        if not deleted and self.service.reads_are_local:
             cached = self.service.cached_version(subject, version)
             if cached is not None:
                 return cached
@@ -371,6 +376,8 @@ class _ConfluentApi:
         body: dict[str, Any] = {"is_compatible": result.compatible}
         if _flag(request, "verbose"):
             body["messages"] = [_violation_text(v) for v in result.violations]
+        if result.broken_consumers:
+            body["brokenConsumers"] = [_broken_consumer_body(c) for c in result.broken_consumers]
         return body
 
     # -- config and mode
@@ -385,7 +392,7 @@ class _ConfluentApi:
                 f"subject {subject!r} has no compatibility level of its own: the global one applies "
                 "(GET /config, or defaultToGlobal=true)"
             )
-        return {"compatibilityLevel": config.level.value}
+        return _config_body("compatibilityLevel", config)
 
     async def set_config(self, request: Request) -> dict:
         subject = request.path_params.get("subject")
@@ -399,8 +406,11 @@ class _ConfluentApi:
             level = Level.parse(text)
         except ValueError as exc:
             raise InvalidCompatibilityLevel(f"compatibility: {exc}") from None
-        config = await self._call(self.service.set_config, subject, level)
-        return {"compatibility": config.level.value}
+        ruleset = body.get(RULESET_KEY)
+        if ruleset is not None and (not isinstance(ruleset, str) or not ruleset):
+            raise InvalidRuleset(f"request body: {RULESET_KEY!r} must be a rule set name or null")
+        config = await self._call(self.service.set_config, subject, level, ruleset)
+        return _config_body("compatibility", config)
 
     async def delete_config(self, request: Request) -> dict:
         removed = await self._call(self.service.delete_config, request.path_params.get("subject"))
@@ -483,13 +493,7 @@ def _schema_id(request: Request) -> int:
 
 def _version(text: str) -> int | str:
     """A path's version: a number in [1, 2^31-1], or ``latest`` (also spelt ``-1``, as Confluent does)."""
-    if text in ("latest", "-1"):
-        return "latest"
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_VERSION:
-        return int(text)
-    raise InvalidArgument(
-        f"version {text!r} is not a valid version: expected a number between 1 and {_MAX_VERSION} or 'latest'"
-    )
+    return parse_version(text) or LATEST
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -548,6 +552,31 @@ def _violation_text(violation: Any) -> str:
 
 def _too_large(size: int, limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body of {size} bytes exceeds the limit of {limit} bytes")
+
+
+def _config_body(level_key: str, config: Any) -> dict:
+    """Confluent's config object; meshgate's compatibility rule set, when one is set, under ``RULESET_KEY``."""
+    body = {level_key: config.level.value}
+    if config.ruleset is not None:
+        body[RULESET_KEY] = config.ruleset
+    return body
+
+
+def _broken_consumer_body(consumer: Any) -> dict:
+    return {
+        "name": consumer.name,
+        "fields": list(consumer.fields),
+        "violations": [v.to_dict() for v in consumer.violations],
+    }
+
+
+def _error_response(exc: MeshgateError) -> Response:
+    """Confluent's error body; a refused schema adds its violations and the consumers it breaks."""
+    body: dict[str, Any] = {"error_code": exc.error_code, "message": exc.message}
+    if isinstance(exc, IncompatibleSchema):
+        body["violations"] = [v.to_dict() for v in exc.violations]
+        body["brokenConsumers"] = [_broken_consumer_body(c) for c in exc.broken_consumers]
+    return RegistryJSONResponse(body, status_code=exc.http_status)
 
 
 def _error(status: int, code: int, message: str) -> Response:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from registry.compat import CompatibilityResult, Level
+from registry.compat import CompatibilityResult, Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
 
@@ -67,14 +67,41 @@ class Consumer:
     fields: tuple[str, ...] = ()
 
 
-@dataclass
-class CheckResult(CompatibilityResult):
-    """A compatibility verdict; ``consumers`` names the registered consumers the schema would break."""
+@dataclass(frozen=True)
+class BrokenConsumer:
+    """A registered consumer a schema would break, as data (``contract-check`` reads it, not text).
 
-    consumers: list[str] = field(default_factory=list)
+    ``fields``: the consumer's registered fields the change breaks (empty when it registered none,
+    i.e. it reads every field: the violations' paths say where). ``violations``: the same values
+    that ``CheckResult.violations`` / ``IncompatibleSchema.violations`` list for this consumer.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    violations: tuple[Violation, ...]
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "consumers": list(self.consumers)}
+        return {
+            "name": self.name,
+            "fields": list(self.fields),
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+
+@dataclass
+class CheckResult(CompatibilityResult):
+    """A compatibility verdict; ``consumers`` names the registered consumers the schema would break,
+    ``broken_consumers`` says for each which of its fields and why."""
+
+    consumers: list[str] = field(default_factory=list)
+    broken_consumers: list[BrokenConsumer] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            **super().to_dict(),
+            "consumers": list(self.consumers),
+            "broken_consumers": [c.to_dict() for c in self.broken_consumers],
+        }
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from registry.metrics import Metrics
 from registry.service import RegistryService
 from registry.store import Store
 from registry.watch import EventHub
-from registry.webhooks import WebhookWorker
+from registry.webhooks import Webhooks, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,12 @@ class RegistryServer:
         self.tokens = Tokens(self._store)
         guard = AuthInterceptor(self.tokens, SERVICE_NAME, required=self.auth)
         self._grpc, self._health = create_grpc_server(
-            self.service, self.metrics, self.hub, self.tokens, (guard, *self.interceptors)
+            self.service,
+            self.metrics,
+            self.hub,
+            self.tokens,
+            Webhooks(self._store),
+            (guard, *self.interceptors),
         )
         try:
             grpc_port = self._bind_grpc()

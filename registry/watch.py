@@ -22,11 +22,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy.engine import make_url
-
 from registry.errors import InvalidArgument, SubscriberTooSlow
-from registry.events import NOTIFY_CHANNEL, Event, EventFilter, EventLog
-from registry.store import Store
+from registry.events import Event, EventFilter, EventLog
+from registry.store import NOTIFY_CHANNEL, Store
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +133,10 @@ class EventHub:
 
     async def _listen(self) -> None:
         """LISTEN for other replicas' appends; reconnects after a failure (polling covers the gap)."""
-        import psycopg
-
-        url = make_url(self.store.url).set(drivername="postgresql")
-        dsn = url.render_as_string(hide_password=False)
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    async for _ in connection.notifies():
-                        self._wake.set()
+                async for _ in self.store.event_notifications():
+                    self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -28,14 +28,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
 from registry.errors import InvalidArgument, WebhookNotFound
 from registry.events import Event, EventFilter, EventLog
 from registry.model import Delivery, Webhook
 from registry.store import Store
-from registry.store.models import EventCounterRow, WebhookDeliveryRow, WebhookRow, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -85,50 +82,34 @@ class Webhooks:
         if after_sequence is not None and after_sequence < 0:
             raise InvalidArgument("after_sequence: must be 0 or more")
         secret = secret or secrets.token_urlsafe(32)
-
-        def work(session: Session) -> Webhook:
-            start = after_sequence
-            if start is None:
-                start = session.get(EventCounterRow, 1).last_sequence
-            row = WebhookRow(
-                url=url,
-                secret=secret,
-                subject_prefix=subject_prefix,
-                event_types=list(event_types),
-                cursor=start,
-                attempts=0,
-                next_attempt_at=datetime.now(UTC),
-                created_at=datetime.now(UTC),
-                created_by=created_by,
+        webhook = self.store.write(
+            lambda session: self.store.add_webhook(
+                session,
+                url,
+                secret,
+                subject_prefix,
+                tuple(event_types),
+                after_sequence,
+                datetime.now(UTC),
+                created_by,
             )
-            session.add(row)
-            session.flush()
-            return _webhook(row)
-
-        return self.store.write(work), secret
+        )
+        return webhook, secret
 
     def list(self) -> list[Webhook]:
         with self.store.read() as session:
-            return [_webhook(row) for row in session.scalars(select(WebhookRow).order_by(WebhookRow.id))]
+            return self.store.webhooks(session)
 
     def remove(self, webhook_id: int) -> None:
-        def work(session: Session) -> None:
-            row = session.get(WebhookRow, webhook_id)
-            if row is None:
+        def work(session) -> None:
+            if not self.store.remove_webhook(session, webhook_id):
                 raise WebhookNotFound(f"webhook {webhook_id} not found")
-            session.delete(row)
 
         self.store.write(work)
 
     def deliveries(self, webhook_id: int | None = None, limit: int = 100) -> list[Delivery]:
-        query = select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.id.desc()).limit(max(1, limit))
-        if webhook_id is not None:
-            query = query.where(WebhookDeliveryRow.webhook_id == webhook_id)
         with self.store.read() as session:
-            return [
-                Delivery(r.id, r.webhook_id, r.sequence, r.attempt, as_utc(r.time), r.status_code, r.outcome)
-                for r in session.scalars(query)
-            ]
+            return self.store.deliveries(session, webhook_id, max(1, limit))
 
     # ---- the worker's side
 
@@ -137,33 +118,14 @@ class Webhooks:
         returns (id, url, secret, filter, cursor, attempts) of those now leased to ``owner``."""
         now = datetime.now(UTC)
         with self.store.read() as session:
-            last = session.get(EventCounterRow, 1).last_sequence
-            due = session.scalars(
-                select(WebhookRow.id).where(WebhookRow.next_attempt_at <= now, WebhookRow.cursor < last)
-            ).all()
+            due = self.store.due_webhooks(session, now)
         leased = []
         for webhook_id in due:
-
-            def work(session: Session, webhook_id=webhook_id):
-                taken = session.execute(
-                    update(WebhookRow)
-                    .where(
-                        WebhookRow.id == webhook_id,
-                        or_(
-                            WebhookRow.lease_owner.is_(None),
-                            WebhookRow.lease_owner == owner,
-                            WebhookRow.lease_until < now,
-                        ),
-                    )
-                    .values(lease_owner=owner, lease_until=now + LEASE)
-                ).rowcount
-                if not taken:
-                    return None
-                row = session.get(WebhookRow, webhook_id)
-                where = EventFilter(row.subject_prefix, frozenset(row.event_types or ()))
-                return (row.id, row.url, row.secret, where, row.cursor, row.attempts)
-
-            found = self.store.write(work)
+            found = self.store.write(
+                lambda session, webhook_id=webhook_id: self.store.take_webhook_lease(
+                    session, webhook_id, owner, now, now + LEASE
+                )
+            )
             if found is not None:
                 leased.append(found)
         return leased
@@ -181,55 +143,21 @@ class Webhooks:
         """Log an attempt; on success move the cursor, else schedule the retry. False when the
         lease was lost meanwhile (another replica owns the subscription now)."""
 
-        def work(session: Session) -> bool:
-            values = (
-                {"cursor": sequence, "attempts": 0, "next_attempt_at": datetime.now(UTC)}
-                if next_attempt_in is None
-                else {
-                    "attempts": attempt,
-                    "next_attempt_at": datetime.now(UTC) + timedelta(seconds=next_attempt_in),
-                }
+        def work(session) -> bool:
+            now = datetime.now(UTC)
+            retry_at = None if next_attempt_in is None else now + timedelta(seconds=next_attempt_in)
+            return self.store.record_delivery(
+                session, owner, webhook_id, sequence, attempt, status_code, outcome[:255], now, retry_at
             )
-            moved = session.execute(
-                update(WebhookRow)
-                .where(WebhookRow.id == webhook_id, WebhookRow.lease_owner == owner)
-                .values(**values)
-            ).rowcount
-            session.add(
-                WebhookDeliveryRow(
-                    webhook_id=webhook_id,
-                    sequence=sequence,
-                    attempt=attempt,
-                    time=datetime.now(UTC),
-                    status_code=status_code,
-                    outcome=outcome[:255],
-                    replica=owner,
-                )
-            )
-            return bool(moved)
 
         return self.store.write(work)
 
     def skip_to(self, owner: str, webhook_id: int, sequence: int) -> None:
         """Move the cursor past events that do not match the subscription's filter."""
-        self.store.write(
-            lambda session: session.execute(
-                update(WebhookRow)
-                .where(
-                    WebhookRow.id == webhook_id, WebhookRow.lease_owner == owner, WebhookRow.cursor < sequence
-                )
-                .values(cursor=sequence)
-            )
-        )
+        self.store.write(lambda session: self.store.move_webhook_cursor(session, owner, webhook_id, sequence))
 
     def release(self, owner: str) -> None:
-        self.store.write(
-            lambda session: session.execute(
-                update(WebhookRow)
-                .where(WebhookRow.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
-        )
+        self.store.write(lambda session: self.store.release_webhook_leases(session, owner))
 
 
 class WebhookWorker:
@@ -316,16 +244,3 @@ class WebhookWorker:
         except httpx.HTTPError as exc:
             return None, f"failed: {type(exc).__name__}: {exc}"
         return response.status_code, "delivered" if response.is_success else f"HTTP {response.status_code}"
-
-
-def _webhook(row: WebhookRow) -> Webhook:
-    return Webhook(
-        id=row.id,
-        url=row.url,
-        subject_prefix=row.subject_prefix,
-        event_types=tuple(row.event_types or ()),
-        cursor=row.cursor,
-        attempts=row.attempts,
-        created_at=as_utc(row.created_at),
-        created_by=row.created_by,
-    )

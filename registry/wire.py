@@ -12,6 +12,7 @@ from registry.errors import InvalidArgument
 from registry.model import (
     ApiToken,
     AuditEntry,
+    BrokenConsumer,
     CheckResult,
     Consumer,
     Delivery,
@@ -130,21 +131,38 @@ def schema_from_pb(message: pb.Schema) -> SchemaRecord:
     )
 
 
+def violations_to_pb(violations) -> list[pb.Violation]:
+    return [pb.Violation(rule=v.rule, path=v.path, message=v.message, line=v.line or 0) for v in violations]
+
+
+def violations_from_pb(violations) -> list[Violation]:
+    return [Violation(v.rule, v.path, v.message, v.line or None) for v in violations]
+
+
+def broken_consumer_to_pb(consumer: BrokenConsumer) -> pb.BrokenConsumer:
+    return pb.BrokenConsumer(
+        name=consumer.name, fields=consumer.fields, violations=violations_to_pb(consumer.violations)
+    )
+
+
+def broken_consumer_from_pb(message: pb.BrokenConsumer) -> BrokenConsumer:
+    return BrokenConsumer(message.name, tuple(message.fields), tuple(violations_from_pb(message.violations)))
+
+
 def check_result_to_pb(result: CheckResult) -> pb.CheckCompatibilityResponse:
     return pb.CheckCompatibilityResponse(
         compatible=result.compatible,
-        violations=[
-            pb.Violation(rule=v.rule, path=v.path, message=v.message, line=v.line or 0)
-            for v in result.violations
-        ],
+        violations=violations_to_pb(result.violations),
         consumers=result.consumers,
+        broken_consumers=[broken_consumer_to_pb(c) for c in result.broken_consumers],
     )
 
 
 def check_result_from_pb(message: pb.CheckCompatibilityResponse) -> CheckResult:
     return CheckResult(
-        violations=[Violation(v.rule, v.path, v.message, v.line or None) for v in message.violations],
+        violations=violations_from_pb(message.violations),
         consumers=list(message.consumers),
+        broken_consumers=[broken_consumer_from_pb(c) for c in message.broken_consumers],
     )
 
 

@@ -121,14 +121,32 @@ class CheckCompatibilityRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
 
 class CheckCompatibilityResponse(_message.Message):
-    __slots__ = ("compatible", "violations", "consumers")
+    __slots__ = ("compatible", "violations", "consumers", "broken_consumers")
     COMPATIBLE_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    BROKEN_CONSUMERS_FIELD_NUMBER: _ClassVar[int]
     compatible: bool
     violations: _containers.RepeatedCompositeFieldContainer[Violation]
     consumers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, compatible: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., consumers: _Optional[_Iterable[str]] = ...) -> None: ...
+    broken_consumers: _containers.RepeatedCompositeFieldContainer[BrokenConsumer]
+    def __init__(self, compatible: _Optional[bool] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ..., consumers: _Optional[_Iterable[str]] = ..., broken_consumers: _Optional[_Iterable[_Union[BrokenConsumer, _Mapping]]] = ...) -> None: ...
+
+class BrokenConsumer(_message.Message):
+    __slots__ = ("name", "fields", "violations")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    violations: _containers.RepeatedCompositeFieldContainer[Violation]
+    def __init__(self, name: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., violations: _Optional[_Iterable[_Union[Violation, _Mapping]]] = ...) -> None: ...
+
+class BrokenConsumers(_message.Message):
+    __slots__ = ("consumers",)
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    consumers: _containers.RepeatedCompositeFieldContainer[BrokenConsumer]
+    def __init__(self, consumers: _Optional[_Iterable[_Union[BrokenConsumer, _Mapping]]] = ...) -> None: ...
 
 class LookupSchemaRequest(_message.Message):
     __slots__ = ("subject", "format", "schema", "references", "include_deleted")

@@ -1,5 +1,8 @@
-"""The registry store: SQLAlchemy models, migrations and transactions (SQLite and PostgreSQL)."""
+"""The registry store: SQLAlchemy models, migrations, transactions and every query (SQLite and PostgreSQL)."""
 
+from registry.store.events import NOTIFY_CHANNEL
+from registry.store.models import GLOBAL
 from registry.store.store import Store, sqlite_url
+from registry.store.subjects import StoredVersion
 
-__all__ = ["Store", "sqlite_url"]
+__all__ = ["GLOBAL", "NOTIFY_CHANNEL", "Store", "StoredVersion", "sqlite_url"]

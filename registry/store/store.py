@@ -1,5 +1,10 @@
 """Where the registry keeps its state: one SQLAlchemy layer over SQLite (default) and PostgreSQL.
 
+Every query of the registry's tables is a ``Store`` method named after what it reads or writes,
+grouped by tables in ``subjects.py``, ``events.py``, ``access.py`` and ``webhooks.py`` (the classes
+``Store`` is made of). Callers run them inside ``read()`` / ``write()`` with the session those hand
+them, and get value types back (``registry.model``, ``StoredVersion``), never rows.
+
 Writes run in one transaction each (``Store.write``) and are retried on the transient failures of
 concurrent writers (deadlock, serialisation failure, a unique-constraint race, SQLite's busy lock).
 Version numbers are allocated under a per-subject lock: PostgreSQL locks the subject's row with
@@ -19,13 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from registry.errors import Unavailable
-from registry.store.models import ReferenceRow, SchemaRow, SubjectRow
+from registry.store.access import AccessQueries
+from registry.store.events import EventQueries
+from registry.store.subjects import SubjectQueries
+from registry.store.webhooks import WebhookQueries
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -43,8 +50,8 @@ def sqlite_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir) / 'registry.db'}"
 
 
-class Store:
-    """Engine, migrations and transactions of the registry database.
+class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
+    """Engine, migrations and transactions of the registry database, and its queries.
 
     ``create=True`` applies the Alembic migrations shipped in this package (``alembic upgrade head``)
     so a fresh database, or one from an older release, is ready before the first request.
@@ -177,37 +184,10 @@ class Store:
                 time.sleep(random.uniform(0.005, 0.02) * attempt)
         raise AssertionError("unreachable")
 
-    def lock_subject(self, session: Session, subject: str) -> SubjectRow:
-        """Create the subject's row if needed and lock it until the transaction ends."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        session.execute(
-            insert(SubjectRow).values(name=subject, seq=0).on_conflict_do_nothing(index_elements=["name"])
-        )
-        return session.execute(
-            select(SubjectRow).where(SubjectRow.name == subject).with_for_update()
-        ).scalar_one()
-
-    def find_schema_id(self, session: Session, format_name: str, fingerprint: str) -> int | None:
-        """The global id of the schema with this (format, fingerprint), or None when it is new."""
-        return session.execute(
-            select(SchemaRow.id).where(SchemaRow.format == format_name, SchemaRow.fingerprint == fingerprint)
-        ).scalar_one_or_none()
-
-    def add_schema(
-        self, session: Session, format_name: str, fingerprint: str, schema_text: str, references: list[dict]
-    ) -> int:
-        """Allocate a global id for a schema that ``find_schema_id`` did not find.
-
-        Two writers adding the same new schema under different subjects meet on the unique
-        constraint: the loser's transaction fails with IntegrityError and ``write`` retries it,
-        which then finds the winner's row.
-        """
-        row = SchemaRow(format=format_name, fingerprint=fingerprint, text=schema_text, references=references)
-        session.add(row)
-        session.flush()
-        for ref in references:
-            session.add(ReferenceRow(schema_id=row.id, **ref))
-        return row.id
+    def ping(self) -> None:
+        """Raise ``Unavailable`` unless the database answers."""
+        with self.read() as session:
+            session.execute(select(1))
 
 
 def _transient(exc: DBAPIError) -> bool:

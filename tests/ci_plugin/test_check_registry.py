@@ -57,6 +57,27 @@ def test_change_that_breaks_only_a_registered_consumer_blocks_and_names_it(contr
     assert "finance-ledger" not in result.stdout
 
 
+def test_a_consumer_finding_takes_the_consumer_and_its_fields_from_the_registry_verdict(
+    contract_repo, registry
+):
+    """The consumer comes from the verdict's data (``broken_consumers``), not from the message text:
+    the fix names the field the consumer registered, which no message spells as a field list."""
+    register_main_contracts(contract_repo, registry)
+    with RegistryClient(registry) as client:
+        client.register_consumer(
+            "fraud-scoring", "checkout.CheckoutCompleted", version=1, fields=["email", "amount"]
+        )
+    drop_field(contract_repo, "email")
+    contract_repo.commit("drop email")
+
+    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+
+    assert result.exit_code == 1, result.stderr
+    (finding,) = json.loads(result.stdout)["contracts"][0]["findings"]
+    assert finding["consumers"] == ["fraud-scoring"]
+    assert finding["fix"].startswith("Keep field(s) email that consumer fraud-scoring reads")
+
+
 def test_the_same_change_passes_offline_where_no_consumer_is_known(contract_repo):
     """The control for the test above: without the registry the drop is BACKWARD-compatible."""
     drop_field(contract_repo, "email")

@@ -30,7 +30,8 @@ from registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
-from registry.service import SubjectConfig, violation_touches
+from registry.model import SubjectConfig
+from registry.service.consumers import violation_touches
 from tests.registry.registry_harness import (
     BACKENDS,
     BREAKING,

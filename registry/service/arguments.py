@@ -1,0 +1,47 @@
+"""Checks of the arguments every service call validates before it touches the store."""
+
+from __future__ import annotations
+
+from registry.compat import MAX_SCHEMA_BYTES, Level, SchemaFormat, get_format
+from registry.errors import InvalidArgument, InvalidCompatibilityLevel, PayloadTooLarge
+
+MAX_SUBJECT_LENGTH = 255
+
+
+def check_subject(subject: str) -> None:
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidArgument("subject: required")
+    if len(subject) > MAX_SUBJECT_LENGTH or not subject.isprintable():
+        raise InvalidArgument(f"subject: must be printable and at most {MAX_SUBJECT_LENGTH} characters")
+
+
+def check_size(text: str, what: str) -> None:
+    """``text`` is given and at most ``MAX_SCHEMA_BYTES`` of UTF-8."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidArgument(f"{what}: required")
+    size = len(text.encode("utf-8"))
+    if size > MAX_SCHEMA_BYTES:
+        raise PayloadTooLarge(f"{what}: {size} bytes is over the limit of {MAX_SCHEMA_BYTES} bytes")
+
+
+def check_schema_id(schema_id: int) -> int:
+    if isinstance(schema_id, bool) or not isinstance(schema_id, int) or schema_id < 1:
+        raise InvalidArgument(f"schema id: {schema_id!r} is not a positive integer")
+    return schema_id
+
+
+def schema_format(name: str) -> SchemaFormat:
+    """The format object by name (empty: Avro); an unknown name is the caller's ``InvalidArgument``."""
+    try:
+        return get_format(name or "AVRO")
+    except ValueError as exc:
+        raise InvalidArgument(f"format: {exc}") from None
+
+
+def parse_level(level: Level | str) -> Level:
+    if isinstance(level, Level):
+        return level
+    try:
+        return Level.parse(str(level))
+    except ValueError as exc:
+        raise InvalidCompatibilityLevel(f"compatibility: {exc}") from None

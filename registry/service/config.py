@@ -1,0 +1,147 @@
+"""Compatibility configs (level and rule set) and modes, per subject with a global default.
+
+A subject's setting falls back to the global one, then to the server's default level. Rule set
+names come only from the format objects (``SchemaFormat.rulesets``):
+
+- ``set_config`` on a subject with live versions refuses a rule set the subject's format lacks;
+  on the global setting or a subject without versions it refuses a rule set no format has (which
+  format the subject will hold is not known yet);
+- a registration or check under a rule set its format lacks (set before the subject had versions,
+  or inherited from the global setting) is refused with an error naming that setting.
+"""
+
+from __future__ import annotations
+
+from registry.compat import Level, SchemaFormat, get_format
+from registry.errors import InvalidMode, InvalidRuleset, ReadOnlyMode, SubjectNotFound
+from registry.model import CONFIG_CHANGED, CONFIG_DELETED, MODE_CHANGED, MODES, SubjectConfig
+from registry.service.arguments import parse_level
+from registry.service.caches import SchemaCache
+from registry.store import GLOBAL, Store
+
+# The formats a rule set may belong to when the subject's own format is not known yet.
+# registry.compat has no list of its formats; this is the one place outside it that names them.
+FORMAT_NAMES = ("AVRO", "PROTOBUF")
+
+
+class Configs:
+    def __init__(self, store: Store, schemas: SchemaCache, default_level: Level):
+        self.store = store
+        self.schemas = schemas
+        self.default_level = default_level
+
+    def get_config(self, subject: str | None = None) -> SubjectConfig:
+        """The subject's level and rule set, falling back to the global one, then the default.
+
+        ``inherited`` says whether it fell back (Confluent's REST API refuses that unless asked).
+        """
+        with self.store.read() as session:
+            return self.config_in(session, subject)
+
+    def set_config(
+        self, subject: str | None, level: Level | str, ruleset: str | None = None
+    ) -> SubjectConfig:
+        level = parse_level(level)
+
+        def work(session) -> None:
+            if ruleset is not None:
+                self._check_ruleset(session, subject, ruleset)
+            self.store.put_config(session, subject, level, ruleset)
+            self.store.append_event(
+                session, CONFIG_CHANGED, _key(subject), level=level.value, ruleset=ruleset
+            )
+
+        self.store.write(work)
+        return SubjectConfig(level, ruleset)
+
+    def delete_config(self, subject: str | None) -> SubjectConfig:
+        """Remove the subject's own setting (it falls back to global); returns the removed setting."""
+
+        def work(session) -> SubjectConfig:
+            removed = self.store.delete_config(session, subject)
+            if removed is None:
+                if subject is None:
+                    return SubjectConfig(self.default_level, inherited=True)
+                raise SubjectNotFound(f"subject {subject!r} has no compatibility setting of its own")
+            self.store.append_event(
+                session, CONFIG_DELETED, _key(subject), level=removed.level.value, ruleset=removed.ruleset
+            )
+            return removed
+
+        return self.store.write(work)
+
+    def get_mode(self, subject: str | None = None) -> str:
+        with self.store.read() as session:
+            return self.mode_in(session, subject)
+
+    def set_mode(self, subject: str | None, mode: str) -> str:
+        mode = (mode or "").strip().upper()
+        if mode not in MODES:
+            raise InvalidMode(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+
+        def work(session) -> None:
+            self.store.put_mode(session, subject, mode)
+            self.store.append_event(session, MODE_CHANGED, _key(subject), mode=mode)
+
+        self.store.write(work)
+        return mode
+
+    # ---- for the other parts of the service, inside their transactions
+
+    def config_in(self, session, subject: str | None) -> SubjectConfig:
+        own = self.store.config(session, subject)
+        if own is not None:
+            return own
+        wider = self.store.config(session, None) if subject is not None else None
+        if wider is None:
+            return SubjectConfig(self.default_level, inherited=True)
+        return SubjectConfig(wider.level, wider.ruleset, inherited=True)
+
+    def config_for(self, session, subject: str, schema_format: SchemaFormat) -> SubjectConfig:
+        """The config a schema of ``schema_format`` is checked under; ``InvalidRuleset`` when its rule
+        set is not one of that format's (the message names the setting to change)."""
+        config = self.config_in(session, subject)
+        if config.ruleset is not None and config.ruleset not in schema_format.rulesets:
+            where = "inherited from the global config" if config.inherited else "the subject's own config"
+            raise InvalidRuleset(
+                f"subject {subject!r} is configured with rule set {config.ruleset!r} ({where}), which "
+                f"{schema_format.name} schemas do not have; {_rulesets_of(schema_format)}: set the "
+                "config's rule set to one of those, or to none"
+            )
+        return config
+
+    def mode_in(self, session, subject: str | None) -> str:
+        mode = self.store.mode(session, subject)
+        if mode is None and subject is not None:
+            mode = self.store.mode(session, None)
+        return mode or "READWRITE"
+
+    def require_writable(self, session, subject: str) -> None:
+        if self.mode_in(session, subject) == "READONLY":
+            raise ReadOnlyMode(f"subject {subject!r} is in READONLY mode; writes are refused")
+
+    def _check_ruleset(self, session, subject: str | None, ruleset: str) -> None:
+        live = [] if subject is None else [v for v in self.store.versions(session, subject) if not v.deleted]
+        if live:
+            schema_format = get_format(self.schemas.get(live[-1].schema_id).format)
+            if ruleset not in schema_format.rulesets:
+                raise InvalidRuleset(
+                    f"ruleset: {ruleset!r} is not a rule set of {schema_format.name}, the format of "
+                    f"subject {subject!r}; {_rulesets_of(schema_format)} (or none for the default rules)"
+                )
+            return
+        formats = [get_format(name) for name in FORMAT_NAMES]
+        if not any(ruleset in schema_format.rulesets for schema_format in formats):
+            known = "; ".join(_rulesets_of(schema_format) for schema_format in formats)
+            raise InvalidRuleset(
+                f"ruleset: {ruleset!r} is not a rule set of any format ({known}; or none for the default rules)"
+            )
+
+
+def _rulesets_of(schema_format: SchemaFormat) -> str:
+    return f"{schema_format.name} has {', '.join(schema_format.rulesets) or 'no named rule sets'}"
+
+
+def _key(subject: str | None) -> str:
+    """The event's subject: "" for the global setting."""
+    return GLOBAL if subject is None else subject

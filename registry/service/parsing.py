@@ -1,0 +1,68 @@
+"""Schemas parsed with their references, and the parsed forms the compatibility checks reuse.
+
+References name another subject's live version; they are resolved transitively into
+``{name: schema text}`` (dependencies first) for the format's parser. Parsed stored schemas are
+cached by id and parsed reader schemas by text, both in bounded LRUs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from registry.compat import ParsedSchema, SchemaFormat, get_format
+from registry.contract import Reference
+from registry.errors import InvalidSchema, SourceLocation
+from registry.service.caches import SchemaCache
+from registry.store import Store
+
+PARSED_CACHE_SIZE = 2_048  # parsed stored schemas, by id
+READER_CACHE_SIZE = 512  # parsed consumer reader schemas, by (format, text)
+
+
+class SchemaParser:
+    def __init__(self, store: Store, schemas: SchemaCache):
+        self.store = store
+        self.schemas = schemas
+        self.parsed = functools.lru_cache(maxsize=PARSED_CACHE_SIZE)(self._parse_stored)
+        """``parsed(schema_id)``: the stored schema with that id, parsed (cached)."""
+        self.reader = functools.lru_cache(maxsize=READER_CACHE_SIZE)(self._parse_reader)
+        """``reader(format_name, text)``: a consumer's own reader schema, parsed (cached)."""
+
+    def parse(
+        self, session, schema_format: SchemaFormat, text: str, refs: Sequence[Reference], source: str
+    ) -> ParsedSchema:
+        """Parse ``text`` with its references resolved in ``session``."""
+        return schema_format.parse(text, self.reference_texts(session, refs), source_name=source)
+
+    def reference_texts(self, session, refs: Sequence[Reference]) -> dict[str, str]:
+        """``{name: schema text}`` of the references and of what they reference, dependencies first."""
+        texts: dict[str, str] = {}
+
+        def visit(ref: Reference, trail: tuple[str, ...]) -> None:
+            if ref.name in texts or ref.name in trail:
+                return
+            stored = self.store.live_version(session, ref.subject, ref.version)
+            if stored is None:
+                raise InvalidSchema(
+                    f"reference {ref.name!r}: version {ref.version} of subject {ref.subject!r} does not exist",
+                    SourceLocation(file="references"),
+                )
+            record = self.schemas.get(stored.schema_id)
+            for inner in record.references:
+                visit(inner, (*trail, ref.name))
+            texts[ref.name] = record.schema
+
+        for ref in refs:
+            visit(ref, ())
+        return texts
+
+    def _parse_stored(self, schema_id: int) -> ParsedSchema:
+        record = self.schemas.get(schema_id)
+        with self.store.read() as session:
+            return self.parse(
+                session, get_format(record.format), record.schema, record.references, f"id {schema_id}"
+            )
+
+    def _parse_reader(self, format_name: str, text: str) -> ParsedSchema:
+        return get_format(format_name).parse(text, source_name="reader_schema")

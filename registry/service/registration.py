@@ -1,0 +1,220 @@
+"""Registering a schema as a subject's next version, and checking one without registering it.
+
+- a schema already registered under a subject returns the existing version (idempotent), unless the
+  caller passes metadata that differs from it: then a new version with the same schema id is created;
+  a new version registered without metadata carries the latest version's metadata forward;
+- identical schemas (after normalisation, with the same references) share one global id;
+- compatibility checks skip soft-deleted versions and apply the subject's level and rule set;
+- every registered consumer of the subject must be able to read the new schema (``consumers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+
+from registry.compat import Level, ParsedSchema, SchemaFormat, Violation, check_compatibility
+from registry.contract import ContractMetadata, Reference, domain_of
+from registry.errors import IncompatibleSchema, SchemaNotFound, SubjectNotFound, VersionNotFound
+from registry.model import (
+    VERSION_REGISTERED,
+    BrokenConsumer,
+    CheckResult,
+    RegisteredSchema,
+    as_references,
+)
+from registry.service.arguments import check_size, check_subject, schema_format
+from registry.service.caches import SchemaCache
+from registry.service.config import Configs
+from registry.service.consumers import Consumers
+from registry.service.parsing import SchemaParser
+from registry.store import Store, StoredVersion
+from registry.versions import parse_version
+
+SHOWN_VIOLATIONS = 5  # how many violations an error message spells out
+
+
+class Registration:
+    def __init__(
+        self, store: Store, schemas: SchemaCache, parser: SchemaParser, configs: Configs, consumers: Consumers
+    ):
+        self.store = store
+        self.schemas = schemas
+        self.parser = parser
+        self.configs = configs
+        self.consumers = consumers
+
+    def register(
+        self,
+        subject: str,
+        schema: str,
+        format: str = "AVRO",
+        references: Iterable[Reference | dict] = (),
+        metadata: ContractMetadata | None = None,
+        normalize: bool = False,
+    ) -> RegisteredSchema:
+        """Add ``schema`` as the subject's next version, or return the version that already has it."""
+        check_subject(subject)
+        new_format = schema_format(format)
+        check_size(schema, "schema")
+        refs = as_references(references)
+
+        def work(session) -> RegisteredSchema:
+            self.configs.require_writable(session, subject)
+            self.store.lock_subject(session, subject)
+            parsed = self.parser.parse(session, new_format, schema, refs, subject)
+            fingerprint = schema_fingerprint(parsed, refs)
+            versions = self.store.versions(session, subject)
+            live = [v for v in versions if not v.deleted]
+            existing_id = self.store.find_schema_id(session, new_format.name, fingerprint)
+            for stored in reversed(live):
+                if stored.schema_id == existing_id and (
+                    metadata is None or stored.meta == metadata.to_dict()
+                ):
+                    return self.schemas.registered(stored)
+            config = self.configs.config_for(session, subject, new_format)
+            violations = self._level_violations(new_format, config.level, config.ruleset, parsed, live)
+            broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
+            if violations or broken:
+                raise IncompatibleSchema(
+                    incompatibility_message(subject, config.level, violations, broken),
+                    violations + [v for consumer in broken for v in consumer.violations],
+                    [consumer.name for consumer in broken],
+                    broken,
+                )
+            stored_text = parsed.canonical if normalize else schema
+            if existing_id is None:
+                schema_id = self.store.add_schema(
+                    session, new_format.name, fingerprint, stored_text, [asdict(r) for r in refs]
+                )
+                schema_text = stored_text
+            else:
+                schema_id, schema_text = existing_id, self.schemas.get(existing_id).schema
+            meta = metadata or (
+                ContractMetadata.from_dict(live[-1].meta)
+                if live
+                else ContractMetadata(owner_domain=domain_of(subject) if "." in subject else "")
+            )
+            version = max((v.version for v in versions), default=0) + 1
+            self.store.add_version(session, subject, version, schema_id, meta.to_dict())
+            self.store.bump_subject_seq(session, subject)
+            self.store.append_event(
+                session, VERSION_REGISTERED, subject, version, schema_id, format=new_format.name
+            )
+            return RegisteredSchema(
+                subject=subject,
+                version=version,
+                schema_id=schema_id,
+                format=new_format.name,
+                schema=schema_text,
+                references=refs,
+                metadata=meta,
+            )
+
+        return self.store.write(work)
+
+    def check(
+        self,
+        subject: str,
+        schema: str,
+        format: str = "AVRO",
+        references: Iterable[Reference | dict] = (),
+        version: int | str = "latest",
+    ) -> CheckResult:
+        """Would ``schema`` be accepted? ``version``: "latest" applies the subject's level as register
+        does; "all" checks against every live version; a number checks against that version only.
+        Registered consumers are checked in every case."""
+        check_subject(subject)
+        new_format = schema_format(format)
+        check_size(schema, "schema")
+        refs = as_references(references)
+        wanted = None if version == "all" else parse_version(version)
+        with self.store.read() as session:
+            parsed = self.parser.parse(session, new_format, schema, refs, subject)
+            live = [v for v in self.store.versions(session, subject) if not v.deleted]
+            config = self.configs.config_for(session, subject, new_format)
+            level = config.level
+            if version == "all":
+                if level is not Level.NONE and not level.transitive:
+                    level = Level(f"{level.value}_TRANSITIVE")
+            elif wanted is not None:
+                if not live:
+                    raise SubjectNotFound(f"subject {subject!r} not found")
+                live = [v for v in live if v.version == wanted]
+                if not live:
+                    raise VersionNotFound(f"version {wanted} of subject {subject!r} not found")
+            violations = self._level_violations(new_format, level, config.ruleset, parsed, live)
+            broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
+        return CheckResult(
+            violations=violations + [v for consumer in broken for v in consumer.violations],
+            consumers=[consumer.name for consumer in broken],
+            broken_consumers=broken,
+        )
+
+    def lookup(
+        self,
+        subject: str,
+        schema: str,
+        format: str = "AVRO",
+        references: Iterable[Reference | dict] = (),
+        include_deleted: bool = False,
+    ) -> RegisteredSchema:
+        """The subject's newest version holding this schema (after normalisation)."""
+        new_format = schema_format(format)
+        check_size(schema, "schema")
+        refs = as_references(references)
+        with self.store.read() as session:
+            versions = [v for v in self.store.versions(session, subject) if include_deleted or not v.deleted]
+            if not versions:
+                raise SubjectNotFound(f"subject {subject!r} not found")
+            parsed = self.parser.parse(session, new_format, schema, refs, subject)
+            schema_id = self.store.find_schema_id(session, new_format.name, schema_fingerprint(parsed, refs))
+            for stored in reversed(versions):
+                if stored.schema_id == schema_id:
+                    return self.schemas.registered(stored)
+        raise SchemaNotFound(f"schema not found under subject {subject!r}")
+
+    def _level_violations(
+        self,
+        new_format: SchemaFormat,
+        level: Level,
+        ruleset: str | None,
+        parsed: ParsedSchema,
+        live: Sequence[StoredVersion],
+    ) -> list[Violation]:
+        if level is Level.NONE or not live:
+            return []
+        formats = {self.schemas.get(v.schema_id).format for v in live}
+        if formats != {new_format.name}:
+            return [
+                Violation(
+                    "FORMAT_CHANGED",
+                    "schema",
+                    f"the subject holds {', '.join(sorted(formats))} schemas; a {new_format.name} schema cannot follow them",
+                )
+            ]
+        previous = [self.parser.parsed(v.schema_id) for v in live]
+        return check_compatibility(new_format, level, parsed, previous, ruleset).violations
+
+
+def incompatibility_message(
+    subject: str, level: Level, violations: Sequence[Violation], broken: Sequence[BrokenConsumer]
+) -> str:
+    consumer_violations = [v for consumer in broken for v in consumer.violations]
+    parts = []
+    if violations:
+        parts.append(f"the schema is incompatible with subject {subject!r} at level {level.value}")
+    if broken:
+        parts.append(f"it would break consumer(s) {', '.join(consumer.name for consumer in broken)}")
+    shown = [*violations, *consumer_violations][:SHOWN_VIOLATIONS]
+    details = "; ".join(f"{v.path}: {v.message} [{v.rule}]" for v in shown)
+    more = len(violations) + len(consumer_violations) - len(shown)
+    return f"{' and '.join(parts)}: {details}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def schema_fingerprint(parsed: ParsedSchema, refs: Sequence[Reference]) -> str:
+    """Identity of a schema for global ids: its normalised form plus what it references."""
+    material = json.dumps([parsed.fingerprint, [asdict(r) for r in refs]], sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()

@@ -1,0 +1,117 @@
+"""Queries of the access tables: API tokens (only their secrets' SHA-256 is kept) and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.model import ApiToken, AuditEntry
+from registry.store.models import ApiTokenRow, AuditRow, as_utc
+
+
+class AccessQueries:
+    """``Store``'s methods over ``api_tokens`` and ``audit_log``."""
+
+    def add_token(
+        self,
+        session: Session,
+        name: str,
+        token_hash: str,
+        role: str,
+        domains: tuple[str, ...],
+        created_at: datetime,
+        created_by: str,
+        expires_at: datetime | None,
+    ) -> ApiToken:
+        row = ApiTokenRow(
+            name=name,
+            token_hash=token_hash,
+            role=role,
+            domains=list(domains),
+            created_at=created_at,
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+        session.add(row)
+        session.flush()
+        return _token(row)
+
+    def token_by_hash(self, session: Session, token_hash: str) -> ApiToken | None:
+        row = session.execute(
+            select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash)
+        ).scalar_one_or_none()
+        return None if row is None else _token(row)
+
+    def token(self, session: Session, token_id: int) -> ApiToken | None:
+        row = session.get(ApiTokenRow, token_id)
+        return None if row is None else _token(row)
+
+    def revoke_token(self, session: Session, token_id: int, at: datetime) -> ApiToken | None:
+        """Mark the token revoked at ``at`` unless it already is; None when there is no such token."""
+        row = session.get(ApiTokenRow, token_id)
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = at
+        return _token(row)
+
+    def tokens(self, session: Session, include_revoked: bool = False) -> list[ApiToken]:
+        query = select(ApiTokenRow).order_by(ApiTokenRow.id)
+        if not include_revoked:
+            query = query.where(ApiTokenRow.revoked_at.is_(None))
+        return [_token(row) for row in session.scalars(query)]
+
+    def add_audit_entry(
+        self,
+        session: Session,
+        time: datetime,
+        token_id: int | None,
+        token_name: str,
+        action: str,
+        target: str,
+        peer: str,
+        outcome: str,
+    ) -> None:
+        session.add(
+            AuditRow(
+                time=time,
+                token_id=token_id,
+                token_name=token_name,
+                action=action,
+                target=target,
+                peer=peer,
+                outcome=outcome,
+            )
+        )
+
+    def audit_entries(self, session: Session, limit: int) -> list[AuditEntry]:
+        """The newest ``limit`` entries, newest first."""
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        return [
+            AuditEntry(
+                row.id,
+                as_utc(row.time),
+                row.token_id,
+                row.token_name,
+                row.action,
+                row.target,
+                row.peer,
+                row.outcome,
+            )
+            for row in session.scalars(query)
+        ]
+
+
+def _token(row: ApiTokenRow) -> ApiToken:
+    return ApiToken(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        domains=tuple(row.domains or ()),
+        created_at=as_utc(row.created_at),
+        created_by=row.created_by,
+        expires_at=as_utc(row.expires_at),
+        revoked_at=as_utc(row.revoked_at),
+    )
