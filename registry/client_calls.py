@@ -28,8 +28,8 @@ from registry.model import (
     SubjectConfig,
     Webhook,
     as_references,
-    parse_version,
 )
+from registry.versions import parse_version
 
 R = TypeVar("R")
 

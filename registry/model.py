@@ -236,28 +236,3 @@ def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ..
             raise InvalidArgument(f"references[{i}]: needs a name, a subject and a version >= 1")
         result.append(ref)
     return tuple(result)
-
-
-MAX_VERSION = 2**31 - 1  # versions are int32 on the wire
-
-
-def parse_version(version: int | str) -> int | None:
-    """The version number ``version`` names, or None for the latest version.
-
-    The one reading of a version argument for the SDK, the servers and the CLIs: "latest", -1 and "-1"
-    (Confluent's spelling) are the latest; a number (int or digits) from 1 to ``MAX_VERSION`` is itself;
-    anything else (0, other negatives, booleans, other text) is an ``InvalidArgument`` naming it.
-    """
-    if version in ("latest", -1, "-1"):
-        return None
-    if isinstance(version, str) and version.isascii() and version.isdigit():
-        number = int(version)
-    elif isinstance(version, int) and not isinstance(version, bool):
-        number = version
-    else:
-        number = 0
-    if not 1 <= number <= MAX_VERSION:
-        raise InvalidArgument(
-            f"version: {version!r} is not a version number (1 to {MAX_VERSION}) or 'latest'"
-        )
-    return number

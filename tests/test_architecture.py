@@ -36,10 +36,21 @@ def _sources() -> dict[str, Path]:
 
 
 def _imported_modules(name: str, path: Path, ours: set[str]) -> set[str]:
-    """Our modules that ``name`` imports anywhere in its body (lazy imports in functions included)."""
+    """Our modules that ``name`` imports anywhere in its body (lazy imports in functions included;
+    imports for type checkers only, under ``if TYPE_CHECKING:``, are not run and so are left out)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), str(path))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             candidates = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
