@@ -66,14 +66,14 @@ def type_changed(pair: SchemaPair, labels: Labels):
 )
 def type_narrowed(pair: SchemaPair, labels: Labels):
     if type_relation(pair.writer.types, pair.reader.types) == "narrowed":
-        return Finding(f'the {labels.reader} schema narrows "number" to "integer"', "type")
+        return Finding(f'the {labels.reader} schema narrows "number" to "integer"')
     return None
 
 
 @rule("TYPE_EXTENDED", 'The type widened from "integer" to "number".', "schema", compatible=True)
 def type_extended(pair: SchemaPair, labels: Labels):
     if type_relation(pair.writer.types, pair.reader.types) == "extended":
-        return Finding(f'the {labels.reader} schema widens "integer" to "number"', "type")
+        return Finding(f'the {labels.reader} schema widens "integer" to "number"')
     return None
 
 
