@@ -469,7 +469,7 @@ def _required_in(pair: PropertyPair, reader: bool) -> bool:
 @rule(
     "REQUIRED_ATTRIBUTE_ADDED",
     "A property became required without a default.",
-    "property",
+    "required",
     compatible=False,
     fix="Keep the property optional, or give it a default so readers can fill it in.",
 )
@@ -485,7 +485,7 @@ def required_attribute_added(pair: PropertyPair, labels: Labels):
 @rule(
     "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED",
     "A property with a default became required.",
-    "property",
+    "required",
     compatible=True,
 )
 def required_attribute_with_default_added(pair: PropertyPair, labels: Labels):
@@ -495,7 +495,7 @@ def required_attribute_with_default_added(pair: PropertyPair, labels: Labels):
     return None
 
 
-@rule("REQUIRED_ATTRIBUTE_REMOVED", "A property is no longer required.", "property", compatible=True)
+@rule("REQUIRED_ATTRIBUTE_REMOVED", "A property is no longer required.", "required", compatible=True)
 def required_attribute_removed(pair: PropertyPair, labels: Labels):
     if pair.writer and pair.reader and _required_in(pair, False) and not _required_in(pair, True):
         return Finding(f"the {labels.reader} schema no longer requires {pair.name!r}")
@@ -520,7 +520,7 @@ _OPEN_FIX = (
 @rule(
     "PROPERTY_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL",
     "A property accepting anything was added where the writer's content model is open.",
-    "property",
+    "property_added",
     compatible=True,
 )
 def property_with_empty_schema_added_to_open_content_model(pair: PropertyPair, labels: Labels):
@@ -538,7 +538,7 @@ def _added_to_open(pair: PropertyPair, required: bool, with_default: bool) -> bo
 @rule(
     "REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
     "A required property was added where the writer's content model is open.",
-    "property",
+    "property_added",
     compatible=False,
     fix=_OPEN_FIX,
 )
@@ -553,7 +553,7 @@ def required_property_added_to_open_content_model(pair: PropertyPair, labels: La
 @rule(
     "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL",
     "A required property with a default was added where the writer's content model is open.",
-    "property",
+    "property_added",
     compatible=False,
     fix=_OPEN_FIX,
 )
@@ -568,7 +568,7 @@ def required_property_with_default_added_to_open_content_model(pair: PropertyPai
 @rule(
     "OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL",
     "An optional property was added where the writer's content model is open.",
-    "property",
+    "property_added",
     compatible=False,
     fix=_OPEN_FIX,
 )
@@ -585,7 +585,7 @@ def _added_to_unopen(pair: PropertyPair) -> bool:
 @rule(
     "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
     "A required property without a default was added where the writer's content model is closed or partially open.",
-    "property",
+    "property_added",
     compatible=False,
     fix="Make the new property optional, or give it a default: data from writers lacks it.",
 )
@@ -600,7 +600,7 @@ def required_property_added_to_unopen_content_model(pair: PropertyPair, labels: 
 @rule(
     "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_UNOPEN_CONTENT_MODEL",
     "A required property with a default was added where the writer's content model is not open.",
-    "property",
+    "property_added",
     compatible=True,
 )
 def required_property_with_default_added_to_unopen_content_model(pair: PropertyPair, labels: Labels):
@@ -612,7 +612,7 @@ def required_property_with_default_added_to_unopen_content_model(pair: PropertyP
 @rule(
     "OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
     "An optional property was added where the writer's content model is not open.",
-    "property",
+    "property_added",
     compatible=True,
 )
 def optional_property_added_to_unopen_content_model(pair: PropertyPair, labels: Labels):
@@ -624,7 +624,7 @@ def optional_property_added_to_unopen_content_model(pair: PropertyPair, labels: 
 @rule(
     "PROPERTY_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
     "An added property's schema accepts what the writer's patternProperties/additionalProperties allowed for it.",
-    "property",
+    "property_added",
     compatible=True,
 )
 def property_added_is_covered_by_partially_open_content_model(pair: PropertyPair, labels: Labels):
@@ -638,7 +638,7 @@ def property_added_is_covered_by_partially_open_content_model(pair: PropertyPair
 @rule(
     "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
     "An added property's schema refuses values the writer's patternProperties/additionalProperties allowed for it.",
-    "property",
+    "property_added",
     compatible=False,
     fix="Give the new property a schema that accepts everything the matching patternProperties or additionalProperties schema accepts.",
 )
@@ -654,7 +654,7 @@ def property_added_not_covered_by_partially_open_content_model(pair: PropertyPai
 @rule(
     "PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL",
     "A property was removed where the reader's content model is open.",
-    "property",
+    "property_removed",
     compatible=True,
 )
 def property_removed_from_open_content_model(pair: PropertyPair, labels: Labels):
@@ -666,7 +666,7 @@ def property_removed_from_open_content_model(pair: PropertyPair, labels: Labels)
 @rule(
     "PROPERTY_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL",
     "A property whose schema was false was removed from a closed content model.",
-    "property",
+    "property_removed",
     compatible=True,
 )
 def property_with_false_removed_from_closed_content_model(pair: PropertyPair, labels: Labels):
@@ -680,7 +680,7 @@ def property_with_false_removed_from_closed_content_model(pair: PropertyPair, la
 @rule(
     "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
     "A property was removed where the reader's content model is closed.",
-    "property",
+    "property_removed",
     compatible=False,
     fix="Keep the property (deprecate it in its description), or accept it through patternProperties or additionalProperties.",
 )
@@ -695,7 +695,7 @@ def property_removed_from_closed_content_model(pair: PropertyPair, labels: Label
 @rule(
     "PROPERTY_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
     "A removed property is still accepted by the reader's patternProperties/additionalProperties.",
-    "property",
+    "property_removed",
     compatible=True,
 )
 def property_removed_is_covered_by_partially_open_content_model(pair: PropertyPair, labels: Labels):
@@ -709,7 +709,7 @@ def property_removed_is_covered_by_partially_open_content_model(pair: PropertyPa
 @rule(
     "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
     "A removed property is refused by the reader's patternProperties/additionalProperties.",
-    "property",
+    "property_removed",
     compatible=False,
     fix="Keep the property, or make the matching patternProperties/additionalProperties schema accept its values.",
 )

@@ -390,25 +390,38 @@ class Walker:
     def _object(self, pair: SchemaPair) -> None:
         writer, reader = pair.writer, pair.reader
         writer_model, reader_model = content_model(writer), content_model(reader)
-        names = [*writer.properties, *(name for name in reader.properties if name not in writer.properties)]
+        writer_properties, reader_properties = writer.properties, reader.properties
+        names = [*writer_properties, *(name for name in reader_properties if name not in writer_properties)]
         for name in names:
-            writer_property, reader_property = writer.properties.get(name), reader.properties.get(name)
-            at = pair.at.child(
-                "properties", name, field=name, new=self._new(writer_property, reader_property)
-            )
+            writer_property, reader_property = writer_properties.get(name), reader_properties.get(name)
             covered = None
             if writer_property is not None and reader_property is not None:
+                same_required = (name in writer.required) == (name in reader.required)
+                if same_required and _identical(writer_property, reader_property):
+                    continue  # most properties of a wide schema: nothing to compare, nothing to report
+                at = pair.at.child(
+                    "properties", name, field=name, new=self._new(writer_property, reader_property)
+                )
                 self.compare(writer_property, reader_property, at)
-                if (name in writer.required) == (name in reader.required):
-                    continue  # nothing for the property rules to see: both have it, alike required
+                if same_required:
+                    continue
+                target = "required"
             elif reader_property is None:
+                at = pair.at.child(
+                    "properties", name, field=name, new=writer_property if not self.reader_is_new else None
+                )
                 partial = reader_model.schema_for(name)
                 if partial is not None:
                     covered = self._covered(writer_property, partial, at)
+                target = "property_removed"
             else:
+                at = pair.at.child(
+                    "properties", name, field=name, new=reader_property if self.reader_is_new else None
+                )
                 partial = writer_model.schema_for(name)
                 if partial is not None:
                     covered = self._covered(partial, reader_property, at)
+                target = "property_added"
             property_pair = PropertyPair(
                 name,
                 writer_property,
@@ -419,7 +432,7 @@ class Walker:
                 covered,
                 at,
             )
-            self._apply("property", property_pair, at)
+            self._apply(target, property_pair, at)
         self._dependencies(pair)
         for keyword in ("additionalProperties", "unevaluatedProperties"):
             self._both_schemas(pair, keyword)
@@ -496,6 +509,13 @@ class Walker:
                 self._apply("item", item, at)
         for keyword in ("additionalItems", "unevaluatedItems"):
             self._both_schemas(pair, keyword)
+
+
+def _identical(writer: SchemaNode, reader: SchemaNode) -> bool:
+    """Same node, or same text without a ``$ref`` (a ``$ref`` may point at different targets)."""
+    return writer is reader or (
+        not writer.has_ref and not reader.has_ref and writer.canonical == reader.canonical
+    )
 
 
 def _admits(node: SchemaNode, types: set[str]) -> bool:
