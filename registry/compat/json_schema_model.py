@@ -255,9 +255,14 @@ class SchemaNode:
                 yield from child.values()
 
     def resolved(self) -> SchemaNode:
-        """The node a chain of pure ``$ref``s ends at (a ``$ref`` beside other keywords stays)."""
+        """The node a chain of ``$ref``s ends at. Up to draft-07 the keywords beside a ``$ref`` are
+        ignored (the specification says so); from 2019-09 a ``$ref`` beside other assertions stays."""
         node, seen = self, set()
-        while node.ref is not None and _only_ref(node) and id(node) not in seen:
+        while (
+            node.ref is not None
+            and (_only_ref(node) or node.document.dialect.ref_overrides)
+            and id(node) not in seen
+        ):
             seen.add(id(node))
             node = node.ref
         return node

@@ -23,36 +23,29 @@ from registry.errors import InvalidSchema, SourceLocation
 
 @dataclass(frozen=True)
 class Dialect:
-    """A JSON Schema draft: its name, metaschema URI and how it spells tuples and dependencies."""
+    """A JSON Schema draft: its name, metaschema URI, validator and how it spells ``$id``."""
 
     name: str
     uri: str
     validator: type
-    tuple_keyword: str  # "items" (array form) before 2020-12, "prefixItems" from 2020-12
     id_keyword: str  # "id" in draft-04, "$id" after
 
     @property
-    def prefix_items(self) -> bool:
-        return self.tuple_keyword == "prefixItems"
+    def ref_overrides(self) -> bool:
+        """Whether a ``$ref`` makes its sibling keywords ignored (draft-07 and before)."""
+        return self.name in ("draft-04", "draft-06", "draft-07")
 
 
-DRAFT_04 = Dialect(
-    "draft-04", "http://json-schema.org/draft-04/schema#", jsonschema.Draft4Validator, "items", "id"
-)
-DRAFT_06 = Dialect(
-    "draft-06", "http://json-schema.org/draft-06/schema#", jsonschema.Draft6Validator, "items", "$id"
-)
-DRAFT_07 = Dialect(
-    "draft-07", "http://json-schema.org/draft-07/schema#", jsonschema.Draft7Validator, "items", "$id"
-)
+DRAFT_04 = Dialect("draft-04", "http://json-schema.org/draft-04/schema#", jsonschema.Draft4Validator, "id")
+DRAFT_06 = Dialect("draft-06", "http://json-schema.org/draft-06/schema#", jsonschema.Draft6Validator, "$id")
+DRAFT_07 = Dialect("draft-07", "http://json-schema.org/draft-07/schema#", jsonschema.Draft7Validator, "$id")
 DRAFT_2019_09 = Dialect(
-    "2019-09", "https://json-schema.org/draft/2019-09/schema", jsonschema.Draft201909Validator, "items", "$id"
+    "2019-09", "https://json-schema.org/draft/2019-09/schema", jsonschema.Draft201909Validator, "$id"
 )
 DRAFT_2020_12 = Dialect(
     "2020-12",
     "https://json-schema.org/draft/2020-12/schema",
     jsonschema.Draft202012Validator,
-    "prefixItems",
     "$id",
 )
 DIALECTS = (DRAFT_04, DRAFT_06, DRAFT_07, DRAFT_2019_09, DRAFT_2020_12)

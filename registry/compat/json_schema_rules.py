@@ -214,7 +214,12 @@ def _limit_rules(target: str, keyword: str, rule_prefix: str, upper: bool) -> No
             return _limit(pair, keyword, change, labels)
 
         check.__name__ = f"{rule_prefix.lower()}_{change.lower()}"
-        description = f"{keyword} {change.lower()}."
+        description = {
+            "ADDED": f"{keyword} was added.",
+            "REMOVED": f"{keyword} was removed.",
+            "INCREASED": f"{keyword} was raised.",
+            "DECREASED": f"{keyword} was lowered.",
+        }[change]
         rule(
             f"{rule_prefix}_{change}",
             description,
@@ -439,6 +444,14 @@ _CLOSE_FIX = (
 )
 
 
+_EXTRA_DESCRIPTIONS = {
+    "ADDED": "{keyword} now permits the members it forbade (false became true or a schema).",
+    "REMOVED": "{keyword} now forbids the members it permitted (it became false).",
+    "EXTENDED": "{keyword} lost its schema: any such member is permitted.",
+    "NARROWED": "{keyword} gained a schema such members must match.",
+}
+
+
 def _extra_rules(target: str, keyword: str, rule_prefix: str) -> None:
     for change, compatible in (("ADDED", True), ("REMOVED", False), ("EXTENDED", True), ("NARROWED", False)):
 
@@ -448,7 +461,7 @@ def _extra_rules(target: str, keyword: str, rule_prefix: str) -> None:
         check.__name__ = f"{rule_prefix.lower()}_{change.lower()}"
         rule(
             f"{rule_prefix}_{change}",
-            f"{keyword}: {change.lower()}.",
+            _EXTRA_DESCRIPTIONS[change].format(keyword=keyword),
             target,
             compatible,
             "" if compatible else _CLOSE_FIX.format(keyword=keyword),

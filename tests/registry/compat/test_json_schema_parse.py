@@ -242,3 +242,19 @@ def test_the_neutral_field_tree_maps_json_schema_types():
     assert fields["tags"].element.type == "string" and fields["attrs"].element.type == "double"
     [url] = fields["page"].fields
     assert (url.path, url.type, url.nullable) == ("page.url", "string", False)
+
+
+def test_up_to_draft_07_keywords_beside_a_ref_are_ignored_and_the_target_compared():
+    old = FORMAT.parse(
+        '{"properties": {"a": {"$ref": "#/definitions/x", "maxLength": 3}}, "definitions": {"x": {"type": "string"}}}'
+    )
+    new = FORMAT.parse(
+        '{"properties": {"a": {"$ref": "#/definitions/x", "maxLength": 2}}, "definitions": {"x": {"type": "integer"}}}'
+    )
+    assert [v.rule for v in FORMAT.check(old, new, Direction.BACKWARD)] == ["TYPE_CHANGED"]
+
+
+def test_from_2019_09_keywords_beside_a_ref_are_compared():
+    schema = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "properties": {"a": {"$ref": "#/$defs/x", "maxLength": %d}}, "$defs": {"x": {"type": "string"}}}'
+    old, new = FORMAT.parse(schema % 3), FORMAT.parse(schema % 2)
+    assert [v.rule for v in FORMAT.check(old, new, Direction.BACKWARD)] == ["MAX_LENGTH_DECREASED"]
