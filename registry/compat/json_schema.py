@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from functools import cached_property
@@ -62,6 +63,14 @@ class JsonSchema(ParsedSchema):
         return root_fields(self.root)
 
 
+@functools.lru_cache(maxsize=512)
+def _parse(text: str, references: tuple[tuple[str, str], ...], source_name: str) -> JsonSchema:
+    """Parsed schemas by text, references and name: the registry checks the same versions again and
+    again, and metaschema validation is most of a parse. Parsed schemas are never mutated."""
+    documents = DocumentSet.read(text, dict(references), source_name)
+    return JsonSchema(text, documents, ModelBuilder(documents).build())
+
+
 class JsonSchemaFormat(SchemaFormat):
     """JSON Schema, draft-04 to 2020-12, checked with Confluent Schema Registry's rules."""
 
@@ -76,8 +85,7 @@ class JsonSchemaFormat(SchemaFormat):
     ) -> JsonSchema:
         """Parse ``text``; ``references`` maps a reference's name (what ``$ref`` says, e.g.
         ``money.json`` or a URL) to that schema's text."""
-        documents = DocumentSet.read(text, references, source_name)
-        return JsonSchema(text, documents, ModelBuilder(documents).build())
+        return _parse(text, tuple(sorted((references or {}).items())), source_name)
 
     def differences(self, old: ParsedSchema, new: ParsedSchema, direction: Direction) -> list[Difference]:
         """Every difference, compatible or not, between ``old`` and ``new`` in ``direction``."""

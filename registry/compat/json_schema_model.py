@@ -147,10 +147,8 @@ class SchemaNode:
         return self.has("default") or (self.ref is not None and self.ref.has("default"))
 
     def limit(self, keyword: str) -> Decimal | None:
-        """A numeric keyword as a Decimal; draft-04's boolean exclusive bounds read as numbers."""
-        if self.document.dialect.name == "draft-04" and keyword in ("maximum", "minimum"):
-            if self.get("exclusive" + keyword.capitalize()) is True:
-                return None
+        """A numeric keyword as a Decimal. Draft-04's boolean ``exclusiveMaximum: true`` reads as an
+        exclusive bound equal to ``maximum`` (which stays, and is then met by the exclusive one)."""
         if self.document.dialect.name == "draft-04" and keyword.startswith("exclusive"):
             bound = keyword.removeprefix("exclusive").lower()
             return _decimal(self.get(bound)) if self.get(keyword) is True else None

@@ -258,3 +258,16 @@ def test_from_2019_09_keywords_beside_a_ref_are_compared():
     schema = '{"$schema": "https://json-schema.org/draft/2020-12/schema", "properties": {"a": {"$ref": "#/$defs/x", "maxLength": %d}}, "$defs": {"x": {"type": "string"}}}'
     old, new = FORMAT.parse(schema % 3), FORMAT.parse(schema % 2)
     assert [v.rule for v in FORMAT.check(old, new, Direction.BACKWARD)] == ["MAX_LENGTH_DECREASED"]
+
+
+def test_draft_04_boolean_exclusive_bounds_compare_as_bounds():
+    draft_04 = '{"$schema": "http://json-schema.org/draft-04/schema#", "type": "number", "maximum": 10%s}'
+    exclusive, inclusive = FORMAT.parse(draft_04 % ', "exclusiveMaximum": true'), FORMAT.parse(draft_04 % "")
+    assert FORMAT.check(exclusive, inclusive, Direction.BACKWARD) == []
+    [violation] = FORMAT.check(inclusive, exclusive, Direction.BACKWARD)
+    assert (violation.rule, violation.path) == ("EXCLUSIVE_MAXIMUM_ADDED", "#/exclusiveMaximum")
+
+
+def test_parsing_the_same_text_again_returns_the_parsed_schema():
+    text = '{"type": "object", "properties": {"a": {"type": "string"}}}'
+    assert FORMAT.parse(text, source_name="a.json") is FORMAT.parse(text, source_name="a.json")
