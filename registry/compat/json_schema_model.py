@@ -54,7 +54,13 @@ ARRAY_KEYWORDS = frozenset(
         "unevaluatedItems",
     }
 )
-_INFERRED = (("string", STRING_KEYWORDS), ("number", NUMBER_KEYWORDS), ("object", OBJECT_KEYWORDS))
+
+_INFERRED = (
+    ("string", STRING_KEYWORDS),
+    ("number", NUMBER_KEYWORDS),
+    ("object", OBJECT_KEYWORDS),
+    ("array", ARRAY_KEYWORDS),
+)
 COMBINATORS = ("allOf", "anyOf", "oneOf")
 _ASSERTIONS = (
     STRING_KEYWORDS
@@ -130,8 +136,6 @@ class SchemaNode:
             return None
         keys = self.value.keys()
         inferred = {name for name, keywords in _INFERRED if keywords & keys}
-        if ARRAY_KEYWORDS & keys:
-            inferred.add("array")
         return frozenset(inferred) or None
 
     @cached_property
