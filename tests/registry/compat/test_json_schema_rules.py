@@ -69,3 +69,12 @@ def test_unchanged_schema_has_no_difference(case):
     again = _parse(case["old"], "again.json")
     for direction in Direction:
         assert FORMAT.differences(old, again, direction) == []
+
+
+def test_the_documented_rule_table_lists_every_rule_with_its_verdict():
+    doc = (Path(__file__).parents[3] / "docs" / "json-schema-compatibility.md").read_text()
+    for rule_id in FORMAT.rules:
+        verdict = "yes" if rule_id in FORMAT.compatible_rules else "**no**"
+        assert any(
+            line.startswith(f"| `{rule_id}`") and f"| {verdict} |" in line for line in doc.splitlines()
+        ), rule_id
