@@ -191,9 +191,9 @@ def _limit(pair, keyword: str, expected: str, labels: Labels):
     if change != expected:
         return None
     if change == "ADDED":
-        text = f"the {labels.reader} schema adds {keyword} {reader}, absent from the {labels.writer} schema"
+        text = f"the {labels.reader} schema has {keyword} {reader}, absent from the {labels.writer} schema"
     elif change == "REMOVED":
-        text = f"the {labels.reader} schema drops {keyword} {writer} of the {labels.writer} schema"
+        text = f"the {labels.reader} schema lacks {keyword} {writer} of the {labels.writer} schema"
     else:
         text = (
             f"{keyword} is {writer} in the {labels.writer} schema and {reader} in the {labels.reader} schema"
@@ -250,9 +250,9 @@ def _text(pair, keyword: str, expected: str, labels: Labels):
         return None
     writer, reader = pair.writer.get(keyword), pair.reader.get(keyword)
     if expected == "ADDED":
-        return Finding(f'the {labels.reader} schema adds {keyword} "{reader}"', keyword)
+        return Finding(f'the {labels.reader} schema has {keyword} "{reader}"', keyword)
     if expected == "REMOVED":
-        return Finding(f'the {labels.reader} schema drops {keyword} "{writer}"', keyword)
+        return Finding(f'the {labels.reader} schema lacks {keyword} "{writer}"', keyword)
     return Finding(
         f'{keyword} is "{writer}" in the {labels.writer} schema and "{reader}" in the {labels.reader} schema',
         keyword,
@@ -433,7 +433,7 @@ def _extra(pair: SchemaPair, keyword: str, expected: str, labels: Labels):
         "ADDED": f"the {labels.reader} schema permits {keyword} the {labels.writer} schema forbade",
         "REMOVED": f"the {labels.reader} schema forbids {keyword} the {labels.writer} schema permitted",
         "NARROWED": f"the {labels.reader} schema constrains {keyword} with a schema the {labels.writer} schema did not have",
-        "EXTENDED": f"the {labels.reader} schema drops the {keyword} schema of the {labels.writer} schema",
+        "EXTENDED": f"the {labels.reader} schema lacks the {keyword} schema of the {labels.writer} schema",
     }
     return Finding(texts[expected], keyword)
 
@@ -525,7 +525,7 @@ def _removed(pair: PropertyPair) -> bool:
 
 _OPEN_FIX = (
     "The writer's schema is open (additionalProperties absent or true), so writers may already send "
-    '"{name}" with any value: declare additionalProperties false in the first version, or give the new '
+    "that property with any value: declare additionalProperties false in the first version, or give the new "
     "property an unused name with a schema that accepts anything."
 )
 
@@ -558,7 +558,7 @@ def _added_to_open(pair: PropertyPair, required: bool, with_default: bool) -> bo
 def required_property_added_to_open_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_open(pair, required=True, with_default=False):
         return Finding(
-            f"the {labels.reader} schema adds required property {pair.name!r} to an open content model"
+            f"the {labels.reader} schema has required property {pair.name!r} where the {labels.writer} schema's content model is open"
         )
     return None
 
@@ -573,7 +573,7 @@ def required_property_added_to_open_content_model(pair: PropertyPair, labels: La
 def required_property_with_default_added_to_open_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_open(pair, required=True, with_default=True):
         return Finding(
-            f"the {labels.reader} schema adds required property {pair.name!r} (with a default) to an open content model"
+            f"the {labels.reader} schema has required property {pair.name!r} (with a default) where the {labels.writer} schema's content model is open"
         )
     return None
 
@@ -587,7 +587,9 @@ def required_property_with_default_added_to_open_content_model(pair: PropertyPai
 )
 def optional_property_added_to_open_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_open(pair, required=False, with_default=False):
-        return Finding(f"the {labels.reader} schema adds property {pair.name!r} to an open content model")
+        return Finding(
+            f"the {labels.reader} schema has property {pair.name!r} where the {labels.writer} schema's content model is open"
+        )
     return None
 
 
@@ -605,7 +607,7 @@ def _added_to_unopen(pair: PropertyPair) -> bool:
 def required_property_added_to_unopen_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_unopen(pair) and _required_in(pair, True) and not pair.reader.has_default:
         return Finding(
-            f"the {labels.reader} schema adds required property {pair.name!r}, which writers never send"
+            f"the {labels.reader} schema has required property {pair.name!r}, which writers never send"
         )
     return None
 
@@ -618,7 +620,7 @@ def required_property_added_to_unopen_content_model(pair: PropertyPair, labels: 
 )
 def required_property_with_default_added_to_unopen_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_unopen(pair) and _required_in(pair, True) and pair.reader.has_default:
-        return Finding(f"the {labels.reader} schema adds required property {pair.name!r} with a default")
+        return Finding(f"the {labels.reader} schema has required property {pair.name!r} with a default")
     return None
 
 
@@ -630,7 +632,7 @@ def required_property_with_default_added_to_unopen_content_model(pair: PropertyP
 )
 def optional_property_added_to_unopen_content_model(pair: PropertyPair, labels: Labels):
     if _added_to_unopen(pair) and not _required_in(pair, True):
-        return Finding(f"the {labels.reader} schema adds optional property {pair.name!r}")
+        return Finding(f"the {labels.reader} schema has optional property {pair.name!r}")
     return None
 
 
@@ -672,7 +674,7 @@ def property_added_not_covered_by_partially_open_content_model(pair: PropertyPai
 )
 def property_removed_from_open_content_model(pair: PropertyPair, labels: Labels):
     if _removed(pair) and pair.reader_model == "open":
-        return Finding(f"the {labels.reader} schema drops {pair.name!r} and accepts it as an extra property")
+        return Finding(f"the {labels.reader} schema lacks {pair.name!r} and accepts it as an extra property")
     return None
 
 
@@ -685,7 +687,7 @@ def property_removed_from_open_content_model(pair: PropertyPair, labels: Labels)
 def property_with_false_removed_from_closed_content_model(pair: PropertyPair, labels: Labels):
     if _removed(pair) and pair.reader_model != "open" and pair.covered is None and pair.writer.is_false:
         return Finding(
-            f"the {labels.reader} schema drops {pair.name!r}, which the {labels.writer} schema forbade"
+            f"the {labels.reader} schema lacks {pair.name!r}, which the {labels.writer} schema forbade"
         )
     return None
 
@@ -700,7 +702,7 @@ def property_with_false_removed_from_closed_content_model(pair: PropertyPair, la
 def property_removed_from_closed_content_model(pair: PropertyPair, labels: Labels):
     if _removed(pair) and pair.reader_model != "open" and pair.covered is None and not pair.writer.is_false:
         return Finding(
-            f"the {labels.reader} schema drops {pair.name!r} but refuses extra properties that writers send"
+            f"the {labels.reader} schema lacks {pair.name!r} but refuses extra properties that writers send"
         )
     return None
 
@@ -729,7 +731,7 @@ def property_removed_is_covered_by_partially_open_content_model(pair: PropertyPa
 def property_removed_not_covered_by_partially_open_content_model(pair: PropertyPair, labels: Labels):
     if _removed(pair) and pair.covered is False:
         return Finding(
-            f"the {labels.reader} schema drops {pair.name!r} and its patternProperties/additionalProperties "
+            f"the {labels.reader} schema lacks {pair.name!r} and its patternProperties/additionalProperties "
             f"refuse the values the {labels.writer} schema allowed"
         )
     return None
@@ -822,14 +824,14 @@ def dependency_array_changed(pair: DependencyPair, labels: Labels):
 )
 def dependency_schema_added(pair: DependencyPair, labels: Labels):
     if pair.writer_schema is None and pair.reader_schema is not None:
-        return Finding(f"the {labels.reader} schema adds a schema that objects with {pair.name!r} must match")
+        return Finding(f"the {labels.reader} schema has a schema that objects with {pair.name!r} must match")
     return None
 
 
 @rule("DEPENDENCY_SCHEMA_REMOVED", "A dependentSchemas entry was removed.", "dependency", compatible=True)
 def dependency_schema_removed(pair: DependencyPair, labels: Labels):
     if pair.writer_schema is not None and pair.reader_schema is None:
-        return Finding(f"the {labels.reader} schema drops the schema tied to {pair.name!r}")
+        return Finding(f"the {labels.reader} schema lacks the schema tied to {pair.name!r}")
     return None
 
 
@@ -877,14 +879,14 @@ _extra_rules("array", "unevaluatedItems", "UNEVALUATED_ITEMS")
 )
 def schema_added(pair: SlotPair, labels: Labels):
     if pair.writer is None and pair.reader is not None and not pair.reader.is_empty:
-        return Finding(f"the {labels.reader} schema adds a schema for {pair.keyword}")
+        return Finding(f"the {labels.reader} schema has a schema for {pair.keyword}")
     return None
 
 
 @rule("SCHEMA_REMOVED", "The schema for every item was removed.", "slot", compatible=True)
 def schema_removed(pair: SlotPair, labels: Labels):
     if pair.writer is not None and pair.reader is None:
-        return Finding(f"the {labels.reader} schema drops the schema for {pair.keyword}")
+        return Finding(f"the {labels.reader} schema lacks the schema for {pair.keyword}")
     return None
 
 
@@ -917,7 +919,7 @@ def item_added_to_open_content_model(pair: ItemPair, labels: Labels):
 )
 def item_with_empty_schema_added_to_open_content_model(pair: ItemPair, labels: Labels):
     if _item_added(pair) and pair.writer_model == "open" and pair.reader.is_empty:
-        return Finding(f"the {labels.reader} schema adds tuple position {pair.index} accepting anything")
+        return Finding(f"the {labels.reader} schema has tuple position {pair.index} accepting anything")
     return None
 
 
@@ -929,7 +931,7 @@ def item_with_empty_schema_added_to_open_content_model(pair: ItemPair, labels: L
 )
 def item_added_to_closed_content_model(pair: ItemPair, labels: Labels):
     if _item_added(pair) and pair.writer_model == "closed":
-        return Finding(f"the {labels.reader} schema adds tuple position {pair.index}")
+        return Finding(f"the {labels.reader} schema has tuple position {pair.index}")
     return None
 
 
@@ -969,7 +971,7 @@ def item_added_not_covered_by_partially_open_content_model(pair: ItemPair, label
 def item_removed_from_open_content_model(pair: ItemPair, labels: Labels):
     if _item_removed(pair) and pair.reader_model == "open":
         return Finding(
-            f"the {labels.reader} schema drops tuple position {pair.index} and accepts any item there"
+            f"the {labels.reader} schema lacks tuple position {pair.index} and accepts any item there"
         )
     return None
 
@@ -982,7 +984,7 @@ def item_removed_from_open_content_model(pair: ItemPair, labels: Labels):
 )
 def item_with_false_removed_from_closed_content_model(pair: ItemPair, labels: Labels):
     if _item_removed(pair) and pair.reader_model == "closed" and pair.writer.is_false:
-        return Finding(f"the {labels.reader} schema drops tuple position {pair.index}, which was false")
+        return Finding(f"the {labels.reader} schema lacks tuple position {pair.index}, which was false")
     return None
 
 
@@ -996,7 +998,7 @@ def item_with_false_removed_from_closed_content_model(pair: ItemPair, labels: La
 def item_removed_from_closed_content_model(pair: ItemPair, labels: Labels):
     if _item_removed(pair) and pair.reader_model == "closed" and not pair.writer.is_false:
         return Finding(
-            f"the {labels.reader} schema drops tuple position {pair.index} and refuses further items"
+            f"the {labels.reader} schema lacks tuple position {pair.index} and refuses further items"
         )
     return None
 
@@ -1117,7 +1119,7 @@ def product_type_extended(pair: CombinedPair, labels: Labels):
         )
     if pair.shape == "reader_only" and pair.reader_criterion == "allOf" and pair.matched < pair.reader_size:
         return Finding(
-            f"the {labels.reader} schema adds an allOf the {labels.writer} schema's data does not match"
+            f"the {labels.reader} schema has an allOf the {labels.writer} schema's data does not match"
         )
     return None
 
@@ -1127,7 +1129,7 @@ def product_type_narrowed(pair: CombinedPair, labels: Labels):
     if _both(pair) and pair.reader_criterion == "allOf" and pair.reader_size < pair.writer_size:
         return Finding(f"the {labels.reader} schema's allOf has fewer subschemas")
     if pair.shape == "writer_only" and pair.writer_criterion == "allOf" and pair.matched > 0:
-        return Finding(f"the {labels.reader} schema drops the allOf")
+        return Finding(f"the {labels.reader} schema lacks the allOf")
     return None
 
 

@@ -47,6 +47,7 @@ def test_rule_case_backward(case):
     for violation in violations:
         assert violation.path.startswith("#") and violation.line is not None
         assert violation.message.endswith(".") and len(violation.message) > 60
+        assert "{name}" not in violation.message and "{keyword}" not in violation.message
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["rule"] for case in CASES])
