@@ -214,15 +214,25 @@ class Walker:
         self.labels = labels
         self.reader_is_new = reader_is_new
         self.found: list[Difference] = []
+        self._main = None
         self._active: set[tuple[int, int]] = set()
 
     def run(self, writer: SchemaNode, reader: SchemaNode) -> list[Difference]:
-        self.compare(writer, reader, At("#", "", reader if self.reader_is_new else writer))
+        new = reader if self.reader_is_new else writer
+        self._main = new.document
+        self.compare(writer, reader, At("#", "", new))
         return self.found
 
     # -- plumbing -------------------------------------------------------------------------------
 
     def _new(self, writer: SchemaNode | None, reader: SchemaNode | None) -> SchemaNode | None:
+        """The new schema's node, for lines; None inside a referenced schema, whose lines are not
+        lines of the new schema (the line stays that of the ``$ref``)."""
+        node = self._side(writer, reader)
+        return node if node is not None and node.document is self._main else None
+
+    def _side(self, writer, reader):
+        """The new schema's side of a pair (the reader for BACKWARD, the writer for FORWARD)."""
         return reader if self.reader_is_new else writer
 
     def _apply(self, target: str, pair, at: At) -> None:
@@ -408,7 +418,7 @@ class Walker:
                 target = "required"
             elif reader_property is None:
                 at = pair.at.child(
-                    "properties", name, field=name, new=writer_property if not self.reader_is_new else None
+                    "properties", name, field=name, new=self._new(writer_property, reader_property)
                 )
                 partial = reader_model.schema_for(name)
                 if partial is not None:
@@ -416,7 +426,7 @@ class Walker:
                 target = "property_removed"
             else:
                 at = pair.at.child(
-                    "properties", name, field=name, new=reader_property if self.reader_is_new else None
+                    "properties", name, field=name, new=self._new(writer_property, reader_property)
                 )
                 partial = writer_model.schema_for(name)
                 if partial is not None:
@@ -445,7 +455,7 @@ class Walker:
     def _dependencies(self, pair: SchemaPair) -> None:
         writer, reader = pair.writer, pair.reader
         keyword = (
-            "dependentRequired" if self._new(writer, reader).has("dependentRequired") else "dependencies"
+            "dependentRequired" if self._side(writer, reader).has("dependentRequired") else "dependencies"
         )
         for name in _union(writer.dependent_required, reader.dependent_required):
             at = pair.at.child(keyword, name)
@@ -453,7 +463,7 @@ class Walker:
                 name, writer.dependent_required.get(name), reader.dependent_required.get(name), None, None, at
             )
             self._apply("dependency", dependency, at)
-        keyword = "dependentSchemas" if self._new(writer, reader).has("dependentSchemas") else "dependencies"
+        keyword = "dependentSchemas" if self._side(writer, reader).has("dependentSchemas") else "dependencies"
         for name in _union(writer.dependent_schemas, reader.dependent_schemas):
             writer_schema, reader_schema = (
                 writer.dependent_schemas.get(name),
@@ -490,7 +500,7 @@ class Walker:
         writer_tuple, reader_tuple = writer.tuple_items, reader.tuple_items
         if writer_tuple or reader_tuple:
             writer_model, reader_model = content_model(writer, items=True), content_model(reader, items=True)
-            keyword = self._new(writer, reader).tuple_keyword
+            keyword = self._side(writer, reader).tuple_keyword
             for index in range(max(len(writer_tuple), len(reader_tuple))):
                 writer_item = writer_tuple[index] if index < len(writer_tuple) else None
                 reader_item = reader_tuple[index] if index < len(reader_tuple) else None

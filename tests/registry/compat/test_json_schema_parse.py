@@ -144,14 +144,16 @@ def test_a_relative_ref_resolves_against_the_schemas_id_and_the_references_url()
 
 
 def test_a_change_in_a_referenced_subject_is_found_through_the_ref():
-    old = FORMAT.parse(CHECKOUT, references={"money.json": MONEY_V1})
-    new = FORMAT.parse(CHECKOUT, references={"money.json": MONEY_V2})
+    checkout = json.dumps(json.loads(CHECKOUT), indent=2)  # "total": {"$ref": ...} opens on line 4
+    old = FORMAT.parse(checkout, references={"money.json": MONEY_V1})
+    new = FORMAT.parse(checkout, references={"money.json": MONEY_V2})
     [violation] = FORMAT.check(old, new, Direction.BACKWARD)
     assert (violation.rule, violation.path) == (
         "MAX_LENGTH_ADDED",
         "#/properties/total/properties/currency/maxLength",
     )
     assert "field total.currency" in violation.message
+    assert violation.line == 4  # the line of the $ref in the new schema, not a line of money.json
 
 
 def test_a_recursive_schema_checks_without_looping():
