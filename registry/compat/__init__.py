@@ -152,7 +152,11 @@ def get_format(name: str) -> SchemaFormat:
         from registry.compat.protobuf import ProtobufFormat
 
         return ProtobufFormat()
-    raise ValueError(f"unknown schema format {name!r}; expected AVRO or PROTOBUF")
+    if key in ("JSON", "JSONSCHEMA", "JSON_SCHEMA"):
+        from registry.compat.json_schema import JsonSchemaFormat
+
+        return JsonSchemaFormat()
+    raise ValueError(f"unknown schema format {name!r}; expected AVRO, PROTOBUF or JSON")
 
 
 def check_compatibility(
