@@ -21,12 +21,14 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from lakehouse import bronze
+from lakehouse.decode import open_input, read_batch
 from lakehouse.errors import InvalidBatch
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
 from lakehouse.naming import bronze_identifier, quarantine_identifier
 from lakehouse.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from lakehouse.renames import column_renames
+from lakehouse.schema_mapping import arrow_schema
 from registry.contract import Contract
 from registry.errors import InvalidArgument
 
@@ -51,8 +53,6 @@ class IngestResult:
 
 def content_hash(paths: list[str], storage_options: dict | None = None) -> str:
     """The default batch id: sha256 of the decoded input bytes of every file, in order, streamed."""
-    from lakehouse.decode import open_input
-
     digest = hashlib.sha256()
     for path in paths:
         with open_input(path, storage_options) as stream:
@@ -87,9 +87,6 @@ def ingest(
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
     """
-    from lakehouse.decode import read_batch
-    from lakehouse.schema_mapping import arrow_schema
-
     paths = [str(p) for p in paths]
     if not paths:
         raise InvalidArgument("ingest: at least one input file is needed")
