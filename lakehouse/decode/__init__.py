@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from lakehouse.decode.context import BatchContext, SchemaLookup
 from lakehouse.decode.input_files import COMPRESSION_SUFFIXES, open_input, suffix
 from lakehouse.decode.jsonl import jsonl_chunks
-from lakehouse.decode_records import record_chunks
+from lakehouse.decode.records import record_chunks
 from lakehouse.errors import InvalidBatch
 from lakehouse.schema_mapping import arrow_schema, nullable
 from lakehouse.validate import Chunk, UniqueTracker
