@@ -248,7 +248,7 @@ def step_dbt(ctx: DemoContext) -> str:
     """Build Silver and Gold from what the gate landed (dbt build: models and tests), show Gold, docs."""
     import duckdb
 
-    from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
+    from lakehouse.dbt.glue import DUCKDB_FILE, run_dbt, target_dir
 
     data_dir = ctx.data_dir
     # --full-refresh: the demo's lakehouse is new on every run, so Silver starts over with it.

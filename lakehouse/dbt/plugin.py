@@ -1,4 +1,4 @@
-"""meshgate's dbt-duckdb plugin (``plugins: [{module: lakehouse.dbt_plugin, alias: meshgate}]``).
+"""meshgate's dbt-duckdb plugin (``plugins: [{module: lakehouse.dbt.plugin, alias: meshgate}]``).
 
 On each DuckDB connection dbt opens it
 - loads the iceberg extension and points ``bronze.<table>`` views at the current Bronze snapshots,
@@ -22,7 +22,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
 from lakehouse.catalog import open_catalog
-from lakehouse.dbt_glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
+from lakehouse.dbt.glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
 from lakehouse.masking import mask_key, mask_table
 
 PII_HASH_FUNCTION = "meshgate_pii_hash"

@@ -26,7 +26,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
 from lakehouse.naming import BRONZE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DUCKDB_FILE = "meshgate.duckdb"
 
 
