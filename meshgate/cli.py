@@ -19,7 +19,7 @@ def _register_commands() -> None:
 
     for command in registry_cli.commands:
         main.add_command(command)
-    from lakehouse import dbt_cli
+    from lakehouse.dbt import cli as dbt_cli
 
     for command in dbt_cli.commands:
         main.add_command(command)
