@@ -6,6 +6,9 @@ goes, and publishes them as ONE snapshot at the end, or discards them. With ``on
 invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every decision is logged.
 Without a given batch id, the content hash is computed on a thread alongside the first chunks'
 decoding; nothing is written before it is known and checked against the table's history.
+
+Callers outside the lakehouse go through ``lakehouse.ingest(IngestRequest)``, which opens the catalog
+and hands this module's ``ingest`` everything the request holds.
 """
 
 from __future__ import annotations
