@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from dagster import DagsterInstance, Definitions, materialize  # noqa: E402
 
 from lakehouse.catalog import open_catalog  # noqa: E402
-from lakehouse.dbt_glue import run_dbt  # noqa: E402
+from lakehouse.dbt.glue import run_dbt  # noqa: E402
 from lakehouse.gate import ingest  # noqa: E402
 from lakehouse.masking import KEY_ENV  # noqa: E402
 from meshgate.demo import load_generator  # noqa: E402

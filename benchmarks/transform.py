@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from lakehouse import bronze  # noqa: E402
 from lakehouse.catalog import open_catalog  # noqa: E402
-from lakehouse.dbt_glue import bronze_snapshots, create_bronze_views, load_iceberg_extension, run_dbt  # noqa: E402
+from lakehouse.dbt.glue import bronze_snapshots, create_bronze_views, load_iceberg_extension, run_dbt  # noqa: E402
 from lakehouse.masking import KEY_ENV, mask_table, masked_schema  # noqa: E402
 from lakehouse.naming import bronze_identifier  # noqa: E402
 from lakehouse.schema_mapping import arrow_schema  # noqa: E402

@@ -25,12 +25,12 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.exceptions import ValidationError as IcebergValidationError
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.transforms import DayTransform
 
+from lakehouse.iceberg_files import write_data_files
 from lakehouse.schema_mapping import nullable
 from registry.errors import InvalidArgument, MeshgateError
 
@@ -273,13 +273,7 @@ class BatchWriter:
 
     def _write_files(self, data: pa.Table) -> None:
         self._files.extend(
-            _dataframe_to_data_files(
-                table_metadata=self.table.metadata,
-                df=data,
-                io=self.table.io,
-                write_uuid=self._uuid,
-                counter=self._counter,
-            )
+            write_data_files(self.table.metadata, self.table.io, data, self._uuid, self._counter)
         )
 
     def _wait(self) -> None:

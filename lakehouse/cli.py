@@ -6,8 +6,6 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import click
@@ -18,17 +16,15 @@ from rich.table import Table
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
+from lakehouse.contracts import resolve_contract
 from lakehouse.decode import INPUT_FORMATS
-from lakehouse.gate import ON_INVALID, IngestResult, ingest
+from lakehouse.gate import ON_INVALID, IngestResult
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
-from lakehouse.references import file_references, registry_references
+from lakehouse.request import IngestRequest, ingest
 from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
 from registry.cli import registry_options
-from registry.contract import Contract, load_contract
-from registry.errors import InvalidArgument, MeshgateError
-
-UNREGISTERED = 0  # schema id and version of a contract read from a file
+from registry.errors import MeshgateError
 
 
 def lakehouse_options(command):
@@ -69,55 +65,6 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
     return pairs
 
 
-@dataclass
-class ResolvedContract:
-    """A contract with its registry identity and the schema texts it imports (dependencies first)."""
-
-    contract: Contract
-    schema_id: int
-    version: int
-    schema_lookup: object = None  # schema id -> Contract, for Confluent wire-format inputs
-    references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
-
-
-def resolve_contract(subject, version, contract_file, registry, token) -> ResolvedContract:
-    """The contract from a YAML file (unregistered: id 0, version 0) or from the registry.
-
-    Its references are resolved the same way: from the registry by subject and version, or from the
-    contract YAMLs in the YAML's folder. A reference that cannot be resolved fails here, before any
-    table is touched.
-    """
-    if contract_file:
-        contract = load_contract(contract_file)
-        if contract.subject != subject:
-            raise InvalidArgument(
-                f"{contract_file}: is the contract of {contract.subject!r}, not of {subject!r}"
-            )
-        return ResolvedContract(contract, UNREGISTERED, UNREGISTERED, references=file_references(contract))
-    from registry.client import RegistryClient
-
-    with RegistryClient(registry, token=token) as client:
-        found = client.get_version(subject, version)
-        where = f"{subject} version {found.version}"
-        references = registry_references(client, list(found.references), where)
-    contract = Contract(
-        subject=subject,
-        format=found.format,
-        schema=found.schema,
-        references=list(found.references),
-        metadata=found.metadata,
-    )
-
-    @functools.cache
-    def lookup(schema_id: int) -> Contract:
-        """Confluent records name their writer's schema id; each id is fetched once, on a short channel."""
-        with RegistryClient(registry, token=token) as client:
-            record = client.get_by_id(schema_id)
-        return Contract(subject, record.format, record.schema, list(record.references), found.metadata)
-
-    return ResolvedContract(contract, found.schema_id, found.version, lookup, references)
-
-
 @click.command("ingest")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--subject", required=True, help="Subject of the batch, e.g. checkout.CheckoutCompleted.")
@@ -144,8 +91,9 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
         raise click.BadParameter(f"{version!r} is not a number or 'latest'", param_hint="--version") from None
     options = parse_pairs(storage_options, "--storage-option")
     try:
-        resolved = resolve_contract(subject, version, contract_file, registry, token)
-        catalog = open_catalog(data_dir, catalog_url, warehouse, options)
+        resolved = resolve_contract(
+            subject, version, contract_file=contract_file, registry=registry, token=token
+        )
         with Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -156,20 +104,19 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
             transient=True,
         ) as progress:
             task = progress.add_task(f"gating {subject}", total=None)
-            result = ingest(
-                list(files),
-                resolved.contract,
-                catalog,
-                schema_id=resolved.schema_id,
-                schema_version=resolved.version,
+            request = IngestRequest(
+                files,
+                resolved,
                 batch_id=batch_id,
                 input_format=input_format,
                 on_invalid=on_invalid,
+                data_dir=data_dir,
+                catalog_url=catalog_url,
+                warehouse=warehouse,
                 storage_options=options,
                 progress=lambda rows: progress.update(task, completed=rows),
-                schema_lookup=resolved.schema_lookup,
-                references=resolved.references,
             )
+            result = ingest(request)
     except MeshgateError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from None

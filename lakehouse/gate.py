@@ -6,6 +6,9 @@ goes, and publishes them as ONE snapshot at the end, or discards them. With ``on
 invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every decision is logged.
 Without a given batch id, the content hash is computed on a thread alongside the first chunks'
 decoding; nothing is written before it is known and checked against the table's history.
+
+Callers outside the lakehouse go through ``lakehouse.ingest(IngestRequest)``, which opens the catalog
+and hands this module's ``ingest`` everything the request holds.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from lakehouse import bronze
+from lakehouse.decode import open_input, read_batch
 from lakehouse.errors import InvalidBatch
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
 from lakehouse.naming import bronze_identifier, quarantine_identifier
 from lakehouse.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from lakehouse.renames import column_renames
+from lakehouse.schema_mapping import arrow_schema
 from registry.contract import Contract
 from registry.errors import InvalidArgument
 
@@ -51,8 +56,6 @@ class IngestResult:
 
 def content_hash(paths: list[str], storage_options: dict | None = None) -> str:
     """The default batch id: sha256 of the decoded input bytes of every file, in order, streamed."""
-    from lakehouse.decode import open_input
-
     digest = hashlib.sha256()
     for path in paths:
         with open_input(path, storage_options) as stream:
@@ -87,9 +90,6 @@ def ingest(
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
     """
-    from lakehouse.decode import read_batch
-    from lakehouse.schema_mapping import arrow_schema
-
     paths = [str(p) for p in paths]
     if not paths:
         raise InvalidArgument("ingest: at least one input file is needed")

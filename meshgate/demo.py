@@ -175,9 +175,8 @@ def step_gate(ctx: DemoContext) -> str:
     import os
     import shutil
 
-    from lakehouse.catalog import open_catalog
-    from lakehouse.cli import print_result, resolve_contract
-    from lakehouse.gate import ingest
+    from lakehouse import IngestRequest, ingest, resolve_contract
+    from lakehouse.cli import print_result
 
     generate = load_generator()
     (ctx.data_dir / "catalog.db").unlink(missing_ok=True)  # a fresh lakehouse each run, like the registry
@@ -187,11 +186,12 @@ def step_gate(ctx: DemoContext) -> str:
         ctx.console.print("MESHGATE_PII_KEY not set: using a demo key (signups mask PII at Bronze)")
     landing = ctx.data_dir / "landing"
     landing.mkdir(exist_ok=True)
-    catalog = open_catalog(ctx.data_dir)
     target = ctx.state.get("registry_target")
     subjects = {"checkout": "checkout.CheckoutCompleted", "signup": "identity.UserSignedUp"}
     contracts = {
-        kind: resolve_contract(subject, "latest", None if target else generate.CONTRACTS[kind], target, None)
+        kind: resolve_contract(
+            subject, contract_file=None if target else generate.CONTRACTS[kind], registry=target
+        )
         for kind, subject in subjects.items()
     }
     ctx.console.print(f"contracts from {'the registry at ' + target if target else 'the example YAML files'}")
@@ -212,18 +212,10 @@ def step_gate(ctx: DemoContext) -> str:
         path = landing / name
         if options is not None:
             generate.write(kind, path, options.pop("rows"), **options)
-        resolved = contracts[kind]
         ctx.console.print(
             f"[bold]meshgate ingest {path.name} --subject {subjects[kind]} --on-invalid {on_invalid}[/]"
         )
-        result = ingest(
-            [str(path)],
-            resolved.contract,
-            catalog,
-            schema_id=resolved.schema_id,
-            schema_version=resolved.version,
-            on_invalid=on_invalid,
-        )
+        result = ingest(IngestRequest([path], contracts[kind], on_invalid=on_invalid, data_dir=ctx.data_dir))
         print_result(ctx.console, result, shown=6)
         outcomes.append(result.status)
     counts = {status: outcomes.count(status) for status in dict.fromkeys(outcomes)}
@@ -248,7 +240,7 @@ def step_dbt(ctx: DemoContext) -> str:
     """Build Silver and Gold from what the gate landed (dbt build: models and tests), show Gold, docs."""
     import duckdb
 
-    from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
+    from lakehouse.dbt.glue import DUCKDB_FILE, run_dbt, target_dir
 
     data_dir = ctx.data_dir
     # --full-refresh: the demo's lakehouse is new on every run, so Silver starts over with it.

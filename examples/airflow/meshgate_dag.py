@@ -20,7 +20,7 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2
     from airflow.decorators import dag, task
 
-from lakehouse.dbt_sources import contracts_from_files
+from lakehouse.dbt.sources import contracts_from_files
 from lakehouse.naming import table_name
 from meshgate.pipeline.resources import LakehouseResource
 
@@ -47,7 +47,7 @@ def gate(subject: str) -> dict[str, str]:
 @task
 def dbt(args: list[str]) -> None:
     """One dbt invocation on the project, pointed at the lakehouse; fails the task on a failing node."""
-    from lakehouse.dbt_glue import run_dbt
+    from lakehouse.dbt.glue import run_dbt
 
     run = run_dbt(
         args,

@@ -23,7 +23,7 @@ from dagster import (
     asset,
 )
 
-from lakehouse.gate import IngestResult, ingest
+from lakehouse import IngestRequest, IngestResult, ingest
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
@@ -101,18 +101,18 @@ def gate_file(
     The contract is the registry's latest version of the subject when a registry is configured.
     Shared by the Dagster asset and the Airflow DAG (examples/airflow/meshgate_dag.py).
     """
-    resolved = lakehouse.contract(file_contract)
     return ingest(
-        [str(path)],
-        resolved.contract,
-        lakehouse.catalog(),
-        schema_id=resolved.schema_id,
-        schema_version=resolved.version,
-        on_invalid=on_invalid,
-        storage_options=lakehouse.storage_options(),
-        schema_lookup=resolved.schema_lookup,
-        chunk_rows=chunk_rows,
-        progress=progress,
+        IngestRequest(
+            [path],
+            lakehouse.contract(file_contract),
+            on_invalid=on_invalid,
+            data_dir=lakehouse.data_dir,
+            catalog_url=lakehouse.catalog_url or None,
+            warehouse=lakehouse.warehouse or None,
+            storage_options=lakehouse.storage_options(),
+            chunk_rows=chunk_rows,
+            progress=progress,
+        )
     )
 
 

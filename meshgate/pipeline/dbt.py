@@ -15,7 +15,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, Config
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from lakehouse.dbt_glue import PROJECT_DIR, dbt_environment
+from lakehouse.dbt.glue import PROJECT_DIR, dbt_environment
 from meshgate.pipeline.bronze import InjectedFailure
 from meshgate.pipeline.resources import LakehouseResource
 

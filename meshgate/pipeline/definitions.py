@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from lakehouse.dbt_glue import PROJECT_DIR
-from lakehouse.dbt_sources import contracts_from_files
+from lakehouse.dbt.glue import PROJECT_DIR
+from lakehouse.dbt.sources import contracts_from_files
 from meshgate.pipeline.bronze import bronze_asset
 from meshgate.pipeline.dbt import (
     DBT_RUN_TAGS,

@@ -13,8 +13,8 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pyiceberg.catalog.sql import SqlCatalog
 
+from lakehouse import ResolvedContract, resolve_contract, unregistered
 from lakehouse.catalog import open_catalog
-from lakehouse.cli import UNREGISTERED, ResolvedContract, resolve_contract
 from lakehouse.naming import table_name
 from registry.contract import Contract
 
@@ -106,10 +106,14 @@ class LakehouseResource(ConfigurableResource):
         return root / table_name(subject)
 
     def contract(self, file_contract: Contract) -> ResolvedContract:
-        """The latest registered version of the subject, or the file's contract without a registry."""
+        """The latest registered version of the subject, or the file's contract without a registry.
+
+        Either way with the schema texts of its references (from the registry, or from the contract
+        YAMLs beside the file).
+        """
         if not self.registry:
-            return ResolvedContract(file_contract, UNREGISTERED, UNREGISTERED)
-        return resolve_contract(file_contract.subject, "latest", None, self.registry, self.token or None)
+            return unregistered(file_contract)
+        return resolve_contract(file_contract.subject, registry=self.registry, token=self.token or None)
 
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt profile (dbt/profiles.yml) reads to find the same lakehouse."""

@@ -27,7 +27,7 @@ from dagster import (
 )
 from pyiceberg.exceptions import NoSuchNamespaceError
 
-from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_registry, sources_yaml
+from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_registry, sources_yaml
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.bronze import bronze_key, landing_partitions
 from meshgate.pipeline.dbt import DBT_RUN_TAGS

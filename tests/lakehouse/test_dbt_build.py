@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
-from lakehouse.dbt_cli import serve_docs
-from lakehouse.dbt_glue import DUCKDB_FILE, run_dbt, target_dir
+from lakehouse.dbt.cli import serve_docs
+from lakehouse.dbt.glue import DUCKDB_FILE, run_dbt, target_dir
 from lakehouse.gate import ingest
 from lakehouse.masking import KEY_ENV, pii_hash
 from lakehouse.naming import bronze_identifier

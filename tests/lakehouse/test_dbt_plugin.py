@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from lakehouse.dbt_plugin import write_iceberg
+from lakehouse.dbt.plugin import write_iceberg
 
 IDENTIFIER = ("gold", "daily_revenue")
 

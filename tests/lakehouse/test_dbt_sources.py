@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lakehouse.dbt_glue import PROJECT_DIR
-from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, sources_yaml
+from lakehouse.dbt.glue import PROJECT_DIR
+from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_files, sources_yaml
 from meshgate.cli import main
 from registry.errors import InvalidArgument
 

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
-from lakehouse.dbt_glue import PROJECT_DIR
-from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files
+from lakehouse.dbt.glue import PROJECT_DIR
+from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_files
 from meshgate.pipeline.dbt import MeshgateTranslator, dbt_project
 from meshgate.pipeline.definitions import build_definitions
 from meshgate.pipeline.resources import EXAMPLE_CONTRACTS, LakehouseResource

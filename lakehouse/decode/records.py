@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import fastavro
 import pyarrow as pa
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from lakehouse.decode.context import BatchContext, SchemaLookup
 from lakehouse.errors import InvalidBatch
 from lakehouse.schema_mapping import (
     PROTO_TIMESTAMP,
@@ -36,9 +37,6 @@ from lakehouse.schema_mapping import (
 )
 from lakehouse.validate import Chunk, RowViolation, redact
 from registry.contract import Contract
-
-if TYPE_CHECKING:
-    from lakehouse.decode import BatchContext, SchemaLookup
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
 from lakehouse.naming import BRONZE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 DUCKDB_FILE = "meshgate.duckdb"
 
 
@@ -208,15 +208,18 @@ def dbt_environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _release_duckdb() -> None:
-    """Close dbt-duckdb's process-wide DuckDB connection once an invocation ends.
+    """Close dbt-duckdb's process-wide DuckDB environment once an invocation ends.
 
     dbt-duckdb keeps it open across in-process invocations; the next one must open afresh so the
     meshgate plugin resolves the Bronze snapshots again, and the file is free for other readers.
+    ``env()`` raises a plain ``Exception`` when the invocation never connected: nothing to close.
     """
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    with DuckDBConnectionManager._LOCK:
-        environment = DuckDBConnectionManager._ENV
-        if environment is not None:
-            environment.close()
-        DuckDBConnectionManager.close_all_connections()
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # noqa: BLE001 - "environment requested before creation"
+        environment = None
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()

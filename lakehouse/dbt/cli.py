@@ -11,8 +11,8 @@ import click
 
 from lakehouse.catalog import open_catalog
 from lakehouse.cli import lakehouse_options, parse_pairs
-from lakehouse.dbt_glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, target_dir
-from lakehouse.dbt_sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
+from lakehouse.dbt.glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, target_dir
+from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
 from registry.cli import registry_options
 from registry.errors import MeshgateError
 

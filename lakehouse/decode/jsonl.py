@@ -13,17 +13,15 @@ import json
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from lakehouse.decode.context import BatchContext
 from lakehouse.errors import InvalidBatch
 from lakehouse.validate import REDACTED, Chunk, RowViolation, is_pii, redact, sequence, shown_value
-
-if TYPE_CHECKING:
-    from lakehouse.decode import BatchContext
 
 
 def jsonl_chunks(stream: BinaryIO, path: str, batch: BatchContext) -> Iterator[Chunk]:

@@ -10,28 +10,31 @@ explicit schema. Only a block that pyarrow refuses goes through the precise pass
 line by line in Python to name each bad row's number, byte offset and field path (pyarrow's own
 row numbers are block-relative or missing). A file that cannot be decoded at all raises
 ``InvalidBatch``; a row that breaks the contract becomes a ``RowViolation``.
+
+Modules: ``input_files`` (open a local or S3 file, decompressed), ``context`` (what one batch's
+decoders share), one decoder per input format (``jsonl``; ``records`` for Avro, Protobuf and the
+Confluent wire format), and this module, which picks a decoder per file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 
-import pyarrow as pa
-
-from lakehouse.decode_jsonl import jsonl_chunks
-from lakehouse.decode_records import record_chunks
+from lakehouse.decode.context import BatchContext, SchemaLookup
+from lakehouse.decode.input_files import COMPRESSION_SUFFIXES, open_input, suffix
+from lakehouse.decode.jsonl import jsonl_chunks
+from lakehouse.decode.records import record_chunks
 from lakehouse.errors import InvalidBatch
-from lakehouse.input_files import COMPRESSION_SUFFIXES, open_input, suffix
 from lakehouse.schema_mapping import arrow_schema, nullable
-from lakehouse.validate import Chunk, RowViolation, UniqueTracker, validate
+from lakehouse.validate import Chunk, UniqueTracker
 from registry.contract import Contract
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "INPUT_FORMATS",
     "BatchContext",
+    "SchemaLookup",
     "detect_format",
     "open_input",
     "read_batch",
@@ -50,7 +53,6 @@ _FORMAT_SUFFIXES = {
     ".protobuf": "protobuf",
     ".confluent": "confluent",
 }
-SchemaLookup = Callable[[int], Contract]
 
 
 def detect_format(path: str) -> str:
@@ -112,39 +114,3 @@ def read_batch(
                 raise
             if not yielded:
                 raise InvalidBatch("the file holds no records", file=path, byte_offset=0)
-
-
-@dataclass
-class BatchContext:
-    """What the decoders of one batch share: contract, schemas, limits, the uniqueness tracker.
-
-    ``declared`` is the contract's Arrow schema (required fields non-nullable); decoded tables have
-    ``schema``, its all-nullable twin, so that a missing value is a violation, not a decode failure.
-    """
-
-    contract: Contract
-    declared: pa.Schema
-    schema: pa.Schema
-    chunk_rows: int
-    max_line_bytes: int
-    unique: UniqueTracker
-    references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
-    pii: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pii = list(self.contract.metadata.pii_fields)
-
-    def finish(self, table: pa.Table, rows: pa.Array, problems: list[RowViolation], raw: dict, path: str,
-               offsets: Callable[[set[int]], dict[int, int]]) -> Chunk:  # fmt: skip
-        """Validate the typed rows and put every violation of the chunk together."""
-        violations = problems + validate(
-            table, self.contract, rows=rows, unique=self.unique, schema=self.declared
-        )
-        invalid = {v.row for v in violations}
-        where = offsets(invalid) if invalid else {}
-        for violation in violations:
-            violation.file = path
-            if violation.byte_offset is None:
-                violation.byte_offset = where.get(violation.row)
-        violations.sort(key=lambda v: v.row)
-        return Chunk(table=table, rows=rows, violations=violations, invalid_rows=invalid, raw=raw, file=path)

@@ -1,4 +1,4 @@
-"""meshgate's dbt-duckdb plugin (``plugins: [{module: lakehouse.dbt_plugin, alias: meshgate}]``).
+"""meshgate's dbt-duckdb plugin (``plugins: [{module: lakehouse.dbt.plugin, alias: meshgate}]``).
 
 On each DuckDB connection dbt opens it
 - loads the iceberg extension and points ``bronze.<table>`` views at the current Bronze snapshots,
@@ -10,6 +10,7 @@ same catalog, one snapshot per build that changed it; the ``meshgate_store_icebe
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -22,7 +23,8 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
 from lakehouse.catalog import open_catalog
-from lakehouse.dbt_glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
+from lakehouse.dbt.glue import bronze_snapshots, configure_s3, create_bronze_views, load_iceberg_extension
+from lakehouse.iceberg_files import write_data_files
 from lakehouse.masking import mask_key, mask_table
 
 PII_HASH_FUNCTION = "meshgate_pii_hash"
@@ -117,8 +119,6 @@ def write_iceberg(
     record a delete and an append snapshot; one snapshot per run keeps the history one entry per build.
     ``iceberg``: the table as the caller already loaded it, not loaded again.
     """
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files  # the writer behind Table.append
-
     if iceberg is None:
         catalog.create_namespace_if_not_exists(identifier[0])
         try:
@@ -137,12 +137,10 @@ def write_iceberg(
                 overwrite.delete_data_file(task.file)
             if table.num_rows == 0:
                 return  # pyiceberg's file writer divides by the row count: an empty result only deletes
-            for data_file in _dataframe_to_data_files(
-                table_metadata=transaction.table_metadata,
-                write_uuid=overwrite.commit_uuid,
-                df=table,
-                io=iceberg.io,
-            ):
+            files = write_data_files(
+                transaction.table_metadata, iceberg.io, table, overwrite.commit_uuid, itertools.count(0)
+            )
+            for data_file in files:
                 overwrite.append_data_file(data_file)
 
 

@@ -1,0 +1,54 @@
+"""What the decoders of one batch share: the contract, its Arrow schemas, limits, the uniqueness tracker.
+
+Every format's decoder imports this module, never the package: ``lakehouse.decode`` picks a decoder per
+file, so the decoders must not import it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from lakehouse.validate import Chunk, RowViolation, UniqueTracker, validate
+from registry.contract import Contract
+
+SchemaLookup = Callable[[int], Contract]
+"""``schema_lookup(schema_id) -> Contract``: the writer's contract of a Confluent wire-format record."""
+
+
+@dataclass
+class BatchContext:
+    """What the decoders of one batch share: contract, schemas, limits, the uniqueness tracker.
+
+    ``declared`` is the contract's Arrow schema (required fields non-nullable); decoded tables have
+    ``schema``, its all-nullable twin, so that a missing value is a violation, not a decode failure.
+    """
+
+    contract: Contract
+    declared: pa.Schema
+    schema: pa.Schema
+    chunk_rows: int
+    max_line_bytes: int
+    unique: UniqueTracker
+    references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
+    pii: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pii = list(self.contract.metadata.pii_fields)
+
+    def finish(self, table: pa.Table, rows: pa.Array, problems: list[RowViolation], raw: dict, path: str,
+               offsets: Callable[[set[int]], dict[int, int]]) -> Chunk:  # fmt: skip
+        """Validate the typed rows and put every violation of the chunk together."""
+        violations = problems + validate(
+            table, self.contract, rows=rows, unique=self.unique, schema=self.declared
+        )
+        invalid = {v.row for v in violations}
+        where = offsets(invalid) if invalid else {}
+        for violation in violations:
+            violation.file = path
+            if violation.byte_offset is None:
+                violation.byte_offset = where.get(violation.row)
+        violations.sort(key=lambda v: v.row)
+        return Chunk(table=table, rows=rows, violations=violations, invalid_rows=invalid, raw=raw, file=path)
