@@ -66,7 +66,7 @@ def read_schema_file(path: str) -> str:
         raise click.UsageError(f"{path}: not UTF-8 text (byte {exc.start}): is this a binary file?") from None
 
 
-def ruleset_choices() -> dict[str, tuple[str, ...]]:
+def _ruleset_owners() -> dict[str, tuple[str, ...]]:
     """Every rule set a format declares -> the formats that have it (lower-case, as ``--format``)."""
     owners: dict[str, tuple[str, ...]] = {}
     for name in FORMATS:
@@ -75,7 +75,8 @@ def ruleset_choices() -> dict[str, tuple[str, ...]]:
     return owners
 
 
-RULESETS = ruleset_choices()
+RULESET_OWNERS = _ruleset_owners()
+"""The ``--ruleset`` choices, read from the formats (each declares its own ``rulesets``)."""
 
 
 @main.command()
@@ -90,7 +91,7 @@ RULESETS = ruleset_choices()
 )
 @click.option(
     "--ruleset",
-    type=click.Choice(list(RULESETS), case_sensitive=False),
+    type=click.Choice(list(RULESET_OWNERS), case_sensitive=False),
     default=None,
     help="A named rule set of the format instead of its default ("
     + "; ".join(f"{name.lower()}: {', '.join(get_format(name).rulesets)}" for name in FORMATS)
@@ -108,7 +109,7 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
         raise click.UsageError(str(exc)) from None
     schema_format = get_format(format_name)
     if ruleset and ruleset.upper() not in schema_format.rulesets:
-        owners = " or ".join(RULESETS[ruleset.upper()])
+        owners = " or ".join(RULESET_OWNERS[ruleset.upper()])
         has = ", ".join(schema_format.rulesets) or "none"
         raise click.UsageError(
             f"--ruleset applies to --format {owners} only; --format {format_name.lower()} has {has}"

@@ -23,7 +23,7 @@ from registry.errors import InvalidSchema
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOCAL_TIMESTAMP = pa.timestamp("us")
-UINT64 = pa.decimal128(20, 0)
+UINT64 = pa.decimal128(20, 0)  # what Protobuf's uint64 (the neutral decimal(20, 0)) maps to
 
 DOC_KEY = b"doc"
 ENUM_KEY = b"enum"

@@ -14,13 +14,12 @@ from typing import Any
 
 import yaml
 
-from registry.compat import format_names
+from registry.compat import FORMATS
 from registry.errors import InvalidArgument
 
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 QUALITY_RULES = ("not_null", "unique", "accepted_values", "min", "max", "regex")
 MASK_PII_AT = ("silver", "bronze")
-FORMATS = format_names()
 
 
 def domain_of(subject: str) -> str:

@@ -207,11 +207,6 @@ FORMATS: tuple[str, ...] = tuple(_BACKENDS)
 """The registry's format names, in the order messages list them."""
 
 
-def format_names() -> tuple[str, ...]:
-    """The registry's format names (``FORMATS``)."""
-    return FORMATS
-
-
 def get_format(name: str) -> SchemaFormat:
     """The format backend for a name of ``FORMATS`` (case-insensitive); one instance per format."""
     key = name.strip().upper()
