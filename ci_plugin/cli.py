@@ -24,7 +24,7 @@ from ci_plugin.output.text import render as render_report_text
 from ci_plugin.publish import publish as publish_contracts
 from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
-from registry.compat import MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
+from registry.compat import FORMATS, MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
 from registry.errors import IncompatibleSchema, InvalidSchema, MeshgateError, Unavailable
 
 EXIT_OK, EXIT_BREAKING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -66,18 +66,36 @@ def read_schema_file(path: str) -> str:
         raise click.UsageError(f"{path}: not UTF-8 text (byte {exc.start}): is this a binary file?") from None
 
 
+def _ruleset_owners() -> dict[str, tuple[str, ...]]:
+    """Every rule set a format declares -> the formats that have it (lower-case, as ``--format``)."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for name in FORMATS:
+        for ruleset in get_format(name).rulesets:
+            owners[ruleset] = (*owners.get(ruleset, ()), name.lower())
+    return owners
+
+
+RULESET_OWNERS = _ruleset_owners()
+"""The ``--ruleset`` choices, read from the formats (each declares its own ``rulesets``)."""
+
+
 @main.command()
 @click.option(
-    "--format", "format_name", type=click.Choice(["avro", "protobuf"], case_sensitive=False), required=True
+    "--format",
+    "format_name",
+    type=click.Choice([name.lower() for name in FORMATS], case_sensitive=False),
+    required=True,
 )
 @click.option(
     "--level", default="BACKWARD", show_default=True, help="Compatibility level (Confluent semantics)."
 )
 @click.option(
     "--ruleset",
-    type=click.Choice(["WIRE", "WIRE_JSON"], case_sensitive=False),
+    type=click.Choice(list(RULESET_OWNERS), case_sensitive=False),
     default=None,
-    help="Protobuf only: buf's stricter rule set instead of Confluent's default.",
+    help="A named rule set of the format instead of its default ("
+    + "; ".join(f"{name.lower()}: {', '.join(get_format(name).rulesets)}" for name in FORMATS)
+    + ").",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.argument("schemas", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -89,9 +107,13 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
         parsed_level = Level.parse(level)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if ruleset and format_name.lower() != "protobuf":
-        raise click.UsageError("--ruleset applies to --format protobuf only")
     schema_format = get_format(format_name)
+    if ruleset and ruleset.upper() not in schema_format.rulesets:
+        owners = " or ".join(RULESET_OWNERS[ruleset.upper()])
+        has = ", ".join(schema_format.rulesets) or "none"
+        raise click.UsageError(
+            f"--ruleset applies to --format {owners} only; --format {format_name.lower()} has {has}"
+        )
     parsed = []
     for path in schemas:
         try:

@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
+from registry.compat import FORMATS
 from registry.errors import InvalidArgument
 
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 QUALITY_RULES = ("not_null", "unique", "accepted_values", "min", "max", "regex")
 MASK_PII_AT = ("silver", "bronze")
-FORMATS = ("AVRO", "PROTOBUF")
 
 
 def domain_of(subject: str) -> str:
@@ -208,7 +208,7 @@ def contract_from_dict(data: Any, path: Path) -> Contract:
         raise InvalidArgument(f"{where}: subject: {exc.message}") from None
     fmt = data["format"].upper()
     if fmt not in FORMATS:
-        raise InvalidArgument(f"{where}: format: {data['format']!r} is not AVRO or PROTOBUF")
+        raise InvalidArgument(f"{where}: format: {data['format']!r} is not {' or '.join(FORMATS)}")
     schema_path = (path.parent / data["schema"]).resolve()
     try:
         schema_text = schema_path.read_text(encoding="utf-8")

@@ -26,17 +26,12 @@ from google.protobuf.message import DecodeError
 
 from lakehouse.decode.context import BatchContext, SchemaLookup
 from lakehouse.errors import InvalidBatch
-from lakehouse.schema_mapping import (
-    PROTO_TIMESTAMP,
-    UINT64,
-    WRAPPERS,
-    file_descriptor,
-    message_class,
-    message_descriptor,
-    parsed_schema,
-)
+from lakehouse.schema_mapping import contract_schema
 from lakehouse.validate import Chunk, RowViolation, redact
-from registry.contract import Contract
+from registry.compat import ParsedSchema, get_format
+from registry.compat.avro import AvroSchema
+from registry.compat.protobuf import ProtobufSchema
+from registry.compat.protobuf_fields import TIMESTAMP, WRAPPERS
 
 
 @dataclass
@@ -96,7 +91,7 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
     row = 0
     try:
         for block in fastavro.block_reader(
-            stream, reader_schema=parsed_schema(batch.contract, batch.references)
+            stream, reader_schema=contract_schema(batch.contract, batch.references).fastavro_schema
         ):
             for value in block:
                 row += 1
@@ -121,7 +116,7 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
 
 def _protobuf_records(stream: BinaryIO, path: str, batch: BatchContext, schema_lookup) -> Iterator[_Record]:
     decoder = _ProtoDecoder(batch)
-    cls = message_class(batch.contract, references=batch.references)
+    cls = contract_schema(batch.contract, batch.references).message_class()
     row, offset = 0, 0
     while True:
         row += 1
@@ -137,6 +132,12 @@ def _confluent_records(stream: BinaryIO, path: str, batch: BatchContext, schema_
     if schema_lookup is None:
         raise InvalidBatch(
             "Confluent wire-format input needs a schema lookup to resolve schema ids", file=path
+        )
+    reader = contract_schema(batch.contract, batch.references)
+    payload = _CONFLUENT_PAYLOADS.get(type(reader))
+    if payload is None:
+        raise InvalidBatch(
+            f"Confluent wire-format input of {batch.contract.format} contracts is not supported", path
         )
     decoder = _ProtoDecoder(batch)
     writers = _WriterCache(schema_lookup, path, batch.references)
@@ -158,29 +159,33 @@ def _confluent_records(stream: BinaryIO, path: str, batch: BatchContext, schema_
             )
         schema_id = int.from_bytes(record[1:5], "big")
         writer = writers.get(schema_id, row, offset)
-        if writer.format == "AVRO":
-            yield _avro_payload(record[5:], writer, schema_id, batch, row, offset)
-        else:
-            indexes, start = _message_indexes(record, path, row, offset)
-            cls = writers.message_class(schema_id, indexes, batch, row, offset)
-            yield decoder.record(cls, record[start:], row, offset)
+        if type(writer) is not type(reader):
+            raise InvalidBatch(
+                f"schema id {schema_id} is {get_format(writer.format_name).label} but the contract is "
+                f"{batch.contract.format}",
+                path,
+                row,
+                offset,
+            )
+        yield payload(record, writer, reader, schema_id, decoder, path, row, offset)
         offset += 4 + len(record)
 
 
 def _avro_payload(
-    payload: bytes, writer: Contract, schema_id: int, batch: BatchContext, row: int, offset: int
+    record: bytes,
+    writer: AvroSchema,
+    reader: AvroSchema,
+    schema_id: int,
+    decoder: _ProtoDecoder,
+    path: str,
+    row: int,
+    offset: int,
 ) -> _Record:
-    if batch.contract.format != "AVRO":
-        raise InvalidBatch(
-            f"schema id {schema_id} is Avro but the contract is {batch.contract.format}",
-            row=row,
-            byte_offset=offset,
-        )
+    """An Avro binary record after the 5-byte header, resolved from the writer's schema to the reader's."""
+    payload = record[5:]
     try:
         value = fastavro.schemaless_reader(
-            io.BytesIO(payload),
-            parsed_schema(writer, batch.references),
-            parsed_schema(batch.contract, batch.references),
+            io.BytesIO(payload), writer.fastavro_schema, reader.fastavro_schema
         )
     except (ValueError, EOFError, KeyError, IndexError, TypeError, StopIteration) as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
@@ -189,13 +194,29 @@ def _avro_payload(
             offset,
             None,
             [RowViolation(row, "", "decode", "", message, offset)],
-            _raw_bytes(payload, batch),
+            _raw_bytes(payload, decoder.batch),
         )
     return _Record(row, offset, value, [])
 
 
+def _protobuf_payload(
+    record: bytes,
+    writer: ProtobufSchema,
+    reader: ProtobufSchema,
+    schema_id: int,
+    decoder: _ProtoDecoder,
+    path: str,
+    row: int,
+    offset: int,
+) -> _Record:
+    """A Protobuf message after the header and its message indexes, which must name the reader's message."""
+    indexes, start = _message_indexes(record, path, row, offset)
+    cls = _message_class_for(writer, reader, indexes, path, row, offset)
+    return decoder.record(cls, record[start:], row, offset)
+
+
 class _WriterCache:
-    """Writer contracts by schema id, looked up once each.
+    """Writer schemas by schema id, looked up and parsed once each.
 
     A writer's imports are read from the reader's resolved references, by import name: a writer that
     imports a name the reader does not is refused rather than guessed.
@@ -205,10 +226,10 @@ class _WriterCache:
         self._lookup = lookup
         self._path = path
         self._references = references
-        self._contracts: dict[int, Contract] = {}
+        self._schemas: dict[int, ParsedSchema] = {}
 
-    def get(self, schema_id: int, row: int, offset: int) -> Contract:
-        if schema_id not in self._contracts:
+    def get(self, schema_id: int, row: int, offset: int) -> ParsedSchema:
+        if schema_id not in self._schemas:
             try:
                 writer = self._lookup(schema_id)
             except Exception as exc:  # any lookup failure (registry error, KeyError) means unknown id
@@ -222,22 +243,15 @@ class _WriterCache:
                     row,
                     offset,
                 )
-            self._contracts[schema_id] = writer
-        return self._contracts[schema_id]
-
-    def message_class(
-        self, schema_id: int, indexes: tuple[int, ...], batch: BatchContext, row: int, offset: int
-    ):
-        """The reader's message class, once the writer's indexes are seen to name that same message."""
-        writer = self._contracts[schema_id]
-        return _message_class_for(writer, indexes, batch, self._path, row, offset)
+            self._schemas[schema_id] = contract_schema(writer, self._references)
+        return self._schemas[schema_id]
 
 
-def _message_class_for(writer: Contract, indexes: tuple[int, ...], batch: BatchContext, path, row, offset):
-    reader, references = batch.contract, batch.references
-    if writer.format != "PROTOBUF" or reader.format != "PROTOBUF":
-        raise InvalidBatch(f"record is Protobuf but the contract is {reader.format}", path, row, offset)
-    messages = list(file_descriptor(writer, references).message_types_by_name.values())
+def _message_class_for(
+    writer: ProtobufSchema, reader: ProtobufSchema, indexes: tuple[int, ...], path, row, offset
+):
+    """The reader's message class, once the writer's indexes are seen to name that same message."""
+    messages = list(writer.file_descriptor.message_types_by_name.values())
     try:
         message = messages[indexes[0]]
         for index in indexes[1:]:
@@ -246,13 +260,13 @@ def _message_class_for(writer: Contract, indexes: tuple[int, ...], batch: BatchC
         raise InvalidBatch(
             f"message indexes {list(indexes)} name no message of the writer's schema", path, row, offset
         ) from None
-    expected = message_descriptor(reader, references=references).full_name
+    expected = reader.message_descriptor().full_name
     if message.full_name != expected:
         raise InvalidBatch(
             f"record holds message {message.full_name} (indexes {list(indexes)}) but the contract's message is {expected}",
             path, row, offset,
         )  # fmt: skip
-    return message_class(reader, references=references)
+    return reader.message_class()
 
 
 def _message_indexes(record: bytes, path: str, row: int, offset: int) -> tuple[tuple[int, ...], int]:
@@ -324,7 +338,7 @@ class _ProtoDecoder:
     """Protobuf messages to row dicts shaped like the Arrow schema (see docs/lakehouse-types.md)."""
 
     def __init__(self, batch: BatchContext):
-        self._batch = batch
+        self.batch = batch
 
     def record(self, cls, payload: bytes, row: int, offset: int) -> _Record:
         message = cls()
@@ -332,7 +346,7 @@ class _ProtoDecoder:
             message.MergeFromString(payload)
         except (DecodeError, RuntimeError, ValueError) as exc:
             problem = RowViolation(row, "", "decode", "", f"Protobuf message does not decode: {exc}", offset)
-            return _Record(row, offset, None, [problem], _raw_bytes(payload, self._batch))
+            return _Record(row, offset, None, [problem], _raw_bytes(payload, self.batch))
         # proto2 required fields that are absent come out as None: validate() names them
         return _Record(row, offset, _converter(message.DESCRIPTOR)(message), [])
 
@@ -367,15 +381,19 @@ def _value_converter(field: FieldDescriptor) -> Callable:
         return lambda v: names.get(v, str(v))  # an unknown number fails the enum check
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         full_name = field.message_type.full_name
-        if full_name == PROTO_TIMESTAMP:
+        if full_name == TIMESTAMP:
             return lambda v: v.ToDatetime(tzinfo=UTC)
         if full_name in WRAPPERS:
-            return (lambda v: Decimal(v.value)) if WRAPPERS[full_name] == UINT64 else (lambda v: v.value)
+            wrapped = _value_converter(field.message_type.fields_by_name["value"])
+            return lambda v: wrapped(v.value)
         return _converter(field.message_type)
     if field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64):
         return Decimal
     return lambda v: v
 
+
+_CONFLUENT_PAYLOADS = {AvroSchema: _avro_payload, ProtobufSchema: _protobuf_payload}
+"""How a Confluent record's payload is laid out, by the parsed schema type of the contract."""
 
 _READERS = {"avro": _avro_records, "protobuf": _protobuf_records, "confluent": _confluent_records}
 

@@ -1,8 +1,12 @@
 """Schema formats and compatibility checking, importable without a server.
 
 One interface (``SchemaFormat``) with a backend per format (``avro.py``, ``protobuf.py``), chosen by
-name through ``get_format``. ``check_compatibility`` turns a level (Confluent Schema Registry
-semantics) into reader/writer checks that the format performs.
+name through ``get_format``; ``FORMATS`` lists the names. A format parses text into a
+``ParsedSchema`` (canonical form, fingerprint, columns, the neutral field tree of ``fields.py``) and
+checks two parsed schemas with its rule table and named rule sets. ``check_compatibility`` turns a
+level (Confluent Schema Registry semantics) into reader/writer checks that the format performs.
+
+A new format is one module with a ``SchemaFormat`` subclass and one entry in ``_BACKENDS``.
 
 Direction vocabulary, used everywhere:
 - BACKWARD: a reader with the *new* schema reads data written with the *old* one.
@@ -12,9 +16,14 @@ Direction vocabulary, used everywhere:
 from __future__ import annotations
 
 import enum
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+
+from registry.compat.fields import Field
+from registry.errors import InvalidArgument
 
 
 class Level(enum.StrEnum):
@@ -109,13 +118,45 @@ class ParsedSchema(ABC):
     def fingerprint(self) -> str:
         """A stable hex digest of ``canonical``, used to deduplicate schemas into global ids."""
 
+    @abstractmethod
+    def columns(self, message: str | None = None) -> tuple[str, ...]:
+        """Names of the top-level fields, in schema order: the columns of the contract's table.
+
+        ``message`` picks, by short name, the record or message to list where a schema defines
+        several; the main one (see ``fields``) when None or not defined. Never raises: a main type
+        that is not a record has no columns.
+        """
+
+    @abstractmethod
+    def fields(self) -> tuple[Field, ...]:
+        """The neutral field tree (``registry.compat.fields``) of the main record or message.
+
+        The hook every Arrow/Iceberg mapping reads. Raises ``InvalidSchema`` where no finite tree
+        exists: a recursive type, or a main type that is not a record.
+        """
+
+
+class UnknownRuleset(InvalidArgument):
+    """A rule set the format does not have; carries the format and the rule sets it has."""
+
+    def __init__(self, format_name: str, label: str, ruleset: str, rulesets: tuple[str, ...]):
+        self.format_name = format_name
+        self.ruleset = ruleset
+        self.rulesets = rulesets
+        expected = ", ".join(rulesets) if rulesets else "no named rule sets"
+        super().__init__(
+            f"unknown {label} ruleset {ruleset!r}; {format_name} has {expected} (or none for its default)"
+        )
+
 
 class SchemaFormat(ABC):
     """What every schema format provides: parse, normalise, fingerprint, check compatibility."""
 
-    name: str  # "AVRO" or "PROTOBUF"
+    name: str  # the registry's format name: "AVRO", "PROTOBUF"
+    label: str  # how sentences name the format: "Avro", "Protobuf"
     rules: Mapping[str, Rule]  # the rule table, keyed by rule id
     rulesets: tuple[str, ...]  # the named rule sets ``check`` accepts besides the default (None)
+    default_ruleset_names: tuple[str, ...] = ()  # other spellings of the default rule set
 
     @abstractmethod
     def parse(
@@ -132,31 +173,54 @@ class SchemaFormat(ABC):
     ) -> list[Violation]:
         """Violations that make ``new`` incompatible with ``old`` in ``direction``.
 
-        ``ruleset`` selects a stricter rule set where the format has them (Protobuf: ``WIRE``,
-        ``WIRE_JSON``); ``None`` is the format's default (Confluent Schema Registry semantics).
+        ``ruleset`` is None (the format's default: Confluent Schema Registry semantics) or one of
+        ``rulesets``; anything else raises ``UnknownRuleset``.
         """
+
+    def select_ruleset(self, ruleset: str | None) -> str | None:
+        """``ruleset`` as ``check`` runs it: None for the default, else one of ``rulesets``.
+
+        Case and surrounding space are ignored; a rule set the format lacks raises ``UnknownRuleset``.
+        """
+        if ruleset is None:
+            return None
+        key = ruleset.strip().upper()
+        if not key or key in self.default_ruleset_names:
+            return None
+        if key not in self.rulesets:
+            raise UnknownRuleset(self.name, self.label, ruleset, self.rulesets)
+        return key
 
 
 MAX_SCHEMA_BYTES = 1024 * 1024
 """Largest schema text accepted anywhere (1 MiB): bigger input is refused before parsing."""
 
+_BACKENDS = {
+    "AVRO": ("registry.compat.avro", "AvroFormat"),
+    "PROTOBUF": ("registry.compat.protobuf", "ProtobufFormat"),
+    "JSON": ("registry.compat.json_schema", "JsonSchemaFormat"),
+}
+"""Format name -> (module, class). Imported on first use: Protobuf loads protoc, Avro fastavro."""
+
+_SPELLINGS = {"PROTO": "PROTOBUF", "JSONSCHEMA": "JSON", "JSON_SCHEMA": "JSON"}
+
+FORMATS: tuple[str, ...] = tuple(_BACKENDS)
+"""The registry's format names, in the order messages list them."""
+
 
 def get_format(name: str) -> SchemaFormat:
-    """The format backend for ``AVRO`` or ``PROTOBUF`` (case-insensitive)."""
+    """The format backend for a name of ``FORMATS`` (case-insensitive); one instance per format."""
     key = name.strip().upper()
-    if key == "AVRO":
-        from registry.compat.avro import AvroFormat
+    key = _SPELLINGS.get(key, key)
+    if key not in _BACKENDS:
+        raise ValueError(f"unknown schema format {name!r}; expected one of {', '.join(FORMATS)}")
+    return _backend(key)
 
-        return AvroFormat()
-    if key in ("PROTOBUF", "PROTO"):
-        from registry.compat.protobuf import ProtobufFormat
 
-        return ProtobufFormat()
-    if key in ("JSON", "JSONSCHEMA", "JSON_SCHEMA"):
-        from registry.compat.json_schema import JsonSchemaFormat
-
-        return JsonSchemaFormat()
-    raise ValueError(f"unknown schema format {name!r}; expected AVRO, PROTOBUF or JSON")
+@cache
+def _backend(key: str) -> SchemaFormat:
+    module, class_name = _BACKENDS[key]
+    return getattr(importlib.import_module(module), class_name)()
 
 
 def check_compatibility(

@@ -2,6 +2,8 @@
 
 ``AvroFormat.check`` applies the Avro specification's schema-resolution rules through the pairing
 walker in ``avro_walk`` and the rule table in ``avro_rules``; see docs/avro-compatibility.md.
+``AvroSchema.fields()`` is the neutral field tree (``avro_fields``); ``fastavro_schema`` is what
+decoders read records with.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import fastavro
 
 from registry.compat import MAX_SCHEMA_BYTES, Direction, ParsedSchema, SchemaFormat, Violation
 from registry.compat.avro_canonical import canonical_form, fingerprint, sign_all
+from registry.compat.avro_fields import record_fields
 from registry.compat.avro_json import JsonDocument, read_json
 from registry.compat.avro_model import (
     PRIMITIVES,
     AvroType,
     ModelBuilder,
     NamedType,
+    Record,
 )
-from registry.compat.avro_rules import RULES
+from registry.compat.avro_rules import RULES, RULESETS, rules_for
 from registry.compat.avro_walk import resolve
+from registry.compat.fields import Field
 from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
 
 
@@ -31,11 +36,39 @@ class AvroSchema(ParsedSchema):
 
     format_name = "AVRO"
 
-    def __init__(self, text: str, source_name: str, root: AvroType, named_types: dict[str, NamedType]):
+    def __init__(
+        self,
+        text: str,
+        source_name: str,
+        root: AvroType,
+        named_types: dict[str, NamedType],
+        fastavro_parsed: dict,
+        fastavro_references: dict | None,
+    ):
         self.text = text
         self.source_name = source_name
         self.root = root
         self.named_types = named_types
+        self._fastavro = fastavro_parsed
+        self._fastavro_references = fastavro_references  # full name -> type, None without references
+
+    def columns(self, message: str | None = None) -> tuple[str, ...]:
+        """The top-level record's field names (an Avro schema has one top-level type)."""
+        return tuple(f.name for f in self.root.fields) if isinstance(self.root, Record) else ()
+
+    def fields(self) -> tuple[Field, ...]:
+        return record_fields(self.root)
+
+    @cached_property
+    def fastavro_schema(self) -> dict:
+        """fastavro's parsed form, the reader (or writer) schema records are decoded with.
+
+        It stands alone: a type named from a reference is written out where first used, so the schema
+        can also be a container file's writer schema, which has no references of its own.
+        """
+        if self._fastavro_references is None:
+            return self._fastavro
+        return fastavro.parse_schema(_inline_named(self._fastavro, self._fastavro_references, set()))
 
     @cached_property
     def parsing_canonical_form(self) -> str:
@@ -79,8 +112,9 @@ class AvroFormat(SchemaFormat):
     """Avro: schema resolution per the specification; rule table in ``rules``."""
 
     name = "AVRO"
+    label = "Avro"
     rules = RULES
-    rulesets = ("RESOLUTION", "LOGICAL")
+    rulesets = RULESETS
     """``check`` runs every rule by default; a ruleset names a category to keep only its rules
     (``RESOLUTION``: just the specification's schema resolution)."""
 
@@ -95,11 +129,13 @@ class AvroFormat(SchemaFormat):
         fastavro_named: dict = {}
         for reference_name, reference_text in (references or {}).items():
             self._parse_one(reference_text, reference_name, named, fastavro_named)
-        root = self._parse_one(text, source_name, named, fastavro_named)
+        root, parsed = self._parse_one(text, source_name, named, fastavro_named)
         sign_all(root)
-        return AvroSchema(text, source_name, root, named)
+        return AvroSchema(text, source_name, root, named, parsed, fastavro_named if references else None)
 
-    def _parse_one(self, text: str, source_name: str, named: dict, fastavro_named: dict) -> AvroType:
+    def _parse_one(
+        self, text: str, source_name: str, named: dict, fastavro_named: dict
+    ) -> tuple[AvroType, dict]:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         if size > MAX_SCHEMA_BYTES:
             raise InvalidSchema(
@@ -108,34 +144,47 @@ class AvroFormat(SchemaFormat):
             )
         document = read_json(text, source_name)
         root = ModelBuilder(document, named).build()
-        _validate_with_fastavro(document, fastavro_named)
-        return root
+        return root, _validate_with_fastavro(document, fastavro_named)
 
     def check(
         self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
     ) -> list[Violation]:
         if not isinstance(old, AvroSchema) or not isinstance(new, AvroSchema):
             raise InvalidArgument("the Avro format checks Avro schemas only")
-        enabled = self._enabled_rules(ruleset)
+        rules = rules_for(self.select_ruleset(ruleset))
         direction = Direction(direction)
         if direction is Direction.BACKWARD:
-            return resolve(new.root, old.root, direction, enabled)
-        return resolve(old.root, new.root, direction, enabled)
-
-    def _enabled_rules(self, ruleset: str | None) -> set[str]:
-        if ruleset is None:
-            return set(RULES)
-        category = ruleset.strip().upper()
-        if category not in self.rulesets:
-            raise InvalidArgument(
-                f"unknown Avro ruleset {ruleset!r}; expected one of {', '.join(self.rulesets)} (or none for all rules)"
-            )
-        return {rule.id for rule in RULES.values() if category in rule.categories}
+            return resolve(new.root, old.root, direction, rules)
+        return resolve(old.root, new.root, direction, rules)
 
 
-def _validate_with_fastavro(document: JsonDocument, fastavro_named: dict) -> None:
-    """fastavro's own validation, after ours: anything it still refuses is reported at the top."""
+def _validate_with_fastavro(document: JsonDocument, fastavro_named: dict) -> dict:
+    """fastavro's own validation, after ours (what it still refuses is reported at the top); returns
+    fastavro's parsed form, which decoders read records with."""
     try:
-        fastavro.parse_schema(document.value, named_schemas=fastavro_named)
+        return fastavro.parse_schema(document.value, named_schemas=fastavro_named)
     except Exception as exc:  # fastavro raises assorted types (SchemaParseException, KeyError, ...)
         raise InvalidSchema(f"fastavro rejects the schema: {exc}", document.location(1)) from None
+
+
+def _inline_named(schema, named: dict, seen: set):
+    """``schema`` with each type it uses by name defined in place at its first use (Avro's rule)."""
+    if isinstance(schema, str):
+        if schema in named and schema not in seen:
+            return _inline_named(named[schema], named, seen)
+        return schema
+    if isinstance(schema, list):
+        return [_inline_named(branch, named, seen) for branch in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: value for key, value in schema.items() if not key.startswith("__")}  # fastavro's markers
+    if out.get("type") in ("record", "error", "enum", "fixed") and "name" in out:
+        seen.add(out["name"])
+    else:
+        out["type"] = _inline_named(out["type"], named, seen)
+    if "fields" in out:
+        out["fields"] = [{**f, "type": _inline_named(f["type"], named, seen)} for f in out["fields"]]
+    for key in ("items", "values"):
+        if key in out:
+            out[key] = _inline_named(out[key], named, seen)
+    return out

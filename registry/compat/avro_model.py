@@ -60,6 +60,7 @@ class Field:
     aliases: tuple[str, ...] = ()
     has_default: bool = False
     default: object = None
+    doc: str | None = None
 
 
 @dataclass(eq=False)
@@ -332,6 +333,7 @@ class ModelBuilder:
                 aliases=tuple(self._aliases(item, "", qualify=False)),
                 has_default="default" in item,
                 default=item.get("default"),
+                doc=item["doc"] if isinstance(item.get("doc"), str) else None,
             )
             if record_field.has_default:
                 self._defaults.append((record_field, record))

@@ -1,8 +1,9 @@
 """The Avro rule table: one small function per rule, each judging one matched (reader, writer) pair.
 
-Rules never walk schemas; ``avro_walk`` pairs elements as the specification's schema resolution does
-and hands each rule the pair. A rule returns a sentence for a person (old value, new value, what to
-do) or None. Sentences speak of "old" and "new" schemas; which of them reads depends on the direction:
+Each rule is registered by ``RULE_LIST.rule`` with its stable id, description, categories and target
+(which pairs the walker hands it). Rules never walk schemas; ``avro_walk`` pairs elements as the
+specification's schema resolution does and hands each rule the pairs of its target. A rule returns a
+sentence for a person (old value, new value, what to do) or None. Sentences speak of "old" and "new" schemas; which of them reads depends on the direction:
 BACKWARD means the new schema reads old data, FORWARD means the old schema reads new data.
 
 Categories: ``RESOLUTION`` rules come from the specification's "Schema Resolution" section (and its
@@ -19,49 +20,14 @@ from registry.compat import Direction, Rule
 from registry.compat.avro_model import AvroType, Enum, Field, Fixed, NamedType, Record, Union, describe
 
 RESOLUTION, LOGICAL = "RESOLUTION", "LOGICAL"
+RULESETS = (RESOLUTION, LOGICAL)
+"""The named rule sets: each keeps the rules of that category. The default (None) runs every rule."""
 
-RULES: dict[str, Rule] = {
-    rule.id: rule
-    for rule in (
-        Rule(
-            "TYPE_CHANGED", "A type changed to one that cannot read or be read as the other.", (RESOLUTION,)
-        ),
-        Rule(
-            "TYPE_NARROWED", "A type changed against the promotion order (e.g. long to int).", (RESOLUTION,)
-        ),
-        Rule(
-            "NAME_CHANGED",
-            "A record, enum or fixed changed its name and no reader alias covers it.",
-            (RESOLUTION,),
-        ),
-        Rule("FIXED_SIZE_CHANGED", "A fixed type changed its size.", (RESOLUTION,)),
-        Rule(
-            "FIELD_MISSING_DEFAULT",
-            "The reader has a field the writer lacks, and it has no default.",
-            (RESOLUTION,),
-        ),
-        Rule(
-            "ENUM_SYMBOL_MISSING",
-            "The writer has enum symbols the reader lacks, and the reader enum has no default.",
-            (RESOLUTION,),
-        ),
-        Rule(
-            "UNION_BRANCH_MISSING",
-            "A union branch the writer may use matches nothing in the reader.",
-            (RESOLUTION,),
-        ),
-        Rule(
-            "TYPE_NOT_IN_UNION", "The writer's type matches no branch of the reader's union.", (RESOLUTION,)
-        ),
-        Rule("DECIMAL_SCALE_CHANGED", "A decimal changed its scale.", (RESOLUTION, LOGICAL)),
-        Rule("DECIMAL_PRECISION_CHANGED", "A decimal changed its precision.", (RESOLUTION, LOGICAL)),
-        Rule(
-            "TIME_UNIT_CHANGED",
-            "A date, time or timestamp changed its unit (e.g. millis to micros).",
-            (LOGICAL,),
-        ),
-    )
-}
+TARGETS = ("types", "missing_field", "union_branch", "not_in_union")
+"""What a rule judges: ``types`` a pair of non-union types; ``missing_field`` a record field the
+reader has and the writer lacks (``Pair.field``); ``union_branch`` a branch of the writer's union
+that nothing in the reader matches (``Pair.writer``); ``not_in_union`` a writer type no branch of
+the reader's union matches."""
 
 PROMOTIONS = {
     "int": {"long", "float", "double"},
@@ -93,6 +59,7 @@ class Pair:
     writer: AvroType
     direction: Direction
     path: str
+    field: Field | None = None  # target missing_field: the reader's field the writer lacks
 
     @property
     def old(self) -> AvroType:
@@ -115,6 +82,30 @@ class Pair:
         if self.direction is Direction.BACKWARD:
             return "readers using the new schema cannot read data written with the old one"
         return "readers still using the old schema cannot read data written with the new one"
+
+
+@dataclass(frozen=True)
+class AvroRule:
+    rule: Rule
+    target: str  # one of TARGETS
+    check: Callable[[Pair], str | None]
+
+
+class RuleList(list[AvroRule]):
+    """The Avro rules in declaration order (the order of their findings on one pair)."""
+
+    def rule(self, rule_id: str, description: str, categories: tuple[str, ...], target: str = "types"):
+        if target not in TARGETS:
+            raise ValueError(f"rule {rule_id}: unknown target {target!r}")
+
+        def register(check):
+            self.append(AvroRule(Rule(rule_id, description, categories), target, check))
+            return check
+
+        return register
+
+
+RULE_LIST = RuleList()
 
 
 def promotable(writer_kind: str, reader_kind: str) -> bool:
@@ -144,6 +135,11 @@ def first_match(union: Union, writer: AvroType) -> int | None:
 # Rules on a pair of non-union types.
 
 
+@RULE_LIST.rule(
+    "TYPE_CHANGED",
+    "A type changed to one that cannot read or be read as the other.",
+    (RESOLUTION,),
+)
 def type_changed(pair: Pair) -> str | None:
     reader, writer = pair.reader, pair.writer
     if (
@@ -159,6 +155,11 @@ def type_changed(pair: Pair) -> str | None:
     )
 
 
+@RULE_LIST.rule(
+    "TYPE_NARROWED",
+    "A type changed against the promotion order (e.g. long to int).",
+    (RESOLUTION,),
+)
 def type_narrowed(pair: Pair) -> str | None:
     reader, writer = pair.reader, pair.writer
     if not promotable(reader.kind, writer.kind) or promotable(writer.kind, reader.kind):
@@ -176,6 +177,11 @@ def type_narrowed(pair: Pair) -> str | None:
     )
 
 
+@RULE_LIST.rule(
+    "NAME_CHANGED",
+    "A record, enum or fixed changed its name and no reader alias covers it.",
+    (RESOLUTION,),
+)
 def name_changed(pair: Pair) -> str | None:
     reader, writer = pair.reader, pair.writer
     if not isinstance(reader, NamedType) or reader.kind != writer.kind or names_match(reader, writer):
@@ -189,6 +195,11 @@ def name_changed(pair: Pair) -> str | None:
     return f"{pair.element}: {reader.kind} renamed from {old} to {new}: {pair.consequence}. {fix}"
 
 
+@RULE_LIST.rule(
+    "FIXED_SIZE_CHANGED",
+    "A fixed type changed its size.",
+    (RESOLUTION,),
+)
 def fixed_size_changed(pair: Pair) -> str | None:
     if (
         not isinstance(pair.reader, Fixed)
@@ -203,6 +214,11 @@ def fixed_size_changed(pair: Pair) -> str | None:
     )
 
 
+@RULE_LIST.rule(
+    "ENUM_SYMBOL_MISSING",
+    "The writer has enum symbols the reader lacks, and the reader enum has no default.",
+    (RESOLUTION,),
+)
 def enum_symbol_missing(pair: Pair) -> str | None:
     reader, writer = pair.reader, pair.writer
     if not isinstance(reader, Enum) or not isinstance(writer, Enum) or reader.default is not None:
@@ -231,6 +247,11 @@ def _decimal_change(pair: Pair, attribute: str) -> tuple[int, int] | None:
     return None if old == new else (old, new)
 
 
+@RULE_LIST.rule(
+    "DECIMAL_SCALE_CHANGED",
+    "A decimal changed its scale.",
+    (RESOLUTION, LOGICAL),
+)
 def decimal_scale_changed(pair: Pair) -> str | None:
     change = _decimal_change(pair, "scale")
     if change is None:
@@ -243,6 +264,11 @@ def decimal_scale_changed(pair: Pair) -> str | None:
     )
 
 
+@RULE_LIST.rule(
+    "DECIMAL_PRECISION_CHANGED",
+    "A decimal changed its precision.",
+    (RESOLUTION, LOGICAL),
+)
 def decimal_precision_changed(pair: Pair) -> str | None:
     change = _decimal_change(pair, "precision")
     if change is None:
@@ -256,6 +282,11 @@ def decimal_precision_changed(pair: Pair) -> str | None:
     )
 
 
+@RULE_LIST.rule(
+    "TIME_UNIT_CHANGED",
+    "A date, time or timestamp changed its unit (e.g. millis to micros).",
+    (LOGICAL,),
+)
 def time_unit_changed(pair: Pair) -> str | None:
     old_unit, new_unit = TIME_UNITS.get(pair.old.logical or ""), TIME_UNITS.get(pair.new.logical or "")
     if old_unit is None or new_unit is None or old_unit == new_unit:
@@ -267,22 +298,17 @@ def time_unit_changed(pair: Pair) -> str | None:
     )
 
 
-PAIR_RULES: dict[str, Callable[[Pair], str | None]] = {
-    "TYPE_CHANGED": type_changed,
-    "TYPE_NARROWED": type_narrowed,
-    "NAME_CHANGED": name_changed,
-    "FIXED_SIZE_CHANGED": fixed_size_changed,
-    "ENUM_SYMBOL_MISSING": enum_symbol_missing,
-    "DECIMAL_SCALE_CHANGED": decimal_scale_changed,
-    "DECIMAL_PRECISION_CHANGED": decimal_precision_changed,
-    "TIME_UNIT_CHANGED": time_unit_changed,
-}
-
-
 # Rules on a record field the reader has and the writer lacks, and on unions.
 
 
-def field_missing_default(pair: Pair, reader_field: Field) -> str | None:
+@RULE_LIST.rule(
+    "FIELD_MISSING_DEFAULT",
+    "The reader has a field the writer lacks, and it has no default.",
+    (RESOLUTION,),
+    target="missing_field",
+)
+def field_missing_default(pair: Pair) -> str | None:
+    reader_field = pair.field
     if reader_field.has_default:
         return None
     name, record = reader_field.name, pair.reader
@@ -300,8 +326,14 @@ def field_missing_default(pair: Pair, reader_field: Field) -> str | None:
     )
 
 
-def union_branch_missing(pair: Pair, writer_branch: AvroType) -> str:
-    branch = describe(writer_branch)
+@RULE_LIST.rule(
+    "UNION_BRANCH_MISSING",
+    "A union branch the writer may use matches nothing in the reader.",
+    (RESOLUTION,),
+    target="union_branch",
+)
+def union_branch_missing(pair: Pair) -> str:
+    branch = describe(pair.writer)
     if pair.direction is Direction.BACKWARD:
         return (
             f"{pair.element} no longer accepts {branch}: the old schema allowed it, the new type is "
@@ -313,6 +345,12 @@ def union_branch_missing(pair: Pair, writer_branch: AvroType) -> str:
     )
 
 
+@RULE_LIST.rule(
+    "TYPE_NOT_IN_UNION",
+    "The writer's type matches no branch of the reader's union.",
+    (RESOLUTION,),
+    target="not_in_union",
+)
 def type_not_in_union(pair: Pair) -> str:
     old, new = describe(pair.old), describe(pair.new)
     if pair.direction is Direction.BACKWARD:
@@ -324,3 +362,11 @@ def type_not_in_union(pair: Pair) -> str:
         f"{pair.element} changed from {old} to {new}, which matches none of the old union's branches: "
         f"{pair.consequence}. Write one of the old union's types."
     )
+
+
+RULES: dict[str, Rule] = {spec.rule.id: spec.rule for spec in RULE_LIST}
+
+
+def rules_for(ruleset: str | None) -> list[AvroRule]:
+    """The rules a rule set runs: every rule for None, else the rules of that category."""
+    return [spec for spec in RULE_LIST if ruleset is None or ruleset in spec.rule.categories]

@@ -2,7 +2,7 @@
 
 It walks (reader, writer) pairs side by side: record fields by name or reader alias, array items,
 map values, union branches (each writer branch against the first reader branch that matches), and
-hands every pair to the rules in ``avro_rules``. Named types recurse through shared nodes; a set of
+hands every pair to the rules of its target (``avro_rules.TARGETS``). Named types recurse through shared nodes; a set of
 visited (reader record, writer record) pairs stops the walk on recursive schemas. Identical subtrees
 (same signature) are skipped, since a type always resolves against itself.
 
@@ -13,46 +13,40 @@ Paths: the top-level type's short name, then ``.field`` for record fields, ``[]`
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
 
 from registry.compat import Direction, Violation
 from registry.compat.avro_canonical import signature
 from registry.compat.avro_model import Array, AvroType, Map, Record, Union, branch_label
-from registry.compat.avro_rules import (
-    PAIR_RULES,
-    Pair,
-    field_missing_default,
-    first_match,
-    matches,
-    names_match,
-    type_not_in_union,
-    union_branch_missing,
-)
+from registry.compat.avro_rules import AvroRule, Pair, first_match, matches, names_match
 
 
 def resolve(
-    reader: AvroType, writer: AvroType, direction: Direction, enabled: Collection[str]
+    reader: AvroType, writer: AvroType, direction: Direction, rules: Iterable[AvroRule]
 ) -> list[Violation]:
-    """Violations found resolving ``reader`` against ``writer``; only rules in ``enabled`` report."""
-    walker = _Walker(direction, enabled)
+    """Violations found resolving ``reader`` against ``writer`` with ``rules``."""
+    walker = _Walker(direction, rules)
     new_root = reader if direction is Direction.BACKWARD else writer
     walker.walk(reader, writer, branch_label(new_root), reader.line, writer.line)
     return walker.violations
 
 
 class _Walker:
-    def __init__(self, direction: Direction, enabled: Collection[str]):
+    def __init__(self, direction: Direction, rules: Iterable[AvroRule]):
         self.direction = direction
-        self.enabled = enabled
+        self.by_target: dict[str, list[AvroRule]] = {}
+        for spec in rules:
+            self.by_target.setdefault(spec.target, []).append(spec)
         self.violations: list[Violation] = []
         self.visited: set[tuple[int, int]] = set()
 
-    def report(
-        self, rule: str, pair: Pair, message: str | None, reader_line: int | None, writer_line: int | None
-    ):
-        if message and rule in self.enabled:
-            line = reader_line if self.direction is Direction.BACKWARD else writer_line
-            self.violations.append(Violation(rule, pair.path, message, line, self.direction))
+    def report(self, target: str, pair: Pair, reader_line: int | None, writer_line: int | None) -> None:
+        """Hand ``pair`` to every rule of ``target``; lines are in the new schema."""
+        line = reader_line if self.direction is Direction.BACKWARD else writer_line
+        for spec in self.by_target.get(target, ()):
+            message = spec.check(pair)
+            if message:
+                self.violations.append(Violation(spec.rule.id, pair.path, message, line, self.direction))
 
     def walk(self, reader: AvroType, writer: AvroType, path: str, reader_line, writer_line) -> None:
         if signature(reader) == signature(writer):
@@ -62,8 +56,9 @@ class _Walker:
         elif isinstance(reader, Union):
             index = first_match(reader, writer)
             if index is None:
-                pair = Pair(reader, writer, self.direction, path)
-                self.report("TYPE_NOT_IN_UNION", pair, type_not_in_union(pair), reader_line, writer_line)
+                self.report(
+                    "not_in_union", Pair(reader, writer, self.direction, path), reader_line, writer_line
+                )
             else:
                 branch = reader.branches[index]
                 branch_path = f"{path}<{branch_label(branch)}>"
@@ -83,16 +78,12 @@ class _Walker:
                 target, target_line = (reader, reader_line) if matches(reader, branch) else (None, None)
             if target is None:
                 pair = Pair(reader, branch, self.direction, branch_path)
-                self.report(
-                    "UNION_BRANCH_MISSING", pair, union_branch_missing(pair, branch), reader_line, writer_line
-                )
+                self.report("union_branch", pair, reader_line, writer_line)
             else:
                 self.walk(target, branch, branch_path, target_line, writer_line)
 
     def _pair(self, reader: AvroType, writer: AvroType, path: str, reader_line, writer_line) -> None:
-        pair = Pair(reader, writer, self.direction, path)
-        for rule, check in PAIR_RULES.items():
-            self.report(rule, pair, check(pair), reader_line, writer_line)
+        self.report("types", Pair(reader, writer, self.direction, path), reader_line, writer_line)
         if isinstance(reader, Record) and isinstance(writer, Record) and names_match(reader, writer):
             self._records(reader, writer, path, reader_line, writer_line)
         elif isinstance(reader, Array) and isinstance(writer, Array):
@@ -111,9 +102,8 @@ class _Walker:
                 aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
                 writer_field = next((f for f in aliased if f is not None), None)
             if writer_field is None:
-                field_pair = Pair(reader, writer, self.direction, f"{path}.{reader_field.name}")
-                message = field_missing_default(field_pair, reader_field)
-                self.report("FIELD_MISSING_DEFAULT", field_pair, message, reader_field.line, writer_line)
+                field_pair = Pair(reader, writer, self.direction, f"{path}.{reader_field.name}", reader_field)
+                self.report("missing_field", field_pair, reader_field.line, writer_line)
             elif signature(reader_field.type) != signature(writer_field.type):  # identical types resolve
                 new_name = reader_field.name if self.direction is Direction.BACKWARD else writer_field.name
                 self.walk(

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
-from registry.compat.json_schema_fields import JsonField, root_fields
+from registry.compat.fields import Field
+from registry.compat.json_schema_fields import root_fields
 from registry.compat.json_schema_model import ModelBuilder, SchemaNode, value_key
 from registry.compat.json_schema_parse import DocumentSet
 from registry.compat.json_schema_rule_types import Difference, Labels
@@ -58,9 +59,13 @@ class JsonSchema(ParsedSchema):
         """Hex SHA-256 of ``canonical``."""
         return hashlib.sha256(self.canonical.encode("utf-8")).hexdigest()
 
-    def fields(self) -> tuple[JsonField, ...]:
+    def fields(self) -> tuple[Field, ...]:
         """The neutral field tree of the top-level object (see ``json_schema_fields``)."""
         return root_fields(self.root)
+
+    def columns(self, message: str | None = None) -> tuple[str, ...]:
+        """The top-level properties, in schema order (``message`` names no type in JSON Schema)."""
+        return tuple(field.name for field in root_fields(self.root))
 
 
 @functools.lru_cache(maxsize=512)
@@ -75,8 +80,10 @@ class JsonSchemaFormat(SchemaFormat):
     """JSON Schema, draft-04 to 2020-12, checked with Confluent Schema Registry's rules."""
 
     name = "JSON"
+    label = "JSON Schema"
     rules = {spec.rule.id: spec.rule for spec in RULE_LIST}
     rulesets = ()
+    default_ruleset_names = ("CONFLUENT", "DEFAULT")
     compatible_rules = frozenset(spec.rule.id for spec in RULE_LIST if spec.compatible)
     """Rule ids whose difference a reader tolerates; ``check`` reports only the others."""
 
@@ -100,8 +107,7 @@ class JsonSchemaFormat(SchemaFormat):
     def check(
         self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
     ) -> list[Violation]:
-        if ruleset is not None and ruleset.strip().upper() not in ("", "CONFLUENT", "DEFAULT"):
-            raise InvalidArgument(f"unknown JSON Schema rule set {ruleset!r}; the JSON format has none")
+        self.select_ruleset(ruleset)
         direction = Direction(direction)
         return [
             Violation(d.rule, d.path, d.message, d.line, direction)

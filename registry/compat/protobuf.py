@@ -25,7 +25,7 @@ from registry.compat.protobuf_walk import (
     file_pairs,
     message_pairs,
 )
-from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
+from registry.errors import InvalidSchema, SourceLocation
 
 __all__ = ["ProtobufFormat", "ProtobufSchema"]
 
@@ -36,8 +36,10 @@ again, and compiling plus indexing is most of a check's time. Parsed schemas are
 
 class ProtobufFormat(SchemaFormat):
     name = "PROTOBUF"
+    label = "Protobuf"
     rules = RULES
     rulesets = tuple(name for name in RULESETS if name is not None)
+    default_ruleset_names = ("CONFLUENT", "DEFAULT")
 
     def parse(
         self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"
@@ -57,7 +59,7 @@ class ProtobufFormat(SchemaFormat):
     def check(
         self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
     ) -> list[Violation]:
-        ruleset = _normalise_ruleset(ruleset)
+        ruleset = self.select_ruleset(ruleset)
         if not isinstance(old, ProtobufSchema) or not isinstance(new, ProtobufSchema):
             raise TypeError("ProtobufFormat.check needs two schemas parsed by ProtobufFormat.parse")
         ctx = CheckContext(old, new, direction)
@@ -71,17 +73,6 @@ class ProtobufFormat(SchemaFormat):
                 message, line = f"{message} (In the imported file {file_name}{where}.)", None
             violations.append(Violation(spec.rule.id, finding.path, message, line, direction))
         return violations
-
-
-def _normalise_ruleset(ruleset: str | None) -> str | None:
-    if ruleset is None:
-        return None
-    key = ruleset.strip().upper()
-    if key in ("", "CONFLUENT", "DEFAULT"):
-        return None
-    if key not in RULESETS:
-        raise InvalidArgument(f"unknown Protobuf rule set {ruleset!r}; expected WIRE, WIRE_JSON or none")
-    return key
 
 
 def _findings(ctx: CheckContext, specs: list[ProtoRule], ruleset: str | None):

@@ -12,10 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from google.protobuf import descriptor_pb2, text_format
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+from google.protobuf.descriptor import Descriptor, FileDescriptor
 
 from registry.compat import ParsedSchema
+from registry.compat.fields import Field
 from registry.compat.protobuf_compile import MAIN_FILE
+from registry.compat.protobuf_fields import leading_comments, message_fields
+from registry.errors import InvalidSchema
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 
@@ -247,6 +251,42 @@ class ProtobufSchema(ParsedSchema):
                 return line
             path = path.rpartition(".")[0]
         return None
+
+    def columns(self, message: str | None = None) -> tuple[str, ...]:
+        """Field names of the main file's top-level message named ``message``, else of its first."""
+        messages = list(self.main.proto.message_type)
+        chosen = next((m for m in messages if m.name == message), messages[0])
+        return tuple(f.name for f in chosen.field)
+
+    def fields(self) -> tuple[Field, ...]:
+        """The neutral field tree of the contract's message: the first message of the main file."""
+        return message_fields(self.message_descriptor(), leading_comments(self.main.proto))
+
+    @cached_property
+    def file_descriptor(self) -> FileDescriptor:
+        """The main file's descriptor, e.g. to resolve Confluent message indexes."""
+        return self._pool.FindFileByName(MAIN_FILE)
+
+    def message_descriptor(self, full_name: str | None = None) -> Descriptor:
+        """The descriptor of message ``full_name`` (``identity.v1.UserSignedUp``); by default the
+        first message of the main file, the convention the gate documents."""
+        if full_name is None:
+            return next(iter(self.file_descriptor.message_types_by_name.values()))
+        try:
+            return self._pool.FindMessageTypeByName(full_name)
+        except KeyError:
+            raise InvalidSchema(f"no message {full_name!r} in the contract's schema") from None
+
+    def message_class(self, full_name: str | None = None) -> type:
+        """The generated Python class of a message (see ``message_descriptor``), to decode records."""
+        return message_factory.GetMessageClass(self.message_descriptor(full_name))
+
+    @cached_property
+    def _pool(self) -> descriptor_pool.DescriptorPool:
+        pool = descriptor_pool.DescriptorPool()
+        for info in self.files.values():
+            pool.Add(info.proto)
+        return pool
 
     @cached_property
     def canonical(self) -> str:

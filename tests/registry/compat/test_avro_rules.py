@@ -13,6 +13,7 @@ import pytest
 
 from registry.compat import Direction, get_format
 from registry.compat.avro import AvroFormat
+from registry.compat.avro_rules import RULE_LIST, TARGETS
 from registry.errors import InvalidArgument
 
 CASES = Path(__file__).parent / "avro_cases"
@@ -48,6 +49,36 @@ def test_rule_case_reports_exactly_the_expected_violations(case):
     for violation in found:
         assert violation.direction is Direction(expected["direction"])
         assert violation.path.rpartition(".")[2].split("<")[0] in violation.message
+
+
+def _case(case: str):
+    folder = CASES / case
+    expected = json.loads((folder / "expected.json").read_text())
+    old = AVRO.parse((folder / "old.avsc").read_text(), source_name="old.avsc")
+    new = AVRO.parse((folder / "new.avsc").read_text(), source_name="new.avsc")
+    return old, new, Direction(expected["direction"])
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()))
+def test_rule_case_is_reported_by_the_rulesets_of_its_categories_only(case):
+    old, new, direction = _case(case)
+    for ruleset in AVRO.rulesets:
+        reported = case in {v.rule for v in AVRO.check(old, new, direction, ruleset)}
+        assert reported == (ruleset in AVRO.rules[case].categories), ruleset
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()))
+def test_unchanged_schema_passes_every_ruleset(case):
+    old, _, _ = _case(case)
+    for direction in Direction:
+        for ruleset in (None, *AVRO.rulesets):
+            assert AVRO.check(old, old, direction, ruleset) == []
+
+
+def test_every_rule_is_registered_once_with_a_known_target():
+    ids = [spec.rule.id for spec in RULE_LIST]
+    assert len(ids) == len(set(ids)) == len(AvroFormat.rules)
+    assert {spec.target for spec in RULE_LIST} == set(TARGETS)
 
 
 def test_every_rule_in_the_table_has_a_case_folder_and_nothing_else():
