@@ -1,10 +1,15 @@
-# The few verbs people use. Each creates .venv when missing and installs meshgate with its dev extras.
+# The few verbs people use. Each creates .venv when missing and installs meshgate with its dev extras;
+# `make test` also creates .venv-airflow (`make airflow`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Airflow 3 in an environment of its own, as a deployment has it (meshgate[airflow]: Airflow beside the DAG's
+# tasks, without the dev tools); the example DAG's tests run `airflow` from it.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: demo test bench lint proto install
+.PHONY: demo test bench lint proto install airflow
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,10 +19,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(AIRFLOW_STAMP): pyproject.toml
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -e '.[airflow]'
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/meshgate demo
 
-test: $(STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -10,15 +10,15 @@ is rebuilt from Silver. A retried task therefore never duplicates rows.
 Configuration comes from the same environment variables as the Dagster deployment
 (MESHGATE_DATA_DIR, MESHGATE_CATALOG_URL, MESHGATE_WAREHOUSE, MESHGATE_LANDING_DIR,
 MESHGATE_CONTRACTS_DIR, MESHGATE_REGISTRY, MESHGATE_PII_KEY, ...). Copy this file into the DAGs
-folder of an Airflow whose Python environment has meshgate installed.
+folder of an Airflow 3 whose Python environment has meshgate installed (``pip install
+'meshgate[airflow]'``). Each task is retried twice, after Airflow's configured delay
+(``[core] default_task_retry_delay``, env AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY, 300 s by default).
+`make test` runs this DAG with ``airflow dags test`` (tests/meshgate/test_airflow_dag.py).
 """
 
 from datetime import datetime, timedelta
 
-try:  # Airflow 3
-    from airflow.sdk import dag, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import dag, task
+from airflow.sdk import dag, task
 
 from lakehouse.dbt.sources import contracts_from_files
 from lakehouse.naming import table_name
@@ -66,7 +66,7 @@ def dbt(args: list[str]) -> None:
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,  # one dbt at a time on one DuckDB file
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 2},
     tags=["meshgate"],
 )
 def meshgate_pipeline():
