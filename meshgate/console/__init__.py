@@ -11,22 +11,13 @@ replica never loads pyarrow, pyiceberg or DuckDB unless someone looks at the lak
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount
 
-PREFIX = "/ui"
+from meshgate.console.location import PREFIX, LakehouseLocation
 
-
-@dataclass(frozen=True)
-class LakehouseLocation:
-    """Where the lakehouse pages read: the data directory, or a catalog URL and a warehouse."""
-
-    data_dir: str | Path = ".meshgate"
-    catalog_url: str | None = None
-    warehouse: str | None = None
+__all__ = ["PREFIX", "LakehouseLocation", "console_routes"]
 
 
 def console_routes(server: Any, lakehouse: LakehouseLocation) -> list[BaseRoute]:

@@ -23,9 +23,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from meshgate.console import PREFIX, LakehouseLocation
 from meshgate.console.diff import findings_at_every_level, findings_of, side_by_side
 from meshgate.console.highlight import highlighted_lines, stylesheet
+from meshgate.console.lakehouse_pages import LakehousePages
+from meshgate.console.lineage import LineagePages
+from meshgate.console.location import PREFIX, LakehouseLocation
 from meshgate.console.session import CSRF_FIELD, Sessions, may_write
 from meshgate.console.subjects import SubjectIndex, SubjectQuery
 from registry.auth import Access, Principal, authorize
@@ -47,10 +49,8 @@ def create_console(server: Any, lakehouse: LakehouseLocation) -> Starlette:
     """The console app over a started ``RegistryServer`` (its service, event hub and tokens)."""
     console = Console(server, lakehouse)
     page, post = console.page, console.post
-    from meshgate.console import lakehouse_pages, lineage
-
-    lake = lakehouse_pages.LakehousePages(console)
-    graph = lineage.LineagePages(console)
+    lake = LakehousePages(console)
+    graph = LineagePages(console)
     routes = [
         Route("/", page(console.subjects)),
         Route("/login", console.login_form, methods=["GET"]),

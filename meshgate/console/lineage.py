@@ -18,7 +18,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from meshgate.console import PREFIX
+from meshgate.console.location import PREFIX
 from registry.auth import Principal
 from registry.contract import table_name
 from registry.errors import SubjectNotFound
