@@ -8,12 +8,14 @@ in the thread pool; every POST passes ``Sessions.check_post`` (origin and CSRF) 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -32,12 +34,20 @@ from meshgate.console.session import CSRF_FIELD, Sessions, may_write
 from meshgate.console.subjects import SubjectIndex, SubjectQuery
 from registry.auth import Access, Principal, authorize
 from registry.compat import Level, get_format
-from registry.errors import InvalidSchema, MeshgateError, PermissionDenied, Unauthenticated
+from registry.errors import (
+    InvalidSchema,
+    MeshgateError,
+    PayloadTooLarge,
+    PermissionDenied,
+    Unauthenticated,
+)
 from registry.model import EVENT_TYPES, MODES, Event, EventFilter, RegisteredSchema
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+WORKER_THREADS = 4
+MAX_FORM_BYTES = 4 * 1024 * 1024
 CHANGES_SHOWN = 200
 RULESETS = ("", "WIRE", "WIRE_JSON")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -83,6 +93,7 @@ class Console:
         self.auth = server.auth
         self.lakehouse = lakehouse
         self.sessions = Sessions(server.tokens, server.auth)
+        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="console")
         self.index = SubjectIndex(server.service, server.hub.log)
         self.templates = Environment(
             loader=PackageLoader("meshgate.console", "templates"),
@@ -120,10 +131,10 @@ class Console:
             principal = await self.sessions.principal(request)
             if principal is None:
                 return Response("sign in first", status_code=401)
-            form = await request.form()
             subject = request.path_params.get("subject", "")
             outcome = "OK"
             try:
+                form = await read_form(request)
                 self.sessions.check_post(request, form.get(CSRF_FIELD))
                 if writes:
                     authorize(principal, Access.WRITE_SUBJECT, subject)
@@ -160,7 +171,10 @@ class Console:
         return HTMLResponse(html, status_code=status)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await run_in_threadpool(fn, *args, **kwargs)
+        """Run a synchronous call in the console's few worker threads: each thread that reads a
+        version keeps one store connection (``Store.subject_seq``), so their number stays small."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, functools.partial(fn, *args, **kwargs))
 
     # -- sign in
 
@@ -170,7 +184,7 @@ class Console:
         return self.render(request, None, "login.html", next=_local(request.query_params.get("next")))
 
     async def login(self, request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         target = _local(form.get("next"))
         if not self.auth:
             return RedirectResponse(target, status_code=303)
@@ -395,6 +409,17 @@ class Console:
 
     async def _position(self) -> int:
         return (await self.call(self.hub.log.bounds))[1]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (what the console's forms post), first values;
+    refused past ``MAX_FORM_BYTES`` (a schema is at most 1 MiB)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise PayloadTooLarge(f"form: more than {MAX_FORM_BYTES} bytes")
+    return {key: values[0] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
 def _event_filter(request: Request) -> tuple[EventFilter, str]:
