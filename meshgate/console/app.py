@@ -286,6 +286,7 @@ class Console:
             new=new,
             config=config,
             findings=findings,
+            levels_found=[level.value for level in Level if any(level.value in f.levels for f in findings)],
             unplaced=[f for f in findings if not f.line],
             rows=side_by_side(
                 old.schema,

@@ -18,7 +18,7 @@ from registry.compat import Level, ParsedSchema, SchemaFormat, Violation, check_
 
 @dataclass(frozen=True)
 class Finding:
-    level: str
+    levels: tuple[str, ...]  # the levels it is found at ("" for a finding of the registry's own check)
     rule: str
     path: str
     message: str
@@ -45,31 +45,30 @@ def findings_at_every_level(
     previous: Sequence[ParsedSchema],
 ) -> list[Finding]:
     """Violations of ``new`` against ``previous`` (oldest first; the last is the one compared
-    against at non-transitive levels) at each level, the subject's level first."""
+    against at non-transitive levels) at each level, the subject's level first; a violation found
+    at several levels is one finding naming them all."""
     levels = [subject_level, *(level for level in Level if level not in (subject_level, Level.NONE))]
+    found: dict[tuple, tuple[Violation, list[str]]] = {}
+    for level in levels:
+        for violation in check_compatibility(schema_format, level, new, previous, ruleset).violations:
+            key = (violation.rule, violation.path, violation.message, violation.line)
+            found.setdefault(key, (violation, []))[1].append(level.value)
     return [
-        _finding(schema_format, level, violation, level is subject_level)
-        for level in levels
-        for violation in check_compatibility(schema_format, level, new, previous, ruleset).violations
+        _finding(schema_format, tuple(names), violation, subject_level.value in names)
+        for violation, names in found.values()
     ]
 
 
 def findings_of(violations: Sequence[Violation], schema_format: SchemaFormat) -> list[Finding]:
     """Violations found by the registry itself (a check: the subject's level and its consumers)."""
-    return [_finding(schema_format, None, v, True) for v in violations]
+    return [_finding(schema_format, (), v, True) for v in violations]
 
 
-def _finding(schema_format: SchemaFormat, level: Level | None, v: Violation, subject_level: bool) -> Finding:
+def _finding(
+    schema_format: SchemaFormat, levels: tuple[str, ...], v: Violation, subject_level: bool
+) -> Finding:
     rule = schema_format.rules.get(v.rule)
-    return Finding(
-        level.value if level else "",
-        v.rule,
-        v.path,
-        v.message,
-        v.line,
-        rule.description if rule else "",
-        subject_level,
-    )
+    return Finding(levels, v.rule, v.path, v.message, v.line, rule.description if rule else "", subject_level)
 
 
 def side_by_side(

@@ -23,7 +23,7 @@ from registry.auth import Principal
 from registry.contract import table_name
 from registry.errors import SubjectNotFound
 
-NODE_WIDTH, NODE_HEIGHT, COLUMN_GAP, ROW_GAP = 220, 34, 70, 16
+NODE_HEIGHT, COLUMN_GAP, ROW_GAP, CHAR_WIDTH = 34, 60, 16, 7.2
 DBT_DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 METRICS = (  # (title, SQL over the Gold tables: x, y)
     ("daily active users", "select activity_date, active_users from gold.daily_active_users order by 1"),
@@ -48,6 +48,7 @@ class Graph:
     nodes: dict[str, Node]
     width: int
     height: int
+    node_width: int
 
     def edges(self) -> list[tuple[Node, Node]]:
         return [(self.nodes[p], n) for n in self.nodes.values() for p in n.parents if p in self.nodes]
@@ -121,16 +122,17 @@ def _assign_columns(nodes: dict[str, Node]) -> None:
 
 
 def _layout(nodes: dict[str, Node]) -> Graph:
+    node_width = int(max((len(n.label) for n in nodes.values()), default=10) * CHAR_WIDTH) + 24
     columns: dict[int, list[Node]] = {}
     for node in sorted(nodes.values(), key=lambda n: n.label):
         columns.setdefault(node.column, []).append(node)
     for index, members in columns.items():
         for row, node in enumerate(members):
-            node.x = 10 + index * (NODE_WIDTH + COLUMN_GAP)
+            node.x = 10 + index * (node_width + COLUMN_GAP)
             node.y = 10 + row * (NODE_HEIGHT + ROW_GAP)
-    width = 20 + (max(columns, default=0) + 1) * (NODE_WIDTH + COLUMN_GAP)
+    width = 20 + (max(columns, default=0) + 1) * (node_width + COLUMN_GAP) - COLUMN_GAP
     height = 20 + max((len(m) for m in columns.values()), default=1) * (NODE_HEIGHT + ROW_GAP)
-    return Graph(nodes, width, height)
+    return Graph(nodes, width, height, node_width)
 
 
 @dataclass

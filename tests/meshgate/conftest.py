@@ -63,6 +63,7 @@ def console_site(tmp_path_factory, generate):
         service.register("security.Doc", _record("Doc", doc="<script>alert('x')</script>"), "AVRO")
         batch_id = _quarantined_batch(data_dir, generate, contract, service.get_version(CHECKOUT, 1))
         _write_manifest(data_dir)
+        _write_gold_tables(data_dir)
         yield SimpleNamespace(
             server=server, url=server.http_url, tokens=tokens, data_dir=data_dir, batch_id=batch_id
         )
@@ -127,6 +128,23 @@ def _write_manifest(data_dir) -> None:
     target = data_dir / "dbt-target"
     target.mkdir()
     (target / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _write_gold_tables(data_dir) -> None:
+    """The two Gold metric tables in the DuckDB file, with the columns dbt's Gold models build."""
+    import duckdb
+
+    with duckdb.connect(str(data_dir / "meshgate.duckdb")) as conn:
+        conn.execute("create schema gold")
+        conn.execute(
+            "create table gold.daily_active_users as select date '2026-11-01' + i::int as activity_date,"
+            " 120 + (i * 37) % 45 as active_users from range(30) t(i)"
+        )
+        conn.execute(
+            "create table gold.daily_revenue as select date '2026-11-01' + i::int as revenue_date,"
+            " c.currency, 40 as orders, 900.0 + (i * 53) % 300 as revenue"
+            " from range(30) t(i), (values ('EUR'), ('USD')) c(currency)"
+        )
 
 
 @pytest.fixture

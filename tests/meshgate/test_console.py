@@ -101,8 +101,11 @@ def test_diff_marks_a_violation_on_its_line_at_the_subjects_level_and_others(sig
     page = sign_in("billing").get("/ui/diff/checkout.CheckoutCompleted", params={"from": 1, "to": 3}).text
     row = re.search(r'<tr class="changed violated" data-new-line="29">.*?</tr>', page, re.S).group(0)
     assert "TYPE_CHANGED" in row and "CheckoutCompleted.amount" in row and "fix:" in row
-    assert 'class="finding own"' in row and ">BACKWARD<" in row
-    assert ">FORWARD<" in page  # the other levels are marked too
+    found = re.findall(
+        r'<div class="finding( own)?"><b>TYPE_CHANGED</b> <span class="lvl">([^<]*)</span>', row
+    )
+    assert (" own", "BACKWARD, BACKWARD_TRANSITIVE, FULL, FULL_TRANSITIVE") in found
+    assert ("", "FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE") in found  # the other levels too
     verdict = re.search(r'<p class="verdict bad">(.*?)</p>', page, re.S).group(1)
     assert re.match(r"At the subject's level BACKWARD: \d+ violation\(s\)", verdict), verdict
 
@@ -240,6 +243,8 @@ def test_lineage_links_a_contract_to_its_bronze_table_and_gold_model(sign_in):
     ):
         assert f'data-node="{label}"' in page
     assert page.count('class="edge"') == 3
+    assert page.count('<polyline class="series"') == 2  # daily active users and revenue, drawn as SVG
+    assert "daily active users (30 days, max 164)" in page
     model = client.get("/ui/lineage/models/model.meshgate.daily_revenue").text
     assert "Revenue per UTC day" in model and "model.meshgate.silver_checkout_completed" in model
 
