@@ -23,7 +23,7 @@ from registry.auth import Principal
 from registry.contract import table_name
 from registry.errors import SubjectNotFound
 
-NODE_HEIGHT, COLUMN_GAP, ROW_GAP, CHAR_WIDTH = 34, 60, 16, 7.2
+NODE_HEIGHT, COLUMN_GAP, ROW_GAP, CHAR_WIDTH = 34, 60, 16, 6.6
 DBT_DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 METRICS = (  # (title, SQL over the Gold tables: x, y)
     ("daily active users", "select activity_date, active_users from gold.daily_active_users order by 1"),
@@ -143,7 +143,7 @@ class Chart:
     points: str
     width: int
     height: int
-    x_labels: list[tuple[float, str]]
+    x_labels: list[tuple[float, str, str]]  # x, text, text-anchor
     y_max: str
     count: int
 
@@ -155,7 +155,12 @@ def chart(title: str, rows: list[tuple[Any, Any]], width: int = 520, height: int
     points = " ".join(
         f"{50 + i * step:.1f},{height - 25 - (v / top) * (height - 45):.1f}" for i, v in enumerate(values)
     )
-    labels = [(50 + i * step, str(rows[i][0])) for i in sorted({0, len(rows) // 2, len(rows) - 1}) if rows]
+    last = len(rows) - 1
+    labels = [
+        (50 + i * step, str(rows[i][0]), "start" if i == 0 else "end" if i == last else "middle")
+        for i in sorted({0, len(rows) // 2, last})
+        if rows
+    ]
     return Chart(title, points, width, height, labels, f"{top:,.0f}", len(rows))
 
 
