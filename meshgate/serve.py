@@ -25,7 +25,8 @@ _OPTIONS = [
 ]
 
 
-def _serve(no_ui: bool, catalog_url: str | None, warehouse: str | None, **options) -> None:
+def run(no_ui: bool = False, catalog_url: str | None = None, warehouse: str | None = None, **options) -> None:
+    """Serve in the foreground until interrupted; ``options`` are those of the registry's ``serve``."""
     http_routes = None
     if not no_ui:
         from meshgate.console import LakehouseLocation, console_routes
@@ -37,7 +38,7 @@ def _serve(no_ui: bool, catalog_url: str | None, warehouse: str | None, **option
 
 serve = click.Command(
     "serve",
-    callback=_serve,
+    callback=run,
     params=[*registry_serve.params, *_OPTIONS],
     help=f"{registry_serve.help}\n\nThe web console is served under /ui on the HTTP port unless --no-ui.",
 )

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,7 @@ from meshgate.console.highlight import highlighted_lines, stylesheet
 from meshgate.console.lakehouse_pages import LakehousePages
 from meshgate.console.lineage import LineagePages
 from meshgate.console.location import PREFIX, LakehouseLocation
-from meshgate.console.session import CSRF_FIELD, Sessions, may_write
+from meshgate.console.session import CSRF_FIELD, Sessions, may_write, same_origin
 from meshgate.console.subjects import SubjectIndex, SubjectQuery
 from registry.auth import Access, Principal, authorize
 from registry.compat import Level, get_format
@@ -188,8 +189,6 @@ class Console:
         target = _local(form.get("next"))
         if not self.auth:
             return RedirectResponse(target, status_code=303)
-        from meshgate.console.session import same_origin
-
         try:
             if not same_origin(request):
                 raise PermissionDenied("cross-site sign-in refused")
@@ -438,8 +437,6 @@ def _keeps(event: Event, subject: str) -> bool:
 
 def _lines_naming(text: str, fields: list[str]) -> set[int]:
     """Lines of ``text`` (1-based) that name the last part of one of ``fields`` as a whole word."""
-    import re
-
     names = {field.replace("[]", "").split(".")[-1] for field in fields if field}
     if not names:
         return set()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from registry.compat import Level, ParsedSchema, SchemaFormat, Violation, check_compatibility
+from registry.compat import Direction, Level, ParsedSchema, SchemaFormat, Violation
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,26 @@ def findings_at_every_level(
 ) -> list[Finding]:
     """Violations of ``new`` against ``previous`` (oldest first; the last is the one compared
     against at non-transitive levels) at each level, the subject's level first; a violation found
-    at several levels is one finding naming them all."""
+    at several levels is one finding naming them all. Each level is what ``check_compatibility``
+    finds (its olds, its directions), with every (old, direction) pair checked once for all levels."""
     levels = [subject_level, *(level for level in Level if level not in (subject_level, Level.NONE))]
+    checked: dict[tuple[int, Direction], list[Violation]] = {}  # levels share their pair checks
+
+    def check(index: int, direction: Direction) -> list[Violation]:
+        if (index, direction) not in checked:
+            checked[index, direction] = schema_format.check(previous[index], new, direction, ruleset)
+        return checked[index, direction]
+
     found: dict[tuple, tuple[Violation, list[str]]] = {}
     for level in levels:
-        for violation in check_compatibility(schema_format, level, new, previous, ruleset).violations:
-            key = (violation.rule, violation.path, violation.message, violation.line)
-            found.setdefault(key, (violation, []))[1].append(level.value)
+        olds = range(len(previous)) if level.transitive else range(len(previous))[-1:]
+        for index in reversed(olds):  # newest first, as check_compatibility reports them
+            for direction in level.directions:
+                for violation in check(index, direction):
+                    key = (violation.rule, violation.path, violation.message, violation.line)
+                    names = found.setdefault(key, (violation, []))[1]
+                    if level.value not in names:
+                        names.append(level.value)
     return [
         _finding(schema_format, tuple(names), violation, subject_level.value in names)
         for violation, names in found.values()

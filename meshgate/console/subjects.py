@@ -10,7 +10,7 @@ level or mode computes each summary once.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,7 @@ class SubjectIndex:
         return counts
 
     def _summary(self, subject: str, counts: dict[str, int]) -> SubjectSummary | None:
+        """The cached summary (an event of the subject drops it, consumer changes included)."""
         summary = self._summaries.get(subject)
         if summary is None:
             try:
@@ -115,13 +116,11 @@ class SubjectIndex:
                 schema_id=latest.schema_id,
                 level=self.service.get_config(subject).level.value,
                 mode=self.service.get_mode(subject),
+                consumers=counts.get(subject, 0),
+                changed=self._changed.get(subject),
             )
             with self._lock:
                 self._summaries[subject] = summary
-        changed = self._changed.get(subject)
-        consumers = counts.get(subject, 0)
-        if summary.consumers != consumers or summary.changed != changed:
-            summary = replace(summary, consumers=consumers, changed=changed)
         return summary
 
     def _catch_up(self) -> None:
