@@ -1,8 +1,9 @@
 """The subject list: one summary per subject, kept current by the event log, paged and filtered.
 
-Summaries (latest version, format, level, mode, consumer count, last change) are computed on first
-need and cached; every page load first reads the event log past the last position seen and drops
-the summaries of the subjects that changed, so a change through any replica shows at once. A first
+The subject names and the summaries (latest version, format, level, mode, consumer count, last
+change) are read on first need and cached; every page load first reads the event log past the last
+position seen and drops what changed (the names on a version event, the summaries of the subjects
+concerned), so a change through any replica shows at once. A first
 page of 10,000 subjects costs the list of names and the summaries of one page; a filter on format,
 level or mode computes each summary once.
 """
@@ -16,8 +17,10 @@ from typing import Any
 
 from registry.contract import domain_of
 from registry.errors import SubjectNotFound, VersionNotFound
+from registry.model import VERSION_HARD_DELETED, VERSION_REGISTERED, VERSION_SOFT_DELETED
 
 _LOG_PAGE = 5_000
+_VERSION_EVENTS = frozenset((VERSION_REGISTERED, VERSION_SOFT_DELETED, VERSION_HARD_DELETED))
 
 
 @dataclass(frozen=True)
@@ -78,21 +81,32 @@ class SubjectIndex:
         self.event_log = event_log
         self._summaries: dict[str, SubjectSummary] = {}
         self._changed: dict[str, datetime] = {}
+        self._names: tuple[list[str], list[str]] | None = None
         self._position: int | None = None
         self._lock = threading.Lock()
 
     def page(self, query: SubjectQuery, offset: int, limit: int) -> SubjectPage:
         """One page of the subjects ``query`` keeps, sorted by name (synchronous: a worker thread)."""
         self._catch_up()
-        names = self.service.list_subjects()
-        domains = sorted({domain_of(name) for name in names})
-        names = [name for name in names if query.keeps_name(name)]
+        names, domains = self._names_and_domains()
+        if query.search or query.domain:
+            names = [name for name in names if query.keeps_name(name)]
         counts = self._consumer_counts()
         if query.needs_summaries:
             kept = [s for s in (self._summary(n, counts) for n in names) if s and query.keeps(s)]
             return SubjectPage(kept[offset : offset + limit], len(kept), domains)
         rows = [s for s in (self._summary(n, counts) for n in names[offset : offset + limit]) if s]
         return SubjectPage(rows, len(names), domains)
+
+    def _names_and_domains(self) -> tuple[list[str], list[str]]:
+        """Every live subject (cached until a version event) and their domains."""
+        cached = self._names
+        if cached is None:
+            names = self.service.list_subjects()
+            cached = (names, sorted({domain_of(name) for name in names}))
+            with self._lock:
+                self._names = cached
+        return cached
 
     def _consumer_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -126,11 +140,16 @@ class SubjectIndex:
     def _catch_up(self) -> None:
         """Drop the summaries of subjects changed since the last look (all of them on a global change)."""
         with self._lock:
-            if self._position is None:
-                self._position, _ = self.event_log.bounds()
+            compacted, _ = self.event_log.bounds()
+            if self._position is None or self._position < compacted:  # first look, or events lost
+                self._summaries.clear()
+                self._names = None
+                self._position = compacted
             while True:
                 events = self.event_log.read(self._position, _LOG_PAGE)
                 for event in events:
+                    if event.type in _VERSION_EVENTS:  # a subject may have come or gone
+                        self._names = None
                     if event.subject:
                         self._summaries.pop(event.subject, None)
                         if event.time is not None:

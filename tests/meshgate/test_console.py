@@ -74,6 +74,16 @@ def test_subject_list_searches_filters_and_pages_ten_thousand_ready(sign_in):
     assert "No subject matches." in level
 
 
+def test_subject_list_shows_a_subject_registered_or_deleted_since_the_last_look(sign_in, console_site):
+    client = sign_in("billing")
+    assert "inventory.Fresh" not in client.get("/ui/", params={"domain": "inventory", "page": 2}).text
+    service = console_site.server.service
+    service.register("inventory.Fresh", '{"type": "int"}', "AVRO")
+    assert "inventory.Fresh" in client.get("/ui/", params={"q": "Fresh"}).text
+    service.delete_subject("inventory.Fresh")
+    assert "No subject matches." in client.get("/ui/", params={"q": "Fresh"}).text
+
+
 def test_subject_list_row_shows_latest_version_consumers_and_level(sign_in):
     page = sign_in("billing").get("/ui/", params={"q": CHECKOUT}).text
     row = re.search(r"<tr>\s*<td><a [^>]*>checkout\.CheckoutCompleted</a>.*?</tr>", page, re.S).group(0)
