@@ -7,6 +7,8 @@ The registry's options and start-up stay in ``registry.cli`` (``run_server``); t
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from registry.cli import run_server
@@ -32,7 +34,7 @@ def run(no_ui: bool = False, catalog_url: str | None = None, warehouse: str | No
         from meshgate.console import LakehouseLocation, console_routes
 
         lakehouse = LakehouseLocation(options["data_dir"], catalog_url, warehouse)
-        http_routes = lambda server: console_routes(server, lakehouse)  # noqa: E731
+        http_routes = functools.partial(console_routes, lakehouse=lakehouse)
     run_server(**options, http_routes=http_routes)
 
 
