@@ -13,7 +13,7 @@ import click
 # command name -> "module:attribute" of the click command
 COMMANDS = {
     "demo": "meshgate.demo:demo",
-    "serve": "registry.cli:serve",
+    "serve": "meshgate.serve:serve",
     "register": "registry.cli:register",
     "get": "registry.cli:get",
     "subjects": "registry.cli:subjects",

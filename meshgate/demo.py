@@ -19,6 +19,7 @@ from rich.table import Table
 from registry.compat import Level, check_compatibility, get_format
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CONSOLE_URL = "http://127.0.0.1:8081/ui/"  # where `meshgate serve`'s defaults put the web console
 
 
 @dataclass
@@ -372,7 +373,8 @@ STEPS = [
 @click.option(
     "--data-dir", default=".meshgate/demo", show_default=True, help="Where the demo keeps its state."
 )
-def demo(data_dir: str) -> None:
+@click.option("--serve", is_flag=True, help="Then serve the registry and web console on it (Ctrl-C stops).")
+def demo(data_dir: str, serve: bool) -> None:
     """Run the whole meshgate story on the embedded defaults; exit 1 when a step fails."""
     console = Console()
     summary = Table(title="meshgate demo")
@@ -396,3 +398,10 @@ def demo(data_dir: str) -> None:
     console.print(summary)
     if failed:
         raise SystemExit(1)
+    console.print(
+        f"web console: {CONSOLE_URL} (serve it: meshgate serve --no-auth --data-dir {data_dir}, or --serve)"
+    )
+    if serve:
+        from meshgate.serve import run
+
+        run(data_dir=data_dir, host="127.0.0.1", grpc_port=50051, http_port=8081, database_url=None, no_auth=True, tls_cert=None, tls_key=None)  # fmt: skip

@@ -99,6 +99,11 @@ def serve(
 
     API tokens are required unless --no-auth; create the first admin token with
     `meshgate token create --role admin --name NAME --data-dir DIR` (or --database-url)."""
+    run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key)
+
+
+def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key, http_routes=None):  # fmt: skip
+    """What ``serve`` does, for a command that wraps it; ``http_routes`` as ``RegistryServer`` takes it."""
     from registry.server import RegistryServer, is_loopback
     from registry.store import sqlite_url
 
@@ -119,7 +124,14 @@ def serve(
 
     try:
         RegistryServer(
-            url, host, grpc_port, http_port, auth=not no_auth, tls_cert=tls_cert, tls_key=tls_key
+            url,
+            host,
+            grpc_port,
+            http_port,
+            auth=not no_auth,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            http_routes=http_routes,
         ).run(started)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -540,4 +552,4 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [serve, register, get, subjects, config, consumers, watch, token, audit, webhooks]
+commands = [register, get, subjects, config, consumers, watch, token, audit, webhooks]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secret_from_header
 from registry.compat import Level
@@ -68,6 +68,7 @@ def create_app(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     tokens: Tokens | None = None,
     auth: bool = False,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The HTTP application over ``service`` (a ``registry.service.RegistryService``).
 
@@ -75,7 +76,8 @@ def create_app(
     Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
     With ``auth`` every route but /healthz and /metrics needs a token of ``tokens``
     (``Authorization: Bearer <token>``, or Basic with the token as the password); writes are audited
-    in ``tokens`` whenever it is given.
+    in ``tokens`` whenever it is given. ``extra_routes`` are served beside the API (e.g. a ``Mount``
+    of the web console) and check their callers themselves.
     """
     if auth and tokens is None:
         raise ValueError("auth needs the token store")
@@ -110,6 +112,7 @@ def create_app(
         api.route("PUT", "/mode", api.set_mode, write),
         api.route("GET", "/mode/{subject:path}", api.get_mode),
         api.route("PUT", "/mode/{subject:path}", api.set_mode, write),
+        *extra_routes,
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
 

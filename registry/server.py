@@ -31,6 +31,7 @@ from pathlib import Path
 import grpc
 import uvicorn
 from grpc_health.v1 import health_pb2
+from starlette.routing import BaseRoute
 
 from registry.auth import Tokens
 from registry.compat import Level
@@ -66,6 +67,7 @@ class RegistryServer:
         auth: bool = False,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        http_routes: Callable[[RegistryServer], list[BaseRoute]] | None = None,
     ):
         if not auth and not is_loopback(host):
             raise ValueError(
@@ -84,6 +86,8 @@ class RegistryServer:
         self.watch_options = dict(watch_options or {})
         # WebhookWorker options: poll_interval, timeout, retry_base, retry_max
         self.webhook_options = dict(webhook_options or {})
+        # more HTTP routes, made once the service, hub and tokens exist (meshgate's web console)
+        self.http_routes = http_routes
         self.ports: BoundPorts | None = None
         self.service: RegistryService | None = None
         self.metrics = Metrics()
@@ -155,8 +159,11 @@ class RegistryServer:
             sock.close()
             raise OSError(f"cannot listen for HTTP on {address}: {exc.strerror}") from None
         tls = {"ssl_certfile": str(self.tls[0]), "ssl_keyfile": str(self.tls[1])} if self.tls else {}
+        extra = self.http_routes(self) if self.http_routes else []
         config = uvicorn.Config(
-            create_app(self.service, metrics=self.metrics, tokens=self.tokens, auth=self.auth),
+            create_app(
+                self.service, metrics=self.metrics, tokens=self.tokens, auth=self.auth, extra_routes=extra
+            ),
             log_level="warning",
             access_log=False,
             lifespan="off",

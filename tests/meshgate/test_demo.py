@@ -109,3 +109,9 @@ def test_a_failing_step_stops_the_story_prints_the_summary_and_exits_1(tmp_path,
     assert rows["break"] == "FAILED: RuntimeError: the warehouse is gone"
     assert "after" not in rows
     assert stopped == ["server stopped"]
+
+
+def test_the_demo_ends_with_the_web_console_url_and_serves_nothing_unasked(runs):
+    tail = runs[0].stdout[runs[0].stdout.rindex("meshgate demo") :]
+    assert "web console: http://127.0.0.1:8081/ui/" in tail
+    assert runs[0].returncode == 0  # it exited: without --serve nothing keeps running
