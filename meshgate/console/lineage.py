@@ -169,7 +169,7 @@ class LineagePages:
         self.console = console
 
     def _target(self) -> Path:
-        from lakehouse.dbt_glue import target_dir
+        from lakehouse.dbt.glue import target_dir
 
         return target_dir(self.console.lakehouse.data_dir)
 
@@ -195,7 +195,7 @@ class LineagePages:
     def _charts(self) -> tuple[list[Chart], str]:
         import duckdb
 
-        from lakehouse.dbt_glue import DUCKDB_FILE
+        from lakehouse.dbt.glue import DUCKDB_FILE
 
         path = Path(self.console.lakehouse.data_dir) / DUCKDB_FILE
         if not path.exists():
