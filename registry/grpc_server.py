@@ -31,7 +31,7 @@ from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
 from registry.grpc_auth import current_principal
 from registry.metrics import OK, Metrics
-from registry.model import RegisteredSchema
+from registry.model import DataContractConfig, RegisteredSchema
 from registry.service import RegistryService
 from registry.versions import LATEST
 from registry.watch import EventHub
@@ -84,6 +84,8 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             references=wire.references_from_pb(request.references),
             metadata=metadata,
             normalize=request.normalize,
+            data_metadata=wire.metadata_from_json(request.data_metadata_json, "data_metadata_json"),
+            rule_set=wire.rule_set_from_json(request.rule_set_json, "rule_set_json"),
         )
 
     async def CheckCompatibility(self, request, context) -> pb.CheckCompatibilityResponse:
@@ -138,6 +140,17 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         )
         return self._version_message(registered)
 
+    async def GetLatestWithMetadata(self, request, context) -> pb.SchemaVersion:
+        registered = await self._call(
+            context,
+            "GetLatestWithMetadata",
+            self.service.latest_with_metadata,
+            request.subject,
+            dict(request.properties),
+            include_deleted=request.include_deleted,
+        )
+        return self._version_message(registered)
+
     async def ListSubjects(self, request, context) -> pb.ListSubjectsResponse:
         subjects = await self._call(
             context, "ListSubjects", self.service.list_subjects, request.prefix, request.include_deleted
@@ -168,15 +181,19 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return wire.config_to_pb(request.subject, config)
 
     async def SetConfig(self, request, context) -> pb.Config:
-        config = await self._call(
-            context,
-            "SetConfig",
-            self.service.set_config,
-            request.subject or None,
-            request.level,
-            request.ruleset or None,
-        )
+        config = await self._call(context, "SetConfig", self._set_config, request)
         return wire.config_to_pb(request.subject, config)
+
+    def _set_config(self, request: pb.SetConfigRequest):
+        """An empty level keeps the one in force only beside data-contract settings."""
+        data_contract = wire.data_contract_config_from_pb(request)
+        changes_contract = data_contract != DataContractConfig()
+        return self.service.set_config(
+            request.subject or None,
+            request.level or (None if changes_contract else request.level),
+            request.ruleset or None,
+            data_contract if changes_contract else None,
+        )
 
     async def DeleteConfig(self, request, context) -> pb.Config:
         config = await self._call(

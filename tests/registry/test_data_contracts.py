@@ -26,11 +26,15 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.schema_registry.rules.cel.cel_executor import CelExecutor
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
+from registry.client import RegistryClient
 from registry.contract import ContractMetadata, QualityRule
+from registry.errors import InvalidArgument, SchemaNotFound
+from registry.model import DataContractConfig
 from registry.service import RegistryService
 from registry.store import Store, sqlite_url
 from tests.registry.http_harness import serve_http
 from tests.registry.http_schemas import ORDER_BREAKING, ORDER_V1, ORDER_V2
+from tests.registry.registry_harness import running_server
 
 CelExecutor.register()
 
@@ -253,3 +257,55 @@ def test_a_stock_producer_with_the_cel_executor_refuses_a_record_breaking_a_qual
     with pytest.raises(SerializationError) as refused:
         serializer({**GOOD, **bad}, context)
     assert rule in str(refused.value.__cause__)  # Confluent's RuleConditionError names the rule
+
+
+def test_the_same_data_contracts_over_grpc_with_the_sdk(tmp_path):
+    rules = {
+        "domainRules": [
+            {"name": "idNotEmpty", "kind": "CONDITION", "mode": "WRITE", "type": "CEL", "expr": "true"}
+        ]
+    }
+    with running_server(f"sqlite:///{tmp_path / 'registry.db'}") as server:
+        with RegistryClient(server.grpc_target) as client:
+            client.set_config(
+                "payments.PaymentCaptured",
+                None,
+                data_contract=DataContractConfig(
+                    compatibility_group="major", override_metadata={"properties": {"tier": "gold"}}
+                ),
+            )
+            config = client.get_config("payments.PaymentCaptured")
+            assert config.data_contract.compatibility_group == "major"
+            assert config.level.value == "BACKWARD"
+            registered = client.register(
+                "payments.PaymentCaptured",
+                PAYMENT,
+                metadata=PAYMENT_CONTRACT,
+                data_metadata={"properties": {"major": "1"}},
+                rule_set=rules,
+            )
+            assert len(registered.guid) == 36
+            found = client.latest_with_metadata(
+                "payments.PaymentCaptured", {"major": "1", "owner": "payments"}
+            )
+            assert found.version == registered.version
+            # As REST serves it: the stored metadata and rules with the contract's published under them.
+            assert found.data_metadata["properties"] == {
+                "major": "1",
+                "tier": "gold",
+                "owner": "payments",
+                "domain": "payments",
+                "mask_pii_at": "silver",
+            }
+            assert [rule["name"] for rule in found.rule_set["domainRules"]] == [
+                "meshgate_min_amount",
+                "meshgate_accepted_values_currency",
+                "meshgate_regex_id",
+                "idNotEmpty",
+            ]
+            with pytest.raises(SchemaNotFound):
+                client.latest_with_metadata("payments.PaymentCaptured", {"major": "2"})
+            with pytest.raises(InvalidArgument, match="rule_set_json"):
+                client.register(
+                    "payments.PaymentCaptured", PAYMENT, rule_set={"domainRules": [{"name": "x"}]}
+                )
