@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# datacontract-cli pins packages ours clash with (pydantic, duckdb, ...): it gets a virtualenv of its own,
+# which tests/registry/test_odcs.py runs.
+DATACONTRACT_VENV := .venv-datacontract
+DATACONTRACT_STAMP := $(DATACONTRACT_VENV)/.installed
 
 .PHONY: demo test bench lint proto install
 
@@ -12,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DATACONTRACT_STAMP):
+	test -x $(DATACONTRACT_VENV)/bin/python || $(PYTHON) -m venv $(DATACONTRACT_VENV)
+	$(DATACONTRACT_VENV)/bin/pip install --quiet 'datacontract-cli[duckdb]>=1.2,<2'
+	touch $(DATACONTRACT_STAMP)
+
+install: $(STAMP) $(DATACONTRACT_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/meshgate demo
 
-test: $(STAMP)
+test: $(STAMP) $(DATACONTRACT_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

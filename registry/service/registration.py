@@ -1,7 +1,9 @@
 """Registering a schema as a subject's next version, and checking one without registering it.
 
 - a schema already registered under a subject returns the existing version (idempotent), unless the
-  caller passes metadata that differs from it: then a new version with the same schema id is created;
+  caller passes metadata that differs from it (in any but the order of its quality rules), or
+  Confluent metadata or a rule set that differ from it after merging: then a new version with the
+  same schema id is created;
   a new version registered without metadata carries the latest version's metadata forward;
 - identical schemas (after normalisation, with the same references) share one global id;
 - compatibility checks skip soft-deleted versions and apply the subject's level and rule set;
@@ -99,7 +101,7 @@ class Registration:
             for stored in reversed(live):
                 if (
                     stored.schema_id == existing_id
-                    and (metadata is None or stored.meta == metadata.to_dict())
+                    and (metadata is None or _same_contract(stored.meta, metadata.to_dict()))
                     and (stored.data_metadata, stored.rule_set) == (new_metadata, new_rules)
                     and (version is None or stored.version == version)
                 ):
@@ -252,6 +254,16 @@ class Registration:
             ]
         previous = [self.parser.parsed(v.schema_id) for v in live]
         return check_compatibility(new_format, level, parsed, previous, ruleset).violations
+
+
+def _same_contract(stored: dict, given: dict) -> bool:
+    """Equal contract metadata; the order of quality rules says nothing (ODCS files reorder them)."""
+
+    def key(meta: dict) -> dict:
+        rules = sorted(json.dumps(rule, sort_keys=True) for rule in meta.get("quality_rules", []))
+        return {**meta, "quality_rules": rules}
+
+    return key(stored) == key(given)
 
 
 def _merged(
