@@ -56,12 +56,14 @@ PAYMENT_CONTRACT = ContractMetadata(
     pii_fields=["email"],
     quality_rules=[
         QualityRule("amount", "min", value=0),
+        QualityRule("amount", "max", value=1000),
         QualityRule("currency", "accepted_values", values=("EUR", "USD")),
+        QualityRule("email", "not_null"),
         QualityRule("id", "regex", value="^pay-[0-9]+$"),
         QualityRule("id", "unique"),
     ],
 )
-GOOD = {"id": "pay-1", "amount": 12.5, "currency": "EUR", "email": None}
+GOOD = {"id": "pay-1", "amount": 12.5, "currency": "EUR", "email": "a@example.com"}
 
 
 @pytest.fixture
@@ -217,7 +219,9 @@ def test_meshgate_contract_metadata_is_published_as_confluent_metadata_and_cel_r
     rules = {rule.name: rule for rule in found.rule_set.domain_rules}
     assert set(rules) == {
         "meshgate_min_amount",
+        "meshgate_max_amount",
         "meshgate_accepted_values_currency",
+        "meshgate_not_null_email",
         "meshgate_regex_id",
     }  # unique has no per-record form
     assert all(
@@ -233,10 +237,12 @@ def test_meshgate_contract_metadata_is_published_as_confluent_metadata_and_cel_r
     "bad, rule",
     [
         ({"amount": -1.0}, "meshgate_min_amount"),
+        ({"amount": 1000.5}, "meshgate_max_amount"),
         ({"currency": "GBP"}, "meshgate_accepted_values_currency"),
+        ({"email": None}, "meshgate_not_null_email"),
         ({"id": "order-1"}, "meshgate_regex_id"),
     ],
-    ids=["below-min", "not-accepted", "regex"],
+    ids=["below-min", "above-max", "not-accepted", "null", "regex"],
 )
 def test_a_stock_producer_with_the_cel_executor_refuses_a_record_breaking_a_quality_rule(
     registry_url, service, bad, rule
@@ -299,7 +305,9 @@ def test_the_same_data_contracts_over_grpc_with_the_sdk(tmp_path):
             }
             assert [rule["name"] for rule in found.rule_set["domainRules"]] == [
                 "meshgate_min_amount",
+                "meshgate_max_amount",
                 "meshgate_accepted_values_currency",
+                "meshgate_not_null_email",
                 "meshgate_regex_id",
                 "idNotEmpty",
             ]
