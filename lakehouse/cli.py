@@ -106,6 +106,8 @@ def resolve_contract(subject, version, contract_file, registry, token) -> Resolv
         schema=found.schema,
         references=list(found.references),
         metadata=found.metadata,
+        data_metadata=found.data_metadata,
+        rule_set=found.rule_set,
     )
 
     @functools.cache
