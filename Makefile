@@ -8,14 +8,23 @@ STAMP := $(VENV)/.installed
 # tasks, without the dev tools); the example DAG's tests run `airflow` from it.
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+# datacontract-cli pins packages ours clash with (pydantic, duckdb, ...): it gets a virtualenv of its own,
+# which tests/registry/test_odcs.py runs.
+DATACONTRACT_VENV := .venv-datacontract
+DATACONTRACT_STAMP := $(DATACONTRACT_VENV)/.installed
 
-.PHONY: demo test bench lint proto install airflow
+.PHONY: demo test bench lint proto install airflow datacontract
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(DATACONTRACT_STAMP):
+	test -x $(DATACONTRACT_VENV)/bin/python || $(PYTHON) -m venv $(DATACONTRACT_VENV)
+	$(DATACONTRACT_VENV)/bin/pip install --quiet 'datacontract-cli[duckdb]>=1.2,<2'
+	touch $(DATACONTRACT_STAMP)
 
 install: $(STAMP)
 
@@ -27,10 +36,12 @@ $(AIRFLOW_STAMP): pyproject.toml
 
 airflow: $(AIRFLOW_STAMP)
 
+datacontract: $(DATACONTRACT_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/meshgate demo
 
-test: $(STAMP) $(AIRFLOW_STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP) $(DATACONTRACT_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

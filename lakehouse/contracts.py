@@ -78,6 +78,8 @@ def resolve_contract(
         schema=found.schema,
         references=list(found.references),
         metadata=found.metadata,
+        data_metadata=found.data_metadata,
+        rule_set=found.rule_set,
     )
 
     @functools.cache

@@ -2,7 +2,8 @@
 
 The typed read already enforced the field types; here the schema's own constraints (required fields,
 enum symbols) and the contract's quality rules (``not_null``, ``accepted_values``, ``min``, ``max``,
-``regex``, ``unique``) run as Arrow kernels over whole columns. Python only touches the rows that
+``regex``, ``unique``) run as Arrow kernels over whole columns; CEL rules registered by Confluent
+clients run per record (``lakehouse.cel_rules``). Python only touches the rows that
 violate something. Values of the contract's PII fields never appear in a violation.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse.cel_rules import cel_failures
 from lakehouse.schema_mapping import ENUM_KEY, arrow_schema
 from registry.contract import Contract, QualityRule
 from registry.errors import InvalidArgument
@@ -102,6 +104,7 @@ def validate(
     tracker = unique or UniqueTracker()
     for rule in contract.metadata.quality_rules:
         found += _check_rule(table, rule, rows, pii, tracker)
+    found += [RowViolation(*failure[:3], "", failure[3]) for failure in cel_failures(table, contract, rows)]
     found.sort(key=lambda v: v.row)
     return found
 

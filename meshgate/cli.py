@@ -16,6 +16,7 @@ COMMANDS = {
     "serve": "meshgate.serve:serve",
     "register": "registry.cli:register",
     "get": "registry.cli:get",
+    "export": "registry.cli:export",
     "subjects": "registry.cli:subjects",
     "config": "registry.cli:config",
     "consumers": "registry.cli:consumers",

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import yaml
 
 from registry.client import DEFAULT_TARGET, RegistryClient
-from registry.contract import load_contract
 from registry.errors import IncompatibleSchema, MeshgateError, PermissionDenied, Unauthenticated, Unavailable
+from registry.odcs import load_contract_file, to_odcs
 
 
 def registry_options(command: Callable) -> Callable:
@@ -143,12 +144,15 @@ def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_
 @click.argument("contract_yaml", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @registry_options
 def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -> None:
-    """Register contracts (YAML files pointing at their schema) as new versions."""
+    """Register contracts as new versions: meshgate contract files (YAML pointing at their schema)
+    or ODCS v3 data contracts (what does not map to meshgate is named in a warning)."""
     failed = 0
     with RegistryClient(registry, token) as client:
         for path in contract_yaml:
             try:
-                contract = load_contract(path)
+                contract, warnings = load_contract_file(path)
+                for warning in warnings:
+                    click.echo(f"{path}: warning: {warning}", err=True)
                 if contract.compatibility:
                     client.set_config(contract.subject, contract.compatibility)
                 registered = client.register(contract)
@@ -204,6 +208,31 @@ def get(subject: str, version: str, as_json: bool, registry: str, token: str | N
         if value:
             click.echo(f"{label + ':':<11}{value}")
     click.echo(found.schema)
+
+
+@click.command()
+@click.argument("subject")
+@click.option(
+    "--format", "output_format", type=click.Choice(["odcs"]), required=True, help="Output standard."
+)
+@click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@registry_options
+@_reports_errors
+def export(
+    subject: str, output_format: str, version: str, output: str | None, registry: str, token: str | None
+) -> None:
+    """Write one version as an ODCS v3 data contract (datacontract-cli reads it); what ODCS cannot
+    carry is named in a warning on stderr."""
+    with RegistryClient(registry, token) as client:
+        document, warnings = to_odcs(client.get_version(subject, version))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 @click.command()
@@ -552,4 +581,4 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [register, get, subjects, config, consumers, watch, token, audit, webhooks]
+commands = [register, get, export, subjects, config, consumers, watch, token, audit, webhooks]

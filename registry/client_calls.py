@@ -22,6 +22,7 @@ from registry.model import (
     AuditEntry,
     CheckResult,
     Consumer,
+    DataContractConfig,
     Delivery,
     RegisteredSchema,
     SchemaRecord,
@@ -52,9 +53,18 @@ def register(
     references: Iterable[Reference] = (),
     metadata: ContractMetadata | None = None,
     normalize: bool = False,
+    data_metadata: dict | None = None,
+    rule_set: dict | None = None,
 ) -> Call[RegisteredSchema]:
-    """Register a ``Contract`` (its schema, references and metadata) or the given fields."""
-    request = pb.RegisterRequest(**_schema_fields(subject, schema, format, references), normalize=normalize)
+    """Register a ``Contract`` (its schema, references and metadata) or the given fields;
+    ``data_metadata`` / ``rule_set``: Confluent's ``metadata`` and ``ruleSet`` (None: the previous
+    version's)."""
+    request = pb.RegisterRequest(
+        **_schema_fields(subject, schema, format, references),
+        normalize=normalize,
+        data_metadata_json=wire.json_text(data_metadata),
+        rule_set_json=wire.json_text(rule_set),
+    )
     if isinstance(subject, Contract):
         metadata = subject.metadata
     if metadata is not None:
@@ -108,6 +118,16 @@ def get_version(
     return Call("GetSchemaByVersion", request, wire.schema_version_from_pb)
 
 
+def latest_with_metadata(
+    subject: str, properties: dict[str, str], include_deleted: bool = False
+) -> Call[RegisteredSchema]:
+    """The newest version whose Confluent metadata properties hold every pair."""
+    request = pb.GetLatestWithMetadataRequest(
+        subject=subject, properties=properties, include_deleted=include_deleted
+    )
+    return Call("GetLatestWithMetadata", request, wire.schema_version_from_pb)
+
+
 def latest(subject: str) -> Call[RegisteredSchema]:
     """``get_version(subject, "latest")``."""
     return get_version(subject, "latest")
@@ -137,9 +157,26 @@ def get_config(subject: str | None = None) -> Call[SubjectConfig]:
     return Call("GetConfig", pb.GetConfigRequest(subject=subject or ""), wire.config_from_pb)
 
 
-def set_config(subject: str | None, level: Level | str, ruleset: str | None = None) -> Call[SubjectConfig]:
-    level = level.value if isinstance(level, Level) else str(level)
-    request = pb.SetConfigRequest(subject=subject or "", level=level, ruleset=ruleset or "")
+def set_config(
+    subject: str | None,
+    level: Level | str | None,
+    ruleset: str | None = None,
+    data_contract: DataContractConfig | None = None,
+) -> Call[SubjectConfig]:
+    """Set the level and rule set; ``data_contract``'s set fields replace the scope's own (then
+    ``level`` None keeps the level in force)."""
+    level = level.value if isinstance(level, Level) else str(level or "")
+    contract = data_contract or DataContractConfig()
+    request = pb.SetConfigRequest(
+        subject=subject or "",
+        level=level,
+        ruleset=ruleset or "",
+        compatibility_group=contract.compatibility_group or "",
+        default_metadata_json=wire.json_text(contract.default_metadata),
+        override_metadata_json=wire.json_text(contract.override_metadata),
+        default_rule_set_json=wire.json_text(contract.default_rule_set),
+        override_rule_set_json=wire.json_text(contract.override_rule_set),
+    )
     return Call("SetConfig", request, wire.config_from_pb)
 
 

@@ -116,6 +116,8 @@ class Contract:
     compatibility: str | None = None  # the subject's level, when the contract sets one
     source_file: str | None = None  # the YAML file it came from
     schema_file: str | None = None  # the schema file it points at
+    data_metadata: dict | None = None  # Confluent metadata of the version (registry.data_contracts)
+    rule_set: dict | None = None  # Confluent rule set of the version; the gate enforces its CEL rules
 
     @property
     def domain(self) -> str:

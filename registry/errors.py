@@ -118,6 +118,14 @@ class SubjectConfigNotFound(MeshgateError):
     error_code = 40408
 
 
+class SubjectModeNotFound(MeshgateError):
+    """The subject has no mode of its own (Confluent's 40409)."""
+
+    grpc_status = "NOT_FOUND"
+    http_status = 404
+    error_code = 40409
+
+
 class SchemaNotFound(MeshgateError):
     grpc_status = "NOT_FOUND"
     http_status = 404
@@ -170,10 +178,31 @@ class ReferenceExists(MeshgateError):
     error_code = 42206
 
 
-class ReadOnlyMode(MeshgateError):
+class OperationNotPermitted(MeshgateError):
+    """The subject's mode forbids the call (Confluent's 42205): a write in READONLY mode, a schema id
+    given outside IMPORT mode, a register without one in IMPORT mode, IMPORT over existing schemas."""
+
     grpc_status = "FAILED_PRECONDITION"
     http_status = 422
     error_code = 42205
+
+
+class ReadOnlyMode(OperationNotPermitted):
+    pass
+
+
+class IdDoesNotMatch(MeshgateError):
+    """An imported schema id already names another schema (Confluent's 42207)."""
+
+    grpc_status = "FAILED_PRECONDITION"
+    http_status = 422
+    error_code = 42207
+
+
+class InvalidDataContract(InvalidArgument):
+    """Malformed Confluent data-contract ``metadata`` or ``ruleSet`` (Confluent answers 42201)."""
+
+    error_code = 42201
 
 
 class PayloadTooLarge(MeshgateError):

@@ -5,8 +5,9 @@ Every RPC runs the service in a worker thread and maps errors in one place (``_c
 (``meshgate-error-bin``, and ``meshgate-broken-consumers-bin`` for a schema consumers refuse:
 ``registry.grpc_errors``); anything else is logged and answered INTERNAL with a generic
 message, so no traceback reaches a client. Health checking (``grpc.health.v1``) and server reflection
-are on. Limits: a request message may be at most ``MAX_RECEIVE_BYTES`` (4 MiB); a schema text at most
-``registry.compat.MAX_SCHEMA_BYTES`` (1 MiB, RESOURCE_EXHAUSTED beyond).
+(``grpc.reflection.v1`` and ``v1alpha``) are on. Limits: a request message may be at most
+``MAX_RECEIVE_BYTES`` (4 MiB); a schema text at most ``registry.compat.MAX_SCHEMA_BYTES`` (1 MiB,
+RESOURCE_EXHAUSTED beyond).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
@@ -30,7 +31,7 @@ from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
 from registry.grpc_auth import current_principal
 from registry.metrics import OK, Metrics
-from registry.model import RegisteredSchema
+from registry.model import DataContractConfig, RegisteredSchema
 from registry.service import RegistryService
 from registry.versions import LATEST
 from registry.watch import EventHub
@@ -39,6 +40,7 @@ from registry.webhooks import Webhooks
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContractRegistry"].full_name
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
 MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
@@ -82,6 +84,8 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             references=wire.references_from_pb(request.references),
             metadata=metadata,
             normalize=request.normalize,
+            data_metadata=wire.metadata_from_json(request.data_metadata_json, "data_metadata_json"),
+            rule_set=wire.rule_set_from_json(request.rule_set_json, "rule_set_json"),
         )
 
     async def CheckCompatibility(self, request, context) -> pb.CheckCompatibilityResponse:
@@ -136,6 +140,17 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         )
         return self._version_message(registered)
 
+    async def GetLatestWithMetadata(self, request, context) -> pb.SchemaVersion:
+        registered = await self._call(
+            context,
+            "GetLatestWithMetadata",
+            self.service.latest_with_metadata,
+            request.subject,
+            dict(request.properties),
+            include_deleted=request.include_deleted,
+        )
+        return self._version_message(registered)
+
     async def ListSubjects(self, request, context) -> pb.ListSubjectsResponse:
         subjects = await self._call(
             context, "ListSubjects", self.service.list_subjects, request.prefix, request.include_deleted
@@ -166,15 +181,19 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return wire.config_to_pb(request.subject, config)
 
     async def SetConfig(self, request, context) -> pb.Config:
-        config = await self._call(
-            context,
-            "SetConfig",
-            self.service.set_config,
-            request.subject or None,
-            request.level,
-            request.ruleset or None,
-        )
+        config = await self._call(context, "SetConfig", self._set_config, request)
         return wire.config_to_pb(request.subject, config)
+
+    def _set_config(self, request: pb.SetConfigRequest):
+        """An empty level keeps the one in force only beside data-contract settings."""
+        data_contract = wire.data_contract_config_from_pb(request)
+        changes_contract = data_contract != DataContractConfig()
+        return self.service.set_config(
+            request.subject or None,
+            request.level or (None if changes_contract else request.level),
+            request.ruleset or None,
+            data_contract if changes_contract else None,
+        )
 
     async def DeleteConfig(self, request, context) -> pb.Config:
         config = await self._call(
@@ -361,11 +380,30 @@ def create_grpc_server(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
+    services = (
+        SERVICE_NAME,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+        REFLECTION_V1,
     )
+    reflection.enable_server_reflection(services, server)
+    server.add_generic_rpc_handlers((_reflection_v1(services),))
     return server, health_servicer
+
+
+def _reflection_v1(services: Sequence[str]) -> grpc.GenericRpcHandler:
+    """``grpc.reflection.v1``, which current tools (grpcurl, Postman) try first.
+
+    grpcio-reflection serves only v1alpha; v1's messages are v1alpha's under a new package name
+    (same fields and numbers, so the same bytes), so v1alpha's servicer answers v1 too.
+    """
+    servicer = reflection.aio.ReflectionServicer(services)
+    method = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": method})
 
 
 def _now_text() -> str:

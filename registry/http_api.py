@@ -28,6 +28,7 @@ from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secre
 from registry.compat import Level
 from registry.confluent_protobuf import is_serialized, serialized_from_source, source_from_serialized
 from registry.contract import Reference
+from registry.data_contracts import parse_metadata, parse_rule_set, served
 from registry.errors import (
     IncompatibleSchema,
     InvalidArgument,
@@ -41,6 +42,7 @@ from registry.errors import (
     Unauthenticated,
 )
 from registry.metrics import OK, Metrics
+from registry.model import DataContractConfig
 from registry.versions import LATEST, parse_version
 
 log = logging.getLogger(__name__)
@@ -91,13 +93,17 @@ def create_app(
         api.route("GET", "/schemas/ids/{schema_id:int}/schema", api.schema_text_by_id),
         api.route("GET", "/schemas/ids/{schema_id:int}/subjects", api.subjects_by_id),
         api.route("GET", "/schemas/ids/{schema_id:int}/versions", api.versions_by_id),
+        api.route("GET", "/schemas/guids/{guid}", api.schema_by_guid),
+        api.route("GET", "/contexts", api.contexts),
         api.route("GET", "/subjects", api.list_subjects),
         # Subjects may hold "/" (sent as %2F, decoded before routing): longest suffixes first.
         api.route("GET", "/subjects/{subject:path}/versions/{version}/schema", api.get_version_text),
+        api.route("GET", "/subjects/{subject:path}/versions/{version}/referencedby", api.referenced_by),
         api.route("GET", "/subjects/{subject:path}/versions/{version}", api.get_version),
         api.route("DELETE", "/subjects/{subject:path}/versions/{version}", api.delete_version, write),
         api.route("GET", "/subjects/{subject:path}/versions", api.list_versions),
         api.route("POST", "/subjects/{subject:path}/versions", api.register, write),
+        api.route("GET", "/subjects/{subject:path}/metadata", api.latest_with_metadata),
         api.route("POST", "/subjects/{subject:path}", api.lookup),
         api.route("DELETE", "/subjects/{subject:path}", api.delete_subject, write),
         api.route("POST", "/compatibility/subjects/{subject:path}/versions/{version}", api.check_version),
@@ -112,6 +118,7 @@ def create_app(
         api.route("PUT", "/mode", api.set_mode, write),
         api.route("GET", "/mode/{subject:path}", api.get_mode),
         api.route("PUT", "/mode/{subject:path}", api.set_mode, write),
+        api.route("DELETE", "/mode/{subject:path}", api.delete_mode, write),
         *extra_routes,
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
@@ -232,7 +239,16 @@ class _ConfluentApi:
     async def schema_by_id(self, request: Request) -> dict:
         record = await self._record(request)
         text = await self._schema_text(request, record.format, record.schema, record.references)
-        return _schema_body(record.format, text, record.references)
+        return {**_schema_body(record.format, text, record.references), "guid": record.guid}
+
+    async def schema_by_guid(self, request: Request) -> dict:
+        record = await self._call(self.service.get_by_guid, request.path_params["guid"])
+        text = await self._schema_text(request, record.format, record.schema, record.references)
+        return {**_schema_body(record.format, text, record.references), "id": record.id, "guid": record.guid}
+
+    async def contexts(self, request: Request) -> list[str]:
+        """meshgate has one schema context, Confluent's default one, "."."""
+        return _page(request, ["."])
 
     async def schema_text_by_id(self, request: Request) -> Response:
         record = await self._record(request)
@@ -276,7 +292,8 @@ class _ConfluentApi:
 
     async def register(self, request: Request) -> dict:
         subject = request.path_params["subject"]
-        schema = _schema_request(await self._body(request))
+        body = await self._body(request)
+        schema = _schema_request(body)
         try:
             registered = await self._call(
                 self.service.register,
@@ -285,12 +302,21 @@ class _ConfluentApi:
                 format=schema["format"],
                 references=schema["references"],
                 normalize=_flag(request, "normalize"),
+                data_metadata=schema["metadata"],
+                rule_set=schema["ruleSet"],
+                schema_id=_optional_number(body, "id"),
+                version=_optional_number(body, "version"),
             )
         except IncompatibleSchema:
             self.metrics.rejection(subject)
             raise
         # Like Confluent: no schema text in the answer, so a client caches the schema it sent.
-        return {"id": registered.schema_id, "version": registered.version, "subject": registered.subject}
+        return {
+            "id": registered.schema_id,
+            "version": registered.version,
+            "subject": registered.subject,
+            "guid": registered.guid,
+        }
 
     async def lookup(self, request: Request) -> dict:
         subject = request.path_params["subject"]
@@ -309,6 +335,25 @@ class _ConfluentApi:
         found = await self._version(request)
         text = await self._schema_text(request, found.format, found.schema, found.references)
         return {**_registered_body(found), "schema": text}
+
+    async def latest_with_metadata(self, request: Request) -> dict:
+        """Confluent's ``use.latest.with.metadata``: ``?key=k1&value=v1&key=k2&value=v2``."""
+        keys, values = request.query_params.getlist("key"), request.query_params.getlist("value")
+        if len(keys) != len(values):
+            raise InvalidArgument("query parameters key and value: give one value for each key")
+        found = await self._call(
+            self.service.latest_with_metadata,
+            request.path_params["subject"],
+            dict(zip(keys, values, strict=True)),
+            include_deleted=_flag(request, "deleted"),
+        )
+        text = await self._schema_text(request, found.format, found.schema, found.references)
+        return {**_registered_body(found), "schema": text}
+
+    async def referenced_by(self, request: Request) -> list[int]:
+        subject = request.path_params["subject"]
+        version = _version(request.path_params["version"])
+        return _page(request, await self._call(self.service.referenced_by, subject, version))
 
     async def get_version_text(self, request: Request) -> Response:
         found = await self._version(request)
@@ -375,6 +420,7 @@ class _ConfluentApi:
             format=schema["format"],
             references=schema["references"],
             version=version,
+            data_metadata=schema["metadata"],
         )
         body: dict[str, Any] = {"is_compatible": result.compatible}
         if _flag(request, "verbose"):
@@ -398,21 +444,28 @@ class _ConfluentApi:
         return _config_body("compatibilityLevel", config)
 
     async def set_config(self, request: Request) -> dict:
+        """Confluent's PUT /config: the fields given replace the scope's own, the others stay; a body
+        with data-contract settings may leave the level out (the one in force stays)."""
         subject = request.path_params.get("subject")
         body = await self._body(request)
+        data_contract = _data_contract_config(body)
         text = body.get("compatibility", body.get("compatibilityLevel"))
-        if not isinstance(text, str):
+        if text is None and data_contract == DataContractConfig():
             raise InvalidCompatibilityLevel(
                 "request body: 'compatibility' (a compatibility level) is required"
             )
-        try:
-            level = Level.parse(text)
-        except ValueError as exc:
-            raise InvalidCompatibilityLevel(f"compatibility: {exc}") from None
+        level = None
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidCompatibilityLevel("request body: 'compatibility' must be a level name")
+            try:
+                level = Level.parse(text)
+            except ValueError as exc:
+                raise InvalidCompatibilityLevel(f"compatibility: {exc}") from None
         ruleset = body.get(RULESET_KEY)
         if ruleset is not None and (not isinstance(ruleset, str) or not ruleset):
             raise InvalidRuleset(f"request body: {RULESET_KEY!r} must be a rule set name or null")
-        config = await self._call(self.service.set_config, subject, level, ruleset)
+        config = await self._call(self.service.set_config, subject, level, ruleset, data_contract)
         return _config_body("compatibility", config)
 
     async def delete_config(self, request: Request) -> dict:
@@ -427,9 +480,18 @@ class _ConfluentApi:
         body = await self._body(request)
         mode = body.get("mode")
         if not isinstance(mode, str):
-            raise InvalidArgument("request body: 'mode' (READWRITE or READONLY) is required")
-        mode = await self._call(self.service.set_mode, request.path_params.get("subject"), mode.upper())
+            raise InvalidArgument("request body: 'mode' (READWRITE, READONLY or IMPORT) is required")
+        mode = await self._call(
+            self.service.set_mode,
+            request.path_params.get("subject"),
+            mode.upper(),
+            force=_flag(request, "force"),
+        )
         return {"mode": mode}
+
+    async def delete_mode(self, request: Request) -> dict:
+        """Confluent's DELETE /mode/{subject}: answers the removed mode (40409 when none was set)."""
+        return {"mode": await self._call(self.service.delete_mode, request.path_params["subject"])}
 
 
 def _schema_request(body: dict) -> dict:
@@ -443,12 +505,6 @@ def _schema_request(body: dict) -> dict:
             f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
             f"{' and '.join(SCHEMA_TYPES)} schemas"
         )
-    for key in ("metadata", "ruleSet"):
-        if not _is_empty(body.get(key)):
-            raise InvalidArgument(
-                f"request body: {key!r} (Confluent data-contract metadata and rules) is not supported; "
-                "meshgate takes contract metadata from contract files (gRPC API, meshgate register)"
-            )
     schema_format = schema_type.upper()
     if schema_format == "PROTOBUF" and is_serialized(text):
         text = source_from_serialized(text)  # what Confluent's Protobuf serializers send
@@ -456,13 +512,42 @@ def _schema_request(body: dict) -> dict:
         "schema": text,
         "format": schema_format,
         "references": _references(body.get("references")),
+        "metadata": parse_metadata(body.get("metadata"), "request body: metadata"),
+        "ruleSet": parse_rule_set(body.get("ruleSet"), "request body: ruleSet"),
     }
 
 
-def _is_empty(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_is_empty(item) for item in value.values())
-    return value is None or value == [] or value == ""
+def _optional_number(body: dict, key: str) -> int | None:
+    """``id`` / ``version`` of a register body (IMPORT mode); Confluent sends -1 or 0 for none."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"request body: {key!r} must be an integer")
+    return value if value > 0 else None
+
+
+_DATA_CONTRACT_KEYS = {
+    "compatibilityGroup": "compatibility_group",
+    "defaultMetadata": "default_metadata",
+    "overrideMetadata": "override_metadata",
+    "defaultRuleSet": "default_rule_set",
+    "overrideRuleSet": "override_rule_set",
+}
+
+
+def _data_contract_config(body: dict) -> DataContractConfig:
+    group = body.get("compatibilityGroup")
+    if group is not None and (not isinstance(group, str) or not group):
+        raise InvalidArgument("request body: 'compatibilityGroup' must be a metadata property name")
+    where = "request body: "
+    return DataContractConfig(
+        compatibility_group=group,
+        default_metadata=parse_metadata(body.get("defaultMetadata"), where + "defaultMetadata"),
+        override_metadata=parse_metadata(body.get("overrideMetadata"), where + "overrideMetadata"),
+        default_rule_set=parse_rule_set(body.get("defaultRuleSet"), where + "defaultRuleSet"),
+        override_rule_set=parse_rule_set(body.get("overrideRuleSet"), where + "overrideRuleSet"),
+    )
 
 
 def _references(raw: Any) -> list[Reference]:
@@ -543,8 +628,18 @@ def _schema_body(schema_format: str, text: str, references: Any) -> dict:
 
 
 def _registered_body(registered: Any) -> dict:
+    """A version as Confluent answers it, with its data contract (``registry.data_contracts.served``)."""
     body = {"subject": registered.subject, "version": registered.version, "id": registered.schema_id}
     body.update(_schema_body(registered.format, registered.schema, registered.references))
+    metadata, rule_set = served(
+        registered.subject, registered.metadata, registered.data_metadata, registered.rule_set
+    )
+    if metadata is not None:
+        body["metadata"] = metadata
+    if rule_set is not None:
+        body["ruleSet"] = rule_set
+    if registered.guid:
+        body["guid"] = registered.guid
     return body
 
 
@@ -562,6 +657,10 @@ def _config_body(level_key: str, config: Any) -> dict:
     body = {level_key: config.level.value}
     if config.ruleset is not None:
         body[RULESET_KEY] = config.ruleset
+    for key, name in _DATA_CONTRACT_KEYS.items():
+        value = getattr(config.data_contract, name)
+        if value is not None:
+            body[key] = value
     return body
 
 

@@ -7,14 +7,15 @@ module, not the service: a client process never loads SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from registry.compat import CompatibilityResult, Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
 
-MODES = ("READWRITE", "READONLY")
+MODES = ("READWRITE", "READONLY", "IMPORT")
+"""IMPORT: registrations keep the schema id (and version) they are given, as Confluent's migrations do."""
 ROLES = ("admin", "producer", "consumer")
 
 
@@ -26,6 +27,7 @@ class SchemaRecord:
     format: str
     schema: str
     references: tuple[Reference, ...] = ()
+    guid: str = ""  # Confluent's schema GUID: a UUID that names the schema on any registry
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,41 @@ class RegisteredSchema:
     references: tuple[Reference, ...]
     metadata: ContractMetadata
     deleted: bool = False
+    guid: str = ""
+    data_metadata: dict | None = None
+    """Confluent's ``metadata`` as stored (``registry.data_contracts`` adds the contract's own)."""
+    rule_set: dict | None = None
+    """Confluent's ``ruleSet`` as stored (``registry.data_contracts`` adds the contract's own)."""
+
+
+@dataclass(frozen=True)
+class DataContractConfig:
+    """A config's Confluent data-contract settings, in Confluent's JSON shapes.
+
+    ``compatibility_group``: a metadata property; a new version is checked only against the versions
+    with the same value of it. The metadata and rule sets are merged into every registration:
+    ``merge(merge(default, the version's own or the previous version's), override)``.
+    """
+
+    compatibility_group: str | None = None
+    default_metadata: dict | None = None
+    override_metadata: dict | None = None
+    default_rule_set: dict | None = None
+    override_rule_set: dict | None = None
+
+    def updated(self, change: DataContractConfig) -> DataContractConfig:
+        """These settings with every field ``change`` sets replaced (as Confluent merges a PUT)."""
+        return DataContractConfig(
+            *(
+                new if new is not None else old
+                for old, new in zip(_field_values(self), _field_values(change), strict=True)
+            )
+        )
+
+
+def _field_values(value) -> tuple:
+    """A dataclass's field values in order, not copied (``dataclasses.astuple`` deep-copies)."""
+    return tuple(getattr(value, f.name) for f in fields(value))
 
 
 @dataclass(frozen=True)
@@ -53,6 +90,7 @@ class SubjectConfig:
     level: Level
     ruleset: str | None = None
     inherited: bool = False
+    data_contract: DataContractConfig = DataContractConfig()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from registry.api import registry_pb2 as pb
 from registry.compat import Level, Violation
 from registry.contract import ContractMetadata, Reference
+from registry.data_contracts import parse_metadata, parse_rule_set, served
 from registry.errors import InvalidArgument
 from registry.model import (
     ApiToken,
@@ -15,6 +16,7 @@ from registry.model import (
     BrokenConsumer,
     CheckResult,
     Consumer,
+    DataContractConfig,
     Delivery,
     Event,
     RegisteredSchema,
@@ -33,13 +35,60 @@ def references_from_pb(references) -> tuple[Reference, ...]:
 
 
 def config_to_pb(subject: str, config: SubjectConfig) -> pb.Config:
+    contract = config.data_contract
     return pb.Config(
-        subject=subject, level=config.level.value, ruleset=config.ruleset or "", inherited=config.inherited
+        subject=subject,
+        level=config.level.value,
+        ruleset=config.ruleset or "",
+        inherited=config.inherited,
+        compatibility_group=contract.compatibility_group or "",
+        default_metadata_json=json_text(contract.default_metadata),
+        override_metadata_json=json_text(contract.override_metadata),
+        default_rule_set_json=json_text(contract.default_rule_set),
+        override_rule_set_json=json_text(contract.override_rule_set),
     )
 
 
 def config_from_pb(message: pb.Config) -> SubjectConfig:
-    return SubjectConfig(Level(message.level), message.ruleset or None, message.inherited)
+    return SubjectConfig(
+        Level(message.level),
+        message.ruleset or None,
+        message.inherited,
+        data_contract_config_from_pb(message),
+    )
+
+
+def data_contract_config_from_pb(message: pb.Config | pb.SetConfigRequest) -> DataContractConfig:
+    """The Confluent data-contract settings of a ``Config`` or ``SetConfigRequest`` (empty: unset)."""
+    return DataContractConfig(
+        compatibility_group=message.compatibility_group or None,
+        default_metadata=metadata_from_json(message.default_metadata_json, "default_metadata_json"),
+        override_metadata=metadata_from_json(message.override_metadata_json, "override_metadata_json"),
+        default_rule_set=rule_set_from_json(message.default_rule_set_json, "default_rule_set_json"),
+        override_rule_set=rule_set_from_json(message.override_rule_set_json, "override_rule_set_json"),
+    )
+
+
+def json_text(value: dict | None) -> str:
+    """Confluent data-contract JSON for a message field; "" for none."""
+    return "" if value is None else json.dumps(value, sort_keys=True)
+
+
+def metadata_from_json(text: str, where: str) -> dict | None:
+    return parse_metadata(_json_field(text, where), where)
+
+
+def rule_set_from_json(text: str, where: str) -> dict | None:
+    return parse_rule_set(_json_field(text, where), where)
+
+
+def _json_field(text: str, where: str):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidArgument(f"{where}: not valid JSON") from None
 
 
 def metadata_to_pb(metadata: ContractMetadata) -> pb.ContractMetadata:
@@ -88,6 +137,10 @@ def metadata_from_pb(message: pb.ContractMetadata) -> ContractMetadata:
 
 
 def schema_version_to_pb(registered: RegisteredSchema) -> pb.SchemaVersion:
+    """The version with its Confluent data contract as served (``registry.data_contracts.served``)."""
+    data_metadata, rule_set = served(
+        registered.subject, registered.metadata, registered.data_metadata, registered.rule_set
+    )
     return pb.SchemaVersion(
         subject=registered.subject,
         version=registered.version,
@@ -97,6 +150,9 @@ def schema_version_to_pb(registered: RegisteredSchema) -> pb.SchemaVersion:
         references=references_to_pb(registered.references),
         metadata=metadata_to_pb(registered.metadata),
         deleted=registered.deleted,
+        guid=registered.guid,
+        data_metadata_json=json_text(data_metadata),
+        rule_set_json=json_text(rule_set),
     )
 
 
@@ -110,6 +166,9 @@ def schema_version_from_pb(message: pb.SchemaVersion) -> RegisteredSchema:
         references=references_from_pb(message.references),
         metadata=metadata_from_pb(message.metadata),
         deleted=message.deleted,
+        guid=message.guid,
+        data_metadata=metadata_from_json(message.data_metadata_json, "data_metadata_json"),
+        rule_set=rule_set_from_json(message.rule_set_json, "rule_set_json"),
     )
 
 

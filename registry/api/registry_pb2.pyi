@@ -71,7 +71,7 @@ class Schema(_message.Message):
     def __init__(self, id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
 
 class SchemaVersion(_message.Message):
-    __slots__ = ("subject", "version", "schema_id", "format", "schema", "references", "metadata", "deleted")
+    __slots__ = ("subject", "version", "schema_id", "format", "schema", "references", "metadata", "deleted", "guid", "data_metadata_json", "rule_set_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_ID_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,9 @@ class SchemaVersion(_message.Message):
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    GUID_FIELD_NUMBER: _ClassVar[int]
+    DATA_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     version: int
     schema_id: int
@@ -88,23 +91,47 @@ class SchemaVersion(_message.Message):
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     metadata: ContractMetadata
     deleted: bool
-    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., schema_id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    guid: str
+    data_metadata_json: str
+    rule_set_json: str
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., schema_id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., deleted: _Optional[bool] = ..., guid: _Optional[str] = ..., data_metadata_json: _Optional[str] = ..., rule_set_json: _Optional[str] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("subject", "format", "schema", "references", "metadata", "normalize")
+    __slots__ = ("subject", "format", "schema", "references", "metadata", "normalize", "data_metadata_json", "rule_set_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
+    DATA_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     format: str
     schema: str
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     metadata: ContractMetadata
     normalize: bool
-    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., normalize: _Optional[bool] = ...) -> None: ...
+    data_metadata_json: str
+    rule_set_json: str
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., normalize: _Optional[bool] = ..., data_metadata_json: _Optional[str] = ..., rule_set_json: _Optional[str] = ...) -> None: ...
+
+class GetLatestWithMetadataRequest(_message.Message):
+    __slots__ = ("subject", "properties", "include_deleted")
+    class PropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    properties: _containers.ScalarMap[str, str]
+    include_deleted: bool
+    def __init__(self, subject: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
 
 class CheckCompatibilityRequest(_message.Message):
     __slots__ = ("subject", "format", "schema", "references", "version")
@@ -243,14 +270,24 @@ class GetConfigRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ...) -> None: ...
 
 class SetConfigRequest(_message.Message):
-    __slots__ = ("subject", "level", "ruleset")
+    __slots__ = ("subject", "level", "ruleset", "compatibility_group", "default_metadata_json", "override_metadata_json", "default_rule_set_json", "override_rule_set_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     RULESET_FIELD_NUMBER: _ClassVar[int]
+    COMPATIBILITY_GROUP_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     level: str
     ruleset: str
-    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ...) -> None: ...
+    compatibility_group: str
+    default_metadata_json: str
+    override_metadata_json: str
+    default_rule_set_json: str
+    override_rule_set_json: str
+    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ..., compatibility_group: _Optional[str] = ..., default_metadata_json: _Optional[str] = ..., override_metadata_json: _Optional[str] = ..., default_rule_set_json: _Optional[str] = ..., override_rule_set_json: _Optional[str] = ...) -> None: ...
 
 class DeleteConfigRequest(_message.Message):
     __slots__ = ("subject",)
@@ -259,16 +296,26 @@ class DeleteConfigRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ...) -> None: ...
 
 class Config(_message.Message):
-    __slots__ = ("subject", "level", "ruleset", "inherited")
+    __slots__ = ("subject", "level", "ruleset", "inherited", "compatibility_group", "default_metadata_json", "override_metadata_json", "default_rule_set_json", "override_rule_set_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     RULESET_FIELD_NUMBER: _ClassVar[int]
     INHERITED_FIELD_NUMBER: _ClassVar[int]
+    COMPATIBILITY_GROUP_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDE_RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     level: str
     ruleset: str
     inherited: bool
-    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ..., inherited: _Optional[bool] = ...) -> None: ...
+    compatibility_group: str
+    default_metadata_json: str
+    override_metadata_json: str
+    default_rule_set_json: str
+    override_rule_set_json: str
+    def __init__(self, subject: _Optional[str] = ..., level: _Optional[str] = ..., ruleset: _Optional[str] = ..., inherited: _Optional[bool] = ..., compatibility_group: _Optional[str] = ..., default_metadata_json: _Optional[str] = ..., override_metadata_json: _Optional[str] = ..., default_rule_set_json: _Optional[str] = ..., override_rule_set_json: _Optional[str] = ...) -> None: ...
 
 class GetModeRequest(_message.Message):
     __slots__ = ("subject",)

@@ -59,6 +59,11 @@ class ContractRegistryStub:
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByVersionRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.FromString,
                 _registered_method=True)
+        self.GetLatestWithMetadata = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/GetLatestWithMetadata',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetLatestWithMetadataRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.FromString,
+                _registered_method=True)
         self.ListSubjects = channel.unary_unary(
                 '/meshgate.registry.v1.ContractRegistry/ListSubjects',
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSubjectsRequest.SerializeToString,
@@ -198,6 +203,13 @@ class ContractRegistryServicer:
 
     def GetSchemaByVersion(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLatestWithMetadata(self, request, context):
+        """The newest version whose Confluent metadata properties hold every pair (use.latest.with.metadata).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -361,6 +373,11 @@ def add_ContractRegistryServicer_to_server(servicer, server):
             'GetSchemaByVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSchemaByVersion,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByVersionRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.SerializeToString,
+            ),
+            'GetLatestWithMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLatestWithMetadata,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetLatestWithMetadataRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.SerializeToString,
             ),
             'ListSubjects': grpc.unary_unary_rpc_method_handler(
@@ -603,6 +620,33 @@ class ContractRegistry:
             target,
             '/meshgate.registry.v1.ContractRegistry/GetSchemaByVersion',
             meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByVersionRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLatestWithMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/GetLatestWithMetadata',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.GetLatestWithMetadataRequest.SerializeToString,
             meshgate_dot_registry_dot_v1_dot_registry__pb2.SchemaVersion.FromString,
             options,
             channel_credentials,

@@ -48,6 +48,9 @@ class RegistryService:
         self.lookup = registration.lookup
 
         self.get_by_id = subjects.get_by_id
+        self.get_by_guid = subjects.get_by_guid
+        self.referenced_by = subjects.referenced_by
+        self.latest_with_metadata = subjects.latest_with_metadata
         self.cached_schema = subjects.cached_schema
         self.subjects_for_id = subjects.subjects_for_id
         self.versions_for_id = subjects.versions_for_id
@@ -63,6 +66,7 @@ class RegistryService:
         self.delete_config = configs.delete_config
         self.get_mode = configs.get_mode
         self.set_mode = configs.set_mode
+        self.delete_mode = configs.delete_mode
 
         self.register_consumer = consumers.register_consumer
         self.list_consumers = consumers.list_consumers

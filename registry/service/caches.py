@@ -59,6 +59,9 @@ class SchemaCache:
             references=record.references,
             metadata=ContractMetadata.from_dict(stored.meta),
             deleted=stored.deleted,
+            guid=record.guid,
+            data_metadata=stored.data_metadata,
+            rule_set=stored.rule_set,
         )
 
 

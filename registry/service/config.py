@@ -13,8 +13,22 @@ names come only from the format objects (``SchemaFormat.rulesets``):
 from __future__ import annotations
 
 from registry.compat import Level, SchemaFormat, get_format
-from registry.errors import InvalidMode, InvalidRuleset, ReadOnlyMode, SubjectNotFound
-from registry.model import CONFIG_CHANGED, CONFIG_DELETED, MODE_CHANGED, MODES, SubjectConfig
+from registry.errors import (
+    InvalidMode,
+    InvalidRuleset,
+    OperationNotPermitted,
+    ReadOnlyMode,
+    SubjectModeNotFound,
+    SubjectNotFound,
+)
+from registry.model import (
+    CONFIG_CHANGED,
+    CONFIG_DELETED,
+    MODE_CHANGED,
+    MODES,
+    DataContractConfig,
+    SubjectConfig,
+)
 from registry.service.arguments import parse_level
 from registry.service.caches import SchemaCache
 from registry.store import GLOBAL, Store
@@ -39,20 +53,32 @@ class Configs:
             return self.config_in(session, subject)
 
     def set_config(
-        self, subject: str | None, level: Level | str, ruleset: str | None = None
+        self,
+        subject: str | None,
+        level: Level | str | None,
+        ruleset: str | None = None,
+        data_contract: DataContractConfig | None = None,
     ) -> SubjectConfig:
-        level = parse_level(level)
+        """Set the scope's level and rule set. ``level`` None keeps the level in force; the fields
+        ``data_contract`` sets replace the scope's own, the others stay (as Confluent merges a PUT)."""
+        level = None if level is None else parse_level(level)
 
-        def work(session) -> None:
+        def work(session) -> SubjectConfig:
             if ruleset is not None:
                 self._check_ruleset(session, subject, ruleset)
-            self.store.put_config(session, subject, level, ruleset)
-            self.store.append_event(
-                session, CONFIG_CHANGED, _key(subject), level=level.value, ruleset=ruleset
+            own = self.store.config(session, subject)
+            current = own or self.config_in(session, subject)
+            contract = (own.data_contract if own else DataContractConfig()).updated(
+                data_contract or DataContractConfig()
             )
+            config = SubjectConfig(level or current.level, ruleset, data_contract=contract)
+            self.store.put_config(session, subject, config.level, ruleset, contract)
+            self.store.append_event(
+                session, CONFIG_CHANGED, _key(subject), level=config.level.value, ruleset=ruleset
+            )
+            return config
 
-        self.store.write(work)
-        return SubjectConfig(level, ruleset)
+        return self.store.write(work)
 
     def delete_config(self, subject: str | None) -> SubjectConfig:
         """Remove the subject's own setting (it falls back to global); returns the removed setting."""
@@ -74,17 +100,43 @@ class Configs:
         with self.store.read() as session:
             return self.mode_in(session, subject)
 
-    def set_mode(self, subject: str | None, mode: str) -> str:
+    def set_mode(self, subject: str | None, mode: str, force: bool = False) -> str:
+        """Set the scope's mode. IMPORT over a subject (or, globally, a registry) that holds schemas
+        is refused unless ``force`` (as Confluent does)."""
         mode = (mode or "").strip().upper()
         if mode not in MODES:
             raise InvalidMode(f"mode: {mode!r} is not one of {', '.join(MODES)}")
 
         def work(session) -> None:
+            if mode == "IMPORT" and not force:
+                if subject is None:
+                    holds_schemas = bool(self.store.subject_names(session, include_deleted=True))
+                else:
+                    holds_schemas = bool(self.store.versions(session, subject))
+                if holds_schemas:
+                    raise OperationNotPermitted(
+                        f"cannot set IMPORT mode: {'the registry' if subject is None else repr(subject)} "
+                        "holds schemas already (force=true to set it anyway)"
+                    )
             self.store.put_mode(session, subject, mode)
             self.store.append_event(session, MODE_CHANGED, _key(subject), mode=mode)
 
         self.store.write(work)
         return mode
+
+    def delete_mode(self, subject: str) -> str:
+        """Remove the subject's own mode (the global one applies again); returns the removed mode."""
+
+        def work(session) -> str:
+            removed = self.store.delete_mode(session, subject)
+            if removed is None:
+                raise SubjectModeNotFound(f"subject {subject!r} has no mode of its own")
+            self.store.append_event(
+                session, MODE_CHANGED, _key(subject), mode=self.mode_in(session, subject), deleted=True
+            )
+            return removed
+
+        return self.store.write(work)
 
     # ---- for the other parts of the service, inside their transactions
 
@@ -95,7 +147,7 @@ class Configs:
         wider = self.store.config(session, None) if subject is not None else None
         if wider is None:
             return SubjectConfig(self.default_level, inherited=True)
-        return SubjectConfig(wider.level, wider.ruleset, inherited=True)
+        return SubjectConfig(wider.level, wider.ruleset, True, wider.data_contract)
 
     def config_for(self, session, subject: str, schema_format: SchemaFormat) -> SubjectConfig:
         """The config a schema of ``schema_format`` is checked under; ``InvalidRuleset`` when its rule
@@ -119,6 +171,20 @@ class Configs:
     def require_writable(self, session, subject: str) -> None:
         if self.mode_in(session, subject) == "READONLY":
             raise ReadOnlyMode(f"subject {subject!r} is in READONLY mode; writes are refused")
+
+    def require_registrable(self, session, subject: str, importing: bool) -> None:
+        """Refuse a registration the subject's mode forbids; ``importing``: one that gives its schema
+        id, which IMPORT mode needs and the other modes refuse (Confluent's 42205 both ways)."""
+        self.require_writable(session, subject)
+        mode = self.mode_in(session, subject)
+        if importing and mode != "IMPORT":
+            raise OperationNotPermitted(
+                f"subject {subject!r} is not in IMPORT mode: a schema id may be given only in IMPORT mode"
+            )
+        if not importing and mode == "IMPORT":
+            raise OperationNotPermitted(
+                f"subject {subject!r} is in IMPORT mode: a registration must give its schema id"
+            )
 
     def _check_ruleset(self, session, subject: str | None, ruleset: str) -> None:
         live = [] if subject is None else [v for v in self.store.versions(session, subject) if not v.deleted]

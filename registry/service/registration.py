@@ -1,7 +1,9 @@
 """Registering a schema as a subject's next version, and checking one without registering it.
 
 - a schema already registered under a subject returns the existing version (idempotent), unless the
-  caller passes metadata that differs from it: then a new version with the same schema id is created;
+  caller passes metadata that differs from it (in any but the order of its quality rules), or
+  Confluent metadata or a rule set that differ from it after merging: then a new version with the
+  same schema id is created;
   a new version registered without metadata carries the latest version's metadata forward;
 - identical schemas (after normalisation, with the same references) share one global id;
 - compatibility checks skip soft-deleted versions and apply the subject's level and rule set;
@@ -17,15 +19,25 @@ from dataclasses import asdict
 
 from registry.compat import Level, ParsedSchema, SchemaFormat, Violation, check_compatibility
 from registry.contract import ContractMetadata, Reference, domain_of
-from registry.errors import IncompatibleSchema, SchemaNotFound, SubjectNotFound, VersionNotFound
+from registry.data_contracts import merge_metadata, merge_rule_sets, properties_of
+from registry.errors import (
+    IdDoesNotMatch,
+    IncompatibleSchema,
+    InvalidArgument,
+    OperationNotPermitted,
+    SchemaNotFound,
+    SubjectNotFound,
+    VersionNotFound,
+)
 from registry.model import (
     VERSION_REGISTERED,
     BrokenConsumer,
     CheckResult,
+    DataContractConfig,
     RegisteredSchema,
     as_references,
 )
-from registry.service.arguments import check_size, check_subject, schema_format
+from registry.service.arguments import check_schema_id, check_size, check_subject, schema_format
 from registry.service.caches import SchemaCache
 from registry.service.config import Configs
 from registry.service.consumers import Consumers
@@ -54,66 +66,106 @@ class Registration:
         references: Iterable[Reference | dict] = (),
         metadata: ContractMetadata | None = None,
         normalize: bool = False,
+        data_metadata: dict | None = None,
+        rule_set: dict | None = None,
+        schema_id: int | None = None,
+        version: int | None = None,
     ) -> RegisteredSchema:
-        """Add ``schema`` as the subject's next version, or return the version that already has it."""
+        """Add ``schema`` as the subject's next version, or return the version that already has it.
+
+        ``data_metadata`` / ``rule_set``: Confluent's ``metadata`` and ``ruleSet`` (None: the
+        previous version's), merged with the config's defaults and overrides. ``schema_id`` (and
+        ``version``): IMPORT mode's registration under a given id, kept as given, unchecked.
+        """
         check_subject(subject)
         new_format = schema_format(format)
         check_size(schema, "schema")
         refs = as_references(references)
+        importing = schema_id is not None
+        if importing:
+            check_schema_id(schema_id)
 
         def work(session) -> RegisteredSchema:
-            self.configs.require_writable(session, subject)
+            self.configs.require_registrable(session, subject, importing)
             self.store.lock_subject(session, subject)
             parsed = self.parser.parse(session, new_format, schema, refs, subject)
             fingerprint = schema_fingerprint(parsed, refs)
             versions = self.store.versions(session, subject)
             live = [v for v in versions if not v.deleted]
             existing_id = self.store.find_schema_id(session, new_format.name, fingerprint)
+            config = self.configs.config_for(session, subject, new_format)
+            if importing:
+                new_metadata, new_rules = data_metadata, rule_set
+            else:
+                new_metadata, new_rules = _merged(config.data_contract, data_metadata, rule_set, live)
             for stored in reversed(live):
-                if stored.schema_id == existing_id and (
-                    metadata is None or stored.meta == metadata.to_dict()
+                if (
+                    stored.schema_id == existing_id
+                    and (metadata is None or _same_contract(stored.meta, metadata.to_dict()))
+                    and (stored.data_metadata, stored.rule_set) == (new_metadata, new_rules)
+                    and (version is None or stored.version == version)
                 ):
                     return self.schemas.registered(stored)
-            config = self.configs.config_for(session, subject, new_format)
-            violations = self._level_violations(new_format, config.level, config.ruleset, parsed, live)
-            broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
-            if violations or broken:
-                raise IncompatibleSchema(
-                    incompatibility_message(subject, config.level, violations, broken),
-                    violations + [v for consumer in broken for v in consumer.violations],
-                    [consumer.name for consumer in broken],
-                    broken,
-                )
+            number = self._new_version(subject, versions, version if importing else None)
+            if not importing:
+                if version is not None and version != number:
+                    raise InvalidArgument(f"version: {version} is not the next version ({number})")
+                checked = _same_group(config.data_contract.compatibility_group, new_metadata, live)
+                violations = self._level_violations(new_format, config.level, config.ruleset, parsed, checked)
+                broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
+                if violations or broken:
+                    raise IncompatibleSchema(
+                        incompatibility_message(subject, config.level, violations, broken),
+                        violations + [v for consumer in broken for v in consumer.violations],
+                        [consumer.name for consumer in broken],
+                        broken,
+                    )
             stored_text = parsed.canonical if normalize else schema
             if existing_id is None:
-                schema_id = self.store.add_schema(
-                    session, new_format.name, fingerprint, stored_text, [asdict(r) for r in refs]
+                if importing and self.store.schema(session, schema_id) is not None:
+                    raise IdDoesNotMatch(f"schema id {schema_id} already names another schema")
+                new_id = self.store.add_schema(
+                    session, new_format.name, fingerprint, stored_text, [asdict(r) for r in refs], schema_id
                 )
                 schema_text = stored_text
             else:
-                schema_id, schema_text = existing_id, self.schemas.get(existing_id).schema
+                if importing and existing_id != schema_id:
+                    raise IdDoesNotMatch(f"the schema is registered under id {existing_id}, not {schema_id}")
+                new_id, schema_text = existing_id, self.schemas.get(existing_id).schema
             meta = metadata or (
                 ContractMetadata.from_dict(live[-1].meta)
                 if live
                 else ContractMetadata(owner_domain=domain_of(subject) if "." in subject else "")
             )
-            version = max((v.version for v in versions), default=0) + 1
-            self.store.add_version(session, subject, version, schema_id, meta.to_dict())
+            self.store.add_version(session, subject, number, new_id, meta.to_dict(), new_metadata, new_rules)
             self.store.bump_subject_seq(session, subject)
             self.store.append_event(
-                session, VERSION_REGISTERED, subject, version, schema_id, format=new_format.name
+                session, VERSION_REGISTERED, subject, number, new_id, format=new_format.name
             )
             return RegisteredSchema(
                 subject=subject,
-                version=version,
-                schema_id=schema_id,
+                version=number,
+                schema_id=new_id,
                 format=new_format.name,
                 schema=schema_text,
                 references=refs,
                 metadata=meta,
+                guid=self.store.schema(session, new_id).guid,
+                data_metadata=new_metadata,
+                rule_set=new_rules,
             )
 
         return self.store.write(work)
+
+    def _new_version(self, subject: str, versions: Sequence[StoredVersion], wanted: int | None) -> int:
+        """The next version number, or (IMPORT) the one wanted when it is free."""
+        if wanted is None:
+            return max((v.version for v in versions), default=0) + 1
+        if any(v.version == wanted for v in versions):
+            raise OperationNotPermitted(
+                f"version {wanted} of subject {subject!r} exists already; an import cannot overwrite it"
+            )
+        return wanted
 
     def check(
         self,
@@ -122,10 +174,12 @@ class Registration:
         format: str = "AVRO",
         references: Iterable[Reference | dict] = (),
         version: int | str = "latest",
+        data_metadata: dict | None = None,
     ) -> CheckResult:
         """Would ``schema`` be accepted? ``version``: "latest" applies the subject's level as register
         does; "all" checks against every live version; a number checks against that version only.
-        Registered consumers are checked in every case."""
+        Under a compatibility group only the versions of the schema's group (``data_metadata``, or
+        the previous version's) count. Registered consumers are checked in every case."""
         check_subject(subject)
         new_format = schema_format(format)
         check_size(schema, "schema")
@@ -135,6 +189,9 @@ class Registration:
             parsed = self.parser.parse(session, new_format, schema, refs, subject)
             live = [v for v in self.store.versions(session, subject) if not v.deleted]
             config = self.configs.config_for(session, subject, new_format)
+            if wanted is None:
+                new_metadata, _ = _merged(config.data_contract, data_metadata, None, live)
+                live = _same_group(config.data_contract.compatibility_group, new_metadata, live)
             level = config.level
             if version == "all":
                 if level is not Level.NONE and not level.transitive:
@@ -197,6 +254,47 @@ class Registration:
             ]
         previous = [self.parser.parsed(v.schema_id) for v in live]
         return check_compatibility(new_format, level, parsed, previous, ruleset).violations
+
+
+def _same_contract(stored: dict, given: dict) -> bool:
+    """Equal contract metadata; the order of quality rules says nothing (ODCS files reorder them)."""
+
+    def key(meta: dict) -> dict:
+        rules = sorted(json.dumps(rule, sort_keys=True) for rule in meta.get("quality_rules", []))
+        return {**meta, "quality_rules": rules}
+
+    return key(stored) == key(given)
+
+
+def _merged(
+    config: DataContractConfig,
+    data_metadata: dict | None,
+    rule_set: dict | None,
+    live: Sequence[StoredVersion],
+) -> tuple[dict | None, dict | None]:
+    """Confluent's merge: ``merge(merge(default, the given or else the previous version's), override)``."""
+    previous = live[-1] if live else None
+    given_metadata = data_metadata if data_metadata is not None else previous and previous.data_metadata
+    given_rules = rule_set if rule_set is not None else previous and previous.rule_set
+    return (
+        merge_metadata(
+            merge_metadata(config.default_metadata, given_metadata or None), config.override_metadata
+        ),
+        merge_rule_sets(
+            merge_rule_sets(config.default_rule_set, given_rules or None), config.override_rule_set
+        ),
+    )
+
+
+def _same_group(
+    group: str | None, metadata: dict | None, live: Sequence[StoredVersion]
+) -> list[StoredVersion]:
+    """The versions a new one is checked against: with a compatibility group, only those whose
+    metadata has the same value of that property (absent included), as Confluent does."""
+    if not group:
+        return list(live)
+    value = properties_of(metadata).get(group)
+    return [v for v in live if properties_of(v.data_metadata).get(group) == value]
 
 
 def incompatibility_message(

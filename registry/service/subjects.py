@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from registry.data_contracts import properties_of, served
 from registry.errors import (
     ReferenceExists,
+    SchemaNotFound,
     SubjectNotFound,
     SubjectNotSoftDeleted,
     SubjectSoftDeleted,
@@ -42,6 +44,38 @@ class Subjects:
         Servers answer cache hits on their event loop instead of a worker thread.
         """
         return self.schemas.cached(schema_id)
+
+    def get_by_guid(self, guid: str) -> SchemaRecord:
+        """The schema of a Confluent schema GUID."""
+        with self.store.read() as session:
+            record = self.store.schema_by_guid(session, guid)
+        if record is None:
+            raise SchemaNotFound(f"schema guid {guid!r} not found")
+        return record
+
+    def referenced_by(self, subject: str, version: int | str = "latest") -> list[int]:
+        """The ids of the live schemas that reference this version (Confluent's ``referencedby``)."""
+        number = self.get_version(subject, version, include_deleted=True).version
+        with self.store.read() as session:
+            return self.store.referencing_schema_ids(session, subject, number)
+
+    def latest_with_metadata(
+        self, subject: str, properties: dict[str, str], include_deleted: bool = False
+    ) -> RegisteredSchema:
+        """The newest version whose Confluent metadata (as served: the contract's published terms
+        under the stored ones) has every one of ``properties`` (``use.latest.with.metadata``)."""
+        with self.store.read() as session:
+            versions = [v for v in self.store.versions(session, subject) if include_deleted or not v.deleted]
+        if not versions:
+            raise SubjectNotFound(f"subject {subject!r} not found")
+        for stored in reversed(versions):
+            registered = self.schemas.registered(stored)
+            served_metadata, _ = served(subject, registered.metadata, stored.data_metadata, stored.rule_set)
+            found = properties_of(served_metadata)
+            if all(found.get(key) == value for key, value in properties.items()):
+                return registered
+        wanted = ", ".join(f"{k}={v}" for k, v in properties.items())
+        raise SchemaNotFound(f"no version of subject {subject!r} has metadata {wanted}")
 
     def subjects_for_id(self, schema_id: int) -> list[str]:
         return sorted({subject for subject, _ in self.versions_for_id(schema_id)})

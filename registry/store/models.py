@@ -53,6 +53,7 @@ class SchemaRow(Base):
     text: Mapped[str] = mapped_column(Text)
     references: Mapped[list] = mapped_column(JSON, default=list)  # [{name, subject, version}]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    guid: Mapped[str | None] = mapped_column(String(36), unique=True, index=True, nullable=True)
 
 
 class SubjectRow(Base):
@@ -72,6 +73,8 @@ class SubjectVersionRow(Base):
     schema_id: Mapped[int] = mapped_column(ForeignKey("schemas.id"), index=True)
     meta: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_metadata: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Confluent's metadata
+    rule_set: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Confluent's ruleSet
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -94,6 +97,11 @@ class ConfigRow(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)  # GLOBAL for the default
     level: Mapped[str] = mapped_column(String(32))
     ruleset: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    compatibility_group: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    default_metadata: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    override_metadata: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    default_rule_set: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    override_rule_set: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class ModeRow(Base):

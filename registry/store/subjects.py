@@ -3,15 +3,16 @@ compatibility configs, modes and consumers (``subject=None`` is the global confi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from registry.compat import Level
-from registry.model import Consumer, SchemaRecord, SubjectConfig, as_references
+from registry.model import Consumer, DataContractConfig, SchemaRecord, SubjectConfig, as_references
 from registry.store.models import (
     GLOBAL,
     ConfigRow,
@@ -33,6 +34,8 @@ class StoredVersion:
     schema_id: int
     meta: dict
     deleted: bool
+    data_metadata: dict | None = None
+    rule_set: dict | None = None
 
 
 class SubjectQueries:
@@ -81,9 +84,26 @@ class SubjectQueries:
             )
         ).scalar_one_or_none()
 
-    def add_version(self, session: Session, subject: str, version: int, schema_id: int, meta: dict) -> None:
+    def add_version(
+        self,
+        session: Session,
+        subject: str,
+        version: int,
+        schema_id: int,
+        meta: dict,
+        data_metadata: dict | None = None,
+        rule_set: dict | None = None,
+    ) -> None:
         session.add(
-            SubjectVersionRow(subject=subject, version=version, schema_id=schema_id, meta=meta, deleted=False)
+            SubjectVersionRow(
+                subject=subject,
+                version=version,
+                schema_id=schema_id,
+                meta=meta,
+                deleted=False,
+                data_metadata=data_metadata,
+                rule_set=rule_set,
+            )
         )
         session.flush()
 
@@ -133,15 +153,33 @@ class SubjectQueries:
         ).all()
         return [(referrer, version) for referrer, version in rows]
 
+    def referencing_schema_ids(self, session: Session, subject: str, version: int) -> list[int]:
+        """The ids of the schemas of live versions that reference this version of ``subject``."""
+        return list(
+            session.scalars(
+                select(SubjectVersionRow.schema_id)
+                .join(ReferenceRow, ReferenceRow.schema_id == SubjectVersionRow.schema_id)
+                .where(
+                    ReferenceRow.subject == subject,
+                    ReferenceRow.version == version,
+                    SubjectVersionRow.deleted.is_(False),
+                )
+                .distinct()
+                .order_by(SubjectVersionRow.schema_id)
+            )
+        )
+
     # ---- schemas by global id ------------------------------------------------------------------
 
     def schema(self, session: Session, schema_id: int) -> SchemaRecord | None:
         row = session.get(SchemaRow, schema_id)
         if row is None:
             return None
-        return SchemaRecord(
-            id=row.id, format=row.format, schema=row.text, references=as_references(row.references)
-        )
+        return _schema_record(row)
+
+    def schema_by_guid(self, session: Session, guid: str) -> SchemaRecord | None:
+        row = session.execute(select(SchemaRow).where(SchemaRow.guid == guid)).scalar_one_or_none()
+        return None if row is None else _schema_record(row)
 
     def find_schema_id(self, session: Session, format_name: str, fingerprint: str) -> int | None:
         """The global id of the schema with this (format, fingerprint), or None when it is new."""
@@ -150,17 +188,38 @@ class SubjectQueries:
         ).scalar_one_or_none()
 
     def add_schema(
-        self, session: Session, format_name: str, fingerprint: str, schema_text: str, references: list[dict]
+        self,
+        session: Session,
+        format_name: str,
+        fingerprint: str,
+        schema_text: str,
+        references: list[dict],
+        schema_id: int | None = None,
     ) -> int:
-        """Allocate a global id for a schema that ``find_schema_id`` did not find.
+        """Allocate a global id (and a GUID) for a schema that ``find_schema_id`` did not find, or
+        keep ``schema_id`` (IMPORT mode; PostgreSQL's id sequence is moved past it).
 
         Two writers adding the same new schema under different subjects meet on the unique
         constraint: the loser's transaction fails with IntegrityError and ``write`` retries it,
         which then finds the winner's row.
         """
-        row = SchemaRow(format=format_name, fingerprint=fingerprint, text=schema_text, references=references)
+        row = SchemaRow(
+            id=schema_id,
+            format=format_name,
+            fingerprint=fingerprint,
+            text=schema_text,
+            references=references,
+            guid=str(uuid.uuid4()),
+        )
         session.add(row)
         session.flush()
+        if schema_id is not None and self.dialect == "postgresql":
+            session.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('schemas', 'id'), "
+                    "GREATEST((SELECT MAX(id) FROM schemas), 1))"
+                )
+            )
         for ref in references:
             session.add(ReferenceRow(schema_id=row.id, **ref))
         return row.id
@@ -170,10 +229,28 @@ class SubjectQueries:
     def config(self, session: Session, subject: str | None) -> SubjectConfig | None:
         """The setting made at exactly this scope, or None."""
         row = session.get(ConfigRow, _key(subject))
-        return None if row is None else SubjectConfig(Level(row.level), row.ruleset)
+        return None if row is None else _config(row)
 
-    def put_config(self, session: Session, subject: str | None, level: Level, ruleset: str | None) -> None:
-        session.merge(ConfigRow(subject=_key(subject), level=level.value, ruleset=ruleset))
+    def put_config(
+        self,
+        session: Session,
+        subject: str | None,
+        level: Level,
+        ruleset: str | None,
+        data_contract: DataContractConfig,
+    ) -> None:
+        session.merge(
+            ConfigRow(
+                subject=_key(subject),
+                level=level.value,
+                ruleset=ruleset,
+                compatibility_group=data_contract.compatibility_group,
+                default_metadata=data_contract.default_metadata,
+                override_metadata=data_contract.override_metadata,
+                default_rule_set=data_contract.default_rule_set,
+                override_rule_set=data_contract.override_rule_set,
+            )
+        )
 
     def delete_config(self, session: Session, subject: str | None) -> SubjectConfig | None:
         """Remove the setting made at this scope; returns it (None when there was none)."""
@@ -181,7 +258,7 @@ class SubjectQueries:
         if row is None:
             return None
         session.delete(row)
-        return SubjectConfig(Level(row.level), row.ruleset)
+        return _config(row)
 
     def mode(self, session: Session, subject: str | None) -> str | None:
         row = session.get(ModeRow, _key(subject))
@@ -189,6 +266,14 @@ class SubjectQueries:
 
     def put_mode(self, session: Session, subject: str | None, mode: str) -> None:
         session.merge(ModeRow(subject=_key(subject), mode=mode))
+
+    def delete_mode(self, session: Session, subject: str | None) -> str | None:
+        """Remove the mode set at this scope; returns it (None when there was none)."""
+        row = session.get(ModeRow, _key(subject))
+        if row is None:
+            return None
+        session.delete(row)
+        return row.mode
 
     # ---- consumers -----------------------------------------------------------------------------
 
@@ -228,7 +313,39 @@ def _key(subject: str | None) -> str:
 
 
 def _stored_version(row: SubjectVersionRow) -> StoredVersion:
-    return StoredVersion(row.subject, row.version, row.schema_id, dict(row.meta or {}), row.deleted)
+    return StoredVersion(
+        row.subject,
+        row.version,
+        row.schema_id,
+        dict(row.meta or {}),
+        row.deleted,
+        row.data_metadata,
+        row.rule_set,
+    )
+
+
+def _schema_record(row: SchemaRow) -> SchemaRecord:
+    return SchemaRecord(
+        id=row.id,
+        format=row.format,
+        schema=row.text,
+        references=as_references(row.references),
+        guid=row.guid or "",
+    )
+
+
+def _config(row: ConfigRow) -> SubjectConfig:
+    return SubjectConfig(
+        Level(row.level),
+        row.ruleset,
+        data_contract=DataContractConfig(
+            row.compatibility_group,
+            row.default_metadata,
+            row.override_metadata,
+            row.default_rule_set,
+            row.override_rule_set,
+        ),
+    )
 
 
 def _consumer(row: ConsumerRow) -> Consumer:

@@ -81,6 +81,11 @@ HTTP_CALLS = {
     "PUT global config": ("global", "PUT", "/config", {"compatibility": "BACKWARD"}),
     "PUT mode": ("write", "PUT", f"/mode/{SUBJECT}", {"mode": "READWRITE"}),
     "PUT global mode": ("global", "PUT", "/mode", {"mode": "READWRITE"}),
+    "DELETE mode": ("write", "DELETE", f"/mode/{SUBJECT}", None),
+    "GET metadata": ("read", "GET", f"/subjects/{SUBJECT}/metadata?key=owner&value=checkout", None),
+    "GET referencedby": ("read", "GET", f"/subjects/{SUBJECT}/versions/1/referencedby", None),
+    "GET /contexts": ("read", "GET", "/contexts", None),
+    "GET guid": ("read", "GET", "/schemas/guids/00000000-0000-0000-0000-000000000000", None),
 }
 
 CALLERS = ["none", "bad", "expired", "revoked", "consumer", "other-producer", "producer", "admin"]

@@ -74,7 +74,16 @@ def test_a_described_call_only_builds_its_request():
 def test_a_bound_method_shows_the_parameters_of_its_call():
     with RegistryClient(f"127.0.0.1:{free_port()}") as client:
         parameters = list(inspect.signature(client.register).parameters)
-    assert parameters == ["subject", "schema", "format", "references", "metadata", "normalize"]
+    assert parameters == [
+        "subject",
+        "schema",
+        "format",
+        "references",
+        "metadata",
+        "normalize",
+        "data_metadata",
+        "rule_set",
+    ]
     assert inspect.signature(RegistryClient.remove_webhook).return_annotation is None
     assert RegistryClient.add_webhook.__qualname__ == "RegistryClient.add_webhook"
 

@@ -431,17 +431,28 @@ def test_subject_names_may_hold_slashes_sent_percent_encoded(http):
     assert http.delete(f"/subjects/{subject}").json() == [1]
 
 
+def test_confluent_data_contract_fields_are_stored_and_returned(http):
+    metadata = {"properties": {"team": "payments"}, "tags": {"amount": ["MONEY"]}}
+    rule = {"name": "checkAmount", "kind": "CONDITION", "mode": "WRITE", "type": "CEL", "expr": "true"}
+    body = {"schema": ORDER_V1, "metadata": metadata, "ruleSet": {"domainRules": [rule]}}
+    assert http.post("/subjects/orders-value/versions", json=body).status_code == 200
+    latest = http.get("/subjects/orders-value/versions/latest").json()
+    assert latest["metadata"] == metadata
+    assert latest["ruleSet"] == {"domainRules": [rule]}
+
+
 @pytest.mark.parametrize(
     "extra",
     [
-        {"metadata": {"properties": {"owner": "checkout"}}},
+        {"metadata": {"properties": {"owner": 1}}},
         {"ruleSet": {"domainRules": [{"name": "checkAmount", "kind": "CONDITION", "type": "CEL"}]}},
+        {"ruleSet": {"domainRules": [{"name": "a", "mode": "UPGRADE", "type": "CEL"}]}},
     ],
-    ids=["metadata", "ruleSet"],
+    ids=["property-not-text", "rule-without-mode", "domain-rule-in-migration-mode"],
 )
-def test_confluent_data_contract_fields_are_refused_not_dropped(http, extra):
+def test_malformed_confluent_data_contract_fields_are_42201(http, extra):
     message = assert_error(
-        http.post("/subjects/orders-value/versions", json={"schema": ORDER_V1, **extra}), 422, 42202
+        http.post("/subjects/orders-value/versions", json={"schema": ORDER_V1, **extra}), 422, 42201
     )
     assert next(iter(extra)) in message
 

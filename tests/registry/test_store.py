@@ -43,7 +43,7 @@ def test_migrations_create_the_tables_and_are_idempotent(url):
     with store.engine.connect() as connection:
         assert (
             connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one()
-            == "0003"
+            == "0004"
         )
     store.close()
 
