@@ -65,7 +65,7 @@ def test_avro_register_fetch_check_configure_and_delete(registry_url):
     assert reader.get_versions("orders-value") == [1, 2]
     assert reader.get_subjects_by_schema_id(first_id) == ["orders-value"]
     assert [(v.subject, v.version) for v in reader.get_schema_versions(first_id)] == [("orders-value", 1)]
-    assert sorted(reader.get_schema_types()) == ["AVRO", "PROTOBUF"]
+    assert sorted(reader.get_schema_types()) == ["AVRO", "JSON", "PROTOBUF"]
 
     assert reader.test_compatibility("orders-value", Schema(ORDER_V2, "AVRO")) is True
     assert reader.test_compatibility("orders-value", Schema(ORDER_BREAKING, "AVRO")) is False
@@ -107,7 +107,7 @@ def test_client_errors_carry_confluent_codes(registry_url):
         (lambda: client.get_latest_version("missing-value"), 404, 40401),
         (lambda: client.lookup_schema("orders-value", Schema(ORDER_V2, "AVRO")), 404, 40403),
         (lambda: client.register_schema("orders-value", Schema('{"type": "nope"}', "AVRO")), 422, 42201),
-        (lambda: client.register_schema("orders-value", Schema('{"type": "object"}', "JSON")), 422, 42201),
+        (lambda: client.register_schema("orders-value", Schema('{"type": "nope"}', "JSON")), 422, 42201),
         (lambda: client.set_compatibility("orders-value", "SIDEWAYS"), 422, 42203),
         (lambda: client.delete_subject("orders-value", permanent=True), 404, 40405),
         (lambda: client.get_compatibility("orders-value"), 404, 40408),
