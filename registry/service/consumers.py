@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
+from registry.compat import DEFAULT_FORMAT, Direction, ParsedSchema, SchemaFormat, Violation
 from registry.errors import ConsumerNotFound, InvalidArgument, SubjectNotFound, VersionNotFound
 from registry.model import CONSUMER_ADDED, CONSUMER_REMOVED, BrokenConsumer, Consumer
 from registry.service.arguments import check_size, check_subject, schema_format
@@ -41,7 +41,8 @@ class Consumers:
         """Record that ``name`` reads ``subject`` with a version's schema or its own reader schema.
 
         Registering the same name again for the subject replaces its reader and fields.
-        ``format`` is needed only for a reader schema of a subject without versions (default AVRO).
+        ``format`` is needed only for a reader schema of a subject without versions (default
+        ``DEFAULT_FORMAT``, Avro).
         """
         if not name or not name.strip():
             raise InvalidArgument("consumer name: required")
@@ -71,7 +72,7 @@ class Consumers:
                 format_name = (
                     schema_format(format).name
                     if format
-                    else (self.schemas.get(live[-1].schema_id).format if live else "AVRO")
+                    else (self.schemas.get(live[-1].schema_id).format if live else DEFAULT_FORMAT)
                 )
                 self.parser.reader(format_name, reader_schema)  # fails here, not at the next register
             consumer = Consumer(name, subject, format_name, version, reader_schema, fields)

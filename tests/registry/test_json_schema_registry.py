@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote
 
 import grpc
@@ -20,11 +21,14 @@ import pytest
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.client import RegistryClient
-from registry.contract import Reference
+from registry.compat import Violation
+from registry.contract import Reference, load_contract
 from registry.errors import IncompatibleSchema, InvalidSchema, ReadOnlyMode, ReferenceExists
+from registry.service.consumers import violation_touches
 from tests.registry.registry_harness import Served, meshgate_serve, unique_subject
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples/json-schema/web/page_viewed.yaml"
 
 
 def closed(properties: dict, **keywords) -> str:
@@ -222,6 +226,23 @@ def test_each_level_accepts_and_refuses_json_schemas_as_confluent_does(api, case
             api.register(subject, case.candidate)
         assert case.refused_by in refused.value.rules
         assert refused.value.consumers == []
+
+
+def test_the_example_json_contract_file_registers_with_its_metadata(client):
+    contract = load_contract(EXAMPLE)
+    assert (contract.subject, contract.format) == ("web.PageViewed", "JSON")
+    registered = client.register(contract)
+    assert (registered.format, registered.version) == ("JSON", 1)
+    metadata = client.latest("web.PageViewed").metadata
+    assert (metadata.owner_domain, metadata.primary_key, metadata.pii_fields) == (
+        "web",
+        ["event_id"],
+        ["user_email"],
+    )
+    assert [(rule.field, rule.rule) for rule in metadata.quality_rules][:2] == [
+        ("event_id", "not_null"),
+        ("event_id", "unique"),
+    ]
 
 
 # ---- ids, lookup, versions, deletes, modes
@@ -488,6 +509,24 @@ def test_a_consumer_of_customer_email_is_broken_only_by_a_change_to_it(api, clie
     assert (broken.name, broken.fields) == ("mailer", ("customer.email",))
     assert broken.violations[0].path == "#/properties/customer/properties/email"
     assert broken.violations[0].message.startswith("consumer 'mailer' cannot read it:")
+
+
+@pytest.mark.parametrize(
+    ("field_path", "fields", "touches"),
+    [
+        ("customer.email", ["customer.email"], True),
+        ("customer.email", ["customer"], True),
+        ("customer.email", ["customer.name"], False),
+        ("customer.email", ["id"], False),
+        ("id", ["id"], True),
+        ("id", ["customer.email"], False),
+        ("", ["id"], True),  # the root: every field
+    ],
+)
+def test_a_json_schema_violation_touches_fields_by_its_dotted_property_path(field_path, fields, touches):
+    pointer = "#" + "".join(f"/properties/{part}" for part in field_path.split(".") if part)
+    violation = Violation("TYPE_CHANGED", pointer, "changed", field_path=field_path)
+    assert violation_touches(violation.element, fields) is touches
 
 
 def test_a_change_at_the_root_concerns_every_consumer(client):
