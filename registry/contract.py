@@ -65,7 +65,8 @@ class QualityRule:
 
 @dataclass(frozen=True)
 class Reference:
-    """Another subject's schema that this schema imports (Avro named type or Protobuf import)."""
+    """Another subject's schema that this schema imports (Avro named type, Protobuf import or JSON
+    Schema ``$ref``), under the name the schema uses for it."""
 
     name: str
     subject: str
@@ -210,7 +211,7 @@ def contract_from_dict(data: Any, path: Path) -> Contract:
         raise InvalidArgument(f"{where}: subject: {exc.message}") from None
     fmt = data["format"].upper()
     if fmt not in FORMATS:
-        raise InvalidArgument(f"{where}: format: {data['format']!r} is not {' or '.join(FORMATS)}")
+        raise InvalidArgument(f"{where}: format: {data['format']!r} is not one of {', '.join(FORMATS)}")
     schema_path = (path.parent / data["schema"]).resolve()
     try:
         schema_text = schema_path.read_text(encoding="utf-8")

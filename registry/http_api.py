@@ -25,8 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secret_from_header
-from registry.compat import Level
-from registry.confluent_protobuf import is_serialized, serialized_from_source, source_from_serialized
+from registry.compat import DEFAULT_FORMAT, FORMATS, Level, SchemaFormat, get_format
 from registry.contract import Reference
 from registry.data_contracts import parse_metadata, parse_rule_set, served
 from registry.errors import (
@@ -51,7 +50,6 @@ CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 """Largest request body accepted (4 MiB): room for a 1 MiB schema even when JSON escaping grows it."""
 
-SCHEMA_TYPES = ("AVRO", "PROTOBUF")
 RULESET_KEY = "compatibilityRuleset"
 """meshgate's extension of the config body: the format's named rule set (Protobuf ``WIRE``, …)."""
 _MAX_ID = 2**31 - 1
@@ -234,7 +232,7 @@ class _ConfluentApi:
     # -- schemas by id
 
     async def schema_types(self, request: Request) -> list[str]:
-        return list(SCHEMA_TYPES)
+        return list(FORMATS)
 
     async def schema_by_id(self, request: Request) -> dict:
         record = await self._record(request)
@@ -359,16 +357,17 @@ class _ConfluentApi:
         found = await self._version(request)
         return Response(found.schema, media_type=CONTENT_TYPE)
 
-    async def _schema_text(self, request: Request, schema_format: str, text: str, references: Any) -> str:
-        """The stored text, or for ``format=serialized`` a Protobuf schema's base64 descriptor
-        (what Confluent's Protobuf deserializers ask for)."""
-        if schema_format != "PROTOBUF" or request.query_params.get("format") != "serialized":
+    async def _schema_text(self, request: Request, format_name: str, text: str, references: Any) -> str:
+        """The stored text, or for ``format=serialized`` the serialized form of a format that has one
+        (a Protobuf schema's base64 descriptor: what Confluent's Protobuf deserializers ask for)."""
+        schema_format = get_format(format_name)
+        if not schema_format.serialized_form or request.query_params.get("format") != "serialized":
             return text
         imports = await self._imports(references)
-        return await self._call(serialized_from_source, text, imports)
+        return await self._call(schema_format.to_serialized, text, imports)
 
     async def _imports(self, references: Any) -> dict[str, str]:
-        """Import path -> source of every schema ``references`` name, transitively."""
+        """Reference name -> text of every schema ``references`` name, transitively."""
         imports: dict[str, str] = {}
         pending = list(references)
         while pending:
@@ -499,18 +498,10 @@ def _schema_request(body: dict) -> dict:
     text = body.get("schema")
     if not isinstance(text, str) or not text.strip():
         raise InvalidSchema("request body: 'schema' (the schema text) is required")
-    schema_type = body.get("schemaType") or "AVRO"
-    if not isinstance(schema_type, str) or schema_type.upper() not in SCHEMA_TYPES:
-        raise InvalidSchema(
-            f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
-            f"{' and '.join(SCHEMA_TYPES)} schemas"
-        )
-    schema_format = schema_type.upper()
-    if schema_format == "PROTOBUF" and is_serialized(text):
-        text = source_from_serialized(text)  # what Confluent's Protobuf serializers send
+    schema_format = _schema_type(body.get("schemaType") or DEFAULT_FORMAT)
     return {
-        "schema": text,
-        "format": schema_format,
+        "schema": schema_format.source_text(text),  # Confluent's Protobuf serializers send descriptors
+        "format": schema_format.name,
         "references": _references(body.get("references")),
         "metadata": parse_metadata(body.get("metadata"), "request body: metadata"),
         "ruleSet": parse_rule_set(body.get("ruleSet"), "request body: ruleSet"),
@@ -548,6 +539,17 @@ def _data_contract_config(body: dict) -> DataContractConfig:
         default_rule_set=parse_rule_set(body.get("defaultRuleSet"), where + "defaultRuleSet"),
         override_rule_set=parse_rule_set(body.get("overrideRuleSet"), where + "overrideRuleSet"),
     )
+
+
+def _schema_type(schema_type: Any) -> SchemaFormat:
+    """The format a request's ``schemaType`` names; one meshgate does not store is 42201."""
+    try:
+        return get_format(schema_type if isinstance(schema_type, str) else "")
+    except ValueError:
+        raise InvalidSchema(
+            f"request body: schemaType {schema_type!r} is not supported; meshgate stores "
+            f"{', '.join(FORMATS)} schemas"
+        ) from None
 
 
 def _references(raw: Any) -> list[Reference]:
@@ -616,9 +618,9 @@ def _int_param(request: Request, name: str, default: int) -> int:
 
 
 def _schema_body(schema_format: str, text: str, references: Any) -> dict:
-    """Confluent's schema object: ``schemaType`` is omitted for Avro, as Confluent does."""
+    """Confluent's schema object: ``schemaType`` is omitted for the default (Avro), as Confluent does."""
     body: dict[str, Any] = {"schema": text}
-    if schema_format != "AVRO":
+    if schema_format != DEFAULT_FORMAT:
         body["schemaType"] = schema_format
     if references:
         body["references"] = [

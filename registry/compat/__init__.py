@@ -69,6 +69,9 @@ class Violation:
 
     ``rule`` is a stable id from the format's rule table, ``path`` the element (``Order.amount``),
     ``line`` the 1-based line in the new schema where known, ``message`` a sentence a person can act on.
+    ``field_path`` is the dotted property path (``customer.email``; "" for the root) where ``path``
+    is not dotted (JSON Schema's ``path`` is a JSON pointer, as Confluent reports it); None where
+    ``path`` is the dotted path already. ``element`` reads either.
     """
 
     rule: str
@@ -76,6 +79,15 @@ class Violation:
     message: str
     line: int | None = None
     direction: Direction | None = None
+    field_path: str | None = None
+
+    @property
+    def element(self) -> str:
+        """The element as a dotted path from the root (``Order.items[].sku``), whatever the format:
+        ``path``, or ``field_path`` under ``$`` (JSONPath's root; JSON Schema names no root type)."""
+        if self.field_path is None:
+            return self.path
+        return ".".join(part for part in ("$", self.field_path) if part)
 
     def to_dict(self) -> dict:
         return {"rule": self.rule, "path": self.path, "message": self.message, "line": self.line}
@@ -157,6 +169,20 @@ class SchemaFormat(ABC):
     rules: Mapping[str, Rule]  # the rule table, keyed by rule id
     rulesets: tuple[str, ...]  # the named rule sets ``check`` accepts besides the default (None)
     default_ruleset_names: tuple[str, ...] = ()  # other spellings of the default rule set
+    serialized_form: bool = False
+    """Whether Confluent's clients also exchange this format's schemas in a serialized form (Protobuf:
+    a base64 ``FileDescriptorProto``): serializers may register it, deserializers ask for it with
+    ``?format=serialized``. ``source_text`` and ``to_serialized`` translate at the REST edge."""
+
+    def source_text(self, text: str) -> str:
+        """``text`` as a client sent it, in the form the registry stores and checks (the serialized
+        form turned into source); unchanged for a format without one."""
+        return text
+
+    def to_serialized(self, text: str, references: Mapping[str, str]) -> str:
+        """The serialized form of stored ``text`` (``references``: name -> text, transitively);
+        only for a format with ``serialized_form``."""
+        raise NotImplementedError(f"{self.label} schemas have no serialized form")
 
     @abstractmethod
     def parse(
@@ -206,6 +232,9 @@ _SPELLINGS = {"PROTO": "PROTOBUF", "JSONSCHEMA": "JSON", "JSON_SCHEMA": "JSON"}
 
 FORMATS: tuple[str, ...] = tuple(_BACKENDS)
 """The registry's format names, in the order messages list them."""
+
+DEFAULT_FORMAT = "AVRO"
+"""The format of a schema whose request names none (Confluent's default ``schemaType``)."""
 
 
 def get_format(name: str) -> SchemaFormat:

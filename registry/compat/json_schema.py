@@ -5,7 +5,8 @@
   (``json_schema_model``).
 - ``check`` walks writer and reader side by side (``json_schema_walk``) and applies the rule table
   (``json_schema_rules``): Confluent Schema Registry's JSON Schema semantics. BACKWARD: the new schema
-  reads what the old one wrote; FORWARD: the old reads the new.
+  reads what the old one wrote; FORWARD: the old reads the new. A violation's ``path`` is the JSON
+  pointer Confluent reports, its ``field_path`` the dotted property path consumers name.
 - ``fields`` maps the schema to a neutral typed field tree (``json_schema_fields``).
 """
 
@@ -110,7 +111,7 @@ class JsonSchemaFormat(SchemaFormat):
         self.select_ruleset(ruleset)
         direction = Direction(direction)
         return [
-            Violation(d.rule, d.path, d.message, d.line, direction)
+            Violation(d.rule, d.path, d.message, d.line, direction, field_path=d.field_path)
             for d in self.differences(old, new, direction)
             if not d.compatible
         ]

@@ -5,12 +5,15 @@
 - ``check`` walks old and new side by side (``protobuf_walk``) and hands each matched pair to the
   rules of the chosen rule set (``protobuf_rules``): Confluent Schema Registry's semantics by default,
   or buf's ``WIRE`` / ``WIRE_JSON`` categories.
+- Confluent's serialized form (a base64 ``FileDescriptorProto``) is translated to and from source by
+  ``registry.confluent_protobuf``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from registry import confluent_protobuf
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
 from registry.compat.protobuf_compile import MAIN_FILE, LruCache, cache_key, compile_proto
 from registry.compat.protobuf_rule_types import CheckContext, ProtoRule
@@ -40,6 +43,15 @@ class ProtobufFormat(SchemaFormat):
     rules = RULES
     rulesets = tuple(name for name in RULESETS if name is not None)
     default_ruleset_names = ("CONFLUENT", "DEFAULT")
+    serialized_form = True
+
+    def source_text(self, text: str) -> str:
+        if confluent_protobuf.is_serialized(text):
+            return confluent_protobuf.source_from_serialized(text)
+        return text
+
+    def to_serialized(self, text: str, references: Mapping[str, str]) -> str:
+        return confluent_protobuf.serialized_from_source(text, references)
 
     def parse(
         self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"

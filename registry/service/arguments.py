@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.compat import MAX_SCHEMA_BYTES, Level, SchemaFormat, get_format
+from registry.compat import DEFAULT_FORMAT, MAX_SCHEMA_BYTES, Level, SchemaFormat, get_format
 from registry.errors import InvalidArgument, InvalidCompatibilityLevel, PayloadTooLarge
 
 MAX_SUBJECT_LENGTH = 255
@@ -31,9 +31,10 @@ def check_schema_id(schema_id: int) -> int:
 
 
 def schema_format(name: str) -> SchemaFormat:
-    """The format object by name (empty: Avro); an unknown name is the caller's ``InvalidArgument``."""
+    """The format object by name (empty: ``DEFAULT_FORMAT``); an unknown name is the caller's
+    ``InvalidArgument``."""
     try:
-        return get_format(name or "AVRO")
+        return get_format(name or DEFAULT_FORMAT)
     except ValueError as exc:
         raise InvalidArgument(f"format: {exc}") from None
 

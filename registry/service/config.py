@@ -12,7 +12,7 @@ names come only from the format objects (``SchemaFormat.rulesets``):
 
 from __future__ import annotations
 
-from registry.compat import Level, SchemaFormat, get_format
+from registry.compat import FORMATS, Level, SchemaFormat, get_format
 from registry.errors import (
     InvalidMode,
     InvalidRuleset,
@@ -32,10 +32,6 @@ from registry.model import (
 from registry.service.arguments import parse_level
 from registry.service.caches import SchemaCache
 from registry.store import GLOBAL, Store
-
-# The formats a rule set may belong to when the subject's own format is not known yet.
-# registry.compat has no list of its formats; this is the one place outside it that names them.
-FORMAT_NAMES = ("AVRO", "PROTOBUF")
 
 
 class Configs:
@@ -196,7 +192,7 @@ class Configs:
                     f"subject {subject!r}; {_rulesets_of(schema_format)} (or none for the default rules)"
                 )
             return
-        formats = [get_format(name) for name in FORMAT_NAMES]
+        formats = [get_format(name) for name in FORMATS]  # the subject's own format is not known yet
         if not any(ruleset in schema_format.rulesets for schema_format in formats):
             known = "; ".join(_rulesets_of(schema_format) for schema_format in formats)
             raise InvalidRuleset(

@@ -3,15 +3,16 @@
 Every registered consumer of the subject must be able to read a new schema (FORWARD: the
 consumer's reader schema reads data written with the new one), whatever the subject's level. A
 consumer that registered fields is broken only by violations touching one of them
-(``violation_touches``).
+(``violation_touches``, on the violation's dotted ``element`` path whatever the format).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
-from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
+from registry.compat import DEFAULT_FORMAT, Direction, ParsedSchema, SchemaFormat, Violation
 from registry.errors import ConsumerNotFound, InvalidArgument, SubjectNotFound, VersionNotFound
 from registry.model import CONSUMER_ADDED, CONSUMER_REMOVED, BrokenConsumer, Consumer
 from registry.service.arguments import check_size, check_subject, schema_format
@@ -40,7 +41,8 @@ class Consumers:
         """Record that ``name`` reads ``subject`` with a version's schema or its own reader schema.
 
         Registering the same name again for the subject replaces its reader and fields.
-        ``format`` is needed only for a reader schema of a subject without versions (default AVRO).
+        ``format`` is needed only for a reader schema of a subject without versions (default
+        ``DEFAULT_FORMAT``, Avro).
         """
         if not name or not name.strip():
             raise InvalidArgument("consumer name: required")
@@ -70,7 +72,7 @@ class Consumers:
                 format_name = (
                     schema_format(format).name
                     if format
-                    else (self.schemas.get(live[-1].schema_id).format if live else "AVRO")
+                    else (self.schemas.get(live[-1].schema_id).format if live else DEFAULT_FORMAT)
                 )
                 self.parser.reader(format_name, reader_schema)  # fails here, not at the next register
             consumer = Consumer(name, subject, format_name, version, reader_schema, fields)
@@ -117,18 +119,12 @@ class Consumers:
                 found = [
                     v
                     for v in new_format.check(reader, parsed, Direction.FORWARD, ruleset)
-                    if not consumer.fields or violation_touches(v.path, consumer.fields)
+                    if not consumer.fields or violation_touches(v.element, consumer.fields)
                 ]
             if found:
-                touched = [f for f in consumer.fields if any(touched_by(v.path, f) for v in found)]
+                touched = [f for f in consumer.fields if any(touched_by(v.element, f) for v in found)]
                 violations = tuple(
-                    Violation(
-                        v.rule,
-                        v.path,
-                        f"consumer {consumer.name!r} cannot read it: {v.message}",
-                        v.line,
-                        v.direction,
-                    )
+                    replace(v, message=f"consumer {consumer.name!r} cannot read it: {v.message}")
                     for v in found
                 )
                 broken.append(BrokenConsumer(consumer.name, tuple(touched), violations))
@@ -146,7 +142,8 @@ class Consumers:
 
 
 def violation_touches(path: str, fields: Iterable[str]) -> bool:
-    """Whether a violation at ``path`` (``Order.items[].sku``) concerns one of a consumer's fields.
+    """Whether a violation at ``path`` (``Order.items[].sku``; ``Violation.element``, so a JSON
+    Schema violation is ``$.customer.email``) concerns one of a consumer's fields.
 
     Both are split on dots, with collection markers (``[]``, ``{}``) dropped. A field path
     (``items.sku``) matches when its parts occur as a contiguous run in the violation path, so the

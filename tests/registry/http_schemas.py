@@ -32,3 +32,39 @@ USER_PROTO_V2 = (
 )
 # Field 1 changes from a length-delimited string to a varint: old data no longer decodes.
 USER_PROTO_BREAKING = 'syntax = "proto3";\npackage identity;\n\nmessage User {\n  int64 id = 1;\n}\n'
+
+# JSON Schema (draft-07, Confluent's default dialect): a closed content model (no other properties).
+PAGE_VIEW_V1 = json.dumps(
+    {
+        "title": "PageViewed",
+        "type": "object",
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "url": {"type": "string"},
+            "duration_ms": {"type": "integer", "minimum": 0},
+        },
+        "required": ["event_id", "url"],
+        "additionalProperties": False,
+    },
+    indent=2,
+)
+# BACKWARD compatible with v1: v1 data never holds the new optional property.
+PAGE_VIEW_V2 = json.dumps(
+    {
+        **json.loads(PAGE_VIEW_V1),
+        "properties": {**json.loads(PAGE_VIEW_V1)["properties"], "referrer": {"type": "string"}},
+    },
+    indent=2,
+)
+# Breaks BACKWARD: v1 data may hold duration_ms, which this closed model no longer allows.
+PAGE_VIEW_BREAKING = json.dumps(
+    {
+        **json.loads(PAGE_VIEW_V1),
+        "properties": {
+            name: schema
+            for name, schema in json.loads(PAGE_VIEW_V1)["properties"].items()
+            if name != "duration_ms"
+        },
+    },
+    indent=2,
+)

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from registry.server import RegistryServer, ThreadedServer
 from tests.conftest import postgres_database
@@ -32,6 +37,49 @@ def running_server(url: str, **options) -> Iterator[RegistryServer]:
         yield server
     finally:
         threaded.stop()
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where a ``meshgate serve`` process listens."""
+
+    grpc_target: str  # HOST:PORT
+    http_url: str  # http://HOST:PORT
+
+
+@contextlib.contextmanager
+def meshgate_serve(data_dir: Path) -> Iterator[Served]:
+    """``meshgate serve --no-auth`` as a user starts it: its own process, free loopback ports, a
+    SQLite store in ``data_dir``; stopped with SIGTERM after."""
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "meshgate"),
+            "serve",
+            "--no-auth",
+            "--grpc-port",
+            "0",
+            "--http-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        if "registry serving gRPC" not in banner:
+            raise RuntimeError(f"meshgate serve did not start (printed {banner!r})")
+        ports = json.loads(process.stdout.readline())
+        yield Served(f"127.0.0.1:{ports['grpc_port']}", f"http://127.0.0.1:{ports['http_port']}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
 
 
 def unique_subject(name: str = "Event") -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import json
 import sys
 
 import pytest
@@ -20,8 +21,9 @@ from confluent_kafka.schema_registry import (
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
-from confluent_kafka.serialization import MessageField, SerializationContext
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 
 from registry.service import RegistryService
 from registry.store import Store, sqlite_url
@@ -30,10 +32,14 @@ from tests.registry.http_schemas import (
     ORDER_BREAKING,
     ORDER_V1,
     ORDER_V2,
+    PAGE_VIEW_BREAKING,
+    PAGE_VIEW_V1,
+    PAGE_VIEW_V2,
     USER_PROTO_BREAKING,
     USER_PROTO_V1,
     USER_PROTO_V2,
 )
+from tests.registry.registry_harness import meshgate_serve
 
 
 @pytest.fixture
@@ -65,7 +71,7 @@ def test_avro_register_fetch_check_configure_and_delete(registry_url):
     assert reader.get_versions("orders-value") == [1, 2]
     assert reader.get_subjects_by_schema_id(first_id) == ["orders-value"]
     assert [(v.subject, v.version) for v in reader.get_schema_versions(first_id)] == [("orders-value", 1)]
-    assert sorted(reader.get_schema_types()) == ["AVRO", "PROTOBUF"]
+    assert sorted(reader.get_schema_types()) == ["AVRO", "JSON", "PROTOBUF"]
 
     assert reader.test_compatibility("orders-value", Schema(ORDER_V2, "AVRO")) is True
     assert reader.test_compatibility("orders-value", Schema(ORDER_BREAKING, "AVRO")) is False
@@ -107,7 +113,7 @@ def test_client_errors_carry_confluent_codes(registry_url):
         (lambda: client.get_latest_version("missing-value"), 404, 40401),
         (lambda: client.lookup_schema("orders-value", Schema(ORDER_V2, "AVRO")), 404, 40403),
         (lambda: client.register_schema("orders-value", Schema('{"type": "nope"}', "AVRO")), 422, 42201),
-        (lambda: client.register_schema("orders-value", Schema('{"type": "object"}', "JSON")), 422, 42201),
+        (lambda: client.register_schema("orders-value", Schema('{"type": "nope"}', "JSON")), 422, 42201),
         (lambda: client.set_compatibility("orders-value", "SIDEWAYS"), 422, 42203),
         (lambda: client.delete_subject("orders-value", permanent=True), 404, 40405),
         (lambda: client.get_compatibility("orders-value"), 404, 40408),
@@ -256,3 +262,130 @@ def test_protobuf_serializer_and_deserializer_round_trip(registry_url, signup_pb
         == payload
     )
     assert reader.get_versions("signups-value") == [1]
+
+
+# ---- JSON Schema, against a `meshgate serve` process ---------------------------------------------
+
+PAGE_VIEW = {
+    "event_id": "5f0c6a4e-8a89-4b55-9b3e-0d5c2b7f3a10",
+    "url": "https://shop.test/",
+    "duration_ms": 1200,
+}
+
+
+@pytest.fixture(scope="module")
+def meshgate_url(tmp_path_factory):
+    with meshgate_serve(tmp_path_factory.mktemp("meshgate")) as served:
+        yield served.http_url
+
+
+def test_json_serializer_auto_registers_and_the_deserializer_reads_by_id(meshgate_url):
+    context = SerializationContext("pageviews", MessageField.VALUE)
+    payload = JSONSerializer(PAGE_VIEW_V1, new_client(meshgate_url))(PAGE_VIEW, context)
+
+    reader = new_client(meshgate_url)
+    latest = reader.get_latest_version("pageviews-value")
+    assert (latest.version, latest.schema.schema_type) == (1, "JSON")
+    assert payload[0] == 0 and int.from_bytes(payload[1:5], "big") == latest.schema_id
+    assert reader.get_schema(latest.schema_id).schema_str == PAGE_VIEW_V1  # stored as sent
+    # A consumer with its own client fetches the writer schema by the id in the message.
+    assert (
+        JSONDeserializer(None, schema_registry_client=new_client(meshgate_url))(payload, context) == PAGE_VIEW
+    )
+    # Serializing again finds the schema registered: same id, no new version.
+    assert JSONSerializer(PAGE_VIEW_V1, new_client(meshgate_url))(PAGE_VIEW, context) == payload
+    assert reader.get_versions("pageviews-value") == [1]
+
+
+def test_json_serializer_with_use_latest_version_writes_with_the_latest_schema(meshgate_url):
+    client = new_client(meshgate_url)
+    client.register_schema("latest-pageviews-value", Schema(PAGE_VIEW_V1, "JSON"))
+    latest_id = client.register_schema("latest-pageviews-value", Schema(PAGE_VIEW_V2, "JSON"))
+    serializer = JSONSerializer(
+        PAGE_VIEW_V1,
+        new_client(meshgate_url),
+        conf={"auto.register.schemas": False, "use.latest.version": True},
+    )
+    viewed = {**PAGE_VIEW, "referrer": "https://search.test/"}
+    payload = serializer(viewed, SerializationContext("latest-pageviews", MessageField.VALUE))
+    assert int.from_bytes(payload[1:5], "big") == latest_id
+    deserializer = JSONDeserializer(PAGE_VIEW_V2, schema_registry_client=new_client(meshgate_url))
+    assert deserializer(payload, SerializationContext("latest-pageviews", MessageField.VALUE)) == viewed
+
+
+def test_json_serializer_in_lookup_only_mode_finds_the_normalised_schema_or_fails(meshgate_url):
+    client = new_client(meshgate_url)
+    registered = client.register_schema("lookup-pageviews-value", Schema(PAGE_VIEW_V1, "JSON"))
+    # The same schema with other key order and spacing: found by its normalised form.
+    relaid = json.dumps(dict(reversed(list(json.loads(PAGE_VIEW_V1).items()))))
+    serializer = JSONSerializer(relaid, new_client(meshgate_url), conf={"auto.register.schemas": False})
+    payload = serializer(PAGE_VIEW, SerializationContext("lookup-pageviews", MessageField.VALUE))
+    assert int.from_bytes(payload[1:5], "big") == registered
+
+    unregistered = JSONSerializer(
+        PAGE_VIEW_V2, new_client(meshgate_url), conf={"auto.register.schemas": False}
+    )
+    with pytest.raises(SchemaRegistryError) as missing:
+        unregistered(PAGE_VIEW, SerializationContext("lookup-pageviews", MessageField.VALUE))
+    assert (missing.value.http_status_code, missing.value.error_code) == (404, 40403)
+    assert new_client(meshgate_url).get_versions("lookup-pageviews-value") == [1]
+
+
+def test_an_incompatible_json_schema_is_refused_with_409_naming_the_rule(meshgate_url):
+    client = new_client(meshgate_url)
+    client.register_schema("refused-pageviews-value", Schema(PAGE_VIEW_V1, "JSON"))
+    assert client.test_compatibility("refused-pageviews-value", Schema(PAGE_VIEW_V2, "JSON")) is True
+    assert client.test_compatibility("refused-pageviews-value", Schema(PAGE_VIEW_BREAKING, "JSON")) is False
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema("refused-pageviews-value", Schema(PAGE_VIEW_BREAKING, "JSON"))
+    assert (refused.value.http_status_code, refused.value.error_code) == (409, 409)
+    assert "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL" in refused.value.error_message
+    assert "#/properties/duration_ms" in refused.value.error_message
+    # The serializer's own auto-registration is refused the same way.
+    serializer = JSONSerializer(PAGE_VIEW_BREAKING, new_client(meshgate_url))
+    with pytest.raises(SchemaRegistryError) as refused_again:
+        serializer(
+            {"event_id": PAGE_VIEW["event_id"], "url": "https://shop.test/"},
+            SerializationContext("refused-pageviews", MessageField.VALUE),
+        )
+    assert refused_again.value.http_status_code == 409
+    assert client.get_versions("refused-pageviews-value") == [1]
+
+
+MONEY_JSON = json.dumps(
+    {
+        "type": "object",
+        "properties": {"cents": {"type": "integer"}, "currency": {"type": "string"}},
+        "required": ["cents", "currency"],
+    }
+)
+INVOICE_JSON = json.dumps(
+    {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "total": {"$ref": "money.schema.json"}},
+        "required": ["id", "total"],
+    }
+)
+
+
+def test_json_serializer_and_deserializer_resolve_a_ref_to_another_subject(meshgate_url):
+    client = new_client(meshgate_url)
+    client.register_schema("common.Money", Schema(MONEY_JSON, "JSON"))
+    references = [SchemaReference("money.schema.json", "common.Money", 1)]
+    invoice = Schema(INVOICE_JSON, "JSON", references)
+    context = SerializationContext("invoices", MessageField.VALUE)
+    value = {"id": "inv-1", "total": {"cents": 1250, "currency": "EUR"}}
+    payload = JSONSerializer(invoice, new_client(meshgate_url))(value, context)
+
+    stored = new_client(meshgate_url).get_latest_version("invoices-value")
+    assert [(r.name, r.subject, r.version) for r in stored.schema.references] == [
+        ("money.schema.json", "common.Money", 1)
+    ]
+    deserializer = JSONDeserializer(None, schema_registry_client=new_client(meshgate_url))
+    assert deserializer(payload, context) == value
+    with pytest.raises(
+        SerializationError, match="'x' is not of type 'integer'"
+    ):  # Money's cents, by the $ref
+        JSONSerializer(invoice, new_client(meshgate_url))(
+            {**value, "total": {"cents": "x", "currency": "EUR"}}, context
+        )

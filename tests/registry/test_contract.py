@@ -61,7 +61,7 @@ def test_metadata_round_trips_through_dict():
         ("- a list\n", "must be a YAML mapping"),
         ("format: AVRO\nschema: e.avsc\n", "'subject' is required"),
         ("subject: nodots\nformat: AVRO\nschema: e.avsc\n", "subject: subject 'nodots' is not of the form"),
-        ("subject: a.B\nformat: JSON\nschema: e.avsc\n", "format: 'JSON' is not AVRO or PROTOBUF"),
+        ("subject: a.B\nformat: XML\nschema: e.avsc\n", "format: 'XML' is not one of AVRO, PROTOBUF, JSON"),
         ("subject: a.B\nformat: AVRO\nschema: missing.avsc\n", "schema: cannot read missing.avsc"),
         ("subject: a.B\nformat: AVRO\nschema: e.avsc\ncolour: red\n", "unknown key\\(s\\) colour"),
         (

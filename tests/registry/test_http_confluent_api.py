@@ -120,8 +120,8 @@ def test_unknown_schema_id_is_40403(http):
     assert_error(http.get("/schemas/ids/0"), 422, 42202)
 
 
-def test_schema_types_lists_avro_and_protobuf(http):
-    assert http.get("/schemas/types").json() == ["AVRO", "PROTOBUF"]
+def test_schema_types_lists_avro_protobuf_and_json(http):
+    assert http.get("/schemas/types").json() == ["AVRO", "PROTOBUF", "JSON"]
 
 
 def test_get_version_by_number_latest_and_minus_one(http):
@@ -184,9 +184,14 @@ def test_lookup_of_unknown_subject_is_40401_and_of_unknown_schema_40403(http):
 # -- invalid schemas
 
 
-def test_json_schema_type_is_refused_with_42201(http):
-    message = assert_error(register(http, "orders-value", '{"type": "object"}', "JSON"), 422, 42201)
-    assert "JSON" in message
+def test_an_unknown_schema_type_is_refused_with_42201_naming_the_types(http):
+    message = assert_error(register(http, "orders-value", '{"type": "object"}', "XML"), 422, 42201)
+    assert "'XML' is not supported" in message and "AVRO, PROTOBUF, JSON" in message
+
+
+def test_invalid_json_schema_is_42201_naming_the_json_pointer(http):
+    message = assert_error(register(http, "orders-value", '{"type": "nope"}', "JSON"), 422, 42201)
+    assert "#/type" in message and "draft-07" in message
 
 
 def test_invalid_avro_is_42201_naming_the_problem(http):
