@@ -367,6 +367,7 @@ def test_a_json_schema_by_id_answers_its_references_over_rest_and_grpc(served, c
         "schema": invoice("money.json"),
         "schemaType": "JSON",
         "references": [{"name": "money.json", "subject": money, "version": 1}],
+        "guid": by_id["guid"],  # every schema's GUID (Confluent's /schemas/guids/{guid})
     }
     record = client.get_by_id(registered.schema_id)
     assert (record.format, list(record.references)) == ("JSON", references)
