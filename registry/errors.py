@@ -7,10 +7,6 @@ Each error is a type, mapped once to a gRPC status code (``grpc_status``) and to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from registry.model import BrokenConsumer
 
 
 class MeshgateError(Exception):
@@ -90,8 +86,10 @@ class IncompatibleSchema(MeshgateError):
         message: str,
         violations: list | None = None,
         consumers: list[str] | None = None,
-        broken_consumers: list[BrokenConsumer] | None = None,
+        broken_consumers: list | None = None,
     ):
+        """``violations``: ``registry.compat.Violation``s; ``broken_consumers``: the registered
+        consumers it breaks, as ``registry.model.BrokenConsumer``s (errors sit below the model)."""
         super().__init__(message)
         self.violations = list(violations or [])
         self.consumers = list(consumers or [])

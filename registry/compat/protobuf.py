@@ -6,15 +6,14 @@
   rules of the chosen rule set (``protobuf_rules``): Confluent Schema Registry's semantics by default,
   or buf's ``WIRE`` / ``WIRE_JSON`` categories.
 - Confluent's serialized form (a base64 ``FileDescriptorProto``) is translated to and from source by
-  ``registry.confluent_protobuf``.
+  ``registry.compat.protobuf_serialized``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from registry import confluent_protobuf
-from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation
+from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation, protobuf_serialized
 from registry.compat.protobuf_compile import MAIN_FILE, LruCache, cache_key, compile_proto
 from registry.compat.protobuf_rule_types import CheckContext, ProtoRule
 from registry.compat.protobuf_rules import RULES, RULESETS, rules_for
@@ -46,12 +45,12 @@ class ProtobufFormat(SchemaFormat):
     serialized_form = True
 
     def source_text(self, text: str) -> str:
-        if confluent_protobuf.is_serialized(text):
-            return confluent_protobuf.source_from_serialized(text)
+        if protobuf_serialized.is_serialized(text):
+            return protobuf_serialized.source_from_serialized(text)
         return text
 
     def to_serialized(self, text: str, references: Mapping[str, str]) -> str:
-        return confluent_protobuf.serialized_from_source(text, references)
+        return protobuf_serialized.serialized_from_source(text, references)
 
     def parse(
         self, text: str, references: Mapping[str, str] | None = None, source_name: str = "schema"

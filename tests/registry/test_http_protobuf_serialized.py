@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from registry.compat.protobuf_compile import compile_proto
-from registry.confluent_protobuf import is_serialized, serialized_from_source, source_from_serialized
+from registry.compat.protobuf_serialized import is_serialized, serialized_from_source, source_from_serialized
 from registry.errors import InvalidSchema
 
 PROTO3 = """
