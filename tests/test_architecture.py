@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -248,3 +249,14 @@ def _ready_ports(process: subprocess.Popen) -> dict:
         if line.startswith("{"):
             return json.loads(line)
     pytest.fail("meshgate serve did not report its ports within 60 s")
+
+
+def test_the_module_map_in_the_development_docs_names_every_module():
+    """docs/development.md keeps one line per module; a module added or moved shows up here."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    sections = dict(re.findall(r"\*\*`([a-z_/]+/)`\*\*\n((?:- .*\n)+)", text))
+    mapped = {
+        f"{folder}{line.split('`')[1]}" for folder, lines in sections.items() for line in lines.splitlines()
+    }
+    modules = {path.relative_to(ROOT).as_posix() for path in _sources().values()}
+    assert sorted(modules - mapped) == [] and sorted(mapped - modules) == []
