@@ -22,7 +22,7 @@ from lakehouse.gate import ON_INVALID, IngestResult
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
 from lakehouse.request import IngestRequest, ingest
-from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
+from lakehouse.retention import DEFAULT_ORPHAN_WINDOW, DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
 from registry.cli import registry_options
 from registry.errors import MeshgateError
 
@@ -274,20 +274,29 @@ def lakehouse_group():
     show_default=True,
     help="Expire snapshots older than this.",
 )
+@click.option(
+    "--orphan-window",
+    default=f"{DEFAULT_ORPHAN_WINDOW.days}d",
+    show_default=True,
+    help="Remove unreferenced data files only when older than this (0d: all of them).",
+)
 @lakehouse_options
-def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, warehouse, storage_options):
-    """Delete partitions past retention and expire old snapshots; nothing else."""
+def lakehouse_maintain(retention, snapshot_max_age, orphan_window, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+    """Delete partitions past retention, expire old snapshots, remove orphan data files; nothing else."""
     try:
         tiers = {tier: parse_duration(text) for tier, text in parse_pairs(retention, "--retention").items()}
         reports = maintain(
             _catalog(data_dir, catalog_url, warehouse, storage_options),
             retention=tiers,
             snapshot_max_age=parse_duration(snapshot_max_age),
+            orphan_window=parse_duration(orphan_window),
         )
     except MeshgateError as exc:
         raise click.ClickException(str(exc)) from None
     table = Table(title="maintenance")
-    for column in ("table", "retention", "deleted before", "rows deleted", "partitions", "snapshots expired"):
+    columns = ("table", "retention", "deleted before", "rows deleted", "partitions", "snapshots expired",
+               "orphans removed")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for r in reports:
         table.add_row(
@@ -297,8 +306,13 @@ def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, wareh
             str(r.rows_deleted),
             ", ".join(r.partitions_deleted),
             str(r.snapshots_expired),
+            str(len(r.orphans_removed)),
         )
-    Console(width=200).print(table)
+    console = Console(width=200)
+    console.print(table)
+    for r in reports:
+        for path in r.orphans_removed:
+            console.print(f"removed orphan file of {r.table}: {path}", soft_wrap=True, highlight=False)
 
 
 commands = [ingest_command, ingest_log_command, bronze_group, lakehouse_group]

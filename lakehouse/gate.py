@@ -7,6 +7,12 @@ invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every de
 Without a given batch id, the content hash is computed on a thread alongside the first chunks'
 decoding; nothing is written before it is known and checked against the table's history.
 
+Ordering, so that a batch's quarantined rows and its Bronze rows land exactly once under the same
+batch id: every data file is written first; then the quarantine snapshot is committed, then the Bronze
+snapshot (the Bronze snapshot is what makes a batch count as landed), then the log entry. A gate killed
+between the two commits leaves the quarantine half only; its retry finds the batch id in the
+quarantine table's history, skips that commit (deleting the files it wrote again) and commits Bronze.
+
 Callers outside the lakehouse go through ``lakehouse.ingest(IngestRequest)``, which opens the catalog
 and hands this module's ``ingest`` everything the request holds.
 """
@@ -14,6 +20,9 @@ and hands this module's ``ingest`` everything the request holds.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +46,9 @@ from registry.errors import InvalidArgument
 
 ON_INVALID = ("reject", "quarantine")
 MAX_REPORTED_VIOLATIONS = 100
+# Test hook: the gate pauses at the named checkpoint (see ``_checkpoint``, docs/lakehouse.md).
+PAUSE_AT_ENV = "MESHGATE_GATE_PAUSE_AT"
+CHECKPOINTS = ("written", "between-commits")
 
 
 @dataclass
@@ -252,11 +264,15 @@ class _Gate:
             return IngestResult(
                 self.batch_id, self.subject, REJECTED, 0, rows_invalid, reported, dict(reasons), None, message
             )
+        for finished in (writer, quarantine):
+            if finished is not None:
+                finished.finish()  # every data file of the batch is written
+        _checkpoint("written")
         if quarantine:
-            bronze.commit_batch(quarantine.table, quarantine.finish(), self._summary(quarantine.rows))
-        outcome = bronze.commit_batch(
-            self.table,
-            writer.finish(),
+            _commit_once(quarantine, self._summary(quarantine.rows))
+            _checkpoint("between-commits")
+        outcome = _commit_once(
+            writer,
             self._summary(writer.rows),
             already_landed=lambda: self.log.landed(self.subject, self.batch_id),
         )
@@ -337,6 +353,27 @@ class _Gate:
                 message=message,
             )
         )
+
+
+def _commit_once(writer: bronze.BatchWriter, summary: dict[str, str], **options) -> bronze.CommitOutcome:
+    """Commit the writer's files as the batch's snapshot; when the batch is already there (a retry
+    after a crash, or a concurrent gate), delete them instead: they would be orphans."""
+    outcome = bronze.commit_batch(writer.table, writer.finish(), summary, **options)
+    if outcome.duplicate:
+        writer.discard()
+    return outcome
+
+
+def _checkpoint(name: str) -> None:
+    """Test hook: with ``MESHGATE_GATE_PAUSE_AT=name`` the gate says so on stderr and waits here.
+
+    Lets a test SIGKILL a real gate process at one exact point (``written``: every data file written,
+    nothing committed; ``between-commits``: quarantine committed, Bronze not). Unset, it costs one
+    environment lookup per batch.
+    """
+    if os.environ.get(PAUSE_AT_ENV) == name:
+        print(f"meshgate gate paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
 
 
 def _discard(*writers) -> None:
