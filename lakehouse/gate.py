@@ -186,7 +186,10 @@ class _Gate:
         identifier = bronze_identifier(self.subject)
         existing = bronze.existing_table(catalog, identifier)
         renames, properties = column_renames(
-            contract, dict(existing.properties) if existing else {}, references
+            contract,
+            existing.schema() if existing else None,
+            dict(existing.properties) if existing else {},
+            references,
         )
         properties[bronze.TABLE_SUBJECT] = self.subject
         self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties, existing)
