@@ -133,6 +133,21 @@ def test_maintain_reports_each_table(tmp_path, contract_file):
     assert "bronze.checkout__checkout_completed" in result.output and "2557d" in result.output
 
 
+def test_maintain_lists_the_orphan_files_it_removed(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "d"]
+    path = jsonl(tmp_path / "1.jsonl", [record(1)])
+    run("ingest", path, "--subject", SUBJECT, "--contract", contract_file, *data)
+    table = open_catalog(tmp_path / "d").load_table(bronze_identifier(SUBJECT))
+    folder = next(p.parent for p in (tmp_path / "d").rglob("*.parquet"))
+    orphan = folder / "00000-0-orphan.parquet"
+    orphan.write_bytes(b"left by a killed gate")
+
+    result = run("lakehouse", "maintain", "--orphan-window", "0d", *data)
+    assert result.exit_code == 0, result.output
+    assert f"removed orphan file of bronze.checkout__checkout_completed: {orphan}" in result.output
+    assert not orphan.exists() and table.scan().to_arrow().num_rows == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
