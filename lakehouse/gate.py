@@ -49,7 +49,6 @@ ON_INVALID = ("reject", "quarantine")
 MAX_REPORTED_VIOLATIONS = 100
 # Test hook: the gate pauses at the named checkpoint (see ``_checkpoint``, docs/lakehouse.md).
 PAUSE_AT_ENV = "MESHGATE_GATE_PAUSE_AT"
-CHECKPOINTS = ("written", "between-commits")
 
 
 @dataclass(frozen=True)
