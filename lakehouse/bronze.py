@@ -95,7 +95,9 @@ def ensure_table(
     properties: dict[str, str] | None = None,
     table: Table | None = None,
 ) -> Table:
-    """The table, created when missing, else evolved to the schema (renames: old -> new name).
+    """The table, created when missing, else evolved to the schema.
+
+    ``renames``: a column's current dotted path (``shipping.cty``) -> its new name (``city``).
 
     ``table``: the table as the caller already loaded it (see ``existing_table``), not loaded again.
     """
@@ -138,7 +140,9 @@ def evolve(
     """
     for attempt in range(1, attempts + 1):
         names = set(table.schema().column_names)
-        applicable = {old: new for old, new in renames.items() if old in names and new not in names}
+        applicable = {
+            old: new for old, new in renames.items() if old in names and _sibling(old, new) not in names
+        }
         try:
             with table.transaction() as tx:
                 if applicable:
@@ -161,6 +165,12 @@ def evolve(
                 raise
             time.sleep(0.05 * 2**attempt * random.uniform(0.5, 1.5))
             table.refresh()
+
+
+def _sibling(path: str, name: str) -> str:
+    """The path of a column named ``name`` beside the one at ``path``."""
+    parent, _, _ = path.rpartition(".")
+    return f"{parent}.{name}" if parent else name
 
 
 def conform(chunk: pa.Table, target: pa.Schema) -> pa.Table:

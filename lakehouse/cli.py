@@ -6,6 +6,8 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
@@ -18,11 +20,11 @@ from lakehouse import bronze
 from lakehouse.catalog import open_catalog
 from lakehouse.contracts import resolve_contract
 from lakehouse.decode import INPUT_FORMATS
-from lakehouse.gate import ON_INVALID, IngestResult
+from lakehouse.gate import MAX_REPORTED_VIOLATIONS, ON_INVALID, IngestResult
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
 from lakehouse.request import IngestRequest, ingest
-from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
+from lakehouse.retention import DEFAULT_ORPHAN_WINDOW, DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
 from registry.cli import registry_options
 from registry.errors import MeshgateError
 
@@ -80,10 +82,21 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
     type=click.Path(exists=True, dir_okay=False),
     help="Contract YAML instead of the registry.",
 )
+@click.option(
+    "--output",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="json: the decision and every violation as JSON on stdout.",
+)
 @registry_options
 @lakehouse_options
-def ingest_command(files, subject, version, batch_id, input_format, on_invalid, contract_file, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
-    """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected."""
+def ingest_command(files, subject, version, batch_id, input_format, on_invalid, contract_file, output, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+    """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected.
+
+    Each kind of violation (rule and field path) is one line on stderr: count, where the first one is
+    (file:line:byte offset), field, rule and its message. Values of PII fields are never shown.
+    """
     console = Console(stderr=True, soft_wrap=True)
     try:
         version = version if version == "latest" else int(version)
@@ -115,22 +128,32 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
                 warehouse=warehouse,
                 storage_options=options,
                 progress=lambda rows: progress.update(task, completed=rows),
+                max_violations=None if output == "json" else MAX_REPORTED_VIOLATIONS,
             )
             result = ingest(request)
     except MeshgateError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise SystemExit(2) from None
-    print_result(Console(soft_wrap=True), result)
+    print_reason_kinds(console, result)
+    if output == "json":
+        click.echo(json.dumps(result_json(result), indent=2))
+    else:
+        Console(soft_wrap=True).print(decision_line(result))
     if result.status == "rejected":
         raise SystemExit(1)
 
 
-def print_result(console: Console, result: IngestResult, shown: int = 20) -> None:
-    """The summary people read after an ingest: decision, counts, reasons and the first violations."""
+def decision_line(result: IngestResult) -> str:
+    """The decision and its message, coloured (rich markup)."""
     colour = {"accepted": "green", "duplicate": "cyan", "quarantined": "yellow", "rejected": "red"}[
         result.status
     ]
-    console.print(f"[{colour}]{result.status.upper()}[/] {result.message}")
+    return f"[{colour}]{result.status.upper()}[/] {result.message}"
+
+
+def print_result(console: Console, result: IngestResult, shown: int = 20) -> None:
+    """The summary the demo shows after an ingest: decision, counts, reasons and the first violations."""
+    console.print(decision_line(result))
     if result.reasons:
         console.print("reasons: " + ", ".join(f"{rule} x{n}" for rule, n in sorted(result.reasons.items())))
     for v in result.violations[:shown]:
@@ -139,6 +162,38 @@ def print_result(console: Console, result: IngestResult, shown: int = 20) -> Non
     hidden = sum(result.reasons.values()) - min(shown, len(result.violations))
     if hidden > 0:
         console.print(f"  … and {hidden} more violations (counts above; the ingest log keeps the summary)")
+
+
+def print_reason_kinds(console: Console, result: IngestResult) -> None:
+    """One line per (rule, field path): count, first file:line:byte offset, field, rule, message."""
+    for kind in result.kinds:
+        first = kind.first
+        where = f"{first.file}:{first.row}" + (
+            f":{first.byte_offset}" if first.byte_offset is not None else ""
+        )
+        console.print(
+            f"{kind.count} x {kind.rule} at {kind.field or '(record)'}, first at {where}: {first.message}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def result_json(result: IngestResult) -> dict:
+    """The decision, the reason kinds and every violation, for ``--output json``."""
+    return {
+        "batch_id": result.batch_id,
+        "subject": result.subject,
+        "status": result.status,
+        "rows_accepted": result.rows_accepted,
+        "rows_rejected": result.rows_rejected,
+        "snapshot_id": result.snapshot_id,
+        "message": result.message,
+        "reasons": [
+            {"rule": k.rule, "field": k.field, "count": k.count, "first": asdict(k.first)}
+            for k in result.kinds
+        ],
+        "violations": [asdict(v) for v in result.violations],
+    }
 
 
 @click.command("ingest-log")
@@ -274,20 +329,29 @@ def lakehouse_group():
     show_default=True,
     help="Expire snapshots older than this.",
 )
+@click.option(
+    "--orphan-window",
+    default=f"{DEFAULT_ORPHAN_WINDOW.days}d",
+    show_default=True,
+    help="Remove unreferenced data files only when older than this (0d: all of them).",
+)
 @lakehouse_options
-def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, warehouse, storage_options):
-    """Delete partitions past retention and expire old snapshots; nothing else."""
+def lakehouse_maintain(retention, snapshot_max_age, orphan_window, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+    """Delete partitions past retention, expire old snapshots, remove orphan data files; nothing else."""
     try:
         tiers = {tier: parse_duration(text) for tier, text in parse_pairs(retention, "--retention").items()}
         reports = maintain(
             _catalog(data_dir, catalog_url, warehouse, storage_options),
             retention=tiers,
             snapshot_max_age=parse_duration(snapshot_max_age),
+            orphan_window=parse_duration(orphan_window),
         )
     except MeshgateError as exc:
         raise click.ClickException(str(exc)) from None
     table = Table(title="maintenance")
-    for column in ("table", "retention", "deleted before", "rows deleted", "partitions", "snapshots expired"):
+    columns = ("table", "retention", "deleted before", "rows deleted", "partitions", "snapshots expired",
+               "orphans removed")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for r in reports:
         table.add_row(
@@ -297,8 +361,13 @@ def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, wareh
             str(r.rows_deleted),
             ", ".join(r.partitions_deleted),
             str(r.snapshots_expired),
+            str(len(r.orphans_removed)),
         )
-    Console(width=200).print(table)
+    console = Console(width=200)
+    console.print(table)
+    for r in reports:
+        for path in r.orphans_removed:
+            console.print(f"removed orphan file of {r.table}: {path}", soft_wrap=True, highlight=False)
 
 
 commands = [ingest_command, ingest_log_command, bronze_group, lakehouse_group]

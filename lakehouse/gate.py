@@ -7,6 +7,12 @@ invalid rows go to ``quarantine.<table>`` and the valid rows to Bronze. Every de
 Without a given batch id, the content hash is computed on a thread alongside the first chunks'
 decoding; nothing is written before it is known and checked against the table's history.
 
+Ordering, so that a batch's quarantined rows and its Bronze rows land exactly once under the same
+batch id: every data file is written first; then the quarantine snapshot is committed, then the Bronze
+snapshot (the Bronze snapshot is what makes a batch count as landed), then the log entry. A gate killed
+between the two commits leaves the quarantine half only; its retry finds the batch id in the
+quarantine table's history, skips that commit (deleting the files it wrote again) and commits Bronze.
+
 Callers outside the lakehouse go through ``lakehouse.ingest(IngestRequest)``, which opens the catalog
 and hands this module's ``ingest`` everything the request holds.
 """
@@ -14,10 +20,13 @@ and hands this module's ``ingest`` everything the request holds.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -32,11 +41,24 @@ from lakehouse.naming import bronze_identifier, quarantine_identifier
 from lakehouse.quarantine import QUARANTINE_SCHEMA, quarantine_rows
 from lakehouse.renames import column_renames
 from lakehouse.schema_mapping import arrow_schema
+from lakehouse.validate import RowViolation
 from registry.contract import Contract
 from registry.errors import InvalidArgument
 
 ON_INVALID = ("reject", "quarantine")
 MAX_REPORTED_VIOLATIONS = 100
+# Test hook: the gate pauses at the named checkpoint (see ``_checkpoint``, docs/lakehouse.md).
+PAUSE_AT_ENV = "MESHGATE_GATE_PAUSE_AT"
+
+
+@dataclass(frozen=True)
+class ReasonKind:
+    """Every violation of one rule at one field path in a batch: how many, and the first one."""
+
+    rule: str
+    field: str
+    count: int
+    first: RowViolation  # its ``file`` is always set
 
 
 @dataclass
@@ -48,10 +70,11 @@ class IngestResult:
     status: str  # accepted | rejected | quarantined | duplicate
     rows_accepted: int = 0
     rows_rejected: int = 0
-    violations: list = field(default_factory=list)  # the first MAX_REPORTED_VIOLATIONS RowViolations
+    violations: list = field(default_factory=list)  # the first ``max_violations`` RowViolations
     reasons: dict[str, int] = field(default_factory=dict)  # rule -> number of violations
     snapshot_id: int | None = None
     message: str = ""
+    kinds: list[ReasonKind] = field(default_factory=list)  # per (rule, field), in order of appearance
 
 
 def content_hash(paths: list[str], storage_options: dict | None = None) -> str:
@@ -81,6 +104,7 @@ def ingest(
     references: dict[str, str] | None = None,
     chunk_rows: int = 65536,
     clock: Callable[[], datetime] | None = None,
+    max_violations: int | None = MAX_REPORTED_VIOLATIONS,
 ) -> IngestResult:
     """Gate one batch (one or more files of one subject) into its Bronze table.
 
@@ -89,6 +113,7 @@ def ingest(
     ``clock`` gives ``_ingested_at`` (tests inject one; retention is measured against it).
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
+    ``max_violations``: how many violations the result lists (None: all; counts are always whole).
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -111,7 +136,7 @@ def ingest(
         storage_options=storage_options,
         references=references,
     )
-    return gate.run(chunks, paths, on_invalid, progress, hashing)
+    return gate.run(chunks, paths, on_invalid, progress, hashing, max_violations)
 
 
 def _checked_references(contract: Contract, references: dict[str, str] | None) -> dict[str, str]:
@@ -160,7 +185,10 @@ class _Gate:
         identifier = bronze_identifier(self.subject)
         existing = bronze.existing_table(catalog, identifier)
         renames, properties = column_renames(
-            contract, dict(existing.properties) if existing else {}, references
+            contract,
+            existing.schema() if existing else None,
+            dict(existing.properties) if existing else {},
+            references,
         )
         properties[bronze.TABLE_SUBJECT] = self.subject
         self.table = bronze.ensure_table(catalog, identifier, data_schema, renames, properties, existing)
@@ -209,18 +237,27 @@ class _Gate:
         yield from held
 
     def run(
-        self, chunks: Iterable, paths: list[str], on_invalid: str, progress, hashing: Future | None = None
+        self,
+        chunks: Iterable,
+        paths: list[str],
+        on_invalid: str,
+        progress,
+        hashing: Future | None = None,
+        max_violations: int | None = MAX_REPORTED_VIOLATIONS,
     ) -> IngestResult:
         writer = bronze.BatchWriter(self.table)
         quarantine = None
         reasons: Counter = Counter()
+        kinds = _ReasonKinds()
         reported: list = []
         rows_read = rows_invalid = 0
         try:
             for chunk in self.identified(chunks, hashing):
-                violations = chunk.violations
+                violations = [v if v.file else replace(v, file=chunk.file) for v in chunk.violations]
                 reasons.update(v.rule for v in violations)
-                reported.extend(violations[: MAX_REPORTED_VIOLATIONS - len(reported)])
+                kinds.update(violations)
+                room = len(violations) if max_violations is None else max_violations - len(reported)
+                reported.extend(violations[:room])
                 rows_read += len(chunk.rows) + len(chunk.raw)
                 rows_invalid += len(chunk.invalid_rows)
                 if on_invalid == "reject":
@@ -250,13 +287,18 @@ class _Gate:
             message = f"batch {self.batch_id} rejected: {_summary(reasons)}; nothing was written"
             self._record(REJECTED, 0, rows_invalid, dict(reasons), paths, None, message)
             return IngestResult(
-                self.batch_id, self.subject, REJECTED, 0, rows_invalid, reported, dict(reasons), None, message
-            )
+                self.batch_id, self.subject, REJECTED, 0, rows_invalid, reported, dict(reasons), None, message,
+                kinds.listed(),
+            )  # fmt: skip
+        for finished in (writer, quarantine):
+            if finished is not None:
+                finished.finish()  # every data file of the batch is written
+        _checkpoint("written")
         if quarantine:
-            bronze.commit_batch(quarantine.table, quarantine.finish(), self._summary(quarantine.rows))
-        outcome = bronze.commit_batch(
-            self.table,
-            writer.finish(),
+            _commit_once(quarantine, self._summary(quarantine.rows))
+            _checkpoint("between-commits")
+        outcome = _commit_once(
+            writer,
             self._summary(writer.rows),
             already_landed=lambda: self.log.landed(self.subject, self.batch_id),
         )
@@ -280,6 +322,7 @@ class _Gate:
             dict(reasons),
             outcome.snapshot.snapshot_id,
             message,
+            kinds.listed(),
         )
 
     def _undecodable(self, exc: Exception, hashing: Future | None, paths: list[str]) -> IngestResult:
@@ -337,6 +380,47 @@ class _Gate:
                 message=message,
             )
         )
+
+
+class _ReasonKinds:
+    """Count and first violation per (rule, field path), across the chunks of one batch."""
+
+    def __init__(self) -> None:
+        self._counts: Counter = Counter()
+        self._first: dict[tuple[str, str], RowViolation] = {}
+
+    def update(self, violations: list[RowViolation]) -> None:
+        for violation in violations:
+            key = (violation.rule, violation.field)
+            self._counts[key] += 1
+            self._first.setdefault(key, violation)
+
+    def listed(self) -> list[ReasonKind]:
+        return [
+            ReasonKind(rule, path, self._counts[rule, path], first)
+            for (rule, path), first in self._first.items()
+        ]
+
+
+def _commit_once(writer: bronze.BatchWriter, summary: dict[str, str], **options) -> bronze.CommitOutcome:
+    """Commit the writer's files as the batch's snapshot; when the batch is already there (a retry
+    after a crash, or a concurrent gate), delete them instead: they would be orphans."""
+    outcome = bronze.commit_batch(writer.table, writer.finish(), summary, **options)
+    if outcome.duplicate:
+        writer.discard()
+    return outcome
+
+
+def _checkpoint(name: str) -> None:
+    """Test hook: with ``MESHGATE_GATE_PAUSE_AT=name`` the gate says so on stderr and waits here.
+
+    Lets a test SIGKILL a real gate process at one exact point (``written``: every data file written,
+    nothing committed; ``between-commits``: quarantine committed, Bronze not). Unset, it costs one
+    environment lookup per batch.
+    """
+    if os.environ.get(PAUSE_AT_ENV) == name:
+        print(f"meshgate gate paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
 
 
 def _discard(*writers) -> None:

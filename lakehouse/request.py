@@ -28,7 +28,8 @@ class IngestRequest:
     ``reject`` (any violation refuses the batch) or ``quarantine``. The lakehouse: ``data_dir``
     (SQLite catalog and warehouse), or ``catalog_url`` and ``warehouse``; ``storage_options`` are
     FileIO properties (``s3.endpoint``, ...) for both the warehouse and the input files.
-    ``progress(rows_read)`` is called after every chunk.
+    ``progress(rows_read)`` is called after every chunk. ``max_violations``: how many violations
+    the result lists (None: every one).
     """
 
     files: Sequence[str | Path]
@@ -42,6 +43,7 @@ class IngestRequest:
     storage_options: Mapping[str, str] = field(default_factory=dict)
     chunk_rows: int = 65536
     progress: Callable[[int], None] | None = None
+    max_violations: int | None = gate.MAX_REPORTED_VIOLATIONS
 
     @property
     def subject(self) -> str:
@@ -68,6 +70,7 @@ def ingest(request: IngestRequest) -> IngestResult:
             schema_lookup=resolved.schema_lookup,
             references=resolved.references,
             chunk_rows=request.chunk_rows,
+            max_violations=request.max_violations,
         )
     finally:
         catalog.engine.dispose()

@@ -2,8 +2,11 @@
 
 Per tier (Iceberg namespace: ``bronze``, ``quarantine``) rows are kept for a retention period (7 years
 by default). ``maintain`` deletes whole ``day(_ingested_at)`` partitions that ended before
-``now - retention`` and expires old snapshots, nothing else. Before expiring a snapshot it writes the
-snapshot's batch id to the ingestion log, so exactly-once survives the shorter history.
+``now - retention``, expires old snapshots and removes orphan data files, nothing else. Before
+expiring a snapshot it writes the snapshot's batch id to the ingestion log, so exactly-once survives
+the shorter history. An orphan is a file under the table's ``data/`` folder that no snapshot in the
+table's metadata references (a killed gate's, an expired snapshot's), older than a safety window (1 day
+by default, as Iceberg's remove-orphan-files) so the files of a gate still writing are never taken.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+import pyarrow.fs as pafs
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import LessThan
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
@@ -26,18 +31,21 @@ from registry.errors import InvalidArgument
 SEVEN_YEARS = timedelta(days=7 * 365 + 2)  # two leap days in any seven years
 DEFAULT_RETENTION = {BRONZE: SEVEN_YEARS, QUARANTINE: SEVEN_YEARS}
 DEFAULT_SNAPSHOT_MAX_AGE = timedelta(days=30)
+DEFAULT_ORPHAN_WINDOW = timedelta(days=1)
 EPOCH = date(1970, 1, 1)  # day() partition values count days from it
 
-_DURATION = re.compile(r"^(\d+)([dwy])$")
+_DURATION = re.compile(r"^(\d+)([hdwy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "y": 365}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90d``, ``12w``, ``7y`` (a year counted as 365 days, plus its leap days for ``y``)."""
+    """``90d``, ``12w``, ``7y`` (a year counted as 365 days, plus its leap days for ``y``), ``6h``."""
     match = _DURATION.match(text.strip())
     if not match:
-        raise InvalidArgument(f"duration {text!r}: expected a number and d, w or y, like 90d or 7y")
+        raise InvalidArgument(f"duration {text!r}: expected a number and h, d, w or y, like 90d or 7y")
     number, unit = int(match.group(1)), match.group(2)
+    if unit == "h":
+        return timedelta(hours=number)
     days = number * _UNIT_DAYS[unit] + (number // 4 + (number % 4 > 0) if unit == "y" else 0)
     return timedelta(days=days)
 
@@ -51,6 +59,7 @@ class MaintenanceReport:
     partitions_deleted: list[str] = field(default_factory=list)
     snapshots_expired: int = 0
     batch_ids_logged: int = 0
+    orphans_removed: list[str] = field(default_factory=list)  # paths of the deleted orphan files
 
 
 def maintain(
@@ -58,9 +67,14 @@ def maintain(
     *,
     retention: dict[str, timedelta] | None = None,
     snapshot_max_age: timedelta = DEFAULT_SNAPSHOT_MAX_AGE,
+    orphan_window: timedelta = DEFAULT_ORPHAN_WINDOW,
     now: Callable[[], datetime] | None = None,
 ) -> list[MaintenanceReport]:
-    """Apply retention and snapshot expiry to every Bronze and quarantine table."""
+    """Apply retention, snapshot expiry and orphan removal to every Bronze and quarantine table.
+
+    ``orphan_window``: only orphan files last modified before ``now - orphan_window`` are removed
+    (measured by the wall clock of the storage, as file times are).
+    """
     retention = {**DEFAULT_RETENTION, **(retention or {})}
     unknown = set(retention) - set(DEFAULT_RETENTION)
     if unknown:
@@ -77,6 +91,7 @@ def maintain(
             _delete_expired_partitions(table, report)
             # Bronze history is what exactly-once checks; quarantine snapshots need no record.
             _expire_snapshots(table, log if namespace == BRONZE else None, instant - snapshot_max_age, report)
+            _remove_orphan_files(table, datetime.now(UTC) - orphan_window, report)
             reports.append(report)
     return reports
 
@@ -133,3 +148,33 @@ def _expire_snapshots(
             report.batch_ids_logged += 1
     table.maintenance.expire_snapshots().by_ids([s.snapshot_id for s in doomed]).commit()
     report.snapshots_expired = len(doomed)
+
+
+def _remove_orphan_files(table: Table, older_than: datetime, report: MaintenanceReport) -> None:
+    """Delete the table's data files that no snapshot references, last modified before ``older_than``.
+
+    Referenced means listed by a manifest of any snapshot still in the metadata (deleted entries
+    included: an older snapshot may read them); files outside the ``data/`` folder are left alone.
+    """
+    table.refresh()
+    referenced = set()
+    for snapshot in table.metadata.snapshots:
+        for manifest in snapshot.manifests(table.io):
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+                referenced.add(_storage_path(entry.data_file.file_path))
+    scheme, netloc, location = PyArrowFileIO.parse_location(table.location())
+    filesystem = table.io.fs_by_scheme(scheme, netloc)
+    selector = pafs.FileSelector(f"{location.rstrip('/')}/data", recursive=True, allow_not_found=True)
+    for info in filesystem.get_file_info(selector):
+        if info.type != pafs.FileType.File or info.path in referenced:
+            continue
+        if info.mtime is None or info.mtime >= older_than:
+            continue  # possibly a gate still writing: never touched inside the window
+        filesystem.delete_file(info.path)
+        report.orphans_removed.append(info.path)
+    report.orphans_removed.sort()
+
+
+def _storage_path(location: str) -> str:
+    """A file's location as the storage lists it (no scheme; bucket first for object stores)."""
+    return PyArrowFileIO.parse_location(location)[2]

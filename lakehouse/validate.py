@@ -190,6 +190,44 @@ def _merge_runs(older: tuple, newer: tuple) -> tuple[np.ndarray, np.ndarray]:
     return merged[0], merged[1]
 
 
+def _composite_duplicates(
+    table: pa.Table, paths: tuple[str, ...], key: str, rows: pa.Array, pii: list[str], tracker: UniqueTracker
+) -> list[RowViolation]:
+    """``unique`` on a composite key: rows whose parts are all equal to an earlier row's.
+
+    A row with a null part has no key (``not_null`` rules are what refuse it), as in SQL.
+    """
+    parts = [_row_values(table, path) for path in paths]
+    missing = parts[0].is_null()
+    for part in parts[1:]:
+        missing = pc.or_(missing, part.is_null())
+    keys = pa.StructArray.from_arrays(parts, names=[f"k{i}" for i in range(len(parts))], mask=missing)
+    found = []
+    for i, row, first in tracker.duplicates(key, keys, rows):
+        shown = ", ".join(
+            shown_value(part[i].as_py(), path, pii) for part, path in zip(parts, paths, strict=True)
+        )
+        message = f"({', '.join(paths)}): ({shown}) repeats the key of row {first} (must be unique within the batch)"
+        found.append(RowViolation(row, key, "unique", f"({shown})", message))
+    return found
+
+
+def _row_values(table: pa.Table, path: str) -> pa.Array:
+    """One value per row at a path through records (null where a record on the way is null)."""
+    parts = path.split(".")
+    if parts[0] not in table.schema.names:
+        raise InvalidArgument(f"field path {path!r} is not a column of the contract's schema")
+    values = table.column(parts[0]).combine_chunks()
+    for depth, name in enumerate(parts[1:], start=1):
+        if not pa.types.is_struct(values.type) or values.type.get_field_index(name) < 0:
+            raise InvalidArgument(
+                f"field path {path!r}: {'.'.join(parts[:depth])} has no field {name!r} "
+                "(a composite key takes one value per row, through records only)"
+            )
+        values = pc.struct_field(values, name)
+    return values
+
+
 def sequence(start: int, count: int) -> pa.Array:
     """``start, start + 1, ...`` as int64 without a Python loop."""
     return pa.array(np.arange(start, start + count, dtype=np.int64))
@@ -254,6 +292,8 @@ def _check_rule(
     table: pa.Table, rule: QualityRule, rows: pa.Array, pii: list[str], tracker: UniqueTracker
 ) -> list[RowViolation]:
     path = rule.field
+    if rule.rule == "unique" and len(rule.fields) > 1:
+        return _composite_duplicates(table, rule.fields, path, rows, pii, tracker)
     if rule.rule == "unique":
         values, index = column_values(table, path)
         found = []

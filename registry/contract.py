@@ -55,12 +55,24 @@ def validate_subject(subject: str) -> str:
 
 @dataclass(frozen=True)
 class QualityRule:
-    """A data-quality assertion on one field (dotted path), checked by the gate and by dbt."""
+    """A data-quality assertion on one field (dotted path), checked by the gate and by dbt.
+
+    ``unique`` may name a composite key: several paths, written as a list in the contract YAML and
+    kept comma-joined in ``field`` (one string, as the registry's wire form has it); ``fields``
+    gives them apart.
+    """
 
     field: str
     rule: str  # one of QUALITY_RULES
     values: tuple = ()  # accepted_values
     value: Any = None  # min / max bound, or the regex pattern
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field paths the rule covers: one, or the parts of a composite ``unique`` key."""
+        return (
+            tuple(part.strip() for part in self.field.split(",")) if self.rule == "unique" else (self.field,)
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,11 @@ def _quality_rule(raw: Any, where: str) -> QualityRule:
     name = raw.get("rule")
     if name not in QUALITY_RULES:
         raise InvalidArgument(f"{where}.rule: {name!r} is not one of {', '.join(QUALITY_RULES)}")
+    composite = raw.get("field")
+    if name == "unique" and isinstance(composite, list) and composite:
+        if not all(isinstance(part, str) and part and "," not in part for part in composite):
+            raise InvalidArgument(f"{where}.field: a composite unique key is a list of field paths")
+        raw = {**raw, "field": ",".join(composite)}
     if not isinstance(raw.get("field"), str) or not raw["field"]:
         raise InvalidArgument(f"{where}.field: a field path is required")
     values = tuple(raw.get("values") or ())

@@ -1,6 +1,7 @@
 {#- The skeleton every Silver model shares: a select of the Bronze table's columns (PII masked as the
     contract says, see pii.sql) keeping, per key, the latest delivery only (_ingested_at, then _batch_id),
-    so a re-delivered or corrected event replaces the earlier one. The key is the model's unique_key.
+    so a re-delivered or corrected event replaces the earlier one. The key is the model's unique_key:
+    one column, or a list of columns for a composite primary key (unique_key=['order_id', 'line']).
 
     Incremental runs read only the Bronze rows stamped after Silver's latest ingested_at minus a
     lookback (var silver_lookback_hours, default 24: a gate stamps a batch when it starts and may commit
@@ -8,7 +9,8 @@
     on the key replaces rather than adds. Each model types and renames the columns itself, and must name
     the gate's _ingested_at and _batch_id ingested_at and batch_id: incremental runs read them back. -#}
 {% macro silver_latest_deliveries(table_name) -%}
-  {%- set key = config.require('unique_key') -%}
+  {%- set unique_key = config.require('unique_key') -%}
+  {%- set keys = [unique_key] if unique_key is string else unique_key -%}
 with bronze as (
     select
         {{ bronze_columns_masked(table_name) }}
@@ -25,7 +27,7 @@ with bronze as (
 latest as (
     select *
     from bronze
-    qualify row_number() over (partition by {{ key }} order by _ingested_at desc, _batch_id desc) = 1
+    qualify row_number() over (partition by {{ keys | join(', ') }} order by _ingested_at desc, _batch_id desc) = 1
 )
 
 select latest.*
@@ -35,8 +37,8 @@ from latest
 where not exists (
     select 1
     from {{ this }} as current
-    where current.{{ key }} = latest.{{ key }}
-        and (current.ingested_at > latest._ingested_at
+    where {% for key in keys %}current.{{ key }} = latest.{{ key }}
+        and {% endfor %}(current.ingested_at > latest._ingested_at
             or (current.ingested_at = latest._ingested_at and current.batch_id >= latest._batch_id))
 )
 {% endif %}

@@ -2,7 +2,8 @@
 
 Every contract becomes a table of source ``bronze``: each column with its description (Avro ``doc``,
 Protobuf comments), ``not_null`` for required fields, ``accepted_values`` for enums, ``unique`` on the
-primary key, the contract's quality rules as tests, PII marked in column ``meta``; owner, freshness SLA
+primary key (``meshgate_unique_combination`` on the table for a composite key, and for a composite
+``unique`` rule), the contract's quality rules as tests, PII marked in column ``meta``; owner, freshness SLA
 and masking tier in the table's ``meta``. The output is deterministic (sorted by table, contract order
 for columns), so a stale committed file shows up as a diff.
 
@@ -130,7 +131,24 @@ def _table(contract: Contract, references: dict[str, str] | None) -> dict:
         {"name": name, "description": text, "data_tests": [_test("not_null", contract, name)]}
         for name, text in GATE_COLUMNS
     ]
+    composite = [list(meta.primary_key)] if len(meta.primary_key) > 1 else []
+    composite += [list(r.fields) for r in meta.quality_rules if len(r.fields) > 1]
+    tests = _unique_tests([_combination_test(contract, columns) for columns in composite])
+    if tests:
+        table["data_tests"] = tests
     return table
+
+
+def _combination_test(contract: Contract, columns: list[str]) -> dict:
+    """``unique`` over several columns, at ``warn`` like every ``unique`` on Bronze."""
+    return _test(
+        "meshgate_unique_combination",
+        contract,
+        "_".join(columns),
+        {"columns": columns},
+        severity="warn",
+        label="unique",
+    )
 
 
 def _column(contract: Contract, field: pa.Field) -> dict:
@@ -147,7 +165,7 @@ def _column(contract: Contract, field: pa.Field) -> dict:
         tests.append(_test("accepted_values", contract, field.name, {"values": symbols}, label="enum"))
     masked_at_bronze = field.name in meta.pii_fields and meta.mask_pii_at == "bronze"
     for rule in meta.quality_rules:
-        if rule.field != field.name:
+        if rule.fields != (field.name,):
             continue
         if masked_at_bronze and rule.rule in ("regex", "accepted_values", "min", "max"):
             continue  # Bronze holds the keyed hash: the gate checked the rule on the clear value
@@ -201,14 +219,15 @@ def _check_paths(contract: Contract, schema: pa.Schema) -> None:
     meta = contract.metadata
     where = contract.source_file or contract.subject
     for index, rule in enumerate(meta.quality_rules):
-        if rule.field.split(".")[0] not in schema.names:
-            raise InvalidArgument(
-                f"{where}: quality[{index}].field: {rule.field!r} is not a field of {contract.subject}"
-            )
-        if "." in rule.field:
-            raise InvalidArgument(
-                f"{where}: quality[{index}].field: nested path {rule.field!r} cannot be a dbt column test yet"
-            )
+        for path in rule.fields:
+            if path.split(".")[0] not in schema.names:
+                raise InvalidArgument(
+                    f"{where}: quality[{index}].field: {path!r} is not a field of {contract.subject}"
+                )
+            if "." in path:
+                raise InvalidArgument(
+                    f"{where}: quality[{index}].field: nested path {path!r} cannot be a dbt column test yet"
+                )
     for path in meta.pii_fields:
         if path.split(".")[0] not in schema.names:
             raise InvalidArgument(f"{where}: pii: {path!r} is not a field of {contract.subject}")

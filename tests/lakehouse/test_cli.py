@@ -133,6 +133,21 @@ def test_maintain_reports_each_table(tmp_path, contract_file):
     assert "bronze.checkout__checkout_completed" in result.output and "2557d" in result.output
 
 
+def test_maintain_lists_the_orphan_files_it_removed(tmp_path, contract_file):
+    data = ["--data-dir", tmp_path / "d"]
+    path = jsonl(tmp_path / "1.jsonl", [record(1)])
+    run("ingest", path, "--subject", SUBJECT, "--contract", contract_file, *data)
+    table = open_catalog(tmp_path / "d").load_table(bronze_identifier(SUBJECT))
+    folder = next(p.parent for p in (tmp_path / "d").rglob("*.parquet"))
+    orphan = folder / "00000-0-orphan.parquet"
+    orphan.write_bytes(b"left by a killed gate")
+
+    result = run("lakehouse", "maintain", "--orphan-window", "0d", *data)
+    assert result.exit_code == 0, result.output
+    assert f"removed orphan file of bronze.checkout__checkout_completed: {orphan}" in result.output
+    assert not orphan.exists() and table.scan().to_arrow().num_rows == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -185,3 +200,64 @@ def test_an_unreachable_registry_is_named(tmp_path):
     path = jsonl(tmp_path / "b.jsonl", [record(1)])
     result = run("ingest", path, "--subject", SUBJECT, "--registry", target, "--data-dir", tmp_path / "d")
     assert result.exit_code == 2 and target in result.output
+
+
+def test_a_rejection_prints_one_line_per_reason_kind_on_stderr(tmp_path, contract_file):
+    records = [
+        record(1),
+        record(2, amount=-5),
+        record(3, currency="JPY"),
+        record(4, amount=-1),
+        record(5, amount=-2),
+    ]
+    path = jsonl(tmp_path / "bad.jsonl", records)
+    result = run(
+        "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--data-dir", tmp_path / "d"
+    )
+
+    assert result.exit_code == 1 and "REJECTED" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    offset_of_line_2 = len(json.dumps(record(1))) + 1
+    assert len(lines) == 3, lines  # min on amount, and the enum symbol + accepted value on currency
+    assert lines[0].startswith(f"3 x min at amount, first at {path}:2:{offset_of_line_2}: ")
+    assert any(line.startswith("1 x accepted_values at currency, first at ") for line in lines)
+    assert any(line.startswith(f"1 x enum at currency, first at {path}:3:") for line in lines)
+    assert "Traceback" not in result.output
+
+
+def test_output_json_lists_every_violation(tmp_path, contract_file):
+    path = jsonl(tmp_path / "bad.jsonl", [record(i, amount=-1) for i in range(250)])
+    result = run(
+        "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--output", "json",
+        "--data-dir", tmp_path / "d",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["status"] == "rejected" and report["rows_rejected"] == 250
+    assert [v["row"] for v in report["violations"]] == list(range(1, 251))  # all, not the first 100
+    assert report["reasons"] == [
+        {"rule": "min", "field": "amount", "count": 250, "first": report["violations"][0]}
+    ]
+    assert report["violations"][0]["file"] == path and report["violations"][0]["byte_offset"] == 0
+    assert result.stderr.strip().startswith(f"250 x min at amount, first at {path}:1:0: ")
+
+
+def test_pii_values_are_never_echoed_by_a_rejection(tmp_path, contract_file):
+    secrets = ["jane.doe-secret", "ssn 078-05-1120"]  # the contract's PII field email, broken two ways
+    records = [record(1, email=secrets[0]), record(2, email=secrets[1], amount=-3), record(3, email=12345)]
+    path = jsonl(tmp_path / "pii.jsonl", records)
+    for output in ("text", "json"):
+        result = run(
+            "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--output", output,
+            "--data-dir", tmp_path / output,
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "email" in result.stderr and "<redacted PII>" in result.output
+        assert not [s for s in (*secrets, "12345") if s in result.output], result.output
+        assert "Traceback" not in result.output
+    quarantined = run(
+        "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--on-invalid", "quarantine",
+        "--data-dir", tmp_path / "q",
+    )  # fmt: skip
+    assert quarantined.exit_code == 0 and not [s for s in secrets if s in quarantined.output]

@@ -1,4 +1,4 @@
-"""Faults: gates killed with SIGKILL mid-batch, and gates racing on one table.
+"""Faults: gates killed with SIGKILL mid-batch or at a named checkpoint, and gates racing on one table.
 
 Gate processes are real OS processes forked from a forkserver that has the gate's modules loaded
 (so twenty runs cost milliseconds of start-up each, not seconds of imports); SIGKILL is real.
@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import random
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
-from lakehouse.gate import ingest
-from lakehouse.naming import bronze_identifier
+from lakehouse.gate import PAUSE_AT_ENV, ingest
+from lakehouse.naming import bronze_identifier, quarantine_identifier
+from lakehouse.retention import maintain
 from registry.contract import load_contract
 
 SUBJECT = "checkout.CheckoutCompleted"
@@ -159,3 +166,141 @@ def test_two_gates_racing_on_one_table_both_land_and_nothing_twice(
     assert set(rows) == {f"b{n}" for n in range(13)}
     assert all(count == ROWS_PER_BATCH for count in rows.values())
     assert all(count == 1 for count in snapshots.values())
+
+
+# Runs in a child process started with MESHGATE_GATE_PAUSE_AT: it pauses at that checkpoint of the gate.
+PAUSING_GATE = """
+import sys
+from lakehouse.catalog import open_catalog
+from lakehouse.gate import ingest
+from registry.contract import load_contract
+
+data_dir, contract_path, path, batch_id = sys.argv[1:]
+ingest([path], load_contract(contract_path), open_catalog(data_dir), schema_id=1, schema_version=1,
+       batch_id=batch_id, on_invalid="quarantine", chunk_rows=CHUNK_ROWS)
+"""
+BAD_EVERY = 7  # every 7th row of a mixed batch breaks the contract (currency JPY): it is quarantined
+
+
+def write_mixed_batch(folder, number: int) -> str:
+    path = write_batch(folder, number)
+    lines = open(path).read().splitlines()
+    for i in range(0, len(lines), BAD_EVERY):
+        lines[i] = lines[i].replace('"currency": "EUR"', '"currency": "JPY"')
+    open(path, "w").write("\n".join(lines) + "\n")
+    return path
+
+
+def kill_gate_at(checkpoint: str, data_dir, contract_path, path: str, batch_id: str) -> None:
+    """A real gate process, SIGKILLed once it reports being at ``checkpoint``."""
+    env = {**os.environ, PAUSE_AT_ENV: checkpoint}
+    code = PAUSING_GATE.replace("CHUNK_ROWS", str(CHUNK_ROWS))
+    args = [sys.executable, "-c", code, str(data_dir), str(contract_path), path, batch_id]
+    gate = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in gate.stderr:
+            if f"paused at {checkpoint}" in line:
+                break
+        else:
+            raise AssertionError(f"the gate exited ({gate.wait()}) before reaching {checkpoint}")
+        gate.send_signal(signal.SIGKILL)
+    finally:
+        gate.wait(30)
+        gate.stderr.close()
+    assert gate.returncode == -signal.SIGKILL
+
+
+def rows_by_batch(catalog, identifier) -> Counter:
+    table = catalog.load_table(identifier)
+    return Counter(table.scan(selected_fields=("_batch_id",)).to_arrow().column("_batch_id").to_pylist())
+
+
+def test_a_gate_killed_between_the_quarantine_and_the_bronze_commit_is_completed_by_its_retry(
+    examples_dir, tmp_path
+):
+    contract_path = examples_dir / "contracts/checkout/checkout_completed.yaml"
+    contract = load_contract(contract_path)
+    data_dir = tmp_path / "data"
+    catalog = open_catalog(data_dir)
+    bad_rows = len(range(0, ROWS_PER_BATCH, BAD_EVERY))
+    good_rows = ROWS_PER_BATCH - bad_rows
+    for run in range(10):
+        path, batch_id = write_mixed_batch(tmp_path, run), f"mixed-{run}"
+        kill_gate_at("between-commits", data_dir, contract_path, path, batch_id)
+        assert rows_by_batch(catalog, quarantine_identifier(SUBJECT))[batch_id] == bad_rows
+        assert rows_by_batch(catalog, bronze_identifier(SUBJECT))[batch_id] == 0
+
+        retry = ingest([path], contract, catalog, schema_id=1, schema_version=1, batch_id=batch_id,
+                       on_invalid="quarantine", chunk_rows=CHUNK_ROWS)  # fmt: skip
+        assert (retry.status, retry.rows_accepted, retry.rows_rejected) == (
+            "quarantined",
+            good_rows,
+            bad_rows,
+        )
+        again = ingest([path], contract, catalog, schema_id=1, schema_version=1, batch_id=batch_id,
+                       on_invalid="quarantine", chunk_rows=CHUNK_ROWS)  # fmt: skip
+        assert again.status == "duplicate"
+
+        quarantined = rows_by_batch(catalog, quarantine_identifier(SUBJECT))
+        landed = rows_by_batch(catalog, bronze_identifier(SUBJECT))
+        assert quarantined == Counter({f"mixed-{r}": bad_rows for r in range(run + 1)})
+        assert landed == Counter({f"mixed-{r}": good_rows for r in range(run + 1)})
+    for identifier in (quarantine_identifier(SUBJECT), bronze_identifier(SUBJECT)):
+        snapshots = Counter(
+            s.summary.get(bronze.SUMMARY_BATCH_ID) for s in catalog.load_table(identifier).snapshots()
+        )
+        assert snapshots == Counter({f"mixed-{r}": 1 for r in range(10)})
+    # The retries deleted the quarantine files they wrote again; the killed gates' uncommitted Bronze
+    # files are orphans for ``maintain`` (next test).
+    quarantine_folder = catalog.load_table(quarantine_identifier(SUBJECT)).location().removeprefix("file://")
+    assert not {p for p in unreferenced_data_files(catalog) if p.startswith(quarantine_folder + "/")}
+
+
+def data_files_on_disk(catalog) -> set[str]:
+    files = set()
+    for namespace in ("bronze", "quarantine"):
+        for identifier in catalog.list_tables(namespace):
+            location = catalog.load_table(identifier).location().removeprefix("file://")
+            files |= {str(p) for p in Path(location, "data").rglob("*") if p.is_file()}
+    return files
+
+
+def referenced_data_files(catalog) -> set[str]:
+    files = set()
+    for namespace in ("bronze", "quarantine"):
+        for identifier in catalog.list_tables(namespace):
+            table = catalog.load_table(identifier)
+            paths = table.inspect.all_files().column("file_path").to_pylist() if table.snapshots() else []
+            files |= {p.removeprefix("file://") for p in paths}
+    return files
+
+
+def unreferenced_data_files(catalog) -> set[str]:
+    return data_files_on_disk(catalog) - referenced_data_files(catalog)
+
+
+def test_maintain_removes_the_files_of_killed_gates_and_nothing_referenced(examples_dir, tmp_path):
+    contract_path = examples_dir / "contracts/checkout/checkout_completed.yaml"
+    contract = load_contract(contract_path)
+    data_dir = tmp_path / "data"
+    catalog = open_catalog(data_dir)
+    for n in range(3):
+        landed = ingest([write_mixed_batch(tmp_path, 100 + n)], contract, catalog, schema_id=1, schema_version=1,
+                        batch_id=f"landed-{n}", on_invalid="quarantine", chunk_rows=CHUNK_ROWS)  # fmt: skip
+        assert landed.status == "quarantined"
+    for run in range(10):
+        kill_gate_at("written", data_dir, contract_path, write_mixed_batch(tmp_path, run), f"killed-{run}")
+    orphans, referenced = unreferenced_data_files(catalog), referenced_data_files(catalog)
+    assert len(orphans) >= 20  # each killed gate left Bronze and quarantine files behind
+    before = {
+        t: rows_by_batch(catalog, t) for t in (bronze_identifier(SUBJECT), quarantine_identifier(SUBJECT))
+    }
+
+    kept = maintain(catalog, orphan_window=timedelta(days=1))  # the killed gates' files are too young
+    assert not any(r.orphans_removed for r in kept) and unreferenced_data_files(catalog) == orphans
+    reports = maintain(catalog, orphan_window=timedelta(0))
+
+    assert sorted(p for r in reports for p in r.orphans_removed) == sorted(orphans)
+    assert not unreferenced_data_files(catalog)
+    assert all(Path(p).is_file() for p in referenced)
+    assert {t: rows_by_batch(catalog, t) for t in before} == before  # every table reads, whole

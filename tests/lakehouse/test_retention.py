@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -90,7 +91,9 @@ def test_expired_snapshots_keep_their_batch_ids_in_the_log_so_a_retry_stays_a_no
     assert again.duplicate and batches(table) == {"first", "second"}
 
 
-@pytest.mark.parametrize(("text", "days"), [("90d", 90), ("2w", 14), ("1y", 366), ("7y", 7 * 365 + 2)])
+@pytest.mark.parametrize(
+    ("text", "days"), [("90d", 90), ("2w", 14), ("1y", 366), ("7y", 7 * 365 + 2), ("6h", 0.25), ("0d", 0)]
+)
 def test_parse_duration(text, days):
     assert parse_duration(text) == timedelta(days=days)
 
@@ -122,3 +125,20 @@ def test_retention_is_configured_per_tier(sqlite_catalog):
     }
     assert batches(bronze_table) == {"kept"}
     assert quarantine_table.refresh().scan().to_arrow().num_rows == 0
+
+
+def test_maintain_removes_only_unreferenced_files_older_than_the_window(sqlite_catalog):
+    table = bronze.ensure_table(sqlite_catalog, bronze_identifier(SUBJECT), SCHEMA)
+    land(table, "kept", NOW)
+    orphan_writer = bronze.BatchWriter(table)  # written, never committed: what a killed gate leaves
+    data = pa.table({"event_id": ["lost"]}, schema=SCHEMA)
+    orphan_writer.write(bronze.with_gate_columns(data, "lost", NOW, 1, 1))
+    (orphan,) = [f.file_path.removeprefix("file://") for f in orphan_writer.finish()]
+
+    young = maintain(sqlite_catalog, now=lambda: NOW)  # default window: one day
+    assert not any(r.orphans_removed for r in young) and Path(orphan).is_file()
+    reports = maintain(sqlite_catalog, orphan_window=timedelta(0), now=lambda: NOW)
+
+    assert {r.table: r.orphans_removed for r in reports}["bronze.checkout__checkout_completed"] == [orphan]
+    assert not Path(orphan).exists()
+    assert batches(table) == {"kept"}
