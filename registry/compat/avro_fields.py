@@ -15,13 +15,13 @@ from registry.compat.fields import Field, Type
 from registry.errors import InvalidSchema
 
 _LOGICAL = {
-    "date": Type("date"),
-    "time-millis": Type("time", unit="millis"),
-    "time-micros": Type("time", unit="micros"),
-    "timestamp-millis": Type("timestamp", unit="millis", tz="UTC"),
-    "timestamp-micros": Type("timestamp", unit="micros", tz="UTC"),
-    "local-timestamp-millis": Type("timestamp", unit="millis"),
-    "local-timestamp-micros": Type("timestamp", unit="micros"),
+    "date": Type("date", base="int"),
+    "time-millis": Type("time", unit="millis", base="int"),
+    "time-micros": Type("time", unit="micros", base="long"),
+    "timestamp-millis": Type("timestamp", unit="millis", tz="UTC", base="long"),
+    "timestamp-micros": Type("timestamp", unit="micros", tz="UTC", base="long"),
+    "local-timestamp-millis": Type("timestamp", unit="millis", base="long"),
+    "local-timestamp-micros": Type("timestamp", unit="micros", base="long"),
     "uuid": Type("uuid"),
 }
 

@@ -81,6 +81,7 @@ def _field(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, 
         default=field.default_value if field.has_default_value else None,
         doc=comments.get(field.full_name),
         number=field.number,
+        json_name=field.json_name,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import tracemalloc
@@ -294,18 +295,23 @@ def test_dates_are_read_from_iso_strings_and_a_bad_date_is_a_type_violation(tmp_
 
 
 @pytest.mark.parametrize(
-    ("avro_type", "kind"),
+    ("avro_type", "sent", "typed"),
     [
-        ({"type": "map", "values": "long"}, "a map"),
-        ({"type": "int", "logicalType": "time-millis"}, "a time of day"),
+        ({"type": "map", "values": "long"}, '{"a": 1, "b": 2}', [("a", 1), ("b", 2)]),
+        ({"type": "int", "logicalType": "time-millis"}, "3723004", datetime.time(1, 2, 3, 4000)),
+        ({"type": "int", "logicalType": "time-millis"}, '"01:02:03.004"', datetime.time(1, 2, 3, 4000)),
     ],
 )
-def test_json_lines_cannot_fill_maps_or_times_and_say_so(tmp_path, avro_type, kind):
+def test_json_lines_fill_maps_and_times_of_day(tmp_path, avro_type, sent, typed):
+    """Formerly refused ("which JSON Lines input cannot fill"): a JSON object is a map, and a time of
+    day comes as milliseconds after midnight or as an ISO 8601 string (issue 13)."""
     contract = avro_row_contract({"name": "x", "type": avro_type})
-    path = write_lines(tmp_path / "x.jsonl", '{"x": 1}')
+    path = write_lines(tmp_path / "x.jsonl", f'{{"x": {sent}}}')
 
-    with pytest.raises(InvalidBatch, match=f"x is {kind}, which JSON Lines input cannot fill"):
-        list(read_batch(path, contract))
+    (chunk,) = read_batch(path, contract)
+
+    assert chunk.violations == []
+    assert chunk.table.column("x").to_pylist() == [typed]
 
 
 def test_a_line_longer_than_pyarrows_block_but_under_the_cap_is_typed(generate, checkout_contract, tmp_path):
