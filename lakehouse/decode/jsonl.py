@@ -79,6 +79,8 @@ def _fast_plan(batch: BatchContext) -> _FastPlan | None:
             where = (*steps, field.name)
             if field.json_name not in (None, field.name):
                 return False  # either name may be sent: pyarrow would read one only
+            if field.json_name is not None and _holds_bytes(field.type):
+                return False  # proto3 JSON bytes are base64, which pyarrow does not decode
             if field.has_default and field.default is not None:
                 if steps:
                     return False
@@ -108,6 +110,12 @@ def _fast_plan(batch: BatchContext) -> _FastPlan | None:
         return None
     read_schema = pa.schema([pa.field(f.name, _json_type(f.type), f.nullable) for f in batch.schema])
     return _FastPlan(read_schema, tuple(finite), tuple(text), tuple(uuids), tuple(defaulted))
+
+
+def _holds_bytes(neutral) -> bool:
+    if neutral.kind == "list":
+        return _holds_bytes(neutral.element.type)
+    return neutral.kind == "bytes"
 
 
 def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.Table | None:

@@ -12,11 +12,14 @@ Arrow column from (docs/lakehouse-types.md, "JSON values"), or names why it cann
 - a map takes a JSON object, a ``json`` value anything (stored as canonical JSON text);
 - an absent record field takes the contract's default; without one it stays null, and the
   validator reports a required one; a field with a ``json_name`` (Protobuf) is read under either
-  name, its 64-bit integers also from digit strings, and a null as the default.
+  name, its 64-bit integers also from digit strings, enums also by number, bytes as base64, and a
+  null as the default.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable
@@ -181,10 +184,21 @@ def _bytes(value, neutral, path, problems, proto_json):
         return value
     if not isinstance(value, str):
         raise _expected(path, "a string", value)
+    if proto_json:
+        return _base64(value, path)
     data = checked_text(value, path).encode("utf-8")
     if neutral.kind == "fixed" and len(data) != neutral.size:
         raise Mismatch(path, f"{path}: expected a string of {neutral.size} bytes, got {len(data)}", value)
     return data
+
+
+def _base64(value: str, path: str) -> bytes:
+    """proto3 JSON bytes: standard or URL-safe base64, padding optional."""
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise Mismatch(path, f"{path}: expected base64 (proto3 JSON bytes)", value) from None
 
 
 def _uuid(value, neutral, path, problems, proto_json):
@@ -271,6 +285,9 @@ def _time(value, neutral, path, problems, proto_json):
 
 
 def _enum(value, neutral, path, problems, proto_json):
+    if proto_json and isinstance(value, int) and not isinstance(value, bool):
+        names = dict(zip(neutral.numbers, neutral.symbols, strict=True))
+        return names.get(value, str(value))  # proto3 JSON: by number; an unknown one fails the enum check
     if not isinstance(value, str):
         raise _expected(path, "a symbol of the enum", value)
     return value  # the validator checks the symbol

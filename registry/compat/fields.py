@@ -13,7 +13,8 @@ Kinds (attributes that apply):
   time); units are ``millis``, ``micros``, ``nanos``; ``base`` (``date``, ``time``, ``timestamp``):
   ``"int"`` or ``"long"`` when the type is a number underneath (an Avro logical type), so a JSON
   number counted in ``unit`` (``date``: days) fills it as well as an ISO 8601 string;
-- ``enum`` (``name``, ``symbols``), ``record`` (``name``, ``fields``);
+- ``enum`` (``name``, ``symbols``; ``numbers``: each symbol's number where the format has them,
+  Protobuf), ``record`` (``name``, ``fields``);
 - ``list`` (``element``: a ``Field`` named ``element``), ``map`` (``key``, ``value``: ``Field``s);
 - ``json``: a value with no typed mapping (a free-form JSON Schema object, a heterogeneous union),
   kept as its canonical JSON text: a string column;
@@ -47,6 +48,7 @@ class Type:
     tz: str | None = None  # timestamp
     base: str | None = dataclasses.field(default=None, compare=False)  # date, time, timestamp: "int"/"long"
     symbols: tuple[str, ...] = ()  # enum
+    numbers: tuple[int, ...] = dataclasses.field(default=(), compare=False)  # enum: Protobuf's, by symbol
     fields: tuple[Field, ...] = ()  # record
     element: Field | None = None  # list
     key: Field | None = None  # map

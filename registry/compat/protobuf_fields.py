@@ -87,8 +87,13 @@ def _field(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, 
 
 def _type(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, ...]) -> Type:
     if field.type == FieldDescriptor.TYPE_ENUM:
-        values = tuple(v.name for v in field.enum_type.values)
-        return Type("enum", name=field.enum_type.full_name, symbols=values)
+        values = field.enum_type.values
+        return Type(
+            "enum",
+            name=field.enum_type.full_name,
+            symbols=tuple(v.name for v in values),
+            numbers=tuple(v.number for v in values),
+        )
     if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
         name = field.message_type.full_name
         if name == TIMESTAMP:

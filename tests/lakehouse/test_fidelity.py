@@ -130,7 +130,15 @@ DEFAULTS = [
     ({"name": "v", "type": "double", "default": 2.25}, 2.25),
     ({"name": "v", "type": "boolean", "default": True}, True),
     ({"name": "v", "type": "string", "default": "EUR"}, "EUR"),
-    ({"name": "v", "type": "bytes", "default": "abc"}, b"abc"),
+    ({"name": "v", "type": "bytes", "default": "ab\u00ff"}, b"ab\xff"),  # Avro JSON: a code point per byte
+    (
+        {"name": "v", "type": {"type": "fixed", "name": "Two", "size": 2}, "default": "\u0000\u00ff"},
+        b"\x00\xff",
+    ),
+    (
+        {"name": "v", "type": logical("bytes", "decimal", precision=6, scale=2), "default": "\u0001\u0000"},
+        Decimal("2.56"),
+    ),
     ({"name": "v", "type": COLOUR, "default": "GREEN"}, "GREEN"),
     ({"name": "v", "type": RECORD, "default": {"sku": "none", "qty": 0}}, {"sku": "none", "qty": 0}),
     ({"name": "v", "type": {"type": "array", "items": "int"}, "default": [1, 2]}, [1, 2]),
@@ -236,6 +244,30 @@ def test_protobuf_json_mapping_names_and_64_bit_integers(sqlite_catalog, tmp_pat
         {k: row[k] for k in ("user_id", "big", "many")},
         {"user_id": "u", "big": 9007199254740993, "many": [1]},
     )
+
+
+def test_protobuf_json_mapping_enums_by_name_or_number_and_bytes_as_base64(sqlite_catalog, tmp_path):
+    contract = proto("""
+enum Plan { PLAN_UNSPECIFIED = 0; FREE = 1; PRO = 5; }
+message Row { Plan plan = 1; bytes blob = 2; repeated bytes blobs = 3; }
+""")
+    lines = ['{"plan": "PRO", "blob": "AP8=", "blobs": ["_w"]}', '{"plan": 5, "blob": "AP8", "blobs": []}']
+
+    result = land(contract, lines, sqlite_catalog, tmp_path)
+
+    assert result.status == "accepted", result.message
+    rows = [{k: r[k] for k in ("plan", "blob", "blobs")} for r in bronze_rows(sqlite_catalog)]
+    assert same(rows, [{"plan": "PRO", "blob": b"\x00\xff", "blobs": [b"\xff"]},
+                       {"plan": "PRO", "blob": b"\x00\xff", "blobs": []}])  # fmt: skip
+
+
+def test_a_protobuf_enum_number_it_does_not_know_is_refused(sqlite_catalog, tmp_path):
+    contract = proto("enum Plan { PLAN_UNSPECIFIED = 0; FREE = 1; }\nmessage Row { Plan plan = 1; }\n")
+
+    result = land(contract, ['{"plan": 7}'], sqlite_catalog, tmp_path)
+
+    assert result.status == "rejected"
+    assert [(v.row, v.field, v.rule) for v in result.violations] == [(1, "plan", "enum")]
 
 
 def test_a_protobuf_field_given_under_both_names_is_refused(sqlite_catalog, tmp_path):
