@@ -9,6 +9,7 @@ again, so both passes accept exactly the same values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,15 +56,20 @@ class _FastPlan:
     """How pyarrow reads a block, and the checks its result must pass to be taken as it is.
 
     pyarrow accepts a few things the contract refuses (``NaN`` in a float field, invalid UTF-8 in a
-    string, any string in a uuid field) and cannot tell an absent field from a null; a block where
+    string, any string in a uuid field, a decimal string with more digits than the precision) and
+    cannot tell an absent field from a null; a block where
     one of these shows goes to the precise pass instead, which decides row by row.
     """
 
     read_schema: pa.Schema
+    numbers: tuple[pa.Schema, pa.Schema] | None  # read and cast-through schemas, epoch numbers
     finite: tuple[tuple[str, ...], ...]  # float leaves: no NaN or infinity
-    text: tuple[tuple[str, ...], ...]  # string leaves: valid UTF-8
+    checked: tuple[tuple[str, ...], ...]  # string and decimal leaves: valid UTF-8, within precision
     uuids: tuple[tuple[str, ...], ...]  # uuid leaves: the UUID pattern
     defaulted: tuple[str, ...]  # top-level columns with a non-null default: no null
+    numbers_first: list[bool] = dataclasses.field(
+        default_factory=lambda: [False]
+    )  # the variant that read last
 
 
 _NO_FAST_PATH = frozenset({"map", "time", "json", "union", "null"})
@@ -72,7 +78,7 @@ _NO_FAST_PATH = frozenset({"map", "time", "json", "union", "null"})
 
 def _fast_plan(batch: BatchContext) -> _FastPlan | None:
     """The fast path for this contract, or None when only the precise pass can read it."""
-    finite, text, uuids, defaulted = [], [], [], []
+    finite, checked, uuids, defaulted = [], [], [], []
 
     def walk(fields, steps: tuple[str, ...]) -> bool:
         for field in fields:
@@ -95,11 +101,11 @@ def _fast_plan(batch: BatchContext) -> _FastPlan | None:
             return False
         if kind in ("float", "double"):
             finite.append(where)
-        elif kind in ("string", "enum"):
-            text.append(where)
+        elif kind in ("string", "enum", "decimal"):
+            checked.append(where)
         elif kind == "uuid":
             uuids.append(where)
-            text.append(where)
+            checked.append(where)
         elif kind == "record":
             return walk(neutral.fields, where)
         elif kind == "list":
@@ -109,7 +115,43 @@ def _fast_plan(batch: BatchContext) -> _FastPlan | None:
     if not walk(batch.fields, ()):
         return None
     read_schema = pa.schema([pa.field(f.name, _json_type(f.type), f.nullable) for f in batch.schema])
-    return _FastPlan(read_schema, tuple(finite), tuple(text), tuple(uuids), tuple(defaulted))
+    return _FastPlan(
+        read_schema, _numbers_schemas(batch), tuple(finite), tuple(checked), tuple(uuids), tuple(defaulted)
+    )
+
+
+_NUMBER_UNITS = {"millis": "ms", "micros": "us"}
+
+
+def _numbers_schemas(batch: BatchContext) -> tuple[pa.Schema, pa.Schema] | None:
+    """The variant for producers that send epoch numbers: temporal fields whose contract type is a
+    number underneath (``Type.base``) are read as integers, cast to their unit, then to microseconds;
+    None when the contract has no such field."""
+    found = []
+
+    def types(neutral, arrow_type: pa.DataType) -> tuple[pa.DataType, pa.DataType]:
+        if neutral.base and neutral.kind == "timestamp" and neutral.unit in _NUMBER_UNITS:
+            found.append(neutral)
+            return pa.int64(), pa.timestamp(_NUMBER_UNITS[neutral.unit], tz=arrow_type.tz)
+        if neutral.base and neutral.kind == "date":
+            found.append(neutral)
+            return pa.int32(), pa.date32()
+        if neutral.kind == "record":
+            pairs = [fields(f, c) for f, c in zip(neutral.fields, arrow_type, strict=True)]
+            return pa.struct([p[0] for p in pairs]), pa.struct([p[1] for p in pairs])
+        if neutral.kind == "list":
+            read, via = fields(neutral.element, arrow_type.value_field)
+            return pa.list_(read), pa.list_(via)
+        return _json_type(arrow_type), arrow_type
+
+    def fields(neutral_field, arrow_field: pa.Field) -> tuple[pa.Field, pa.Field]:
+        read, via = types(neutral_field.type, arrow_field.type)
+        return arrow_field.with_type(read), arrow_field.with_type(via)
+
+    pairs = [fields(f, c) for f, c in zip(batch.fields, batch.schema, strict=True)]
+    if not found:
+        return None
+    return pa.schema([p[0] for p in pairs]), pa.schema([p[1] for p in pairs])
 
 
 def _holds_bytes(neutral) -> bool:
@@ -122,11 +164,17 @@ def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.
     """The fast path: the whole block typed by pyarrow, or None when the precise pass must decide."""
     if plan is None:
         return None
-    try:
-        table = _read_json(block, plan.read_schema, schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return table if _passes(table, plan) else None
+    variants = [(plan.read_schema, None), *([plan.numbers] if plan.numbers else [])]
+    if plan.numbers_first[0]:
+        variants.reverse()
+    for read_schema, via in variants:
+        try:
+            table = _read_json(block, read_schema, schema, via)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        plan.numbers_first[0] = via is not None  # a file's next block most likely reads the same way
+        return table if _passes(table, plan) else None
+    return None
 
 
 def _passes(table: pa.Table, plan: _FastPlan) -> bool:
@@ -141,9 +189,9 @@ def _passes(table: pa.Table, plan: _FastPlan) -> bool:
             if pc.all(pc.match_substring_regex(leaf, _UUID_REGEX)).as_py() is False:
                 return False
     try:
-        for steps in plan.text:
+        for steps in plan.checked:
             for leaf in _leaves(table, steps):
-                leaf.validate(full=True)  # UTF-8 of every value
+                leaf.validate(full=True)  # UTF-8 of every string, every decimal within its precision
     except pa.ArrowInvalid:
         return False
     return True
@@ -245,8 +293,13 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
     return _jsonl_precise(block, first_row, first_offset, path, batch)
 
 
-def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Table:
-    """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer."""
+def _read_json(
+    data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None
+) -> pa.Table:
+    """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer.
+
+    ``via``: a schema to cast through first (epoch numbers to timestamps of their own unit).
+    """
     parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore")
     try:
         table = pa_json.read_json(pa.BufferReader(data), parse_options=parse)
@@ -255,6 +308,8 @@ def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Tab
             raise
         whole = pa_json.ReadOptions(block_size=len(data) + 1)
         table = pa_json.read_json(pa.BufferReader(data), read_options=whole, parse_options=parse)
+    if via is not None:
+        table = table.cast(via)
     if json_schema.equals(schema, check_metadata=False):
         return pa.Table.from_arrays(table.columns, schema=schema)
     return table.cast(schema)

@@ -23,7 +23,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -33,7 +33,7 @@ import pyarrow.json as pa_json
 from registry.compat.fields import Field, Type
 
 _INT_BOUNDS = {"int": 2**31, "long": 2**63}
-_UNITS = {"millis": 1000, "micros": 1, "nanos": None}  # microseconds per unit (nanos: divide)
+_UNITS = {"millis": 1000, "micros": 1}  # microseconds per unit of a number-based type
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DIGITS = re.compile(r"-?\d+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -251,24 +251,19 @@ def _timestamp(value, neutral, path, problems, proto_json):
     number = _unit_number(value, neutral, path)
     if number is None:
         return parse_text(value, neutral, path)
-    micros = number * _UNITS[neutral.unit] if neutral.unit != "nanos" else number // 1000
-    try:
-        moment = _EPOCH + timedelta(microseconds=micros)
-    except OverflowError:
-        raise Mismatch(
-            path, f"{path}: {number} {neutral.unit} is outside the years 1 to 9999", value
-        ) from None
-    return moment if neutral.tz else moment.replace(tzinfo=None)
+    micros = number * _UNITS[neutral.unit]
+    if not -(2**63) <= micros < 2**63:
+        raise Mismatch(path, f"{path}: {number} {neutral.unit} is out of range for a timestamp", value)
+    return micros  # pyarrow takes microseconds as they are, beyond Python's years 1 to 9999 too
 
 
 def _date(value, neutral, path, problems, proto_json):
     number = _unit_number(value, neutral, path)
     if number is None:
         return parse_text(value, neutral, path)
-    try:
-        return date(1970, 1, 1) + timedelta(days=number)
-    except OverflowError:
-        raise Mismatch(path, f"{path}: {number} days is outside the years 1 to 9999", value) from None
+    if not -(2**31) <= number < 2**31:
+        raise Mismatch(path, f"{path}: {number} days is out of range for a date", value)
+    return number  # days since 1970-01-01, as pyarrow takes them
 
 
 def _time(value, neutral, path, problems, proto_json):

@@ -383,3 +383,36 @@ def test_blocks_split_anywhere_keep_every_row_its_number_and_offset(tmp_path_fac
     assert typed == expected
     (violation,) = [v for c in chunks for v in c.violations]
     assert (violation.row, violation.byte_offset) == (len(lines), text.rindex('{"id": "not a number"'))
+
+
+def test_epoch_numbers_take_the_fast_path_and_type_like_iso_strings_and_the_precise_pass(tmp_path):
+    contract = avro_row_contract(
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    )
+    millis = [0, 1767261600123, -86400001]
+    days = [0, 20455, -1]
+    as_numbers = [json.dumps({"at": m, "day": d}) for m, d in zip(millis, days, strict=True)]
+    as_strings = [
+        json.dumps(
+            {
+                "at": (EPOCH + datetime.timedelta(milliseconds=m)).isoformat(),
+                "day": str(EPOCH.date() + datetime.timedelta(days=d)),
+            }
+        )
+        for m, d in zip(millis, days, strict=True)
+    ]
+    mixed = [as_numbers[0], as_strings[1], as_numbers[2]]  # neither variant reads it: the precise pass
+
+    tables = [
+        next(read_batch(write_lines(tmp_path / f"{name}.jsonl", *lines), contract)).table
+        for name, lines in (("numbers", as_numbers), ("strings", as_strings), ("mixed", mixed))
+    ]
+
+    assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
+    assert tables[0].column("at")[1].as_py() == datetime.datetime(
+        2026, 1, 1, 10, 0, 0, 123000, tzinfo=datetime.UTC
+    )
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
