@@ -23,7 +23,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -36,8 +36,6 @@ _INT_BOUNDS = {"int": 2**31, "long": 2**63}
 _UNITS = {"millis": 1000, "micros": 1}  # microseconds per unit of a number-based type
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DIGITS = re.compile(r"-?\d+")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FLOAT_KINDS = {"float", "double"}
 
 
 class Mismatch(Exception):  # noqa: N818 - a value that does not fit, not a failure of the program
