@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from lakehouse.schema_mapping import contract_schema
 from lakehouse.validate import Chunk, RowViolation, UniqueTracker, validate
+from registry.compat.fields import Field
 from registry.contract import Contract
 
 SchemaLookup = Callable[[int], Contract]
@@ -34,9 +36,11 @@ class BatchContext:
     unique: UniqueTracker
     references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
     pii: list[str] = field(init=False)
+    fields: tuple[Field, ...] = field(init=False)  # the neutral field tree (registry.compat.fields)
 
     def __post_init__(self) -> None:
         self.pii = list(self.contract.metadata.pii_fields)
+        self.fields = contract_schema(self.contract, self.references).fields()
 
     def finish(self, table: pa.Table, rows: pa.Array, problems: list[RowViolation], raw: dict, path: str,
                offsets: Callable[[set[int]], dict[int, int]]) -> Chunk:  # fmt: skip

@@ -9,17 +9,27 @@ again, so both passes accept exactly the same values.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from lakehouse.decode.context import BatchContext
+from lakehouse.decode.values import (
+    UUID_PATTERN,
+    Mismatch,
+    NonJsonNumber,
+    json_kind,
+    parse_json_line,
+    record_value,
+)
 from lakehouse.errors import InvalidBatch
 from lakehouse.validate import REDACTED, Chunk, RowViolation, is_pii, redact, sequence, shown_value
 
@@ -29,24 +39,174 @@ def jsonl_chunks(stream: BinaryIO, path: str, batch: BatchContext) -> Iterator[C
 
     pyarrow's parser and the validation kernels release the GIL, so the two overlap.
     """
-    json_schema = _json_read_schema(batch.schema, path)
+    plan = _fast_plan(batch)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl-parse") as parser:
         in_flight = None
         for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
-            parsed = parser.submit(_parse_block, block, json_schema, batch.schema)
+            parsed = parser.submit(_parse_block, block, plan, batch.schema)
             if in_flight:
-                yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch, json_schema)
+                yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch)
             in_flight = ((block, lines, first_row, first_offset), parsed)
         if in_flight:
-            yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch, json_schema)
+            yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch)
 
 
-def _parse_block(block: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Table | None:
-    """The fast path: the whole block typed by pyarrow, or None when pyarrow refuses it."""
-    try:
-        return _read_json(block, json_schema, schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+@dataclass(frozen=True)
+class _FastPlan:
+    """How pyarrow reads a block, and the checks its result must pass to be taken as it is.
+
+    pyarrow accepts a few things the contract refuses (``NaN`` in a float field, invalid UTF-8 in a
+    string, any string in a uuid field, a decimal string with more digits than the precision) and
+    cannot tell an absent field from a null; a block where
+    one of these shows goes to the precise pass instead, which decides row by row.
+    """
+
+    read_schema: pa.Schema
+    numbers: tuple[pa.Schema, pa.Schema] | None  # read and cast-through schemas, epoch numbers
+    finite: tuple[tuple[str, ...], ...]  # float leaves: no NaN or infinity
+    checked: tuple[tuple[str, ...], ...]  # string and decimal leaves: valid UTF-8, within precision
+    uuids: tuple[tuple[str, ...], ...]  # uuid leaves: the UUID pattern
+    defaulted: tuple[str, ...]  # top-level columns with a non-null default: no null
+    numbers_first: list[bool] = dataclasses.field(
+        default_factory=lambda: [False]
+    )  # the variant that read last
+
+
+_NO_FAST_PATH = frozenset({"map", "time", "json", "union", "null"})
+"""Kinds pyarrow's JSON reader cannot fill: contracts that have one are read by the precise pass."""
+
+
+def _fast_plan(batch: BatchContext) -> _FastPlan | None:
+    """The fast path for this contract, or None when only the precise pass can read it."""
+    finite, checked, uuids, defaulted = [], [], [], []
+
+    def walk(fields, steps: tuple[str, ...]) -> bool:
+        for field in fields:
+            where = (*steps, field.name)
+            if field.json_name not in (None, field.name):
+                return False  # either name may be sent: pyarrow would read one only
+            if field.json_name is not None and _holds_bytes(field.type):
+                return False  # proto3 JSON bytes are base64, which pyarrow does not decode
+            if field.has_default and field.default is not None:
+                if steps:
+                    return False
+                defaulted.append(field.name)
+            if not walk_type(field.type, where):
+                return False
+        return True
+
+    def walk_type(neutral, where) -> bool:
+        kind = neutral.kind
+        if kind in _NO_FAST_PATH:
+            return False
+        if kind in ("float", "double"):
+            finite.append(where)
+        elif kind in ("string", "enum", "decimal"):
+            checked.append(where)
+        elif kind == "uuid":
+            uuids.append(where)
+            checked.append(where)
+        elif kind == "record":
+            return walk(neutral.fields, where)
+        elif kind == "list":
+            return walk_type(neutral.element.type, (*where, "[]"))
+        return True
+
+    if not walk(batch.fields, ()):
         return None
+    read_schema = pa.schema([pa.field(f.name, _json_type(f.type), f.nullable) for f in batch.schema])
+    return _FastPlan(
+        read_schema, _numbers_schemas(batch), tuple(finite), tuple(checked), tuple(uuids), tuple(defaulted)
+    )
+
+
+_NUMBER_UNITS = {"millis": "ms", "micros": "us"}
+
+
+def _numbers_schemas(batch: BatchContext) -> tuple[pa.Schema, pa.Schema] | None:
+    """The variant for producers that send epoch numbers: temporal fields whose contract type is a
+    number underneath (``Type.base``) are read as integers, cast to their unit, then to microseconds;
+    None when the contract has no such field."""
+    found = []
+
+    def types(neutral, arrow_type: pa.DataType) -> tuple[pa.DataType, pa.DataType]:
+        if neutral.base and neutral.kind == "timestamp" and neutral.unit in _NUMBER_UNITS:
+            found.append(neutral)
+            return pa.int64(), pa.timestamp(_NUMBER_UNITS[neutral.unit], tz=arrow_type.tz)
+        if neutral.base and neutral.kind == "date":
+            found.append(neutral)
+            return pa.int32(), pa.date32()
+        if neutral.kind == "record":
+            pairs = [fields(f, c) for f, c in zip(neutral.fields, arrow_type, strict=True)]
+            return pa.struct([p[0] for p in pairs]), pa.struct([p[1] for p in pairs])
+        if neutral.kind == "list":
+            read, via = fields(neutral.element, arrow_type.value_field)
+            return pa.list_(read), pa.list_(via)
+        return _json_type(arrow_type), arrow_type
+
+    def fields(neutral_field, arrow_field: pa.Field) -> tuple[pa.Field, pa.Field]:
+        read, via = types(neutral_field.type, arrow_field.type)
+        return arrow_field.with_type(read), arrow_field.with_type(via)
+
+    pairs = [fields(f, c) for f, c in zip(batch.fields, batch.schema, strict=True)]
+    if not found:
+        return None
+    return pa.schema([p[0] for p in pairs]), pa.schema([p[1] for p in pairs])
+
+
+def _holds_bytes(neutral) -> bool:
+    if neutral.kind == "list":
+        return _holds_bytes(neutral.element.type)
+    return neutral.kind == "bytes"
+
+
+def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.Table | None:
+    """The fast path: the whole block typed by pyarrow, or None when the precise pass must decide."""
+    if plan is None:
+        return None
+    variants = [(plan.read_schema, None), *([plan.numbers] if plan.numbers else [])]
+    if plan.numbers_first[0]:
+        variants.reverse()
+    for read_schema, via in variants:
+        try:
+            table = _read_json(block, read_schema, schema, via)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        plan.numbers_first[0] = via is not None  # a file's next block most likely reads the same way
+        return table if _passes(table, plan) else None
+    return None
+
+
+def _passes(table: pa.Table, plan: _FastPlan) -> bool:
+    if any(table.column(name).null_count for name in plan.defaulted):
+        return False  # absent (the default) or null (maybe refused): only the precise pass can tell
+    for steps in plan.finite:
+        for leaf in _leaves(table, steps):
+            if pc.all(pc.is_finite(leaf)).as_py() is False:
+                return False
+    for steps in plan.uuids:
+        for leaf in _leaves(table, steps):
+            if pc.all(pc.match_substring_regex(leaf, _UUID_REGEX)).as_py() is False:
+                return False
+    try:
+        for steps in plan.checked:
+            for leaf in _leaves(table, steps):
+                leaf.validate(full=True)  # UTF-8 of every string, every decimal within its precision
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+_UUID_REGEX = f"^{UUID_PATTERN.pattern}$"
+
+
+def _leaves(table: pa.Table, steps: tuple[str, ...]) -> Iterator[pa.Array]:
+    """The arrays at a path of field names and ``[]`` (list elements), chunk by chunk."""
+    for chunk in table.column(steps[0]).chunks:
+        values = chunk
+        for step in steps[1:]:
+            values = values.flatten() if step == "[]" else values.field(step)
+        yield values
 
 
 def _line_blocks(
@@ -124,17 +284,22 @@ def _line_too_long(path: str, row: int, offset: int, limit: int) -> InvalidBatch
 
 
 def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, table: pa.Table | None,
-                 path: str, batch: BatchContext, json_schema: pa.Schema) -> Chunk:  # fmt: skip
+                 path: str, batch: BatchContext) -> Chunk:  # fmt: skip
     if table is not None and table.num_rows == lines:  # fewer rows: blank lines; let the slow pass count
         rows = sequence(first_row, lines)
         return batch.finish(
             table, rows, [], {}, path, lambda wanted: _line_offsets(block, first_row, first_offset, wanted)
         )
-    return _jsonl_precise(block, first_row, first_offset, path, batch, json_schema)
+    return _jsonl_precise(block, first_row, first_offset, path, batch)
 
 
-def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Table:
-    """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer."""
+def _read_json(
+    data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None
+) -> pa.Table:
+    """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer.
+
+    ``via``: a schema to cast through first (epoch numbers to timestamps of their own unit).
+    """
     parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore")
     try:
         table = pa_json.read_json(pa.BufferReader(data), parse_options=parse)
@@ -143,6 +308,8 @@ def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema) -> pa.Tab
             raise
         whole = pa_json.ReadOptions(block_size=len(data) + 1)
         table = pa_json.read_json(pa.BufferReader(data), read_options=whole, parse_options=parse)
+    if via is not None:
+        table = table.cast(via)
     if json_schema.equals(schema, check_metadata=False):
         return pa.Table.from_arrays(table.columns, schema=schema)
     return table.cast(schema)
@@ -161,12 +328,11 @@ def _line_offsets(block: bytes, first_row: int, first_offset: int, wanted: set[i
     return found
 
 
-def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, batch: BatchContext,
-                   json_schema: pa.Schema) -> Chunk:  # fmt: skip
-    """Line by line: name each bad row, then type the good ones (still with pyarrow)."""
+def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, batch: BatchContext) -> Chunk:
+    """Line by line: each line parsed strictly and typed by the neutral field tree (``values``)."""
     problems: list[RowViolation] = []
     raw: dict[int, str] = {}
-    good: list[tuple[int, int, bytes]] = []
+    good: list[tuple[int, int, dict, bytes]] = []
     row, start = first_row, 0
     for line in block.split(b"\n"):
         offset = first_offset + start
@@ -175,31 +341,27 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = parse_json_line(line)
         except ValueError as exc:
-            message = f"row is not valid JSON: {getattr(exc, 'msg', exc)}"
+            where = f" (byte {exc.pos} of the line)" if getattr(exc, "pos", None) is not None else ""
+            message = f"row is not valid JSON: {getattr(exc, 'msg', exc)}{where}"
             problems.append(RowViolation(this_row, "", "decode", "", message, offset))
             raw[this_row] = _raw_text(line, None, batch.pii)
             continue
         if not isinstance(record, dict):
             raise InvalidBatch(
-                f"line is a JSON {_json_kind(record)}, not an object: JSON Lines input needs one object per line",
+                f"line is a JSON {json_kind(record)}, not an object: JSON Lines input needs one object per line",
                 file=path, row=this_row, byte_offset=offset,
             )  # fmt: skip
-        found = [
-            RowViolation(
-                this_row, field_path, rule, shown_value(value, field_path, batch.pii), message, offset
-            )
-            for field_path, rule, value, message in _json_problems(record, batch.schema, "")
-        ]
+        found: list[Mismatch] = []
+        value = record_value(record, batch.fields, found)
         if found:
-            problems += found
+            problems += [_violation(this_row, offset, mismatch, batch.pii) for mismatch in found]
             raw[this_row] = _raw_text(line, record, batch.pii)
         else:
-            good.append((this_row, offset, line))
-    tables, typed_rows = _type_good_lines(good, json_schema, batch, problems, raw)
-    table = pa.concat_tables(tables) if tables else batch.schema.empty_table()
-    offsets = {r: o for r, o, _ in good}
+            good.append((this_row, offset, value, line))
+    table, typed_rows = _typed(good, batch, problems, raw)
+    offsets = {r: o for r, o, _, _ in good}
     offsets.update({v.row: v.byte_offset for v in problems})
     rows = pa.array(typed_rows, pa.int64())
     return batch.finish(
@@ -207,128 +369,45 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
     )
 
 
-def _type_good_lines(good, json_schema, batch: BatchContext, problems: list, raw: dict) -> tuple[list, list]:
-    """The lines the Python check passed, typed by pyarrow: all at once, or one by one if it balks."""
-    if not good:
-        return [], []
+def _violation(row: int, offset: int, mismatch: Mismatch, pii: list[str]) -> RowViolation:
+    """A mismatch as a row violation; on a PII field neither the value nor a message quoting it shows."""
+    if is_pii(mismatch.path, pii):
+        message = f"{mismatch.path}: a value does not fit the contract's type (details withheld: PII)"
+        return RowViolation(row, mismatch.path, mismatch.rule, REDACTED, message, offset)
+    shown = "" if mismatch.value is None else shown_value(mismatch.value, mismatch.path, pii)
+    return RowViolation(row, mismatch.path, mismatch.rule, shown, mismatch.message, offset)
+
+
+def _typed(good: list, batch: BatchContext, problems: list, raw: dict) -> tuple[pa.Table, list[int]]:
+    """The typed rows as one table: all at once, or one by one if pyarrow balks at one."""
     try:
-        return [_read_json(b"\n".join(line for _, _, line in good), json_schema, batch.schema)], [
-            r for r, _, _ in good
+        return pa.Table.from_pylist([v for _, _, v, _ in good], schema=batch.schema), [
+            r for r, _, _, _ in good
         ]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
     tables, rows = [], []
-    for row, offset, line in good:
+    for row, offset, value, line in good:
         try:
-            tables.append(_read_json(line, json_schema, batch.schema))
+            tables.append(pa.Table.from_pylist([value], schema=batch.schema))
             rows.append(row)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            field_path, shown, message = _pyarrow_complaint(str(exc), batch.pii)
-            problems.append(RowViolation(row, field_path, "type", shown, message, offset))
-            raw[row] = _raw_text(line, json.loads(line), batch.pii)
-    return tables, rows
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            message = "row does not fit the contract's Arrow types" + ("" if batch.pii else f": {exc}")
+            problems.append(RowViolation(row, "", "type", "", message, offset))
+            raw[row] = _raw_text(line, parse_json_line(line), batch.pii)
+    return (pa.concat_tables(tables) if tables else batch.schema.empty_table()), rows
 
 
-def _pyarrow_complaint(text: str, pii: list[str]) -> tuple[str, str, str]:
-    """Field path, shown value and message from a pyarrow JSON error, never echoing PII values.
-
-    pyarrow names the column only sometimes; without one, a contract with PII gets no details.
-    """
-    match = re.search(r"Column\(([^)]*)\)", text)
-    field_path = match.group(1).strip("/").replace("/", ".") if match else ""
-    if (field_path and is_pii(field_path, pii)) or (not field_path and pii):
-        return (
-            field_path,
-            REDACTED,
-            f"{field_path or 'row'}: a value does not fit the contract's type (details withheld: PII)",
-        )
-    return field_path, "", f"{field_path or 'row'}: {text.removeprefix('JSON parse error: ')}"
-
-
-def _json_read_schema(schema: pa.Schema, path: str) -> pa.Schema:
-    """The schema pyarrow's JSON reader can fill: dates come as strings, then are cast.
-
-    Maps and times of day have no JSON reading in pyarrow: such contracts need Avro or Protobuf.
-    """
-    return pa.schema([pa.field(f.name, _json_type(f.type, f.name, path), f.nullable) for f in schema])
-
-
-def _json_type(arrow_type: pa.DataType, where: str, path: str) -> pa.DataType:
+def _json_type(arrow_type: pa.DataType) -> pa.DataType:
+    """What pyarrow's JSON reader fills for a column: dates come as strings, then are cast."""
     if pa.types.is_date(arrow_type):
         return pa.string()
-    if pa.types.is_map(arrow_type) or pa.types.is_time(arrow_type):
-        kind = "a map" if pa.types.is_map(arrow_type) else "a time of day"
-        raise InvalidBatch(
-            f"{where} is {kind}, which JSON Lines input cannot fill; send Avro or Protobuf", path
-        )
     if pa.types.is_list(arrow_type):
         item = arrow_type.value_field
-        return pa.list_(pa.field(item.name, _json_type(item.type, where + "[]", path), item.nullable))
+        return pa.list_(pa.field(item.name, _json_type(item.type), item.nullable))
     if pa.types.is_struct(arrow_type):
-        return pa.struct(
-            [pa.field(c.name, _json_type(c.type, f"{where}.{c.name}", path), c.nullable) for c in arrow_type]
-        )
+        return pa.struct([pa.field(c.name, _json_type(c.type), c.nullable) for c in arrow_type])
     return arrow_type
-
-
-_INT_RANGES = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
-
-
-def _json_problems(record: dict, fields, prefix: str) -> Iterator[tuple[str, str, object, str]]:
-    """``(path, rule, value, message)`` for each value of a parsed JSON object of the wrong type.
-
-    Nulls and missing fields are typable (validate() names the required ones).
-    """
-    for pa_field in fields:
-        value = record.get(pa_field.name)
-        if value is not None:
-            yield from _json_value_problems(value, pa_field.type, prefix + pa_field.name)
-
-
-def _json_value_problems(value, arrow_type: pa.DataType, path: str) -> Iterator[tuple[str, str, object, str]]:
-    expected = _expected_json(arrow_type, value)
-    if expected:
-        yield path, "type", value, f"{path}: expected {expected}, got a JSON {_json_kind(value)}"
-    elif pa.types.is_struct(arrow_type):
-        yield from _json_problems(value, arrow_type, path + ".")
-    elif pa.types.is_list(arrow_type):
-        for element in value:
-            if element is not None:
-                yield from _json_value_problems(element, arrow_type.value_type, path + "[]")
-
-
-def _expected_json(arrow_type: pa.DataType, value) -> str | None:
-    """What the JSON value should have been, or None when it fits the Arrow type."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if pa.types.is_integer(arrow_type):
-        bound = _INT_RANGES[arrow_type.bit_width]
-        low, high = (0, 2 * bound) if pa.types.is_unsigned_integer(arrow_type) else (-bound, bound)
-        fits = isinstance(value, int) and not isinstance(value, bool) and low <= value < high
-        return None if fits else f"an integer of {arrow_type}"
-    if pa.types.is_floating(arrow_type):
-        return None if is_number else "a number"
-    if pa.types.is_decimal(arrow_type):
-        return None if is_number or isinstance(value, str) else f"a decimal ({arrow_type})"
-    if pa.types.is_boolean(arrow_type):
-        return None if isinstance(value, bool) else "true or false"
-    if pa.types.is_struct(arrow_type):
-        return None if isinstance(value, dict) else "an object"
-    if pa.types.is_list(arrow_type):
-        return None if isinstance(value, list) else "an array"
-    if pa.types.is_timestamp(arrow_type):
-        return None if isinstance(value, str) else "an ISO 8601 timestamp string"
-    if pa.types.is_fixed_size_binary(arrow_type):
-        return (
-            None
-            if isinstance(value, str) and len(value) == arrow_type.byte_width
-            else f"a string of {arrow_type.byte_width} bytes"
-        )
-    return None if isinstance(value, str) else "a string"
-
-
-def _json_kind(value) -> str:
-    kinds = ((bool, "boolean"), (int | float, "number"), (str, "string"), (list, "array"), (dict, "object"))
-    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 def _raw_text(line: bytes, record, pii: list[str]) -> str:
@@ -341,4 +420,8 @@ def _raw_text(line: bytes, record, pii: list[str]) -> str:
         return line.decode("utf-8", errors="replace")
     if not pii:
         return line.decode("utf-8", errors="replace")
-    return json.dumps(redact(record, pii), ensure_ascii=False, default=str)
+    return json.dumps(redact(record, pii), default=_raw_default)  # ASCII: lone surrogates escaped
+
+
+def _raw_default(value) -> object:
+    return value.literal if isinstance(value, NonJsonNumber) else str(value)

@@ -3,11 +3,14 @@
 A union with ``null`` is a nullable field of its other branch; a union of several non-null types is a
 ``union``. Logical types the vocabulary has become their neutral kind (``decimal``, ``date``,
 ``time``, ``timestamp``, ``uuid``); the others (``timestamp-nanos``, ``duration``, ``big-decimal``)
-stay their underlying Avro type, which is also what fastavro decodes them to. A record used inside
+stay their underlying Avro type, which is also what fastavro decodes them to. Defaults of ``bytes``
+and ``fixed`` (Avro JSON: one code point per byte) become bytes, a decimal's its exact value. A record used inside
 itself has no finite tree and is refused with the path of the use.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from registry.compat.avro_model import Array, AvroType, Enum, Fixed, Map, Record, Union
 from registry.compat.avro_model import Field as AvroField
@@ -15,13 +18,13 @@ from registry.compat.fields import Field, Type
 from registry.errors import InvalidSchema
 
 _LOGICAL = {
-    "date": Type("date"),
-    "time-millis": Type("time", unit="millis"),
-    "time-micros": Type("time", unit="micros"),
-    "timestamp-millis": Type("timestamp", unit="millis", tz="UTC"),
-    "timestamp-micros": Type("timestamp", unit="micros", tz="UTC"),
-    "local-timestamp-millis": Type("timestamp", unit="millis"),
-    "local-timestamp-micros": Type("timestamp", unit="micros"),
+    "date": Type("date", base="int"),
+    "time-millis": Type("time", unit="millis", base="int"),
+    "time-micros": Type("time", unit="micros", base="long"),
+    "timestamp-millis": Type("timestamp", unit="millis", tz="UTC", base="long"),
+    "timestamp-micros": Type("timestamp", unit="micros", tz="UTC", base="long"),
+    "local-timestamp-millis": Type("timestamp", unit="millis", base="long"),
+    "local-timestamp-micros": Type("timestamp", unit="micros", base="long"),
     "uuid": Type("uuid"),
 }
 
@@ -45,10 +48,31 @@ def _field(avro_field: AvroField, path: str, stack: tuple[str, ...]) -> Field:
         neutral,
         nullable=nullable,
         has_default=avro_field.has_default,
-        default=avro_field.default,
+        default=_default(neutral, avro_field.default),
         doc=avro_field.doc,
         aliases=avro_field.aliases,
     )
+
+
+def _default(neutral: Type, value: object) -> object:
+    """An Avro default as the neutral tree holds it: ``bytes``/``fixed`` (and a decimal on them) are
+    written in Avro JSON as strings of code points 0-255, one per byte."""
+    if value is None:
+        return None
+    kind = neutral.kind
+    if kind in ("bytes", "fixed") and isinstance(value, str):
+        return value.encode("latin-1")
+    if kind == "decimal" and isinstance(value, str):
+        unscaled = int.from_bytes(value.encode("latin-1"), "big", signed=True)
+        return Decimal(unscaled).scaleb(-neutral.scale)
+    if kind == "record" and isinstance(value, dict):
+        types = {f.name: f.type for f in neutral.fields}
+        return {k: _default(types[k], v) if k in types else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_default(neutral.element.type, v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _default(neutral.value.type, v) for k, v in value.items()}
+    return value
 
 
 def _slot(name: str, node: AvroType, path: str, stack: tuple[str, ...]) -> Field:

@@ -10,8 +10,11 @@ Kinds (attributes that apply):
   ``uuid``, ``date``;
 - ``decimal`` (``precision``, ``scale``), ``fixed`` (``size`` in bytes);
 - ``time`` (``unit``), ``timestamp`` (``unit``, ``tz``: ``"UTC"`` for an instant, None for local
-  time); units are ``millis``, ``micros``, ``nanos``;
-- ``enum`` (``name``, ``symbols``), ``record`` (``name``, ``fields``);
+  time); units are ``millis``, ``micros``, ``nanos``; ``base`` (``date``, ``time``, ``timestamp``):
+  ``"int"`` or ``"long"`` when the type is a number underneath (an Avro logical type), so a JSON
+  number counted in ``unit`` (``date``: days) fills it as well as an ISO 8601 string;
+- ``enum`` (``name``, ``symbols``; ``numbers``: each symbol's number where the format has them,
+  Protobuf), ``record`` (``name``, ``fields``);
 - ``list`` (``element``: a ``Field`` named ``element``), ``map`` (``key``, ``value``: ``Field``s);
 - ``json``: a value with no typed mapping (a free-form JSON Schema object, a heterogeneous union),
   kept as its canonical JSON text: a string column;
@@ -21,6 +24,7 @@ Kinds (attributes that apply):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 KINDS = frozenset(
@@ -42,7 +46,9 @@ class Type:
     size: int | None = None  # fixed
     unit: str | None = None  # time, timestamp
     tz: str | None = None  # timestamp
+    base: str | None = dataclasses.field(default=None, compare=False)  # date, time, timestamp: "int"/"long"
     symbols: tuple[str, ...] = ()  # enum
+    numbers: tuple[int, ...] = dataclasses.field(default=(), compare=False)  # enum: Protobuf's, by symbol
     fields: tuple[Field, ...] = ()  # record
     element: Field | None = None  # list
     key: Field | None = None  # map
@@ -61,7 +67,10 @@ class Field:
     ``path`` is dotted from the top-level type's short name, with ``[]`` for list elements and
     ``{}`` for map values (``Order.items[].sku``), as compatibility violations spell paths.
     ``nullable``: the value may be absent or null. ``aliases`` (Avro) and ``number`` (Protobuf) are
-    what identifies a field across a rename.
+    what identifies a field across a rename. ``default`` (when ``has_default``) is the value an absent
+    field takes, as a JSON value of its type (bytes for ``bytes``/``fixed``). ``json_name``
+    (Protobuf) is the field's name in the proto3 JSON mapping: JSON input may use either name, send
+    64-bit integers as strings, and a null there means the default.
     """
 
     name: str
@@ -73,3 +82,4 @@ class Field:
     doc: str | None = None
     aliases: tuple[str, ...] = ()
     number: int | None = None
+    json_name: str | None = dataclasses.field(default=None, compare=False)

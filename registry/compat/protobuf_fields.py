@@ -81,13 +81,19 @@ def _field(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, 
         default=field.default_value if field.has_default_value else None,
         doc=comments.get(field.full_name),
         number=field.number,
+        json_name=field.json_name,
     )
 
 
 def _type(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, ...]) -> Type:
     if field.type == FieldDescriptor.TYPE_ENUM:
-        values = tuple(v.name for v in field.enum_type.values)
-        return Type("enum", name=field.enum_type.full_name, symbols=values)
+        values = field.enum_type.values
+        return Type(
+            "enum",
+            name=field.enum_type.full_name,
+            symbols=tuple(v.name for v in values),
+            numbers=tuple(v.number for v in values),
+        )
     if field.type in (FieldDescriptor.TYPE_MESSAGE, FieldDescriptor.TYPE_GROUP):
         name = field.message_type.full_name
         if name == TIMESTAMP:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import tracemalloc
@@ -294,18 +295,23 @@ def test_dates_are_read_from_iso_strings_and_a_bad_date_is_a_type_violation(tmp_
 
 
 @pytest.mark.parametrize(
-    ("avro_type", "kind"),
+    ("avro_type", "sent", "typed"),
     [
-        ({"type": "map", "values": "long"}, "a map"),
-        ({"type": "int", "logicalType": "time-millis"}, "a time of day"),
+        ({"type": "map", "values": "long"}, '{"a": 1, "b": 2}', [("a", 1), ("b", 2)]),
+        ({"type": "int", "logicalType": "time-millis"}, "3723004", datetime.time(1, 2, 3, 4000)),
+        ({"type": "int", "logicalType": "time-millis"}, '"01:02:03.004"', datetime.time(1, 2, 3, 4000)),
     ],
 )
-def test_json_lines_cannot_fill_maps_or_times_and_say_so(tmp_path, avro_type, kind):
+def test_json_lines_fill_maps_and_times_of_day(tmp_path, avro_type, sent, typed):
+    """Formerly refused ("which JSON Lines input cannot fill"): a JSON object is a map, and a time of
+    day comes as milliseconds after midnight or as an ISO 8601 string (issue 13)."""
     contract = avro_row_contract({"name": "x", "type": avro_type})
-    path = write_lines(tmp_path / "x.jsonl", '{"x": 1}')
+    path = write_lines(tmp_path / "x.jsonl", f'{{"x": {sent}}}')
 
-    with pytest.raises(InvalidBatch, match=f"x is {kind}, which JSON Lines input cannot fill"):
-        list(read_batch(path, contract))
+    (chunk,) = read_batch(path, contract)
+
+    assert chunk.violations == []
+    assert chunk.table.column("x").to_pylist() == [typed]
 
 
 def test_a_line_longer_than_pyarrows_block_but_under_the_cap_is_typed(generate, checkout_contract, tmp_path):
@@ -377,3 +383,36 @@ def test_blocks_split_anywhere_keep_every_row_its_number_and_offset(tmp_path_fac
     assert typed == expected
     (violation,) = [v for c in chunks for v in c.violations]
     assert (violation.row, violation.byte_offset) == (len(lines), text.rindex('{"id": "not a number"'))
+
+
+def test_epoch_numbers_take_the_fast_path_and_type_like_iso_strings_and_the_precise_pass(tmp_path):
+    contract = avro_row_contract(
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    )
+    millis = [0, 1767261600123, -86400001]
+    days = [0, 20455, -1]
+    as_numbers = [json.dumps({"at": m, "day": d}) for m, d in zip(millis, days, strict=True)]
+    as_strings = [
+        json.dumps(
+            {
+                "at": (EPOCH + datetime.timedelta(milliseconds=m)).isoformat(),
+                "day": str(EPOCH.date() + datetime.timedelta(days=d)),
+            }
+        )
+        for m, d in zip(millis, days, strict=True)
+    ]
+    mixed = [as_numbers[0], as_strings[1], as_numbers[2]]  # neither variant reads it: the precise pass
+
+    tables = [
+        next(read_batch(write_lines(tmp_path / f"{name}.jsonl", *lines), contract)).table
+        for name, lines in (("numbers", as_numbers), ("strings", as_strings), ("mixed", mixed))
+    ]
+
+    assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
+    assert tables[0].column("at")[1].as_py() == datetime.datetime(
+        2026, 1, 1, 10, 0, 0, 123000, tzinfo=datetime.UTC
+    )
+
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
