@@ -17,7 +17,16 @@ import click
 
 from registry.client import DEFAULT_TARGET, RegistryClient
 from registry.contract import load_contract
-from registry.errors import IncompatibleSchema, MeshgateError, PermissionDenied, Unauthenticated, Unavailable
+from registry.compat import Level
+from registry.errors import (
+    IncompatibleSchema,
+    MeshgateError,
+    PermissionDenied,
+    SubjectNotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from registry.model import RegisteredSchema
 
 
 def registry_options(command: Callable) -> Callable:
@@ -136,10 +145,7 @@ def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -
     with RegistryClient(registry, token) as client:
         for path in contract_yaml:
             try:
-                contract = load_contract(path)
-                if contract.compatibility:
-                    client.set_config(contract.subject, contract.compatibility)
-                registered = client.register(contract)
+                registered = register_contract(client, load_contract(path))
             except IncompatibleSchema as exc:
                 failed += 1
                 click.echo(f"{path}: rejected: {_explain(exc)}", err=True)
@@ -153,6 +159,35 @@ def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -
             )
     if failed:
         raise click.exceptions.Exit(1)
+
+
+def register_contract(client: RegistryClient, contract) -> RegisteredSchema:
+    """Register a contract and apply its ``compatibility:``, so that a refusal names the call refused.
+
+    A new subject is registered first (its first version has nothing to be checked against) and gets its
+    level after; an existing subject gets a changed level first, since that level governs the new
+    version's check. Either way a caller the registry refuses is refused, and audited, at ``Register``."""
+    level = contract.compatibility
+    if not level or not _has_versions(client, contract.subject):
+        registered = client.register(contract)
+        if level:
+            client.set_config(contract.subject, level)
+        return registered
+    if _level_of(client, contract.subject) != Level.parse(level):
+        client.set_config(contract.subject, level)
+    return client.register(contract)
+
+
+def _has_versions(client: RegistryClient, subject: str) -> bool:
+    try:
+        return bool(client.list_versions(subject))
+    except (SubjectNotFound, Unauthenticated, PermissionDenied):
+        return False  # new; or a caller refused, whose Register is refused and audited next
+
+
+def _level_of(client: RegistryClient, subject: str) -> Level | None:
+    setting = client.get_config(subject)
+    return None if setting.inherited else setting.level
 
 
 @click.command()
