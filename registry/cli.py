@@ -16,8 +16,8 @@ from pathlib import Path
 import click
 
 from registry.client import DEFAULT_TARGET, RegistryClient
-from registry.contract import load_contract
 from registry.compat import Level
+from registry.contract import load_contract
 from registry.errors import (
     IncompatibleSchema,
     MeshgateError,
