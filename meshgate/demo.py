@@ -170,9 +170,12 @@ def _port_or_any(port: int) -> int:
 
 def step_contract_check(ctx: DemoContext) -> str:
     """The breaking checkout change as a pull request: ``contract-check --against main`` in the demo's repo
-    (kept in the data directory, with the dbt project, so the tour's breaking branch can be made in it)."""
+    (kept in the data directory, with the dbt project and the manifest the dbt step wrote, so the dbt
+    models count as consumers and the tour's breaking branch can be made in it)."""
     import shutil
     import subprocess
+
+    from lakehouse.dbt.glue import target_dir
 
     repo = ctx.data_dir / "repo"
     shutil.rmtree(repo, ignore_errors=True)
@@ -183,6 +186,10 @@ def step_contract_check(ctx: DemoContext) -> str:
     shutil.copytree(
         EXAMPLES.parent / "dbt", repo / "dbt", ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*")
     )
+    manifest = target_dir(ctx.data_dir) / "manifest.json"
+    if manifest.is_file():  # else contract-check runs `dbt parse` itself (slower)
+        (repo / "dbt" / "target").mkdir()
+        shutil.copy(manifest, repo / "dbt" / "target" / "manifest.json")
     target = ctx.state.get("registry_target", "localhost:50051")
     (repo / "meshgate.yaml").write_text(
         f"registry: {target}\ncontracts:\n  - contracts/**/*.yaml\n"
@@ -288,6 +295,7 @@ def step_gate(ctx: DemoContext) -> str:
     if not os.environ.get("MESHGATE_PII_KEY"):
         os.environ["MESHGATE_PII_KEY"] = DEMO_KEY
         key_prefix = f"MESHGATE_PII_KEY={DEMO_KEY} "
+        ctx.state["key_prefix"] = key_prefix  # the commands that read or mask PII need the key too
         ctx.console.print("MESHGATE_PII_KEY not set: using a demo key (signups mask PII at Bronze)")
     landing = ctx.data_dir / "landing"
     landing.mkdir(exist_ok=True)
@@ -364,7 +372,8 @@ def step_dbt(ctx: DemoContext) -> str:
 
     data_dir = ctx.data_dir
     # --full-refresh: the demo's lakehouse is new on every run, so Silver starts over with it.
-    ctx.command(f"meshgate transform --data-dir {shown(data_dir)} --full-refresh")
+    key_prefix = ctx.state.get("key_prefix", "")
+    ctx.command(f"{key_prefix}meshgate transform --data-dir {shown(data_dir)} --full-refresh")
     with ctx.progress() as progress:
         task = progress.add_task("dbt build", total=None, detail="")
         done = []
@@ -400,7 +409,9 @@ def step_dbt(ctx: DemoContext) -> str:
     ctx.console.print(
         f"lineage docs: {shown(site)}; `meshgate docs --data-dir {shown(data_dir)}` serves them"
     )
-    ctx.command(f"meshgate docs --data-dir {shown(data_dir)} --no-serve", why="regenerates them only")
+    ctx.command(
+        f"{key_prefix}meshgate docs --data-dir {shown(data_dir)} --no-serve", why="regenerates them only"
+    )
     outcome = f"{models} models, {tests.count('pass')} tests passed"
     return outcome if docs.success else outcome + "; docs generation failed"
 
@@ -507,10 +518,10 @@ def _quiet_loggers(*names: str):
 STEPS = [
     ("compatibility engines", step_compatibility),
     ("contract registry", step_registry),
-    ("contract-check in CI", step_contract_check),
     ("notifications", step_notifications),
     ("Bronze gate", step_gate),
     ("Silver and Gold (dbt)", step_dbt),
+    ("contract-check in CI", step_contract_check),
     ("orchestration (Dagster)", step_orchestration),
 ]
 

@@ -38,7 +38,9 @@ from registry.errors import MeshgateError
     "--check", is_flag=True, help="Write nothing; exit 1 when the committed file differs from the contracts."
 )
 def dbt_sources(contracts_dir, registry, token, project_dir, check):
-    """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts."""
+    """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts.
+
+    Exit 0 written (or up to date with --check), 1 stale under --check or the registry failed, 2 usage."""
     try:
         if contracts_dir is not None:
             text = sources_yaml(contracts_from_files(contracts_dir))
