@@ -104,7 +104,7 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
 def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve):
     """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP.
 
-    Ctrl-C or SIGTERM stops the server cleanly (exit 0). Exit 1 when generating the docs fails."""
+    Ctrl-C or SIGTERM stops the server cleanly. Exit 0 stopped, 1 generating the docs failed, 2 usage."""
     lakehouse = {
         "catalog_url": catalog_url,
         "warehouse": warehouse,
