@@ -22,7 +22,7 @@ from lakehouse.gate import ON_INVALID, IngestResult
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
 from lakehouse.request import IngestRequest, ingest
-from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, format_duration, maintain, parse_duration
+from lakehouse.retention import DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration, retention_label
 from registry.cli import registry_options
 from registry.errors import MeshgateError
 
@@ -292,7 +292,7 @@ def lakehouse_maintain(retention, snapshot_max_age, data_dir, catalog_url, wareh
     for r in reports:
         table.add_row(
             r.table,
-            format_duration(r.retention),
+            retention_label(r.retention),
             r.cutoff.date().isoformat(),
             str(r.rows_deleted),
             ", ".join(r.partitions_deleted),

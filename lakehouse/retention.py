@@ -51,6 +51,12 @@ def format_duration(duration: timedelta) -> str:
     return f"{days // 7}w" if days and days % 7 == 0 else f"{days}d"
 
 
+def retention_label(duration: timedelta) -> str:
+    """A retention period as a table shows it: its own unit, then the exact days when they differ (7y (2557d))."""
+    text = format_duration(duration)
+    return text if text == f"{duration.days}d" else f"{text} ({duration.days}d)"
+
+
 @dataclass
 class MaintenanceReport:
     table: str

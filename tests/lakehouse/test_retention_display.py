@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lakehouse import IngestRequest, ingest, resolve_contract
-from lakehouse.retention import SEVEN_YEARS, format_duration, parse_duration
+from lakehouse.retention import SEVEN_YEARS, format_duration, parse_duration, retention_label
 from meshgate.cli import main
 from meshgate.demo import load_generator
 
@@ -35,4 +35,9 @@ def test_lakehouse_maintain_shows_retention_in_years(tmp_path):
     )
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "bronze.checkout__checkout_completed" in line)
-    assert "7y" in row and "2557d" not in row
+    assert "7y (2557d)" in row  # the unit it was given in, then the exact days
+
+
+def test_a_retention_label_adds_the_days_only_when_the_unit_is_not_days():
+    assert retention_label(SEVEN_YEARS) == "7y (2557d)"
+    assert retention_label(parse_duration("90d")) == "90d"
