@@ -15,11 +15,20 @@ DATACONTRACT_STAMP := $(DATACONTRACT_VENV)/.installed
 
 .PHONY: demo test bench lint proto install airflow datacontract
 
+# Each install stage says what it does and how long it took (the last one takes minutes).
+STAGE = @echo "==> [$(1)] $(2)"
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(call STAGE,1/3,creating $(VENV) with $(PYTHON))
+	@start=$$(date +%s); { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } \
+	  && echo "    done in $$(( $$(date +%s) - start )) s"
+	$(call STAGE,2/3,upgrading pip)
+	@start=$$(date +%s); $(BIN)/pip install --quiet --upgrade pip \
+	  && echo "    done in $$(( $$(date +%s) - start )) s"
+	$(call STAGE,3/3,installing meshgate and its dev extras (dbt; Dagster; DuckDB; pyiceberg: about 2 minutes))
+	@start=$$(date +%s); $(BIN)/pip install --quiet -e '.[dev]' \
+	  && echo "    done in $$(( $$(date +%s) - start )) s"
+	@touch $(STAMP)
+	@echo "==> installed $(BIN)/meshgate and $(BIN)/contract-check (source $(BIN)/activate puts them on PATH)"
 
 $(DATACONTRACT_STAMP):
 	test -x $(DATACONTRACT_VENV)/bin/python || $(PYTHON) -m venv $(DATACONTRACT_VENV)

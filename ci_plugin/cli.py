@@ -1,5 +1,7 @@
 """The ``contract-check`` command line: ``check`` (the default), ``publish`` and ``diff``.
 
+One vocabulary: ``--format`` is a schema format, ``--output`` a report format (``check --format`` and
+``publish --format`` are the old spelling of ``--output``, kept for one release with a warning).
 Exit codes: 0 compatible, 1 breaking, 2 usage, configuration or parse error, 3 registry unreachable.
 """
 
@@ -25,7 +27,14 @@ from ci_plugin.publish import publish as publish_contracts
 from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
 from registry.compat import FORMATS, MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
-from registry.errors import IncompatibleSchema, InvalidSchema, MeshgateError, Unavailable
+from registry.errors import (
+    IncompatibleSchema,
+    InvalidSchema,
+    MeshgateError,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 
 EXIT_OK, EXIT_BREAKING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 DEFAULT_REGISTRY = "localhost:50051"
@@ -41,9 +50,47 @@ class DefaultToCheck(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=DefaultToCheck)
+EXIT_CODES = (
+    "Exit codes: 0 compatible, 1 breaking, 2 usage, configuration or parse error, 3 registry unreachable."
+)
+
+
+@click.group(cls=DefaultToCheck, epilog=EXIT_CODES)
 def main() -> None:
-    """Check data-contract changes for compatibility (no sub-command: check)."""
+    """Check data-contract changes for compatibility (no sub-command: check).
+
+    \b
+    contract-check check                  changed contracts against the registry and its consumers
+    contract-check check --against main   offline: against the contracts at a git ref
+    contract-check diff --format avro --level FULL OLD.avsc NEW.avsc
+    contract-check publish                register the changed contracts, after the merge
+    """
+
+
+def _report_option(choices: tuple[str, ...]):
+    """``--output`` (the report format) and its old spelling ``--format``, deprecated for one release."""
+
+    def warn(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            click.echo(
+                f"warning: {ctx.info_name} --format is deprecated and will mean the schema format, "
+                f"as in diff; use --output {value}",
+                err=True,
+            )
+        return value
+
+    def decorate(command):
+        command = click.option(
+            "--format", "deprecated_format", type=click.Choice(choices), hidden=True, callback=warn
+        )(command)
+        return click.option(
+            "--output",
+            type=click.Choice(choices),
+            default=None,
+            help=f"Report format [default: {choices[0]}].",
+        )(command)
+
+    return decorate
 
 
 def read_schema_file(path: str) -> str:
@@ -79,12 +126,16 @@ RULESET_OWNERS = _ruleset_owners()
 """The ``--ruleset`` choices, read from the formats (each declares its own ``rulesets``)."""
 
 
-@main.command()
+@main.command(
+    short_help="Compare schema files offline: OLD... NEW.",
+    epilog="Exit codes: 0 compatible, 1 breaking, 2 usage or parse error.",
+)
 @click.option(
     "--format",
     "format_name",
     type=click.Choice([name.lower() for name in FORMATS], case_sensitive=False),
     required=True,
+    help="Schema format of the files.",
 )
 @click.option(
     "--level", default="BACKWARD", show_default=True, help="Compatibility level (Confluent semantics)."
@@ -97,7 +148,9 @@ RULESET_OWNERS = _ruleset_owners()
     + "; ".join(f"{name.lower()}: {', '.join(get_format(name).rulesets)}" for name in FORMATS)
     + ").",
 )
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report format."
+)
 @click.argument("schemas", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas: tuple[str, ...]) -> None:
     """Compare schema files offline: OLD... NEW (several OLD files, oldest first, for *_TRANSITIVE)."""
@@ -175,7 +228,15 @@ def _fail(message: str, code: int):
     sys.exit(code)
 
 
-@main.command()
+def _fail_registry(error: MeshgateError, code: int, alternative: str = ""):
+    """A registry error with the hint of what to do (the same hints as the ``meshgate`` commands)."""
+    from registry.cli import error_message
+
+    message = error_message(error)
+    _fail(f"registry: {message}{', ' + alternative if alternative and 'hint:' in message else ''}", code)
+
+
+@main.command(short_help="Check the changed contracts (--against REF: offline).", epilog=EXIT_CODES)
 @_config_option
 @click.option("--base", default=None, help="Base commit (default: the CI's base, else the merge base).")
 @click.option("--against", default=None, help="Offline: check against the contracts at this git ref.")
@@ -183,11 +244,9 @@ def _fail(message: str, code: int):
 @click.option(
     "--offline-fallback",
     is_flag=True,
-    help="When the registry is unreachable, check offline against --against (default: the base).",
+    help="When the registry is unreachable or refuses the token, check offline against the base instead.",
 )
-@click.option(
-    "--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text", show_default=True
-)
+@_report_option(REPORT_FORMATS)
 @click.option(
     "--report-file",
     type=click.Path(dir_okay=False),
@@ -201,22 +260,26 @@ def check(
     registry: str | None,
     token: str | None,
     offline_fallback: bool,
-    report_format: str,
+    output: str | None,
+    deprecated_format: str | None,
     report_file: str | None,
 ) -> None:
-    """Check the contracts changed since the base; exit 1 on a breaking change."""
+    """Check the contracts changed since the base against the registry and the consumers it knows,
+    or with --against REF offline against the contracts at that git ref; exit 1 on a breaking change."""
     try:
         report = run_check(config_path, base, against, registry, token, offline_fallback)
     except (ConfigError, git.GitError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except Unavailable as exc:
-        _fail(
-            f"registry unreachable: {exc.message} (--offline-fallback checks offline against the base instead)",
-            EXIT_UNREACHABLE,
-        )
+        _fail_registry(exc, EXIT_UNREACHABLE, "or --offline-fallback checks offline against the base instead")
+    except (Unauthenticated, PermissionDenied) as exc:
+        _fail_registry(exc, EXIT_USAGE, "or --offline-fallback checks offline against the base instead")
     except MeshgateError as exc:
-        _fail(f"registry: {exc.message}", EXIT_USAGE)
-    rendered = RENDERERS[report_format](report)
+        _fail_registry(exc, EXIT_USAGE)
+    if against is None and report.mode == "offline":  # the registry could not be used: say so
+        for note in report.notes:
+            click.echo(f"warning: {note}", err=True)
+    rendered = RENDERERS[output or deprecated_format or "text"](report)
     if report_file:
         Path(report_file).write_text(rendered + "\n", encoding="utf-8")
         rendered = render_report_text(report)
@@ -252,19 +315,22 @@ def run_check(
         with _registry_client(target, token) as client:
             resolve = reference_resolver(head, client)
             return check_against_registry(config, changes, base_commit, client, resolve, manifest)
-    except Unavailable as exc:
+    except (Unavailable, Unauthenticated, PermissionDenied) as exc:
         if not offline_fallback:
             raise
         report = check_offline(
             config, changes, base_commit, against_commit, reference_resolver(head), manifest
         )
-        report.notes.append(
-            f"registry {target} unreachable ({exc.message}); checked offline against the base"
-        )
+        why = "unreachable" if isinstance(exc, Unavailable) else "refused the token"
+        report.notes.append(f"registry {target} {why} ({exc.message}); checked offline against the base")
         return report
 
 
-@main.command()
+@main.command(
+    short_help="Register the changed contracts (after the merge).",
+    epilog="Exit codes: 0 published, 1 refused as breaking, 2 usage, configuration or registry error, "
+    "3 registry unreachable.",
+)
 @_config_option
 @click.option(
     "--base",
@@ -273,16 +339,15 @@ def run_check(
 )
 @click.option("--all", "publish_all", is_flag=True, help="Publish every contract, not only the changed ones.")
 @_registry_options
-@click.option(
-    "--format", "report_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@_report_option(("text", "json"))
 def publish(
     config_path: str | None,
     base: str | None,
     publish_all: bool,
     registry: str | None,
     token: str | None,
-    report_format: str,
+    output: str | None,
+    deprecated_format: str | None,
 ) -> None:
     """Register the changed contracts (after merge), references first; a rerun registers nothing new."""
     try:
@@ -298,12 +363,12 @@ def publish(
     except (ConfigError, git.GitError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except Unavailable as exc:
-        _fail(f"registry unreachable: {exc.message}", EXIT_UNREACHABLE)
+        _fail_registry(exc, EXIT_UNREACHABLE)
     except IncompatibleSchema as exc:
         _fail(f"registry refused: {exc.message}", EXIT_BREAKING)
     except MeshgateError as exc:
-        _fail(f"registry: {exc.message}", EXIT_USAGE)
-    if report_format == "json":
+        _fail_registry(exc, EXIT_USAGE)
+    if (output or deprecated_format) == "json":
         click.echo(json.dumps([dataclasses.asdict(outcome) for outcome in outcomes], indent=2))
     else:
         for outcome in outcomes:

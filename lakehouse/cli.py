@@ -24,7 +24,13 @@ from lakehouse.gate import MAX_REPORTED_VIOLATIONS, ON_INVALID, IngestResult
 from lakehouse.ingest_log import ROLLED_BACK, IngestLog, LogEntry
 from lakehouse.naming import BRONZE, bronze_identifier
 from lakehouse.request import IngestRequest, ingest
-from lakehouse.retention import DEFAULT_ORPHAN_WINDOW, DEFAULT_SNAPSHOT_MAX_AGE, maintain, parse_duration
+from lakehouse.retention import (
+    DEFAULT_ORPHAN_WINDOW,
+    DEFAULT_SNAPSHOT_MAX_AGE,
+    maintain,
+    parse_duration,
+    retention_label,
+)
 from registry.cli import registry_options
 from registry.errors import MeshgateError
 
@@ -356,7 +362,7 @@ def lakehouse_maintain(retention, snapshot_max_age, orphan_window, data_dir, cat
     for r in reports:
         table.add_row(
             r.table,
-            f"{r.retention.days}d",
+            retention_label(r.retention),
             r.cutoff.date().isoformat(),
             str(r.rows_deleted),
             ", ".join(r.partitions_deleted),

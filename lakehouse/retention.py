@@ -50,6 +50,21 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=days)
 
 
+def format_duration(duration: timedelta) -> str:
+    """A duration in the unit a person wrote it in, the inverse of ``parse_duration``: 7y, 12w, 90d."""
+    days = duration.days
+    years = round(days / 365.25)
+    if years and parse_duration(f"{years}y") == duration:
+        return f"{years}y"
+    return f"{days // 7}w" if days and days % 7 == 0 else f"{days}d"
+
+
+def retention_label(duration: timedelta) -> str:
+    """A retention period as a table shows it: its own unit, then the exact days when they differ (7y (2557d))."""
+    text = format_duration(duration)
+    return text if text == f"{duration.days}d" else f"{text} ({duration.days}d)"
+
+
 @dataclass
 class MaintenanceReport:
     table: str

@@ -48,7 +48,11 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attribute)
 
 
-@click.group(cls=LazyGroup)
+@click.group(
+    cls=LazyGroup,
+    epilog="Exit codes: 0 done, 1 refused or failed (the message says what to do), 2 usage error; "
+    "each command's --help has its own.",
+)
 @click.version_option(package_name="meshgate")
 def main() -> None:
     """meshgate: data contracts for a Data Mesh lakehouse."""

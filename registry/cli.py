@@ -17,8 +17,21 @@ import click
 import yaml
 
 from registry.client import DEFAULT_TARGET, RegistryClient
-from registry.errors import IncompatibleSchema, MeshgateError, PermissionDenied, Unauthenticated, Unavailable
+from registry.compat import Level
+from registry.errors import (
+    IncompatibleSchema,
+    MeshgateError,
+    PermissionDenied,
+    SubjectNotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from registry.model import RegisteredSchema
 from registry.odcs import load_contract_file, to_odcs
+
+EXIT_CODES = (
+    "Exit codes: 0 done, 1 the registry refused or failed (the message says what to do), 2 usage error."
+)
 
 
 def registry_options(command: Callable) -> Callable:
@@ -66,7 +79,7 @@ def error_message(error: MeshgateError) -> str:
     return f"{text}\nhint: {hint}" if hint else text
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--grpc-port", default=50051, show_default=True, help="gRPC port (0: any free port).")
 @click.option("--http-port", default=8081, show_default=True, help="HTTP port (0: any free port).")
@@ -140,7 +153,7 @@ def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_
         raise click.ClickException(exc.message) from None
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.argument("contract_yaml", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @registry_options
 def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -> None:
@@ -153,9 +166,7 @@ def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -
                 contract, warnings = load_contract_file(path)
                 for warning in warnings:
                     click.echo(f"{path}: warning: {warning}", err=True)
-                if contract.compatibility:
-                    client.set_config(contract.subject, contract.compatibility)
-                registered = client.register(contract)
+                registered = register_contract(client, contract)
             except IncompatibleSchema as exc:
                 failed += 1
                 click.echo(f"{path}: rejected: {_explain(exc)}", err=True)
@@ -171,7 +182,36 @@ def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -
         raise click.exceptions.Exit(1)
 
 
-@click.command()
+def register_contract(client: RegistryClient, contract) -> RegisteredSchema:
+    """Register a contract and apply its ``compatibility:``, so that a refusal names the call refused.
+
+    A new subject is registered first (its first version has nothing to be checked against) and gets its
+    level after; an existing subject gets a changed level first, since that level governs the new
+    version's check. Either way a caller the registry refuses is refused, and audited, at ``Register``."""
+    level = contract.compatibility
+    if not level or not _has_versions(client, contract.subject):
+        registered = client.register(contract)
+        if level:
+            client.set_config(contract.subject, level)
+        return registered
+    if _level_of(client, contract.subject) != Level.parse(level):
+        client.set_config(contract.subject, level)
+    return client.register(contract)
+
+
+def _has_versions(client: RegistryClient, subject: str) -> bool:
+    try:
+        return bool(client.list_versions(subject))
+    except (SubjectNotFound, Unauthenticated, PermissionDenied):
+        return False  # new; or a caller refused, whose Register is refused and audited next
+
+
+def _level_of(client: RegistryClient, subject: str) -> Level | None:
+    setting = client.get_config(subject)
+    return None if setting.inherited else setting.level
+
+
+@click.command(epilog=EXIT_CODES)
 @click.argument("subject")
 @click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
@@ -210,7 +250,7 @@ def get(subject: str, version: str, as_json: bool, registry: str, token: str | N
     click.echo(found.schema)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.argument("subject")
 @click.option(
     "--format", "output_format", type=click.Choice(["odcs"]), required=True, help="Output standard."
@@ -235,7 +275,7 @@ def export(
         click.echo(text, nl=False)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.option("--prefix", default="", help="Only subjects starting with this.")
 @click.option("--deleted", is_flag=True, help="Include soft-deleted subjects.")
 @registry_options
@@ -247,7 +287,7 @@ def subjects(prefix: str, deleted: bool, registry: str, token: str | None) -> No
             click.echo(name)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.argument("subject", required=False)
 @click.option("--set", "level", default=None, help="Set the compatibility level (e.g. BACKWARD, FULL).")
 @registry_options
@@ -264,7 +304,7 @@ def consumers() -> None:
     """Register, list and remove the consumers of subjects."""
 
 
-@consumers.command("add")
+@consumers.command("add", epilog=EXIT_CODES)
 @click.argument("name")
 @click.argument("subject")
 @click.option("--version", type=int, default=None, help="The version whose schema the consumer reads with.")
@@ -296,7 +336,7 @@ def consumers_add(
     click.echo(f"consumer {consumer.name} of {consumer.subject} reads {reads}")
 
 
-@consumers.command("list")
+@consumers.command("list", epilog=EXIT_CODES)
 @click.argument("subject", required=False)
 @registry_options
 @_reports_errors
@@ -309,7 +349,7 @@ def consumers_list(subject: str | None, registry: str, token: str | None) -> Non
             click.echo(f"{consumer.subject}\t{consumer.name}\t{reads}{fields}")
 
 
-@consumers.command("remove")
+@consumers.command("remove", epilog=EXIT_CODES)
 @click.argument("name")
 @click.argument("subject")
 @registry_options
@@ -321,7 +361,7 @@ def consumers_remove(name: str, subject: str, registry: str, token: str | None) 
     click.echo(f"removed consumer {name} of {subject}")
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.option(
     "--from", "after", type=click.IntRange(min=0), default=0, help="Print events after this sequence."
 )
@@ -395,7 +435,7 @@ def _direct_tokens(data_dir: str | None, database_url: str | None):
     return Tokens(Store(database_url or sqlite_url(data_dir)))
 
 
-@token.command("create")
+@token.command("create", epilog=EXIT_CODES)
 @click.option("--name", required=True, help="Who or what uses it, e.g. checkout-ci.")
 @click.option("--role", type=click.Choice(["admin", "producer", "consumer"]), required=True)
 @click.option("--domain", "domains", multiple=True, help="A domain it acts for (repeatable).")
@@ -433,7 +473,7 @@ def token_create(
     click.echo(secret)
 
 
-@token.command("list")
+@token.command("list", epilog=EXIT_CODES)
 @click.option("--revoked", is_flag=True, help="Include revoked tokens.")
 @_store_options
 @registry_options
@@ -458,7 +498,7 @@ def token_list(
         click.echo(f"{item.id}\t{item.name}\t{item.role}\t{','.join(item.domains) or '-'}\t{state}")
 
 
-@token.command("revoke")
+@token.command("revoke", epilog=EXIT_CODES)
 @click.argument("token_id", type=int)
 @_store_options
 @registry_options
@@ -477,7 +517,7 @@ def token_revoke(
     click.echo(f"revoked token {revoked.id} {revoked.name!r}")
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @click.option("--limit", default=50, show_default=True, help="How many entries, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @registry_options
@@ -500,7 +540,7 @@ def webhooks() -> None:
     """Webhook subscriptions: change events POSTed to a URL, signed, in order (admin)."""
 
 
-@webhooks.command("add")
+@webhooks.command("add", epilog=EXIT_CODES)
 @click.argument("url")
 @click.option("--secret", default=None, help="Signing secret (default: generated and printed once).")
 @click.option("--subject-prefix", default="", help="Only subjects starting with this.")
@@ -532,7 +572,7 @@ def webhooks_add(
         click.echo(signing_secret)
 
 
-@webhooks.command("list")
+@webhooks.command("list", epilog=EXIT_CODES)
 @registry_options
 @_reports_errors
 def webhooks_list(registry: str, token: str | None) -> None:
@@ -546,7 +586,7 @@ def webhooks_list(registry: str, token: str | None) -> None:
             )
 
 
-@webhooks.command("remove")
+@webhooks.command("remove", epilog=EXIT_CODES)
 @click.argument("webhook_id", type=int)
 @registry_options
 @_reports_errors
@@ -557,7 +597,7 @@ def webhooks_remove(webhook_id: int, registry: str, token: str | None) -> None:
     click.echo(f"removed webhook {webhook_id}")
 
 
-@webhooks.command("deliveries")
+@webhooks.command("deliveries", epilog=EXIT_CODES)
 @click.argument("webhook_id", type=int, required=False)
 @click.option("--limit", default=50, show_default=True)
 @registry_options

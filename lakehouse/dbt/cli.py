@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import signal
+import time
 from pathlib import Path
 
 import click
 
 from lakehouse.catalog import open_catalog
 from lakehouse.cli import lakehouse_options, parse_pairs
-from lakehouse.dbt.glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, target_dir
+from lakehouse.dbt.glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, summarize, target_dir
 from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
 from registry.cli import registry_options
 from registry.errors import MeshgateError
@@ -36,7 +38,9 @@ from registry.errors import MeshgateError
     "--check", is_flag=True, help="Write nothing; exit 1 when the committed file differs from the contracts."
 )
 def dbt_sources(contracts_dir, registry, token, project_dir, check):
-    """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts."""
+    """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts.
+
+    Exit 0 written (or up to date with --check), 1 stale under --check or the registry failed, 2 usage."""
     try:
         if contracts_dir is not None:
             text = sources_yaml(contracts_from_files(contracts_dir))
@@ -66,7 +70,10 @@ def dbt_sources(contracts_dir, registry, token, project_dir, check):
 )
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental Silver models from all of Bronze.")
 def transform(data_dir, catalog_url, warehouse, storage_options, selection, full_refresh):
-    """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress."""
+    """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress.
+
+    Ends with one line: models built, tests passed and failed, rows in Silver and Gold, time taken.
+    dbt's colours only on a terminal. Exit 0 built, 1 a model or test failed (named), 2 usage error."""
     lakehouse = {
         "catalog_url": catalog_url,
         "warehouse": warehouse,
@@ -79,7 +86,14 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
         args += ["--select", selection]
     if full_refresh:
         args.append("--full-refresh")
-    _finish(run_dbt(args, data_dir, **lakehouse), "dbt build")
+    started = time.perf_counter()
+    run = run_dbt(args, data_dir, **lakehouse)
+    catalog = open_catalog(data_dir, **lakehouse)
+    try:
+        click.echo(summarize(run, catalog, time.perf_counter() - started).line())
+    finally:
+        catalog.engine.dispose()
+    _finish(run, "dbt build")
 
 
 @click.command()
@@ -88,7 +102,9 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
 @click.option("--port", default=8080, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--no-serve", is_flag=True, help="Only generate the site.")
 def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve):
-    """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP."""
+    """Generate dbt's docs (lineage from Bronze sources to Gold) and serve them over HTTP.
+
+    Ctrl-C or SIGTERM stops the server cleanly. Exit 0 stopped, 1 generating the docs failed, 2 usage."""
     lakehouse = {
         "catalog_url": catalog_url,
         "warehouse": warehouse,
@@ -101,12 +117,17 @@ def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve
         return
     server = serve_docs(site, host, port)
     click.echo(f"serving http://{host}:{server.server_address[1]}/ (Ctrl-C stops)")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as Ctrl-C does: the interpreter exits normally
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def serve_docs(site: str | Path, host: str = "127.0.0.1", port: int = 0) -> http.server.ThreadingHTTPServer:

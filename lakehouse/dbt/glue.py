@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,11 +137,13 @@ def run_dbt(
     storage_options: dict[str, str] | None = None,
     project_dir: str | Path = PROJECT_DIR,
     on_event: Callable | None = None,
+    use_colors: bool | None = None,
 ) -> DbtRun:
     """Invoke dbt in-process (``dbtRunner``) on the project, pointed at the data directory.
 
     ``args`` is the dbt command and its flags, e.g. ``["build"]`` or ``["docs", "generate"]``;
-    ``on_event`` receives dbt's structured events (to stream progress).
+    ``on_event`` receives dbt's structured events (to stream progress). dbt's output has colours only
+    on a terminal (``use_colors`` None: when stdout is one), never escape codes in a file or a pipe.
     """
     from dbt.cli.main import dbtRunner
 
@@ -162,6 +165,7 @@ def run_dbt(
         str(target_dir(data_dir)),
         "--log-path",
         str(data_dir / "dbt-logs"),
+        "--use-colors" if (sys.stdout.isatty() if use_colors is None else use_colors) else "--no-use-colors",
     ]
     with dbt_environment(environment):
         try:
@@ -172,6 +176,67 @@ def run_dbt(
     if result.exception is not None:
         failures.append(f"dbt error: {result.exception}")
     return DbtRun(result.success, failures, result.exception, result.result)
+
+
+def on_node_finished(callback: Callable[[str, str, str], None]) -> Callable:
+    """A dbt event callback calling ``callback(resource type, node name, status)`` as each node ends."""
+
+    def on_event(event) -> None:
+        if event.info.name == "NodeFinished":
+            node = event.data.node_info
+            callback(node.resource_type, node.node_name, node.node_status)
+
+    return on_event
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a ``dbt build`` did, in meshgate's terms: models, tests, rows in Silver and Gold, time."""
+
+    models: int
+    tests_passed: int
+    tests_failed: int
+    tests_warned: int
+    rows: dict[str, int]  # "silver.<table>" / "gold.<table>" -> rows in its current snapshot
+    seconds: float
+
+    def line(self) -> str:
+        layers = {
+            layer: sum(n for name, n in self.rows.items() if name.startswith(layer + "."))
+            for layer in ("silver", "gold")
+        }
+        warned = f" ({self.tests_warned} warned)" if self.tests_warned else ""
+        return (
+            f"meshgate: {self.models} models, tests {self.tests_passed} passed / {self.tests_failed} failed"
+            f"{warned}, rows: Silver {layers['silver']}, Gold {layers['gold']}, in {self.seconds:.1f} s"
+        )
+
+
+def summarize(run: DbtRun, catalog: Catalog, seconds: float) -> BuildSummary:
+    """The summary of a build: node statuses from dbt's results, row counts from the snapshots."""
+    statuses = [
+        (node_result.node.resource_type, str(node_result.status))
+        for node_result in getattr(run.results, "results", None) or []
+    ]
+    tests = [status for kind, status in statuses if kind == "test"]
+    rows = {}
+    for namespace in ("silver", "gold"):
+        try:
+            identifiers = catalog.list_tables(namespace)
+        except NoSuchNamespaceError:
+            continue
+        for identifier in sorted(identifiers):
+            snapshot = catalog.load_table(identifier).current_snapshot()
+            total = snapshot.summary.get("total-records") if snapshot else None
+            rows[".".join(identifier)] = int(total or 0)
+    return BuildSummary(
+        models=sum(kind == "model" for kind, status in statuses if status == "success"),
+        tests_passed=tests.count("pass"),
+        tests_failed=tests.count("fail") + tests.count("error"),
+        tests_warned=tests.count("warn"),
+        rows=rows,
+        seconds=seconds,
+    )
 
 
 def target_dir(data_dir: str | Path) -> Path:

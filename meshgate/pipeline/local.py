@@ -5,6 +5,7 @@ the Silver and Gold models and their tests. Used by tests, the benchmark and the
 gets the same runs from the sensors.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dagster import AssetsDefinition, DagsterInstance, Definitions, materialize
@@ -20,6 +21,7 @@ class PipelineRun:
     batches: dict[str, str] = field(default_factory=dict)  # "<table>/<file>" -> gate status
     failed_checks: list[str] = field(default_factory=list)  # "<asset key>:<check>"
     dbt_checks: int = 0
+    failed_dbt_checks: list[str] = field(default_factory=list)  # those of failed_checks that are dbt's
 
 
 def run_locally(
@@ -28,12 +30,15 @@ def run_locally(
     gate_config: dict | None = None,
     dbt_config: dict | None = None,
     log_level: str = "DEBUG",
+    on_step: Callable[[str], None] | None = None,
 ) -> PipelineRun:
     """Gate every landing file, then build the dbt models; raise on a failed step.
 
     ``gate_config``/``dbt_config`` are the assets' run config (``GateConfig``, ``DbtBuildConfig``);
-    ``log_level`` that of Dagster's console logger.
+    ``log_level`` that of Dagster's console logger; ``on_step(name)`` is called as each step starts
+    (``gate <table>/<file>``, then ``dbt build``), to show progress.
     """
+    step = on_step or (lambda name: None)
     loggers = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     lakehouse = defs.resources["lakehouse"]
     outcome = PipelineRun()
@@ -44,6 +49,7 @@ def run_locally(
         names = landing_files(lakehouse.landing_folder(subject))
         instance.add_dynamic_partitions(partitions.name, names)
         for name in names:
+            step(f"gate {asset_def.key.path[-1]}/{name}")
             config = {**loggers, "ops": {asset_def.op.name: {"config": gate_config or {}}}}
             result = materialize(
                 [asset_def],
@@ -57,12 +63,14 @@ def run_locally(
                     outcome.batches[f"{asset_def.key.path[-1]}/{name}"] = check.metadata["status"].value
                     if not check.passed:
                         outcome.failed_checks.append(f"{check.asset_key.to_user_string()}:{name}")
+    step("dbt build")
     config = {**loggers, "ops": {models.op.name: {"config": dbt_config or {}}}}
     result = materialize([models], resources=defs.resources, instance=instance, run_config=config)
     for check in result.get_asset_check_evaluations():
         outcome.dbt_checks += 1
         if not check.passed:
             outcome.failed_checks.append(f"{check.asset_key.to_user_string()}:{check.check_name}")
+            outcome.failed_dbt_checks.append(outcome.failed_checks[-1])
     return outcome
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+# The demo runs twice (in the module's fixture), then the commands it printed: more than one test's 300 s.
+pytestmark = pytest.mark.timeout(1200)
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {  # step -> what its outcome must say
     "compatibility engines": r"4 diffs, 2 breaking",
@@ -115,3 +117,68 @@ def test_the_demo_ends_with_the_web_console_url_and_serves_nothing_unasked(runs)
     tail = runs[0].stdout[runs[0].stdout.rindex("meshgate demo") :]
     assert "web console: http://127.0.0.1:8081/ui/" in tail
     assert runs[0].returncode == 0  # it exited: without --serve nothing keeps running
+
+
+def printed_commands(stdout: str) -> list[tuple[str, int]]:
+    """The ``$ command  # exit N: why`` lines the demo printed: (command line, the exit code it expects)."""
+    commands = []
+    for line in stdout.splitlines():
+        if line.startswith("$ "):
+            expected = re.search(r"  # exit (\d+):", line)
+            commands.append((line[2:], int(expected.group(1)) if expected else 0))
+    return commands
+
+
+def test_every_command_the_demo_prints_runs_as_printed_from_the_repository_root(runs):
+    """After the demo: the registry served again as printed, then each printed command, in order; the
+    tour's breaking branch is caught offline by the dbt model and online by the registered consumer."""
+    import shutil
+    import socket
+    import time
+
+    stdout = runs[1].stdout
+    commands = printed_commands(stdout)
+    servers = [command for command, _ in commands if " serve " in f" {command} "]
+    assert len(servers) == 1, servers
+    assert any("examples/breaking-branch.sh" in command for command, _ in commands)
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    environment.pop("MESHGATE_PII_KEY", None)
+    environment.pop("MESHGATE_REGISTRY", None)
+    bash = shutil.which("bash")
+    server = subprocess.Popen(
+        [bash, "-c", f"exec {servers[0]}"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(re.search(r"--grpc-port (\d+)", servers[0]).group(1))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        assert server.poll() is None, server.stderr.read()
+        outputs = []
+        for command, expected in commands:
+            if command in servers:
+                continue
+            done = subprocess.run(
+                [bash, "-c", command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == expected, (
+                f"{command}\nexit {done.returncode}, expected {expected}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+            outputs.append((command, done.stdout))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # the tour's ready-made breaking branch: caught offline by the dbt model, online by the consumer
+    offline = [out for command, out in outputs if "contract-check check --against main" in command]
+    online = [out for command, out in outputs if "contract-check check --registry" in command]
+    assert "TYPE_CHANGED" in offline[0]  # the demo's own branch: amount as a string
+    assert "currency" in offline[-1] and "silver_checkout_completed" in offline[-1], offline[-1]
+    assert "finance-dashboard" in online[-1], online[-1]
