@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +27,11 @@ from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.auth import Tokens
-from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
+from registry.errors import UNEXPECTED, IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
 from registry.grpc_auth import current_principal
+from registry.grpc_edge import REQUEST_ID_KEY
+from registry.limits import MAX_HEADER_BYTES
 from registry.metrics import OK, Metrics
 from registry.model import RegisteredSchema
 from registry.service import RegistryService
@@ -326,7 +329,14 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             await context.abort(grpc_errors.status_code(exc), exc.message)
         except Exception:
             self.metrics.observe("grpc", method, time.perf_counter() - start, "internal")
-            log.exception("unexpected error in gRPC %s", method)
+            request_id = uuid.uuid4().hex[:16]
+            log.exception(
+                "unexpected error in gRPC %s (request id %s)",
+                method,
+                request_id,
+                extra={UNEXPECTED: request_id},
+            )
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
         self.metrics.observe("grpc", method, time.perf_counter() - start, OK)
         return result
@@ -349,6 +359,7 @@ def create_grpc_server(
         interceptors=list(interceptors),
         options=[
             ("grpc.max_receive_message_length", max_receive_bytes),
+            ("grpc.max_metadata_size", MAX_HEADER_BYTES),
             # Keep-alive: ping idle Watch clients so a dead peer is noticed; let clients ping us.
             ("grpc.keepalive_time_ms", 20_000),
             ("grpc.keepalive_timeout_ms", 10_000),

@@ -13,6 +13,7 @@ from datetime import datetime
 from registry.compat import CompatibilityResult, Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
+from registry.limits import check_string_field, check_subject
 
 MODES = ("READWRITE", "READONLY")
 ROLES = ("admin", "producer", "consumer")
@@ -234,5 +235,7 @@ def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ..
                 ) from None
         if not ref.name or not ref.subject or ref.version < 1:
             raise InvalidArgument(f"references[{i}]: needs a name, a subject and a version >= 1")
+        check_string_field(ref.name, f"references[{i}].name")
+        check_subject(ref.subject, f"references[{i}].subject")
         result.append(ref)
     return tuple(result)

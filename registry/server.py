@@ -35,6 +35,7 @@ from grpc_health.v1 import health_pb2
 from registry.auth import Tokens
 from registry.compat import Level
 from registry.grpc_auth import AuthInterceptor
+from registry.grpc_edge import EdgeInterceptor
 from registry.grpc_server import SERVICE_NAME, create_grpc_server
 from registry.http_api import create_app
 from registry.metrics import Metrics
@@ -116,7 +117,7 @@ class RegistryServer:
             self.hub,
             self.tokens,
             Webhooks(self._store),
-            (guard, *self.interceptors),
+            (EdgeInterceptor(SERVICE_NAME), guard, *self.interceptors),
         )
         try:
             grpc_port = self._bind_grpc()

@@ -108,7 +108,10 @@ def test_the_async_watch_refuses_a_negative_sequence_when_called_like_the_sync_o
 @pytest.mark.parametrize("call", ["get_version", "delete_version"])
 def test_the_client_refuses_a_bad_version_before_sending_anything(call):
     unreachable = f"127.0.0.1:{free_port()}"  # an InvalidArgument, not Unavailable: nothing was sent
-    with RegistryClient(unreachable, timeout=1) as client, pytest.raises(InvalidArgument, match="version 0 is not a valid version"):
+    with (
+        RegistryClient(unreachable, timeout=1) as client,
+        pytest.raises(InvalidArgument, match="version 0 is not a valid version"),
+    ):
         getattr(client, call)("checkout.Order", 0)
 
 
