@@ -532,6 +532,50 @@ def webhooks_deliveries(webhook_id: int | None, limit: int, registry: str, token
             )
 
 
+@webhooks.command("new-key")
+def webhooks_new_key() -> None:
+    """Print a fresh secret key (base64 of 32 random bytes) for MESHGATE_SECRET_KEY."""
+    from registry.sealing import new_key
+
+    click.echo(new_key())
+
+
+@webhooks.command("rotate-key")
+@click.option(
+    "--new-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="File holding the new key (`meshgate webhooks new-key > FILE`).",
+)
+@click.option(
+    "--data-dir", default=".meshgate", show_default=True, help="Holds registry.db when no --database-url."
+)
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="MESHGATE_DATABASE_URL",
+    help="SQLAlchemy URL of the registry store.",
+)
+@_reports_errors
+def webhooks_rotate_key(new_key_file: Path, data_dir: str, database_url: str | None) -> None:
+    """Re-seal every webhook secret under the key in NEW_KEY_FILE, in one transaction.
+
+    The current key comes from MESHGATE_SECRET_KEY or MESHGATE_SECRET_KEY_FILE (none: the secrets
+    are plaintext of an older release). Restart the replicas with the new key afterwards.
+    """
+    from registry.sealing import SecretBox
+    from registry.store import Store, sqlite_url
+    from registry.webhooks import Webhooks
+
+    new_box = SecretBox.from_text(new_key_file.read_text(), str(new_key_file))
+    store = Store(database_url or sqlite_url(data_dir))
+    try:
+        count = Webhooks(store, SecretBox.from_environment()).rotate(new_box)
+    finally:
+        store.close()
+    click.echo(f"re-sealed {count} webhook secret(s) with key {new_box.key_id}")
+
+
 def _explain(error: IncompatibleSchema) -> str:
     lines = [error.message.split(": ", 1)[0]]
     for violation in error.violations:
