@@ -442,7 +442,8 @@ def token_revoke(
 @registry_options
 @_reports_errors
 def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
-    """Show the audit log of writes: who, when, what, from where, and the outcome (admin)."""
+    """Show the audit log of writes and refusals: when, who, what, from where, the outcome and the
+    token's role (admin)."""
     with RegistryClient(registry, token) as client:
         entries = client.audit(limit)
     for entry in entries:
@@ -451,7 +452,9 @@ def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
         else:
             stamp = entry.time.isoformat(timespec="seconds") if entry.time else ""
             who = f"{entry.token_name} (id {entry.token_id})" if entry.token_id else entry.token_name
-            click.echo(f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}")
+            click.echo(
+                f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}\t{entry.role}"
+            )
 
 
 @click.group()

@@ -146,15 +146,22 @@ class _ConfluentApi:
         request (and audit a write)."""
         method = handler.__name__
 
+        audited = access is Access.WRITE_SUBJECT and self.tokens is not None
+
         async def endpoint(request: Request) -> Response:
             start = time.perf_counter()
             outcome = OK
             principal = None
+            pending = None
             try:
                 _check_target(request)
                 principal = await self._authenticate(request, access)
                 self._authorize(request, access, principal)
-                result = await handler(request)
+                if audited:
+                    with self.tokens.auditing(principal, name, _target(request), _peer(request)) as pending:
+                        result = await handler(request)
+                else:
+                    result = await handler(request)
                 response = result if isinstance(result, Response) else RegistryJSONResponse(result)
             except MeshgateError as exc:
                 outcome = type(exc).__name__
@@ -174,9 +181,9 @@ class _ConfluentApi:
                 response = _error(500, 50001, "internal server error")
                 response.headers[REQUEST_ID_HEADER] = request_id
             self.metrics.observe("http", method, time.perf_counter() - start, outcome)
-            refused = outcome in _REFUSALS
-            if self.tokens is not None and (access is Access.WRITE_SUBJECT or refused):
-                await self._audit(request, name, principal, outcome)
+            if self.tokens is not None and (audited or outcome in _REFUSALS):
+                if pending is None or not pending.written:  # else it committed with the change
+                    await self._audit(request, name, principal, outcome)
             return response
 
         return endpoint
@@ -195,10 +202,10 @@ class _ConfluentApi:
             authorize(principal, access, request.path_params.get("subject", ""))
 
     async def _audit(self, request: Request, name: str, principal: Principal | None, outcome: str) -> None:
-        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
-        target = request.path_params.get("subject", "") or "(global)"
         try:
-            await run_in_threadpool(self.tokens.record, principal, name, target, peer, outcome)
+            await run_in_threadpool(
+                self.tokens.record, principal, name, _target(request), _peer(request), outcome
+            )
         except Exception as exc:  # an audit failure must not hide the call's own outcome
             log.error("audit log write failed for %s: %s", name, exc)
 
@@ -504,6 +511,15 @@ def _references(raw: Any) -> list[Reference]:
             raise InvalidArgument(f"{where}.version: a positive integer is required")
         references.append(Reference(name=name, subject=subject, version=version))
     return references
+
+
+def _target(request: Request) -> str:
+    """What an audit line names as the call's target: the path's subject, or ``(global)``."""
+    return request.path_params.get("subject", "") or "(global)"
+
+
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else ""
 
 
 def _check_target(request: Request) -> None:

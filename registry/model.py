@@ -127,6 +127,7 @@ class AuditEntry:
     target: str
     peer: str
     outcome: str
+    role: str = ""  # the token's role ("admin" for the anonymous caller of a server without auth)
 
 
 VERSION_REGISTERED = "VERSION_REGISTERED"

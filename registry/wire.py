@@ -248,6 +248,7 @@ def audit_entry_to_pb(entry: AuditEntry) -> pb.AuditEntry:
         target=entry.target,
         peer=entry.peer,
         outcome=entry.outcome,
+        role=entry.role,
     )
 
 
@@ -261,6 +262,7 @@ def audit_entry_from_pb(message: pb.AuditEntry) -> AuditEntry:
         target=message.target,
         peer=message.peer,
         outcome=message.outcome,
+        role=message.role,
     )
 
 

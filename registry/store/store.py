@@ -164,13 +164,17 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in one transaction, retrying it on transient conflicts.
 
-        ``work`` must be safe to run again: everything it did is rolled back before a retry.
+        ``work`` must be safe to run again: everything it did is rolled back before a retry. The
+        call's pending audit line (``PENDING_AUDIT``), if any, commits in the same transaction.
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with Session(self._write_engine, expire_on_commit=False) as session:
                     with session.begin():
                         result = work(session)
+                        audited = self.add_pending_audit(session)
+                    if audited is not None:
+                        audited.written = True
                     if session.info.get("events_appended"):
                         for listener in self.commit_listeners:
                             listener()
