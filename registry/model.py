@@ -130,6 +130,17 @@ class AuditEntry:
     role: str = ""  # the token's role ("admin" for the anonymous caller of a server without auth)
 
 
+@dataclass(frozen=True)
+class BridgedGap:
+    """A break in a Watch stream that the SDK bridged: the events after ``after_sequence`` up to
+    ``resumed_at`` arrived once the stream resumed on ``address``, ``seconds`` after the break."""
+
+    after_sequence: int
+    resumed_at: int
+    seconds: float
+    address: str
+
+
 VERSION_REGISTERED = "VERSION_REGISTERED"
 VERSION_SOFT_DELETED = "VERSION_SOFT_DELETED"
 VERSION_HARD_DELETED = "VERSION_HARD_DELETED"
