@@ -229,7 +229,10 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise InvalidArgument(f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 30d)")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+    try:
+        return timedelta(**{unit: int(match.group(1))})
+    except OverflowError:
+        raise InvalidArgument(f"duration {text!r}: too long") from None
 
 
 def _refuse_if_dead(token: ApiToken) -> None:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContractRegistry"].full_name
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86_400  # longer is clamped: a timedelta holds ~2.7 million years
 MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
@@ -245,7 +246,6 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
     async def CreateToken(self, request: pb.CreateTokenRequest, context) -> pb.CreateTokenResponse:
-        expires_in = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
         token, secret = await self._call(
             context,
             "CreateToken",
@@ -253,7 +253,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             request.name,
             request.role,
             tuple(request.domains),
-            expires_in,
+            _lifetime(request.expires_in_seconds),
             current_principal.get().name,
         )
         return pb.CreateTokenResponse(token=wire.api_token_to_pb(token), secret=secret)
@@ -377,6 +377,13 @@ def create_grpc_server(
         server,
     )
     return server, health_servicer
+
+
+def _lifetime(seconds: int) -> timedelta | None:
+    """A token's ``expires_in_seconds`` (0: never expires); ``Tokens.create`` refuses the rest."""
+    if not seconds:
+        return None
+    return timedelta(seconds=max(-1, min(seconds, MAX_TOKEN_LIFETIME_SECONDS)))
 
 
 def _now_text() -> str:

@@ -146,7 +146,7 @@ class AccessQueries:
                 row.outcome,
                 role or "",
             )
-            for row, role in session.execute(query).tuples()
+            for row, role in session.execute(query)
         ]
 
 

@@ -45,7 +45,7 @@ class WebhookQueries:
 
     def webhook_secrets(self, session: Session) -> dict[int, str]:
         """Every subscription's stored secret (sealed, or plaintext of an older release), by id."""
-        rows = session.execute(select(WebhookRow.id, WebhookRow.secret)).tuples()
+        rows = session.execute(select(WebhookRow.id, WebhookRow.secret))
         return {webhook_id: secret for webhook_id, secret in rows}
 
     def set_webhook_secret(self, session: Session, webhook_id: int, stored: str) -> None:
