@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint proto install
+.PHONY: demo test fuzz bench lint proto install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fuzz harness' long profile: DURATION seconds shared by its entry points; failing examples are
+# saved to tests/registry/fuzz/regressions/ (replayed by every `make test`). `make test` runs the quick one.
+DURATION ?= 600
+fuzz: $(STAMP)
+	MESHGATE_FUZZ_SECONDS=$(DURATION) $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/registry/fuzz
 
 bench: $(STAMP)
 	# run as modules: benchmarks/registry.py must not shadow the registry package
