@@ -80,6 +80,12 @@ class LimitExceeded(InvalidArgument):
         self.detail = detail
 
 
+class HeadersTooLarge(LimitExceeded):
+    grpc_status = "RESOURCE_EXHAUSTED"
+    http_status = 431
+    error_code = 43101
+
+
 class MalformedText(InvalidArgument):
     """Text that is not well-formed Unicode (a lone surrogate, bytes that are not UTF-8)."""
 

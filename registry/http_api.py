@@ -44,7 +44,7 @@ from registry.errors import (
     SubjectConfigNotFound,
     Unauthenticated,
 )
-from registry.limits import check_json_text, check_subject, decode_utf8
+from registry.limits import check_headers, check_json_text, check_subject, decode_utf8
 from registry.metrics import OK, Metrics
 from registry.versions import LATEST, parse_version
 
@@ -523,8 +523,9 @@ def _peer(request: Request) -> str:
 
 
 def _check_target(request: Request) -> None:
-    """The raw path and query decode as UTF-8 (``%FF`` is refused, not read as U+FFFD) and the
-    path's subject follows the subject grammar."""
+    """The headers fit their limit, the raw path and query decode as UTF-8 (``%FF`` is refused, not
+    read as U+FFFD) and the path's subject follows the subject grammar."""
+    check_headers(request.scope.get("headers") or [])
     decode_utf8(unquote_to_bytes(request.scope.get("raw_path") or b""), "request path")
     decode_utf8(unquote_to_bytes(request.scope.get("query_string", b"").replace(b"+", b" ")), "query string")
     subject = request.path_params.get("subject")

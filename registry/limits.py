@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from registry.compat import MAX_SCHEMA_BYTES
-from registry.errors import LimitExceeded, MalformedText
+from registry.errors import HeadersTooLarge, LimitExceeded, MalformedText
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,13 @@ def check_string_field(text: str, where: str, limit: int = MAX_STRING_CHARS) -> 
     if len(text) > limit:
         raise LimitExceeded("string field", where, f"{len(text)} characters, over {limit}")
     return text
+
+
+def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """The request's header fields (names and values) fit ``MAX_HEADER_BYTES``."""
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > MAX_HEADER_BYTES:
+        raise HeadersTooLarge("header size", "request headers", f"{size} bytes, over {MAX_HEADER_BYTES}")
 
 
 def check_list(items, where: str) -> None:

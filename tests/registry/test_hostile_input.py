@@ -215,3 +215,35 @@ def test_a_reference_chain_deeper_than_the_limit_is_refused(client):
             return
         previous = {"name": name, "subject": subject, "version": registered.version}
     pytest.fail("a chain of 12 references registered")
+
+
+def test_request_headers_over_the_limit_are_refused_over_both_transports(server):
+    answer = _rest(server, "GET", "/subjects", headers={"X-Big": "a" * 20_000})
+    assert (answer.status_code, answer.json()["error_code"]) == (431, 43101)
+    assert "limit 'header size'" in answer.json()["message"]
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.ListSubjects(pb.ListSubjectsRequest(), metadata=(("x-big", "a" * 21_000),), timeout=10)
+    assert failed.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_token_lifetime_past_what_a_timedelta_holds_is_refused_not_internal(server):
+    """Found by the fuzz harness (regressions/grpc_message-df396b41c4e1.json)."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.CreateToken(
+                pb.CreateTokenRequest(name="ci", role="admin", expires_in_seconds=-86_399_999_913_601)
+            )
+        far = stub.CreateToken(pb.CreateTokenRequest(name="ci", role="admin", expires_in_seconds=2**62))
+    assert failed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert failed.value.details() == "expires in: must be positive"
+    assert far.token.expires_at != ""
+
+
+def test_a_cli_duration_too_long_for_a_timedelta_is_refused():
+    from registry.auth import parse_duration
+
+    with pytest.raises(InvalidArgument, match="too long"):
+        parse_duration("99999999999999999d")
