@@ -201,7 +201,7 @@ def contract_from_dict(data: Any, path: Path) -> Contract:
     where = str(path)
     if not isinstance(data, dict):
         raise InvalidArgument(f"{where}: a contract file must be a YAML mapping")
-    unknown = set(data) - _YAML_KEYS
+    unknown = {str(key) for key in data if not isinstance(key, str) or key not in _YAML_KEYS}
     if unknown:
         raise InvalidArgument(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     for key in ("subject", "format", "schema"):

@@ -3,8 +3,9 @@
 A grpc.aio interceptor sees the method and the metadata but not the request, and the rules need the
 request's subject (and consumer name). So the interceptor wraps the method's handler: the wrapper
 reads ``authorization: Bearer …``, finds the token, checks the rule of the method against the request,
-then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes (and
-refused writes) go to the audit log with the caller's peer address. Health checking and reflection
+then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes and
+every refusal go to the audit log with the caller's peer address; a write's row commits in the
+write's own transaction (``Tokens.auditing``). Health checking and reflection
 stay open (load balancers and ``grpcurl list`` carry no token).
 """
 

@@ -81,8 +81,8 @@ def create_app(
     ``metrics`` is the server's ``Metrics`` shared with its gRPC side; one is made when not given.
     Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
     With ``auth`` every route but /healthz and /metrics needs a token of ``tokens``
-    (``Authorization: Bearer <token>``, or Basic with the token as the password); writes are audited
-    in ``tokens`` whenever it is given.
+    (``Authorization: Bearer <token>``, or Basic with the token as the password); writes and refusals
+    are audited in ``tokens`` whenever it is given (a write's row in the write's own transaction).
     """
     if auth and tokens is None:
         raise ValueError("auth needs the token store")
@@ -142,8 +142,8 @@ class _ConfluentApi:
     def _endpoint(
         self, handler: Handler, access: Access, name: str
     ) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler: check the caller, map errors to Confluent error bodies once, record the
-        request (and audit a write)."""
+        """Wrap a handler: check the request's text and the caller, map errors to Confluent error
+        bodies once, record the request (and audit a write or a refusal)."""
         method = handler.__name__
 
         audited = access is Access.WRITE_SUBJECT and self.tokens is not None

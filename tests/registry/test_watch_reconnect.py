@@ -98,3 +98,34 @@ def test_the_resume_back_off_doubles_from_a_tenth_of_a_second_and_is_capped_at_t
     assert delays[-1] >= MAX_BACKOFF * 0.8
     backoff.reset()
     assert backoff.next() <= 0.12
+
+
+def test_the_async_stream_resumes_across_a_restart_and_reports_the_gap(tmp_path):
+    import asyncio
+
+    from registry.client import AsyncRegistryClient
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    port = free_port()
+    subject = unique_subject()
+
+    async def scenario(writer: RegistryClient) -> tuple[list[int], list]:
+        replica_a = _start(url, port)
+        async with AsyncRegistryClient(f"127.0.0.1:{port}") as client:
+            stream = client.watch()
+            writer.set_config(subject, "NONE")
+            received = [(await anext(stream)).sequence]
+            await asyncio.to_thread(replica_a.stop)
+            writer.set_config(subject, "FULL")
+            restarted = await asyncio.to_thread(_start, url, port)
+            try:
+                received.append((await asyncio.wait_for(anext(stream), 15)).sequence)
+            finally:
+                stream.close()
+                await asyncio.to_thread(restarted.stop)
+            return received, stream.gaps
+
+    with running_server(url) as replica_b, RegistryClient(replica_b.grpc_target) as writer:
+        received, gaps = asyncio.run(scenario(writer))
+    assert received == [1, 2]
+    assert [(g.after_sequence, g.resumed_at, g.address) for g in gaps] == [(1, 2, f"127.0.0.1:{port}")]
