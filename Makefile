@@ -13,7 +13,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 DATACONTRACT_VENV := .venv-datacontract
 DATACONTRACT_STAMP := $(DATACONTRACT_VENV)/.installed
 
-.PHONY: demo test bench lint proto install airflow datacontract
+.PHONY: demo test fuzz bench lint proto install airflow datacontract
 
 # Each install stage says what it does and how long it took (the last one takes minutes).
 STAGE = @echo "==> [$(1)] $(2)"
@@ -52,6 +52,12 @@ demo: $(STAMP)
 
 test: $(STAMP) $(AIRFLOW_STAMP) $(DATACONTRACT_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fuzz harness' long profile: DURATION seconds shared by its entry points; failing examples are
+# saved to tests/registry/fuzz/regressions/ (replayed by every `make test`). `make test` runs the quick one.
+DURATION ?= 600
+fuzz: $(STAMP)
+	MESHGATE_FUZZ_SECONDS=$(DURATION) $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/registry/fuzz
 
 bench: $(STAMP)
 	# run as modules: benchmarks/registry.py must not shadow the registry package

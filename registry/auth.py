@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import dataclasses
 import hashlib
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -27,7 +30,7 @@ from enum import Enum
 from registry.contract import domain_of
 from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
 from registry.model import ROLES, ApiToken, AuditEntry
-from registry.store import Store
+from registry.store import PENDING_AUDIT, PendingAudit, Store
 
 TOKEN_PREFIX = "mgt_"
 _DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -182,8 +185,20 @@ class Tokens:
         with self.store.read() as session:
             return self.store.tokens(session, include_revoked)
 
+    @contextlib.contextmanager
+    def auditing(self, principal: Principal, action: str, target: str, peer: str) -> Iterator[PendingAudit]:
+        """Within it, the first write committed records the call (outcome ok) in its own transaction;
+        if none did (``written`` stays False), the caller records the outcome with ``record``."""
+        pending = PendingAudit(principal.token_id, principal.name, action, target, peer)
+        reset = PENDING_AUDIT.set(pending)
+        try:
+            yield pending
+        finally:
+            PENDING_AUDIT.reset(reset)
+
     def record(self, principal: Principal | None, action: str, target: str, peer: str, outcome: str) -> None:
         """Add one line to the audit log (``principal`` None: the caller had no valid token)."""
+        PENDING_AUDIT.set(None)  # this write is the record itself (runs in a worker thread's context)
         self.store.write(
             lambda session: self.store.add_audit_entry(
                 session,
@@ -199,7 +214,13 @@ class Tokens:
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         with self.store.read() as session:
-            return self.store.audit_entries(session, max(1, min(limit, 10_000)))
+            entries = self.store.audit_entries(session, max(1, min(limit, 10_000)))
+        return [
+            dataclasses.replace(e, role=ANONYMOUS.role)
+            if e.token_id is None and e.token_name == ANONYMOUS.name
+            else e
+            for e in entries
+        ]
 
 
 def parse_duration(text: str) -> timedelta:
@@ -208,7 +229,10 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise InvalidArgument(f"duration {text!r}: expected a number and a unit s, m, h, d or w (e.g. 30d)")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+    try:
+        return timedelta(**{unit: int(match.group(1))})
+    except OverflowError:
+        raise InvalidArgument(f"duration {text!r}: too long") from None
 
 
 def _refuse_if_dead(token: ApiToken) -> None:

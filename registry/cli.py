@@ -523,7 +523,8 @@ def token_revoke(
 @registry_options
 @_reports_errors
 def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
-    """Show the audit log of writes: who, when, what, from where, and the outcome (admin)."""
+    """Show the audit log of writes and refusals: when, who, what, from where, the outcome and the
+    token's role (admin)."""
     with RegistryClient(registry, token) as client:
         entries = client.audit(limit)
     for entry in entries:
@@ -532,7 +533,9 @@ def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
         else:
             stamp = entry.time.isoformat(timespec="seconds") if entry.time else ""
             who = f"{entry.token_name} (id {entry.token_id})" if entry.token_id else entry.token_name
-            click.echo(f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}")
+            click.echo(
+                f"{stamp}\t{who}\t{entry.action}\t{entry.target}\t{entry.peer}\t{entry.outcome}\t{entry.role}"
+            )
 
 
 @click.group()
@@ -611,6 +614,50 @@ def webhooks_deliveries(webhook_id: int | None, limit: int, registry: str, token
                 f"{stamp}\twebhook {d.webhook_id}\tsequence {d.sequence}\tattempt {d.attempt}\t"
                 f"{d.status_code or '-'}\t{d.outcome}"
             )
+
+
+@webhooks.command("new-key")
+def webhooks_new_key() -> None:
+    """Print a fresh secret key (base64 of 32 random bytes) for MESHGATE_SECRET_KEY."""
+    from registry.sealing import new_key
+
+    click.echo(new_key())
+
+
+@webhooks.command("rotate-key")
+@click.option(
+    "--new-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="File holding the new key (`meshgate webhooks new-key > FILE`).",
+)
+@click.option(
+    "--data-dir", default=".meshgate", show_default=True, help="Holds registry.db when no --database-url."
+)
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="MESHGATE_DATABASE_URL",
+    help="SQLAlchemy URL of the registry store.",
+)
+@_reports_errors
+def webhooks_rotate_key(new_key_file: Path, data_dir: str, database_url: str | None) -> None:
+    """Re-seal every webhook secret under the key in NEW_KEY_FILE, in one transaction.
+
+    The current key comes from MESHGATE_SECRET_KEY or MESHGATE_SECRET_KEY_FILE (none: the secrets
+    are plaintext of an older release). Restart the replicas with the new key afterwards.
+    """
+    from registry.sealing import SecretBox
+    from registry.store import Store, sqlite_url
+    from registry.webhooks import Webhooks
+
+    new_box = SecretBox.from_text(new_key_file.read_text(), str(new_key_file))
+    store = Store(database_url or sqlite_url(data_dir))
+    try:
+        count = Webhooks(store, SecretBox.from_environment()).rotate(new_box)
+    finally:
+        store.close()
+    click.echo(f"re-sealed {count} webhook secret(s) with key {new_box.key_id}")
 
 
 def _explain(error: IncompatibleSchema) -> str:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import random
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, get_args
@@ -29,16 +31,25 @@ from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.client_calls import Call, Watch
 from registry.errors import InvalidArgument
-from registry.model import Event
+from registry.model import BridgedGap, Event
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "localhost:50051"
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    # Reconnect to a restarted registry within seconds (gRPC's default backoff grows to 120 s).
+    # Reconnect to a restarted registry within seconds (gRPC's default backoff grows to 120 s):
+    # connection attempts back off from 0.1 s to at most MAX_BACKOFF.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 3_000),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+    # Notice a peer that vanished without closing its connections (the server allows 10 s pings).
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
 ]
+MAX_BACKOFF = 2.0
+"""Longest wait between two attempts to resume a Watch stream (and between connection attempts)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,11 +76,12 @@ class _Connection:
         self.timeout = timeout
         self._metadata = _auth(token)
         credentials = _tls(ca_cert)
+        self._addresses = _addresses(target)
         self._channels = [
             self._grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
             if credentials
             else self._grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
-            for address in _addresses(target)
+            for address in self._addresses
         ]
         self._stubs = [pb_grpc.ContractRegistryStub(channel) for channel in self._channels]
         self._current = 0  # index of the address calls go to
@@ -84,8 +96,11 @@ class _Connection:
         another; True if it did."""
         if len(self._stubs) == 1 or not _unreachable(exc):
             return False
-        self._current = (self._current + 1) % len(self._stubs)
+        self._next_address()
         return True
+
+    def _next_address(self) -> None:
+        self._current = (self._current + 1) % len(self._stubs)
 
     def _known(self, call: Call[R]) -> R | None:
         """The kept answer of a ``lasting`` call asked before, else None."""
@@ -148,32 +163,82 @@ def _answer_type(describe: Callable[..., Call]) -> Any:
     return None if answer is type(None) else answer
 
 
+class _Resumption:
+    """What resuming a Watch stream needs, sync or async alike: the request (its ``after_sequence``
+    moves with every event delivered), the back-off, and the gaps bridged so far."""
+
+    def __init__(self, request: pb.WatchRequest):
+        self.request = request
+        self.backoff = _Backoff()
+        self.gaps: list[BridgedGap] = []
+        self._broken: tuple[float, int] | None = None  # (when, after which sequence) the stream broke
+
+    def event(self, response: pb.WatchResponse, address: str) -> Event | None:
+        """The event a response carries if it is past the last one delivered (a heartbeat carries
+        none; a resumed stream may repeat events); the first after a break closes the gap."""
+        if not response.HasField("event"):
+            return None
+        event = wire.event_from_pb(response.event)
+        if event.sequence <= self.request.after_sequence:
+            return None
+        self.request.after_sequence = event.sequence
+        self.backoff.reset()
+        if self._broken is not None:
+            broken_at, after = self._broken
+            gap = BridgedGap(after, event.sequence, time.monotonic() - broken_at, address)
+            self.gaps.append(gap)
+            self._broken = None
+            log.info(
+                "watch resumed on %s after %.2f s: events %d..%d were missed and are delivered now",
+                address,
+                gap.seconds,
+                after + 1,
+                event.sequence,
+            )
+        return event
+
+    def broke(self) -> None:
+        if self._broken is None:
+            self._broken = (time.monotonic(), self.request.after_sequence)
+
+
 class EventStream:
-    """An iterator of ``Event``s over a Watch stream that resumes after failures by itself."""
+    """An iterator of ``Event``s over a Watch stream that resumes after failures by itself.
+
+    After a break it waits for its address to answer again (at most the back-off: 0.1 s doubling up
+    to ``MAX_BACKOFF``), moving on to the next address of the target when it does not; it resumes
+    after the last event delivered, so nothing is missed or repeated. ``gaps`` lists every break
+    bridged (``BridgedGap``).
+    """
 
     def __init__(self, client: RegistryClient, request: pb.WatchRequest, reconnect: bool):
         self._client = client  # its current address is where the stream (re)opens
-        self._request = request
+        self._resumption = _Resumption(request)
         self._reconnect = reconnect
         self._call = None
         self._closed = threading.Event()
-        self._backoff = _Backoff()
 
     @property
     def last_sequence(self) -> int:
         """The sequence of the last event delivered (where a resume starts)."""
-        return self._request.after_sequence
+        return self._resumption.request.after_sequence
+
+    @property
+    def gaps(self) -> list[BridgedGap]:
+        """The breaks this stream bridged, oldest first."""
+        return list(self._resumption.gaps)
 
     def __iter__(self) -> EventStream:
         return self
 
     def __next__(self) -> Event:
+        client = self._client
         while not self._closed.is_set():
             if self._call is None:
-                self._call = self._client._stub.Watch(self._request, metadata=self._client._metadata)
+                self._call = client._stub.Watch(self._resumption.request, metadata=client._metadata)
             try:
                 for response in self._call:
-                    event = _new_event(response, self._request, self._backoff)
+                    event = self._resumption.event(response, client._addresses[client._current])
                     if event is not None:
                         return event
             except grpc.RpcError as exc:
@@ -181,13 +246,21 @@ class EventStream:
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._call = None
-                    raise _error(exc, self._client.target) from None
-                self._client._fail_over(exc)
+                    raise _error(exc, client.target) from None
+            self._resumption.broke()  # by an error, or by the server ending the stream
             self._call = None
             if not self._reconnect:
                 break
-            self._closed.wait(self._backoff.next())
+            self._wait_for_address(self._resumption.backoff.next())
         raise StopIteration
+
+    def _wait_for_address(self, delay: float) -> None:
+        """Until the current address answers, at most ``delay`` s; then the next address is tried."""
+        channel = self._client._channels[self._client._current]
+        try:
+            grpc.channel_ready_future(channel).result(timeout=delay)
+        except grpc.FutureTimeoutError:
+            self._client._next_address()
 
     def close(self) -> None:
         """End the stream; an iteration blocked in another thread stops."""
@@ -197,15 +270,77 @@ class EventStream:
             call.cancel()
 
 
+class AsyncEventStream(AsyncIterator[Event]):
+    """``EventStream`` over ``grpc.aio``: ``async for event in stream``; ``gaps`` and ``close`` alike."""
+
+    def __init__(self, client: AsyncRegistryClient, request: pb.WatchRequest, reconnect: bool):
+        self._client = client
+        self._resumption = _Resumption(request)
+        self._reconnect = reconnect
+        self._call = None
+        self._closed = False
+
+    @property
+    def last_sequence(self) -> int:
+        return self._resumption.request.after_sequence
+
+    @property
+    def gaps(self) -> list[BridgedGap]:
+        return list(self._resumption.gaps)
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        client = self._client
+        while not self._closed:
+            if self._call is None:
+                self._call = client._stub.Watch(self._resumption.request, metadata=client._metadata)
+            try:
+                async for response in self._call:
+                    event = self._resumption.event(response, client._addresses[client._current])
+                    if event is not None:
+                        return event
+            except grpc.RpcError as exc:
+                if self._closed:
+                    break
+                if not (self._reconnect and exc.code() in _RESUMABLE):
+                    self._cancel()
+                    raise _error(exc, client.target) from None
+            self._resumption.broke()
+            self._cancel()
+            if not self._reconnect:
+                break
+            await self._wait_for_address(self._resumption.backoff.next())
+        raise StopAsyncIteration
+
+    async def _wait_for_address(self, delay: float) -> None:
+        channel = self._client._channels[self._client._current]
+        try:
+            await asyncio.wait_for(channel.channel_ready(), delay)
+        except TimeoutError:
+            self._client._next_address()
+
+    def _cancel(self) -> None:
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+
+    def close(self) -> None:
+        """End the stream: a pending ``__anext__`` stops."""
+        self._closed = True
+        self._cancel()
+
+
 class _Backoff:
-    """Reconnect delays: 0.1 s doubling to 5 s, with jitter; reset by every event received."""
+    """Resume delays: 0.1 s doubling to ``MAX_BACKOFF``, with jitter; reset by every event received."""
 
     def __init__(self):
         self.delay = 0.1
 
     def next(self) -> float:
-        delay = self.delay * random.uniform(0.8, 1.2)
-        self.delay = min(self.delay * 2, 5.0)
+        delay = min(self.delay * random.uniform(0.8, 1.2), MAX_BACKOFF)
+        self.delay = min(self.delay * 2, MAX_BACKOFF)
         return delay
 
     def reset(self) -> None:
@@ -221,21 +356,6 @@ _RESUMABLE = (
     grpc.StatusCode.INTERNAL,
     grpc.StatusCode.UNKNOWN,
 )
-
-
-def _new_event(response: pb.WatchResponse, request: pb.WatchRequest, backoff: _Backoff) -> Event | None:
-    """The event a Watch response carries, if it is past the last one received; moves the resume point.
-
-    A response may be a heartbeat (no event), and a resumed stream may repeat events already delivered.
-    """
-    if not response.HasField("event"):
-        return None
-    event = wire.event_from_pb(response.event)
-    if event.sequence <= request.after_sequence:
-        return None
-    request.after_sequence = event.sequence
-    backoff.reset()
-    return event
 
 
 class RegistryClient(_Connection):
@@ -352,26 +472,8 @@ class AsyncRegistryClient(_Connection):
     remove_webhook = _awaited(calls.remove_webhook)
     deliveries = _awaited(calls.deliveries)
 
-    async def _open(self, watch: Watch) -> AsyncIterator[Event]:
-        """The events of a Watch stream, resumed as ``EventStream`` does: ``async for event in …``."""
-        request = watch.request
-        backoff = _Backoff()
-        while True:
-            call = self._stub.Watch(request, metadata=self._metadata)
-            try:
-                async for response in call:
-                    event = _new_event(response, request, backoff)
-                    if event is not None:
-                        yield event
-            except grpc.RpcError as exc:
-                if not (watch.reconnect and exc.code() in _RESUMABLE):
-                    raise _error(exc, self.target) from None
-                self._fail_over(exc)
-            finally:
-                call.cancel()
-            if not watch.reconnect:
-                return
-            await asyncio.sleep(backoff.next())
+    def _open(self, watch: Watch) -> AsyncEventStream:
+        return AsyncEventStream(self, watch.request, watch.reconnect)
 
     watch = _streaming(calls.watch, "AsyncRegistryClient", AsyncIterator[Event])
 

@@ -318,9 +318,11 @@ def watch(
     """Change events after ``after_sequence``: the missed ones first, then live ones as they come.
 
     With ``reconnect`` a broken stream (server restart, too slow a reader) is resumed from the
-    last sequence received, so every event arrives once, in order. ``RegistryClient`` returns an
-    ``EventStream`` (``close()`` ends it, also from another thread), ``AsyncRegistryClient`` an async
-    iterator: ``async for event in client.watch(): …``.
+    last sequence received, so every event arrives once, in order: within a back-off capped at 2 s
+    of its address (or the next address of the target) answering again; the stream's ``gaps`` lists
+    the breaks it bridged. ``RegistryClient`` returns an ``EventStream`` (``close()`` ends it, also
+    from another thread), ``AsyncRegistryClient`` an ``AsyncEventStream``:
+    ``async for event in client.watch(): …``.
     """
     if after_sequence < 0:
         raise InvalidArgument("after_sequence: must be 0 or more")

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from registry.compat import FORMATS
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, LimitExceeded
+from registry.limits import check_json_text
 
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 QUALITY_RULES = ("not_null", "unique", "accepted_values", "min", "max", "regex")
@@ -202,7 +203,11 @@ def load_contract(path: str | Path) -> Contract:
     path = Path(path)
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        check_json_text(text, where)  # flow nesting ([ {) within the depth limit, before YAML parses
+        data = yaml.safe_load(text)
+    except RecursionError:  # block nesting (``- - - …``) deeper than the parser recurses
+        raise LimitExceeded("nesting depth", where, "nested too deeply for a contract file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -216,7 +221,7 @@ def contract_from_dict(data: Any, path: Path) -> Contract:
     where = str(path)
     if not isinstance(data, dict):
         raise InvalidArgument(f"{where}: a contract file must be a YAML mapping")
-    unknown = set(data) - _YAML_KEYS
+    unknown = {str(key) for key in data if not isinstance(key, str) or key not in _YAML_KEYS}
     if unknown:
         raise InvalidArgument(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     for key in ("subject", "format", "schema"):

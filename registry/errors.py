@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+UNEXPECTED = "meshgate_unexpected_error"
+"""Log-record attribute set (to the request id) when a server logs an exception no handler expected:
+that is a bug, and the tests fail on any such record (tests/registry/conftest.py)."""
+
 
 class MeshgateError(Exception):
     """Base of every error meshgate raises on purpose (never a bug)."""
@@ -57,6 +61,30 @@ class InvalidArgument(MeshgateError):
     grpc_status = "INVALID_ARGUMENT"
     http_status = 422
     error_code = 42202
+
+
+class LimitExceeded(InvalidArgument):
+    """A request breaks one of the limits of ``registry.limits`` (the message names it and where)."""
+
+    error_code = 42209
+
+    def __init__(self, limit: str, where: str, detail: str):
+        super().__init__(f"{where}: {detail} (limit {limit!r}, see docs/registry.md)")
+        self.limit = limit
+        self.where = where
+        self.detail = detail
+
+
+class HeadersTooLarge(LimitExceeded):
+    grpc_status = "RESOURCE_EXHAUSTED"
+    http_status = 431
+    error_code = 43101
+
+
+class MalformedText(InvalidArgument):
+    """Text that is not well-formed Unicode (a lone surrogate, bytes that are not UTF-8)."""
+
+    error_code = 42208
 
 
 class InvalidCompatibilityLevel(InvalidArgument):

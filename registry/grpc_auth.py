@@ -3,16 +3,19 @@
 A grpc.aio interceptor sees the method and the metadata but not the request, and the rules need the
 request's subject (and consumer name). So the interceptor wraps the method's handler: the wrapper
 reads ``authorization: Bearer …``, finds the token, checks the rule of the method against the request,
-then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes (and
-refused writes) go to the audit log with the caller's peer address. Health checking and reflection
+then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes and
+every refusal go to the audit log with the caller's peer address; a write's row commits in the
+write's own transaction (``Tokens.auditing``). Health checking and reflection
 stay open (load balancers and ``grpcurl list`` carry no token).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -87,12 +90,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def guarded(request, context):
             principal = await self._admit(method, request, context)
             current_principal.set(principal)
-            try:
-                response = await inner(request, context)
-            except BaseException:
-                await self._audit(method, request, context, principal, _outcome(context))
-                raise
-            await self._audit(method, request, context, principal, "ok")
+            if method not in _AUDITED:
+                return await inner(request, context)
+            with self.tokens.auditing(principal, method, _target(method, request), context.peer()) as pending:
+                try:
+                    response = await inner(request, context)
+                except BaseException as exc:  # an abort: the servicer set the status
+                    outcome, error = _outcome(context), exc
+                else:
+                    outcome, error = "ok", None
+            if not pending.written:  # else the row committed with the change
+                await self._audit(method, request, context, principal, outcome)
+            if error is not None:
+                raise error
             return response
 
         return guarded
@@ -130,23 +140,27 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
     async def _audit(self, method: str, request, context, principal: Principal | None, outcome: str) -> None:
-        if method not in _AUDITED:
-            return
-        target = _subject(request) or "(global)"
-        if getattr(request, "name", "") and method != "CreateToken":
-            target = f"{target} consumer {request.name}"
-        elif method == "CreateToken":
-            target = f"token {request.name}"
-        elif method == "RevokeToken":
-            target = f"token id {request.id}"
-        elif method == "AddWebhook":
-            target = f"webhook {request.url}"
-        elif method == "RemoveWebhook":
-            target = f"webhook id {request.id}"
         try:
+            target = _target(method, request)
             await asyncio.to_thread(self.tokens.record, principal, method, target, context.peer(), outcome)
         except Exception as exc:  # an audit failure must not hide the call's own outcome
             log.error("audit log write failed for %s: %s", method, exc)
+
+
+def _target(method: str, request) -> str:
+    """What an audit line names as the call's target."""
+    if method == "CreateToken":
+        return f"token {request.name}"
+    if method == "RevokeToken":
+        return f"token id {request.id}"
+    if method == "AddWebhook":
+        return f"webhook {request.url}"
+    if method == "RemoveWebhook":
+        return f"webhook id {request.id}"
+    target = _subject(request) or "(global)"
+    if getattr(request, "name", ""):
+        target = f"{target} consumer {request.name}"
+    return target
 
 
 def _subject(request) -> str:
@@ -154,5 +168,10 @@ def _subject(request) -> str:
 
 
 def _outcome(context) -> str:
+    """The error type the servicer sent (``meshgate-error-bin``), as REST audits it; else the code."""
+    for key, value in context.trailing_metadata() or ():
+        if key == grpc_errors.ERROR_KEY:
+            with contextlib.suppress(ValueError, AttributeError):
+                return json.loads(value)["type"]
     code = context.code() if hasattr(context, "code") else None
     return code.name if isinstance(code, grpc.StatusCode) else "error"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,9 +28,11 @@ from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.auth import Tokens
-from registry.errors import IncompatibleSchema, InvalidArgument, MeshgateError
+from registry.errors import UNEXPECTED, IncompatibleSchema, InvalidArgument, MeshgateError
 from registry.events import EventFilter
 from registry.grpc_auth import current_principal
+from registry.grpc_edge import REQUEST_ID_KEY
+from registry.limits import MAX_HEADER_BYTES
 from registry.metrics import OK, Metrics
 from registry.model import DataContractConfig, RegisteredSchema
 from registry.service import RegistryService
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ContractRegistry"].full_name
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86_400  # longer is clamped: a timedelta holds ~2.7 million years
 MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
 
 
@@ -261,7 +265,6 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
     async def CreateToken(self, request: pb.CreateTokenRequest, context) -> pb.CreateTokenResponse:
-        expires_in = timedelta(seconds=request.expires_in_seconds) if request.expires_in_seconds else None
         token, secret = await self._call(
             context,
             "CreateToken",
@@ -269,7 +272,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             request.name,
             request.role,
             tuple(request.domains),
-            expires_in,
+            _lifetime(request.expires_in_seconds),
             current_principal.get().name,
         )
         return pb.CreateTokenResponse(token=wire.api_token_to_pb(token), secret=secret)
@@ -345,7 +348,14 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             await context.abort(grpc_errors.status_code(exc), exc.message)
         except Exception:
             self.metrics.observe("grpc", method, time.perf_counter() - start, "internal")
-            log.exception("unexpected error in gRPC %s", method)
+            request_id = uuid.uuid4().hex[:16]
+            log.exception(
+                "unexpected error in gRPC %s (request id %s)",
+                method,
+                request_id,
+                extra={UNEXPECTED: request_id},
+            )
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
         self.metrics.observe("grpc", method, time.perf_counter() - start, OK)
         return result
@@ -368,6 +378,7 @@ def create_grpc_server(
         interceptors=list(interceptors),
         options=[
             ("grpc.max_receive_message_length", max_receive_bytes),
+            ("grpc.max_metadata_size", MAX_HEADER_BYTES),
             # Keep-alive: ping idle Watch clients so a dead peer is noticed; let clients ping us.
             ("grpc.keepalive_time_ms", 20_000),
             ("grpc.keepalive_timeout_ms", 10_000),
@@ -404,6 +415,13 @@ def _reflection_v1(services: Sequence[str]) -> grpc.GenericRpcHandler:
         response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
     )
     return grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": method})
+
+
+def _lifetime(seconds: int) -> timedelta | None:
+    """A token's ``expires_in_seconds`` (0: never expires); ``Tokens.create`` refuses the rest."""
+    if not seconds:
+        return None
+    return timedelta(seconds=max(-1, min(seconds, MAX_TOKEN_LIFETIME_SECONDS)))
 
 
 def _now_text() -> str:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,7 @@ from registry.compat import DEFAULT_FORMAT, FORMATS, Level, SchemaFormat, get_fo
 from registry.contract import Reference
 from registry.data_contracts import parse_metadata, parse_rule_set, served
 from registry.errors import (
+    UNEXPECTED,
     IncompatibleSchema,
     InvalidArgument,
     InvalidCompatibilityLevel,
@@ -36,10 +39,12 @@ from registry.errors import (
     InvalidSchema,
     MeshgateError,
     PayloadTooLarge,
+    PermissionDenied,
     SchemaNotFound,
     SubjectConfigNotFound,
     Unauthenticated,
 )
+from registry.limits import check_headers, check_json_text, check_subject, decode_utf8
 from registry.metrics import OK, Metrics
 from registry.model import DataContractConfig
 from registry.versions import LATEST, parse_version
@@ -55,6 +60,8 @@ RULESET_KEY = "compatibilityRuleset"
 _MAX_ID = 2**31 - 1
 
 Handler = Callable[[Request], Awaitable[Any]]
+REQUEST_ID_HEADER = "X-Request-Id"
+_REFUSALS = {Unauthenticated.__name__, PermissionDenied.__name__}
 
 
 class RegistryJSONResponse(JSONResponse):
@@ -75,9 +82,10 @@ def create_app(
     ``metrics`` is the server's ``Metrics`` shared with its gRPC side; one is made when not given.
     Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
     With ``auth`` every route but /healthz and /metrics needs a token of ``tokens``
-    (``Authorization: Bearer <token>``, or Basic with the token as the password); writes are audited
-    in ``tokens`` whenever it is given. ``extra_routes`` are served beside the API (e.g. a ``Mount``
-    of the web console) and check their callers themselves.
+    (``Authorization: Bearer <token>``, or Basic with the token as the password); writes and refusals
+    are audited in ``tokens`` whenever it is given (a write's row in the write's own transaction).
+    ``extra_routes`` are served beside the API (e.g. a ``Mount`` of the web console) and check their
+    callers themselves.
     """
     if auth and tokens is None:
         raise ValueError("auth needs the token store")
@@ -143,17 +151,26 @@ class _ConfluentApi:
     def _endpoint(
         self, handler: Handler, access: Access, name: str
     ) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a handler: check the caller, map errors to Confluent error bodies once, record the
-        request (and audit a write)."""
+        """Wrap a handler: check the request's text and the caller, map errors to Confluent error
+        bodies once, record the request (and audit a write or a refusal)."""
         method = handler.__name__
+
+        audited = access is Access.WRITE_SUBJECT and self.tokens is not None
 
         async def endpoint(request: Request) -> Response:
             start = time.perf_counter()
             outcome = OK
             principal = None
+            pending = None
             try:
-                principal = await self._admit(request, access)
-                result = await handler(request)
+                _check_target(request)
+                principal = await self._authenticate(request, access)
+                self._authorize(request, access, principal)
+                if audited:
+                    with self.tokens.auditing(principal, name, _target(request), _peer(request)) as pending:
+                        result = await handler(request)
+                else:
+                    result = await handler(request)
                 response = result if isinstance(result, Response) else RegistryJSONResponse(result)
             except MeshgateError as exc:
                 outcome = type(exc).__name__
@@ -162,30 +179,42 @@ class _ConfluentApi:
                     response.headers["WWW-Authenticate"] = 'Basic realm="meshgate", charset="UTF-8"'
             except Exception:
                 outcome = "internal"
-                log.exception("unexpected error in HTTP %s %s", request.method, request.url.path)
+                request_id = uuid.uuid4().hex[:16]
+                log.exception(
+                    "unexpected error in HTTP %s %s (request id %s)",
+                    request.method,
+                    request.url.path,
+                    request_id,
+                    extra={UNEXPECTED: request_id},
+                )
                 response = _error(500, 50001, "internal server error")
+                response.headers[REQUEST_ID_HEADER] = request_id
             self.metrics.observe("http", method, time.perf_counter() - start, outcome)
-            if access is Access.WRITE_SUBJECT and self.tokens is not None:
-                await self._audit(request, name, principal, outcome)
+            if self.tokens is not None and (audited or outcome in _REFUSALS):
+                if pending is None or not pending.written:  # else it committed with the change
+                    await self._audit(request, name, principal, outcome)
             return response
 
         return endpoint
 
-    async def _admit(self, request: Request, access: Access) -> Principal | None:
+    async def _authenticate(self, request: Request, access: Access) -> Principal | None:
+        """The caller (None for open routes); ``Unauthenticated`` without a valid token."""
         if access is Access.OPEN:
             return None
         if not self.auth:
             return ANONYMOUS
         secret = secret_from_header(request.headers.get("authorization"))
-        principal = await run_in_threadpool(self.tokens.authenticate, secret)
-        authorize(principal, access, request.path_params.get("subject", ""))
-        return principal
+        return await run_in_threadpool(self.tokens.authenticate, secret)
+
+    def _authorize(self, request: Request, access: Access, principal: Principal | None) -> None:
+        if principal is not None:
+            authorize(principal, access, request.path_params.get("subject", ""))
 
     async def _audit(self, request: Request, name: str, principal: Principal | None, outcome: str) -> None:
-        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
-        target = request.path_params.get("subject", "") or "(global)"
         try:
-            await run_in_threadpool(self.tokens.record, principal, name, target, peer, outcome)
+            await run_in_threadpool(
+                self.tokens.record, principal, name, _target(request), _peer(request), outcome
+            )
         except Exception as exc:  # an audit failure must not hide the call's own outcome
             log.error("audit log write failed for %s: %s", name, exc)
 
@@ -208,9 +237,11 @@ class _ConfluentApi:
             if size > self.max_request_bytes:
                 raise _too_large(size, self.max_request_bytes)
             chunks.append(chunk)
+        text = decode_utf8(b"".join(chunks), "request body")
+        check_json_text(text, "request body")
         try:
-            body = json.loads(b"".join(chunks) or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = json.loads(text or "null")
+        except ValueError as exc:
             raise InvalidArgument(f"request body: not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise InvalidArgument("request body: expected a JSON object")
@@ -571,6 +602,26 @@ def _references(raw: Any) -> list[Reference]:
             raise InvalidArgument(f"{where}.version: a positive integer is required")
         references.append(Reference(name=name, subject=subject, version=version))
     return references
+
+
+def _target(request: Request) -> str:
+    """What an audit line names as the call's target: the path's subject, or ``(global)``."""
+    return request.path_params.get("subject", "") or "(global)"
+
+
+def _peer(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else ""
+
+
+def _check_target(request: Request) -> None:
+    """The headers fit their limit, the raw path and query decode as UTF-8 (``%FF`` is refused, not
+    read as U+FFFD) and the path's subject follows the subject grammar."""
+    check_headers(request.scope.get("headers") or [])
+    decode_utf8(unquote_to_bytes(request.scope.get("raw_path") or b""), "request path")
+    decode_utf8(unquote_to_bytes(request.scope.get("query_string", b"").replace(b"+", b" ")), "query string")
+    subject = request.path_params.get("subject")
+    if subject is not None:
+        check_subject(subject, "path: subject")
 
 
 def _schema_id(request: Request) -> int:

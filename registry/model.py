@@ -13,6 +13,7 @@ from datetime import datetime
 from registry.compat import CompatibilityResult, Level, Violation
 from registry.contract import ContractMetadata, Reference
 from registry.errors import InvalidArgument
+from registry.limits import check_string_field, check_subject
 
 MODES = ("READWRITE", "READONLY", "IMPORT")
 """IMPORT: registrations keep the schema id (and version) they are given, as Confluent's migrations do."""
@@ -164,6 +165,18 @@ class AuditEntry:
     target: str
     peer: str
     outcome: str
+    role: str = ""  # the token's role ("admin" for the anonymous caller of a server without auth)
+
+
+@dataclass(frozen=True)
+class BridgedGap:
+    """A break in a Watch stream that the SDK bridged: the events after ``after_sequence`` up to
+    ``resumed_at`` arrived once the stream resumed on ``address``, ``seconds`` after the break."""
+
+    after_sequence: int
+    resumed_at: int
+    seconds: float
+    address: str
 
 
 VERSION_REGISTERED = "VERSION_REGISTERED"
@@ -272,5 +285,7 @@ def as_references(references: Iterable[Reference | dict]) -> tuple[Reference, ..
                 ) from None
         if not ref.name or not ref.subject or ref.version < 1:
             raise InvalidArgument(f"references[{i}]: needs a name, a subject and a version >= 1")
+        check_string_field(ref.name, f"references[{i}].name")
+        check_subject(ref.subject, f"references[{i}].subject")
         result.append(ref)
     return tuple(result)

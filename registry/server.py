@@ -36,9 +36,11 @@ from starlette.routing import BaseRoute
 from registry.auth import Tokens
 from registry.compat import Level
 from registry.grpc_auth import AuthInterceptor
+from registry.grpc_edge import EdgeInterceptor
 from registry.grpc_server import SERVICE_NAME, create_grpc_server
 from registry.http_api import create_app
 from registry.metrics import Metrics
+from registry.sealing import KEY_ENV, SecretBox
 from registry.service import RegistryService
 from registry.store import Store
 from registry.watch import EventHub
@@ -110,7 +112,15 @@ class RegistryServer:
         self.service = RegistryService(self._store, self.default_level)
         self.hub = EventHub(self._store, **self.watch_options)
         await self.hub.start()
-        self.webhook_worker = WebhookWorker(self._store, **self.webhook_options)
+        box = SecretBox.from_environment()
+        webhooks = Webhooks(self._store, box)
+        if box is None:
+            log.warning("%s is not set: webhook secrets are stored in plain text", KEY_ENV)
+        else:
+            sealed = await asyncio.to_thread(webhooks.seal_plaintext)
+            if sealed:
+                log.info("sealed %d plaintext webhook secret(s) with key %s", sealed, box.key_id)
+        self.webhook_worker = WebhookWorker(self._store, box=box, **self.webhook_options)
         self.webhook_worker.start()
         self.tokens = Tokens(self._store)
         guard = AuthInterceptor(self.tokens, SERVICE_NAME, required=self.auth)
@@ -119,8 +129,8 @@ class RegistryServer:
             self.metrics,
             self.hub,
             self.tokens,
-            Webhooks(self._store),
-            (guard, *self.interceptors),
+            webhooks,
+            (EdgeInterceptor(SERVICE_NAME), guard, *self.interceptors),
         )
         try:
             grpc_port = self._bind_grpc()

@@ -11,6 +11,7 @@ delivery log.
 
 Signature: header ``X-Meshgate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
 with the subscription's secret; receivers recompute it and reject old timestamps (replays).
+Secrets are stored sealed (AES-GCM, ``registry.sealing``) when the server has ``MESHGATE_SECRET_KEY``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import httpx
 from registry.errors import InvalidArgument, WebhookNotFound
 from registry.events import Event, EventFilter, EventLog
 from registry.model import Delivery, Webhook
+from registry.sealing import KEY_ENV, SecretBox, SecretKeyError, is_sealed
 from registry.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,20 @@ def verify(secret: str, body: bytes, header: str, tolerance: float = 300.0, now:
     return hmac.compare_digest(sign(secret, body, timestamp), f"t={timestamp},v1={parts.get('v1', '')}")
 
 
-class Webhooks:
-    """Subscriptions and the delivery log in the store."""
+MAX_SECRET_CHARS = 128
+"""Longest signing secret a subscriber may choose (its sealed form must fit the store's column)."""
 
-    def __init__(self, store: Store):
+
+class Webhooks:
+    """Subscriptions and the delivery log in the store.
+
+    With ``box`` (``registry.sealing``) secrets are stored sealed and opened only to sign; without
+    one they are stored as given (the server warns).
+    """
+
+    def __init__(self, store: Store, box: SecretBox | None = None):
         self.store = store
+        self.box = box
 
     def add(
         self,
@@ -81,12 +92,15 @@ class Webhooks:
         EventFilter.of(subject_prefix, "", event_types)  # validates the event types
         if after_sequence is not None and after_sequence < 0:
             raise InvalidArgument("after_sequence: must be 0 or more")
+        if secret is not None and len(secret) > MAX_SECRET_CHARS:
+            raise InvalidArgument(f"webhook secret: {len(secret)} characters, over {MAX_SECRET_CHARS}")
         secret = secret or secrets.token_urlsafe(32)
+        stored = self.box.seal(secret) if self.box else secret
         webhook = self.store.write(
             lambda session: self.store.add_webhook(
                 session,
                 url,
-                secret,
+                stored,
                 subject_prefix,
                 tuple(event_types),
                 after_sequence,
@@ -127,8 +141,41 @@ class Webhooks:
                 )
             )
             if found is not None:
-                leased.append(found)
+                try:
+                    leased.append((*found[:2], self._open(found[2]), *found[3:]))
+                except SecretKeyError as exc:  # deliveries wait until the right key is configured
+                    log.error("webhook %s: %s", webhook_id, exc)
         return leased
+
+    def _open(self, stored: str) -> str:
+        if self.box is not None:
+            return self.box.open(stored)
+        if is_sealed(stored):
+            raise SecretKeyError(f"the secret is sealed and {KEY_ENV} is not set")
+        return stored
+
+    def seal_plaintext(self) -> int:
+        """Seal the plaintext secrets an older release stored; how many it sealed (needs ``box``)."""
+
+        def work(session) -> int:
+            plain = {i: s for i, s in self.store.webhook_secrets(session).items() if not is_sealed(s)}
+            for webhook_id, secret in plain.items():
+                self.store.set_webhook_secret(session, webhook_id, self.box.seal(secret))
+            return len(plain)
+
+        return self.store.write(work)
+
+    def rotate(self, new_box: SecretBox) -> int:
+        """Re-seal every secret under ``new_box``'s key (opened with ``box``, or plaintext), in one
+        transaction; how many. Replicas must then run with the new key."""
+
+        def work(session) -> int:
+            stored = self.store.webhook_secrets(session)
+            for webhook_id, value in stored.items():
+                self.store.set_webhook_secret(session, webhook_id, new_box.seal(self._open(value)))
+            return len(stored)
+
+        return self.store.write(work)
 
     def record(
         self,
@@ -171,8 +218,9 @@ class WebhookWorker:
         retry_base: float = 1.0,
         retry_max: float = 300.0,
         batch: int = 100,
+        box: SecretBox | None = None,
     ):
-        self.webhooks = Webhooks(store)
+        self.webhooks = Webhooks(store, box)
         self.log = EventLog(store)
         self.owner = f"replica-{uuid.uuid4().hex[:12]}"
         self.poll_interval = poll_interval

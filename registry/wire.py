@@ -307,6 +307,7 @@ def audit_entry_to_pb(entry: AuditEntry) -> pb.AuditEntry:
         target=entry.target,
         peer=entry.peer,
         outcome=entry.outcome,
+        role=entry.role,
     )
 
 
@@ -320,6 +321,7 @@ def audit_entry_from_pb(message: pb.AuditEntry) -> AuditEntry:
         target=message.target,
         peer=message.peer,
         outcome=message.outcome,
+        role=message.role,
     )
 
 

@@ -500,7 +500,7 @@ class RevokeTokenRequest(_message.Message):
     def __init__(self, id: _Optional[int] = ...) -> None: ...
 
 class AuditEntry(_message.Message):
-    __slots__ = ("id", "time", "token_id", "token_name", "action", "target", "peer", "outcome")
+    __slots__ = ("id", "time", "token_id", "token_name", "action", "target", "peer", "outcome", "role")
     ID_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -509,6 +509,7 @@ class AuditEntry(_message.Message):
     TARGET_FIELD_NUMBER: _ClassVar[int]
     PEER_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     id: int
     time: str
     token_id: int
@@ -517,7 +518,8 @@ class AuditEntry(_message.Message):
     target: str
     peer: str
     outcome: str
-    def __init__(self, id: _Optional[int] = ..., time: _Optional[str] = ..., token_id: _Optional[int] = ..., token_name: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., peer: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
+    role: str
+    def __init__(self, id: _Optional[int] = ..., time: _Optional[str] = ..., token_id: _Optional[int] = ..., token_name: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., peer: _Optional[str] = ..., outcome: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
 
 class ListAuditRequest(_message.Message):
     __slots__ = ("limit",)

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from registry.compat import DEFAULT_FORMAT, MAX_SCHEMA_BYTES, Level, SchemaFormat, get_format
 from registry.errors import InvalidArgument, InvalidCompatibilityLevel, PayloadTooLarge
-
-MAX_SUBJECT_LENGTH = 255
+from registry.limits import check_schema_text
+from registry.limits import check_subject as check_subject_name
 
 
 def check_subject(subject: str) -> None:
+    """A subject name of the one grammar (``registry.limits.SUBJECT_GRAMMAR``)."""
     if not isinstance(subject, str) or not subject.strip():
         raise InvalidArgument("subject: required")
-    if len(subject) > MAX_SUBJECT_LENGTH or not subject.isprintable():
-        raise InvalidArgument(f"subject: must be printable and at most {MAX_SUBJECT_LENGTH} characters")
+    check_subject_name(subject)
 
 
 def check_size(text: str, what: str) -> None:
-    """``text`` is given and at most ``MAX_SCHEMA_BYTES`` of UTF-8."""
+    """``text`` is given, at most ``MAX_SCHEMA_BYTES`` of UTF-8, well-formed, and within the text
+    limits (nesting depth, number literals): checked before any parser sees it."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgument(f"{what}: required")
-    size = len(text.encode("utf-8"))
+    size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_SCHEMA_BYTES:
         raise PayloadTooLarge(f"{what}: {size} bytes is over the limit of {MAX_SCHEMA_BYTES} bytes")
+    check_schema_text(text, what)
 
 
 def check_schema_id(schema_id: int) -> int:

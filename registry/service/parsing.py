@@ -11,8 +11,10 @@ import functools
 from collections.abc import Sequence
 
 from registry.compat import ParsedSchema, SchemaFormat, get_format
+from registry.compat.limits import check_structure
 from registry.contract import Reference
-from registry.errors import InvalidSchema, SourceLocation
+from registry.errors import InvalidSchema, LimitExceeded, SourceLocation
+from registry.limits import MAX_REFERENCE_DEPTH, MAX_REFERENCES
 from registry.service.caches import SchemaCache
 from registry.store import Store
 
@@ -32,7 +34,11 @@ class SchemaParser:
     def parse(
         self, session, schema_format: SchemaFormat, text: str, refs: Sequence[Reference], source: str
     ) -> ParsedSchema:
-        """Parse ``text`` with its references resolved in ``session``."""
+        """Parse ``text`` with its references resolved in ``session``; the structure limits
+        (``registry.compat.limits``) are checked first."""
+        if len(refs) > MAX_REFERENCES:
+            raise LimitExceeded("references", "references", f"{len(refs)} references, over {MAX_REFERENCES}")
+        check_structure(schema_format.name, text, source)
         return schema_format.parse(text, self.reference_texts(session, refs), source_name=source)
 
     def reference_texts(self, session, refs: Sequence[Reference]) -> dict[str, str]:
@@ -42,6 +48,12 @@ class SchemaParser:
         def visit(ref: Reference, trail: tuple[str, ...]) -> None:
             if ref.name in texts or ref.name in trail:
                 return
+            if len(trail) >= MAX_REFERENCE_DEPTH:
+                raise LimitExceeded(
+                    "reference depth",
+                    f"references {' -> '.join((*trail, ref.name))}",
+                    f"references nested deeper than {MAX_REFERENCE_DEPTH}",
+                )
             stored = self.store.live_version(session, ref.subject, ref.version)
             if stored is None:
                 raise InvalidSchema(
@@ -65,4 +77,5 @@ class SchemaParser:
             )
 
     def _parse_reader(self, format_name: str, text: str) -> ParsedSchema:
+        check_structure(format_name, text, "reader_schema")
         return get_format(format_name).parse(text, source_name="reader_schema")

@@ -1,14 +1,37 @@
-"""Queries of the access tables: API tokens (only their secrets' SHA-256 is kept) and the audit log."""
+"""Queries of the access tables: API tokens (only their secrets' SHA-256 is kept) and the audit log.
+
+``PENDING_AUDIT`` holds the audit line of the call in progress: ``Store.write`` adds it to the
+transaction of the first write the call commits, so a change and its audit row commit together.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextvars
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.model import ApiToken, AuditEntry
 from registry.store.models import ApiTokenRow, AuditRow, as_utc
+
+
+@dataclass
+class PendingAudit:
+    """The audit line of a call in progress; ``written`` once a write committed it (outcome ok)."""
+
+    token_id: int | None
+    token_name: str
+    action: str
+    target: str
+    peer: str
+    written: bool = False
+
+
+PENDING_AUDIT: contextvars.ContextVar[PendingAudit | None] = contextvars.ContextVar(
+    "pending_audit", default=None
+)
 
 
 class AccessQueries:
@@ -86,9 +109,31 @@ class AccessQueries:
             )
         )
 
+    def add_pending_audit(self, session: Session) -> PendingAudit | None:
+        """Add the call's pending audit line (outcome ok) to ``session``'s transaction, once."""
+        pending = PENDING_AUDIT.get()
+        if pending is None or pending.written:
+            return None
+        self.add_audit_entry(
+            session,
+            time=datetime.now(UTC),
+            token_id=pending.token_id,
+            token_name=pending.token_name,
+            action=pending.action,
+            target=pending.target[:255],
+            peer=pending.peer[:255],
+            outcome="ok",
+        )
+        return pending
+
     def audit_entries(self, session: Session, limit: int) -> list[AuditEntry]:
-        """The newest ``limit`` entries, newest first."""
-        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        """The newest ``limit`` entries, newest first, each with the role of its token."""
+        query = (
+            select(AuditRow, ApiTokenRow.role)
+            .outerjoin(ApiTokenRow, ApiTokenRow.id == AuditRow.token_id)
+            .order_by(AuditRow.id.desc())
+            .limit(limit)
+        )
         return [
             AuditEntry(
                 row.id,
@@ -99,8 +144,9 @@ class AccessQueries:
                 row.target,
                 row.peer,
                 row.outcome,
+                role or "",
             )
-            for row in session.scalars(query)
+            for row, role in session.execute(query)
         ]
 
 

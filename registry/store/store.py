@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,9 +60,11 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        counter_args = {}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            counter_args = {"connect_args": {"timeout": 30}}
             self.engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -71,9 +72,9 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self._write_engine = self.engine.execution_options(immediate=True)
         self.commit_listeners: list[Callable[[], None]] = []  # called after a write that added events
-        self._counter = threading.local()  # per thread: a connection for subject_seq
-        self._counter_connections: list = []
-        self._counter_lock = threading.Lock()
+        # subject_seq's connections: a pool of their own (autocommit), borrowed for one query each
+        self._counter_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, **counter_args)
+        event.listen(self._counter_engine, "connect", _counter_connect)
         placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._seq_sql = f"SELECT seq FROM subjects WHERE name = {placeholder}"
         if create:
@@ -108,11 +109,7 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
                     connection.commit()
 
     def close(self) -> None:
-        with self._counter_lock:
-            for connection in self._counter_connections:
-                with contextlib.suppress(Exception):  # closing a broken connection may fail; it goes anyway
-                    connection.close()
-            self._counter_connections.clear()
+        self._counter_engine.dispose()
         self.engine.dispose()
 
     @contextlib.contextmanager
@@ -133,44 +130,43 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
     def subject_seq(self, subject: str) -> int | None:
         """The subject's change counter (None for an unknown subject): one primary-key read.
 
-        Every read of a cached version pays this, so it skips the pool and the ORM: each thread keeps
-        one autocommit DBAPI connection for it (a few microseconds on SQLite, one round trip on
-        PostgreSQL). A failed connection is dropped and reopened on the next call.
+        Every read of a cached version pays this, so it skips the ORM: it borrows an autocommit DBAPI
+        connection from a pool of its own for the one query (a few microseconds on SQLite, one round
+        trip on PostgreSQL). A connection that failed is dropped from the pool.
         """
-        connection = getattr(self._counter, "connection", None)
+        connection = None
         try:
-            if connection is None:
-                connection = self._counter.connection = self._open_counter_connection()
+            connection = self._counter_engine.raw_connection()
             cursor = connection.driver_connection.cursor()
             try:
                 cursor.execute(self._seq_sql, (subject,))
                 row = cursor.fetchone()
             finally:
                 cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            self._counter.connection = None
+        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            if connection is not None:
+                connection.invalidate()
             log.warning("registry store unavailable: %s", exc)
             raise Unavailable("the registry store is unavailable; try again") from None
+        finally:
+            if connection is not None:
+                connection.close()  # back to the pool (a no-op after invalidate)
         return None if row is None else row[0]
-
-    def _open_counter_connection(self):
-        connection = self.engine.raw_connection()
-        if self.dialect == "postgresql":
-            connection.driver_connection.autocommit = True
-        with self._counter_lock:
-            self._counter_connections.append(connection)
-        return connection
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in one transaction, retrying it on transient conflicts.
 
-        ``work`` must be safe to run again: everything it did is rolled back before a retry.
+        ``work`` must be safe to run again: everything it did is rolled back before a retry. The
+        call's pending audit line (``PENDING_AUDIT``), if any, commits in the same transaction.
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with Session(self._write_engine, expire_on_commit=False) as session:
                     with session.begin():
                         result = work(session)
+                        audited = self.add_pending_audit(session)
+                    if audited is not None:
+                        audited.written = True
                     if session.info.get("events_appended"):
                         for listener in self.commit_listeners:
                             listener()
@@ -208,6 +204,12 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _counter_connect(dbapi_connection, _record) -> None:
+    """subject_seq's connections read in autocommit: no transaction left open between reads."""
+    if hasattr(dbapi_connection, "autocommit"):  # psycopg; sqlite3 reads without BEGIN anyway
+        dbapi_connection.autocommit = True
 
 
 def _sqlite_begin(connection) -> None:

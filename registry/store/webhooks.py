@@ -43,6 +43,14 @@ class WebhookQueries:
         session.flush()
         return _webhook(row)
 
+    def webhook_secrets(self, session: Session) -> dict[int, str]:
+        """Every subscription's stored secret (sealed, or plaintext of an older release), by id."""
+        rows = session.execute(select(WebhookRow.id, WebhookRow.secret))
+        return {webhook_id: secret for webhook_id, secret in rows}
+
+    def set_webhook_secret(self, session: Session, webhook_id: int, stored: str) -> None:
+        session.execute(update(WebhookRow).where(WebhookRow.id == webhook_id).values(secret=stored))
+
     def webhooks(self, session: Session) -> list[Webhook]:
         return [_webhook(row) for row in session.scalars(select(WebhookRow).order_by(WebhookRow.id))]
 

@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.client import AsyncRegistryClient, RegistryClient
-from registry.errors import IncompatibleSchema, SubjectNotFound, Unavailable, VersionNotFound
+from registry.errors import UNEXPECTED, IncompatibleSchema, SubjectNotFound, Unavailable, VersionNotFound
 from registry.grpc_errors import ERROR_KEY
 from tests.conftest import free_port
 from tests.registry.registry_harness import (
@@ -103,7 +103,10 @@ def test_version_zero_is_the_latest(stub):
     assert (latest.version, latest.metadata.owner_domain) == (1, subject.split(".")[0])
 
 
-def test_unexpected_failure_is_internal_without_details(server, stub, monkeypatch):
+@pytest.mark.unexpected_error_expected
+def test_unexpected_failure_is_internal_without_details(
+    server, stub, monkeypatch, no_unexpected_server_errors
+):
     # Fault injection: no real input makes the service fail unexpectedly, so one method is replaced.
     def broken(prefix, include_deleted):
         raise RuntimeError("secret stack detail")
@@ -114,6 +117,10 @@ def test_unexpected_failure_is_internal_without_details(server, stub, monkeypatc
     assert failed.value.code() is grpc.StatusCode.INTERNAL
     assert failed.value.details() == "internal server error"
     assert "secret" not in str(failed.value.trailing_metadata())
+    request_id = dict(failed.value.trailing_metadata())["meshgate-request-id"]
+    logged = no_unexpected_server_errors.records
+    assert [getattr(r, UNEXPECTED) for r in logged] == [request_id]
+    assert request_id in logged[0].getMessage()
 
 
 def test_health_checking_reports_serving(server):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from registry.errors import UNEXPECTED
 from registry.metrics import Metrics
 from registry.service import RegistryService
 from registry.store import Store, sqlite_url
@@ -139,7 +140,8 @@ def test_unknown_routes_and_methods_answer_in_confluent_error_shape(service):
     assert wrong_method.json()["error_code"] == 405
 
 
-def test_an_unexpected_error_is_500_without_internals(service, monkeypatch):
+@pytest.mark.unexpected_error_expected
+def test_an_unexpected_error_is_500_without_internals(service, monkeypatch, no_unexpected_server_errors):
     # No real input makes the service fail unexpectedly (that would be a bug to fix), so a service
     # method is replaced by one that raises, to show what a client would see if it happened.
     def broken(schema_id):
@@ -151,6 +153,8 @@ def test_an_unexpected_error_is_500_without_internals(service, monkeypatch):
     assert response.status_code == 500
     assert response.json() == {"error_code": 50001, "message": "internal server error"}
     assert "secret" not in response.text and "Traceback" not in response.text
+    request_id = response.headers["X-Request-Id"]
+    assert [getattr(r, UNEXPECTED) for r in no_unexpected_server_errors.records] == [request_id]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -84,3 +84,23 @@ def test_unreachable_database_is_unavailable_naming_it_without_password():
     with pytest.raises(Unavailable) as unavailable:
         Store(url)
     assert "127.0.0.1" in unavailable.value.message and "hunter2" not in unavailable.value.message
+
+
+@pytest.mark.timeout(60)
+def test_change_counter_reads_from_many_short_lived_threads_hold_no_connection(url):
+    """Found by the stateful fuzz test: each thread once kept a pooled connection for subject_seq
+    forever, so worker-thread churn (REST's thread pool, gRPC's executor) exhausted the pool and every
+    read then failed after 30 s. Reads from 40 threads that come and go leave the pool free."""
+    import threading
+
+    store = Store(url, pool_size=2)
+    try:
+        for _ in range(40):
+            worker = threading.Thread(target=store.subject_seq, args=("nobody.Here",))
+            worker.start()
+            worker.join(10)
+            assert not worker.is_alive()
+        with store.read() as session:
+            assert session.execute(sqlalchemy.select(1)).scalar_one() == 1
+    finally:
+        store.close()

@@ -1,0 +1,14 @@
+"""Every failing example a fuzz run saved (regressions/*.json), replayed through its entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.registry.fuzz.harness import regressions
+from tests.registry.fuzz.targets import CHECKS
+
+
+@pytest.mark.parametrize("entry, value, name", regressions(), ids=[name for _, _, name in regressions()])
+def test_a_saved_failing_example_is_answered_without_a_500(targets, entry, value, name):
+    _, check = CHECKS[entry]
+    check(targets, value)

@@ -1,0 +1,135 @@
+"""The audit trail of a scripted session, compared row by row with what was done.
+
+Four identities (admin, a producer, a consumer, a producer of another domain) and a caller without a
+valid token make allowed and refused calls over gRPC and REST. Every write and every refusal is one
+row naming the token (id, name, role), the call, the subject and the outcome: none missing, none
+misattributed. A write's row commits in the write's own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+import pytest
+
+from registry.client import RegistryClient
+from registry.errors import MeshgateError, Unavailable
+from tests.registry.registry_harness import V1, V2, running_server
+
+SUBJECT = "checkout.Order"
+
+
+@pytest.fixture
+def secured(tmp_path):
+    path = tmp_path / "registry.db"
+    with running_server(f"sqlite:///{path}", auth=True) as server:
+        tokens = server.tokens
+        ids, secrets = {}, {}
+        for who, name, role, domains in [
+            ("admin", "root", "admin", ()),
+            ("producer", "checkout-ci", "producer", ("checkout",)),
+            ("consumer", "billing-reader", "consumer", ("billing",)),
+            ("other", "billing-ci", "producer", ("billing",)),
+        ]:
+            token, secrets[who] = tokens.create(name, role, domains)
+            ids[who] = (token.id, name, role)
+        yield server, path, ids, secrets
+
+
+def _grpc(server, secret, call):
+    with RegistryClient(server.grpc_target, secret) as client:
+        try:
+            call(client)
+            return "ok"
+        except MeshgateError as exc:
+            return type(exc).__name__
+
+
+def _rest(server, secret, method, path, body=None) -> int:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return httpx.request(
+        method, f"{server.http_url}{path}", json=body, headers=headers, timeout=30
+    ).status_code
+
+
+def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattributed(secured):
+    server, _, ids, secrets = secured
+    unauthenticated = (None, "(unauthenticated)", "")
+    expected = []  # (token id, token name, role, action, target, outcome), oldest first
+
+    def did(who, action, target, outcome):
+        expected.append((*(ids[who] if who else unauthenticated), action, target, outcome))
+
+    # gRPC
+    assert _grpc(server, secrets["producer"], lambda c: c.register(SUBJECT, V1)) == "ok"
+    did("producer", "Register", SUBJECT, "ok")
+    assert _grpc(server, secrets["consumer"], lambda c: c.register(SUBJECT, V2)) == "PermissionDenied"
+    did("consumer", "Register", SUBJECT, "PermissionDenied")
+    assert _grpc(server, secrets["other"], lambda c: c.set_config(SUBJECT, "NONE")) == "PermissionDenied"
+    did("other", "SetConfig", SUBJECT, "PermissionDenied")
+    assert (
+        _grpc(server, secrets["consumer"], lambda c: c.register_consumer("billing", SUBJECT, version=1))
+        == "ok"
+    )
+    did("consumer", "RegisterConsumer", f"{SUBJECT} consumer billing", "ok")
+    assert (
+        _grpc(server, secrets["producer"], lambda c: c.get_version(SUBJECT, 1)) == "ok"
+    )  # a read: not audited
+    assert _grpc(server, secrets["producer"], lambda c: c.delete_version(SUBJECT, 99)) == "VersionNotFound"
+    did("producer", "DeleteVersion", SUBJECT, "VersionNotFound")
+    assert _grpc(server, secrets["admin"], lambda c: c.create_token("ci", "consumer", ["ci"])) == "ok"
+    did("admin", "CreateToken", "token ci", "ok")
+    assert _grpc(server, secrets["consumer"], lambda c: c.audit(1)) == "PermissionDenied"
+    did("consumer", "ListAudit", "(global)", "PermissionDenied")
+    assert _grpc(server, "mgt_not-a-token", lambda c: c.list_subjects()) == "Unauthenticated"
+    did(None, "ListSubjects", "(global)", "Unauthenticated")
+    # REST
+    versions = f"/subjects/{SUBJECT}/versions"
+    assert _rest(server, secrets["producer"], "POST", versions, {"schema": V2}) == 200
+    did("producer", "POST /subjects/{subject}/versions", SUBJECT, "ok")
+    assert _rest(server, secrets["consumer"], "POST", versions, {"schema": V2}) == 403
+    did("consumer", "POST /subjects/{subject}/versions", SUBJECT, "PermissionDenied")
+    assert _rest(server, secrets["other"], "PUT", f"/config/{SUBJECT}", {"compatibility": "NONE"}) == 403
+    did("other", "PUT /config/{subject}", SUBJECT, "PermissionDenied")
+    assert _rest(server, secrets["admin"], "PUT", "/config", {"compatibility": "FULL"}) == 200
+    did("admin", "PUT /config", "(global)", "ok")
+    assert _rest(server, secrets["producer"], "GET", "/subjects") == 200  # a read: not audited
+    assert _rest(server, secrets["producer"], "DELETE", f"{versions}/99") == 404
+    did("producer", "DELETE /subjects/{subject}/versions/{version}", SUBJECT, "VersionNotFound")
+    assert _rest(server, None, "GET", "/subjects") == 401
+    did(None, "GET /subjects", "(global)", "Unauthenticated")
+
+    with RegistryClient(server.grpc_target, secrets["admin"]) as admin:
+        rows = [
+            (e.token_id, e.token_name, e.role, e.action, e.target, e.outcome)
+            for e in reversed(admin.audit(100))
+        ]
+    missing = [row for row in expected if row not in rows]
+    unexplained = [row for row in rows if row not in expected]
+    print(
+        f"\naudit trail: {len(rows)} rows for {len(expected)} audited calls, {len(missing)} missing, "
+        f"{len(unexplained)} misattributed"
+    )
+    assert rows == expected
+
+
+def test_a_write_and_its_audit_row_commit_together(secured):
+    """With the audit table gone, a write cannot record itself, so the change does not commit either."""
+    server, path, _, secrets = secured
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+    try:
+        with RegistryClient(server.grpc_target, secrets["producer"]) as producer:
+            with pytest.raises(Unavailable):
+                producer.register(SUBJECT, V1)
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT count(*) FROM subject_versions").fetchone() == (0,)
+    finally:
+        with sqlite3.connect(path) as connection:
+            connection.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+    with RegistryClient(server.grpc_target, secrets["producer"]) as producer:
+        assert producer.register(SUBJECT, V1).version == 1
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT token_name, action, outcome FROM audit_log").fetchall()
+    assert ("checkout-ci", "Register", "ok") in rows

@@ -1,0 +1,249 @@
+"""Hostile input ends in a 4xx / INVALID_ARGUMENT naming the limit or the malformed field, over both
+transports; never in a 500 / INTERNAL (the autouse fixture of conftest.py fails any test whose
+server logged an unexpected exception). One test per defect of the probe in issue 20."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import httpx
+import pytest
+
+from registry.api import registry_pb2 as pb
+from registry.api import registry_pb2_grpc as pb_grpc
+from registry.client import RegistryClient
+from registry.errors import InvalidArgument, LimitExceeded, MalformedText
+from registry.limits import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS
+from tests.registry.registry_harness import V1, running_server, unique_subject
+
+SUBJECT = "probe.Event"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'registry.db'}"
+    with running_server(url) as server:
+        with RegistryClient(server.grpc_target) as client:
+            client.register(SUBJECT, V1)
+        yield server
+
+
+@pytest.fixture
+def client(server):
+    with RegistryClient(server.grpc_target) as client:
+        yield client
+
+
+def _record(field: dict, doc: str | None = None) -> str:
+    schema = {"type": "record", "name": "Event", "fields": [{"name": "id", "type": "string"}, field]}
+    if doc is not None:
+        schema["doc"] = doc
+    return json.dumps(schema)
+
+
+NESTED = "[" * 10_000 + "]" * 10_000
+LONE_SURROGATE = '{"type": "record", "name": "Event", "doc": "\\ud800", "fields": []}'
+HUGE_DEFAULT = (
+    '{"type": "record", "name": "Event", "fields": [{"name": "n", "type": "long", "default": 1%s}]}'
+    % ("0" * 5_000)
+)
+HUGE_FIXED = _record({"name": "f", "type": {"type": "fixed", "name": "F", "size": 10**30}})
+HUGE_DECIMAL = _record(
+    {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10**20, "scale": 2}}
+)
+
+
+def _rest(server, method: str, path: str, **kwargs) -> httpx.Response:
+    return httpx.request(method, f"{server.http_url}{path}", timeout=30, **kwargs)
+
+
+def test_a_body_nested_ten_thousand_levels_is_422_naming_the_nesting_limit(server):
+    body = '{"schema": ' + NESTED + "}"
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", content=body)
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == 42209
+    assert f"nested deeper than {MAX_JSON_DEPTH}" in answer.json()["message"]
+    assert "request body line 1 column 75" in answer.json()["message"]
+
+
+def test_a_schema_nested_ten_thousand_levels_is_refused_over_both_transports(server, client):
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", json={"schema": NESTED})
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42209)
+    with pytest.raises(LimitExceeded, match="nesting depth"):
+        client.register(SUBJECT, NESTED)
+
+
+def test_an_escaped_lone_surrogate_in_a_doc_is_refused_over_both_transports(server, client):
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", json={"schema": LONE_SURROGATE})
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == 42208
+    assert "\\ud800 is a lone surrogate" in answer.json()["message"]
+    assert "schema line 1 column 45" in answer.json()["message"]
+    with pytest.raises(MalformedText, match="lone surrogate"):
+        client.register(SUBJECT, LONE_SURROGATE)
+    with pytest.raises(MalformedText, match="lone surrogate"):
+        client.check(SUBJECT, LONE_SURROGATE)
+
+
+def test_a_raw_lone_surrogate_in_a_rest_body_is_refused(server):
+    body = b'{"schema": "\xed\xa0\x80"}'  # the UTF-8 form of U+D800: not valid UTF-8
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", content=body)
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42208)
+    assert answer.json()["message"] == "request body: not valid UTF-8 at byte 12"
+
+
+def test_a_five_thousand_digit_default_is_refused_on_register_check_and_consumers(server, client):
+    for path in (f"/subjects/{SUBJECT}/versions", f"/compatibility/subjects/{SUBJECT}/versions/latest"):
+        answer = _rest(server, "POST", path, json={"schema": HUGE_DEFAULT})
+        assert (answer.status_code, answer.json()["error_code"]) == (422, 42209), path
+        assert f"5001 digits, over {MAX_NUMBER_DIGITS}" in answer.json()["message"]
+    calls = {
+        "Register": lambda: client.register(SUBJECT, HUGE_DEFAULT),
+        "CheckCompatibility": lambda: client.check(SUBJECT, HUGE_DEFAULT),
+        "RegisterConsumer": lambda: client.register_consumer(
+            "probe.reader", SUBJECT, reader_schema=HUGE_DEFAULT
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(LimitExceeded, match="number literal") as refused:
+            call()
+        assert "schema line 1 column 89" in refused.value.message, name
+
+
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        (HUGE_FIXED, f"at Event.f.F: size {10**30} is outside 0..1048576 (limit 'fixed size'"),
+        (HUGE_DECIMAL, f"at Event.d: precision {10**20} is outside 1..38 (limit 'decimal precision'"),
+    ],
+    ids=["fixed 10^30", "decimal precision 10^20"],
+)
+def test_a_fixed_or_decimal_past_the_bounds_never_registers(server, client, schema, message):
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", json={"schema": schema})
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42209)
+    assert answer.json()["message"].startswith(f"{SUBJECT} {message}")
+    with pytest.raises(LimitExceeded) as refused:
+        client.register(SUBJECT, schema)
+    assert refused.value.message == answer.json()["message"]
+    assert client.list_versions(SUBJECT) == [1]
+
+
+def test_decimal_precision_38_registers(client):
+    subject = unique_subject()
+    schema = _record(
+        {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 2}}
+    )
+    assert client.register(subject, schema).version == 1
+
+
+def _raw_register(server, payload: bytes) -> grpc.RpcError:
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        call = channel.unary_unary("/meshgate.registry.v1.ContractRegistry/Register")
+        with pytest.raises(grpc.RpcError) as failed:
+            call(payload, timeout=10)
+    return failed.value
+
+
+def test_invalid_utf8_in_a_grpc_string_field_is_invalid_argument(server):
+    subject = b"probe.\xff"
+    payload = b"\x0a" + bytes([len(subject)]) + subject  # field 1 (subject), length-delimited
+    failed = _raw_register(server, payload)
+    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert failed.details() == "Register request: not a valid message (every string field must be UTF-8)"
+
+
+def test_truncated_grpc_bytes_are_invalid_argument(server):
+    failed = _raw_register(server, b"\x0a\x40probe")
+    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_percent_ff_subject_in_a_rest_path_is_refused_and_nothing_is_stored(server, client):
+    answer = _rest(server, "POST", "/subjects/bad.%FF/versions", json={"schema": V1})
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42208)
+    assert answer.json()["message"] == "request path: not valid UTF-8 at byte 14"
+    assert all("\ufffd" not in s for s in client.list_subjects())
+
+
+def test_a_subject_outside_the_grammar_is_refused_over_both_transports(server, client):
+    answer = _rest(server, "POST", "/subjects/bad%20name/versions", json={"schema": V1})
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42208)
+    assert "'bad name' is not a subject name" in answer.json()["message"]
+    with pytest.raises(MalformedText, match="'bad name' is not a subject name"):
+        client.register("bad name", V1)
+    with pytest.raises(MalformedText, match="is not a subject name"):
+        client.get_version("bad\nname", 1)
+
+
+def test_a_reference_to_a_subject_outside_the_grammar_is_refused(client):
+    with pytest.raises(InvalidArgument, match=r"references\[0\].subject"):
+        client.register(unique_subject(), V1, references=[{"name": "x", "subject": "a b", "version": 1}])
+
+
+def test_a_grpc_string_field_over_the_limit_is_refused_naming_it(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.RegisterConsumer(pb.RegisterConsumerRequest(name="x" * 70_000, subject=SUBJECT, version=1))
+    assert failed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert failed.value.details().startswith("name: 70000 characters, over 65536")
+
+
+def test_a_grpc_list_over_the_limit_is_refused_naming_it(server):
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        request = pb.RegisterConsumerRequest(name="r", subject=SUBJECT, version=1, fields=["a"] * 1_001)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.RegisterConsumer(request)
+    assert failed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert failed.value.details().startswith("fields: 1001 items, over 1000")
+
+
+def test_a_reference_chain_deeper_than_the_limit_is_refused(client):
+    domain = unique_subject().split(".")[0]
+    previous = None
+    for depth in range(12):
+        name = f"T{depth}"
+        fields = {"name": "inner", "type": f"T{depth - 1}"} if previous else {"name": "v", "type": "int"}
+        schema = json.dumps({"type": "record", "name": name, "fields": [fields]})
+        refs = [previous] if previous else []
+        subject = f"{domain}.{name}"
+        try:
+            registered = client.register(subject, schema, references=refs)
+        except LimitExceeded as exc:
+            assert "reference depth" in exc.message and depth > 10
+            return
+        previous = {"name": name, "subject": subject, "version": registered.version}
+    pytest.fail("a chain of 12 references registered")
+
+
+def test_request_headers_over_the_limit_are_refused_over_both_transports(server):
+    answer = _rest(server, "GET", "/subjects", headers={"X-Big": "a" * 20_000})
+    assert (answer.status_code, answer.json()["error_code"]) == (431, 43101)
+    assert "limit 'header size'" in answer.json()["message"]
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.ListSubjects(pb.ListSubjectsRequest(), metadata=(("x-big", "a" * 21_000),), timeout=10)
+    assert failed.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_token_lifetime_past_what_a_timedelta_holds_is_refused_not_internal(server):
+    """Found by the fuzz harness (regressions/grpc_message-df396b41c4e1.json)."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.CreateToken(
+                pb.CreateTokenRequest(name="ci", role="admin", expires_in_seconds=-86_399_999_913_601)
+            )
+        far = stub.CreateToken(pb.CreateTokenRequest(name="ci", role="admin", expires_in_seconds=2**62))
+    assert failed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert failed.value.details() == "expires in: must be positive"
+    assert far.token.expires_at != ""
+
+
+def test_a_cli_duration_too_long_for_a_timedelta_is_refused():
+    from registry.auth import parse_duration
+
+    with pytest.raises(InvalidArgument, match="too long"):
+        parse_duration("99999999999999999d")
