@@ -616,7 +616,7 @@ def webhooks_deliveries(webhook_id: int | None, limit: int, registry: str, token
             )
 
 
-@webhooks.command("new-key")
+@webhooks.command("new-key", epilog=EXIT_CODES)
 def webhooks_new_key() -> None:
     """Print a fresh secret key (base64 of 32 random bytes) for MESHGATE_SECRET_KEY."""
     from registry.sealing import new_key
@@ -624,7 +624,7 @@ def webhooks_new_key() -> None:
     click.echo(new_key())
 
 
-@webhooks.command("rotate-key")
+@webhooks.command("rotate-key", epilog=EXIT_CODES)
 @click.option(
     "--new-key-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

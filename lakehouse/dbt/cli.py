@@ -116,7 +116,9 @@ def docs(data_dir, catalog_url, warehouse, storage_options, host, port, no_serve
     if no_serve:
         return
     server = serve_docs(site, host, port)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as Ctrl-C does: the interpreter exits normally (before saying it serves)
+    signal.signal(
+        signal.SIGTERM, _interrupt
+    )  # stop as Ctrl-C does: the interpreter exits normally (before saying it serves)
     click.echo(f"serving http://{host}:{server.server_address[1]}/ (Ctrl-C stops)")
     try:
         server.serve_forever()
