@@ -12,7 +12,9 @@ import logging
 
 import pytest
 
+from registry.client import RegistryClient
 from registry.errors import UNEXPECTED
+from tests.registry.registry_harness import running_server
 
 
 class _UnexpectedErrors(logging.Handler):
@@ -50,3 +52,16 @@ def no_unexpected_server_errors(request):
             if r.exc_info
         ]
         pytest.fail("a server answered 500 / INTERNAL for an unexpected exception:\n" + "\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One registry on SQLite per test module (a module that needs another defines its own)."""
+    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    with RegistryClient(server.grpc_target) as client:
+        yield client

@@ -14,13 +14,7 @@ from click.testing import CliRunner
 
 from meshgate.cli import main
 from tests.conftest import free_port
-from tests.registry.registry_harness import BREAKING, V1, running_server, unique_subject
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
-        yield running
+from tests.registry.registry_harness import BREAKING, V1, unique_subject
 
 
 @pytest.fixture

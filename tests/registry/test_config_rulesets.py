@@ -9,25 +9,12 @@ import pytest
 
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.client import RegistryClient
 from registry.compat import Level
 from registry.errors import InvalidRuleset
 from registry.model import SubjectConfig
-from tests.registry.registry_harness import V1, V2, running_server, unique_subject
+from tests.registry.registry_harness import V1, V2, unique_subject
 
 PROTO_V1 = 'syntax = "proto3";\npackage t;\nmessage Event {\n  string id = 1;\n  double amount = 2;\n}\n'
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    with RegistryClient(server.grpc_target) as client:
-        yield client
 
 
 @pytest.fixture

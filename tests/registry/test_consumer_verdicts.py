@@ -10,24 +10,11 @@ import pytest
 
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from registry.client import RegistryClient
 from registry.errors import IncompatibleSchema
 from registry.grpc_errors import BROKEN_CONSUMERS_KEY
-from tests.registry.registry_harness import V1, avro, running_server, unique_subject
+from tests.registry.registry_harness import V1, avro, unique_subject
 
 WITHOUT_ID = avro({"amount": "double"})
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    with RegistryClient(server.grpc_target) as client:
-        yield client
 
 
 @pytest.fixture

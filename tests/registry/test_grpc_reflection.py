@@ -10,14 +10,13 @@ from __future__ import annotations
 import collections
 
 import grpc
-import pytest
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message_factory import GetMessageClass
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
-from tests.registry.registry_harness import V1, running_server, unique_subject
+from tests.registry.registry_harness import V1, unique_subject
 
 V1ALPHA_METHOD = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 V1_METHOD = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
@@ -52,12 +51,6 @@ class ToReflectionV1(grpc.StreamStreamClientInterceptor):
                 details.compression,
             )
         return continuation(details, request_iterator)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
-        yield running
 
 
 def test_reflection_v1_lists_the_services_and_describes_one_well_enough_to_call_it(server):

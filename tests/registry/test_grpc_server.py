@@ -28,12 +28,6 @@ from tests.registry.registry_harness import (
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(f"sqlite:///{tmp_path_factory.mktemp('db') / 'registry.db'}") as running:
-        yield running
-
-
 @pytest.fixture
 def stub(server):
     with grpc.insecure_channel(server.grpc_target) as channel:
