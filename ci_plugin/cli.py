@@ -26,6 +26,7 @@ from ci_plugin.output.text import render as render_report_text
 from ci_plugin.publish import publish as publish_contracts
 from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
+from registry.cli import deprecated_spelling
 from registry.compat import FORMATS, MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
 from registry.errors import (
     IncompatibleSchema,
@@ -70,18 +71,12 @@ def main() -> None:
 def _report_option(choices: tuple[str, ...]):
     """``--output`` (the report format) and its old spelling ``--format``, deprecated for one release."""
 
-    def warn(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is not None:
-            click.echo(
-                f"warning: {ctx.info_name} --format is deprecated and will mean the schema format, "
-                f"as in diff; use --output {value}",
-                err=True,
-            )
-        return value
-
     def decorate(command):
-        command = click.option(
-            "--format", "deprecated_format", type=click.Choice(choices), hidden=True, callback=warn
+        command = deprecated_spelling(
+            "--format",
+            "deprecated_format",
+            lambda value: f"--output {value} (--format will mean the schema format, as in diff)",
+            type=click.Choice(choices),
         )(command)
         return click.option(
             "--output",

@@ -31,7 +31,7 @@ from lakehouse.retention import (
     parse_duration,
     retention_label,
 )
-from registry.cli import registry_options
+from registry.cli import deprecated_spelling, registry_options
 from registry.errors import MeshgateError
 
 
@@ -79,7 +79,15 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--version", default="latest", show_default=True, help="Contract version in the registry.")
 @click.option("--batch-id", default=None, help="Idempotency key (default: sha256 of the input bytes).")
 @click.option(
-    "--format", "input_format", type=click.Choice(INPUT_FORMATS), help="Input format (default: by extension)."
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    help="Format of the input files (default: by extension).",
+)
+@deprecated_spelling(
+    "--format",
+    "deprecated_format",
+    lambda value: f"--input-format {value} (--format names a schema format everywhere else)",
+    type=click.Choice(INPUT_FORMATS),
 )
 @click.option("--on-invalid", type=click.Choice(ON_INVALID), default="reject", show_default=True)
 @click.option(
@@ -97,7 +105,7 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 )
 @registry_options
 @lakehouse_options
-def ingest_command(files, subject, version, batch_id, input_format, on_invalid, contract_file, output, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
     """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected.
 
     Each kind of violation (rule and field path) is one line on stderr: count, where the first one is
@@ -127,7 +135,7 @@ def ingest_command(files, subject, version, batch_id, input_format, on_invalid, 
                 files,
                 resolved,
                 batch_id=batch_id,
-                input_format=input_format,
+                input_format=input_format or deprecated_format,
                 on_invalid=on_invalid,
                 data_dir=data_dir,
                 catalog_url=catalog_url,

@@ -51,6 +51,21 @@ def registry_options(command: Callable) -> Callable:
     )(command)
 
 
+def deprecated_spelling(old: str, dest: str, use_instead: str, **option) -> Callable:
+    """A hidden option ``old`` kept for one release: it still works and warns what to write instead.
+
+    ``use_instead(value)`` says the new spelling; ``dest`` is the parameter the command receives, so
+    the command decides how the old and the new spelling combine.
+    """
+
+    def warn(ctx: click.Context, param: click.Parameter, value):
+        if value is not None:
+            click.echo(f"warning: {ctx.info_name} {old} is deprecated; use {use_instead(value)}", err=True)
+        return value
+
+    return click.option(old, dest, hidden=True, default=None, callback=warn, **option)
+
+
 def _reports_errors(command: Callable) -> Callable:
     """Turn registry errors into a one-line message and exit code 1."""
 

@@ -30,7 +30,7 @@ def diverged_repo(contract_repo) -> GitRepo:
 
 def checked(repo: GitRepo, *args: str, unreachable: str) -> dict:
     """Check with the registry unreachable: --offline-fallback compares with the base it picked."""
-    result = repo.contract_check("--registry", unreachable, "--offline-fallback", "--format", "json", *args)
+    result = repo.contract_check("--registry", unreachable, "--offline-fallback", "--output", "json", *args)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 

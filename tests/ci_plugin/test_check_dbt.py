@@ -80,7 +80,7 @@ def test_dropping_a_column_a_silver_model_reads_blocks_and_names_the_model(dbt_r
     drop_avro_field(dbt_repo, "email")  # BACKWARD-compatible for Avro readers, not for the dbt model
     dbt_repo.commit("drop email")
 
-    result = dbt_repo.contract_check("--against", "main", "--format", "json")
+    result = dbt_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -180,7 +180,7 @@ def test_repository_config_and_real_dbt_project_name_the_silver_model(tmp_path):
     )
     repo.commit("drop email")
 
-    result = repo.contract_check("--against", "main", "--format", "json")
+    result = repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     findings = json.loads(result.stdout)["contracts"][0]["findings"]

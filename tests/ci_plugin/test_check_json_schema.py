@@ -59,7 +59,7 @@ def test_a_property_removed_from_the_closed_model_blocks_at_its_pointer(json_rep
     edit_schema(json_repo, drop_duration)
     json_repo.commit("no duration")
 
-    result = json_repo.contract_check("--against", "main", "--format", "json")
+    result = json_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -79,7 +79,7 @@ def test_a_narrowed_bound_blocks_at_its_line_in_text_github_junit_and_sarif(json
     assert text.exit_code == 1
     assert f"{SCHEMA}:{line} MAXIMUM_ADDED #/properties/duration_ms/maximum" in text.stdout
 
-    github = json_repo.contract_check("--against", "main", "--format", "github")
+    github = json_repo.contract_check("--against", "main", "--output", "github")
     commands = [parse_command(row) for row in github.stdout.splitlines() if row.startswith("::")]
     ((props, message),) = [(p, m) for name, p, m in commands if name == "error"]
     assert (props["file"], props["line"], props["title"].split(": ")[1]) == (
@@ -89,11 +89,11 @@ def test_a_narrowed_bound_blocks_at_its_line_in_text_github_junit_and_sarif(json
     )
     assert "field duration_ms" in message
 
-    junit = json_repo.contract_check("--against", "main", "--format", "junit")
+    junit = json_repo.contract_check("--against", "main", "--output", "junit")
     (case,) = ET.fromstring(junit.stdout).find("testsuite").findall("testcase")
     assert (case.get("name"), case.find("failure").get("type")) == (SUBJECT, "MAXIMUM_ADDED")
 
-    sarif = json_repo.contract_check("--against", "main", "--format", "sarif")
+    sarif = json_repo.contract_check("--against", "main", "--output", "sarif")
     log = json.loads(sarif.stdout)
     jsonschema.validators.validator_for(sarif_schema())(sarif_schema()).validate(log)
     (found,) = log["runs"][0]["results"]
@@ -121,7 +121,7 @@ def test_a_change_only_a_registered_consumer_reads_blocks_and_names_it(json_repo
     edit_schema(json_repo, lambda s: s["properties"]["page"]["properties"]["title"].update(type="integer"))
     json_repo.commit("title as a number")
 
-    result = json_repo.contract_check("--registry", registry, "--format", "json")
+    result = json_repo.contract_check("--registry", registry, "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -172,7 +172,7 @@ def test_dropping_a_property_a_dbt_model_reads_blocks_and_names_the_model(json_r
     edit_schema(json_repo, lambda s: s["properties"].pop("referrer"))  # no model reads it
     json_repo.commit("drop duration and referrer")
 
-    result = json_repo.contract_check("--against", "main", "--format", "json")
+    result = json_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     (contract,) = json.loads(result.stdout)["contracts"]

@@ -55,7 +55,7 @@ def test_avro_type_change_blocks_at_the_field_line(contract_repo):
     contract_repo.edit_json(AVRO_SCHEMA, lambda s: field(s, "amount").update(type="string"))
     contract_repo.commit("amount as text")
 
-    result = contract_repo.contract_check("--against", "main", "--format", "json")
+    result = contract_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1
     report = json.loads(result.stdout)
@@ -102,7 +102,7 @@ def test_contract_yaml_level_change_alone_is_checked(contract_repo):
     contract_repo.edit(PROTO_CONTRACT, "compatibility: BACKWARD", "compatibility: FULL")
     contract_repo.commit("stricter level")
 
-    result = contract_repo.contract_check("--against", "main", "--format", "json")
+    result = contract_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 0
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -138,7 +138,7 @@ def test_renamed_contract_is_checked_against_its_old_file(contract_repo):
     )
     contract_repo.commit("move and break")
 
-    result = contract_repo.contract_check("--against", "main", "--format", "json")
+    result = contract_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 1
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -151,7 +151,7 @@ def test_deleted_contract_without_known_consumers_passes_offline_with_a_note(con
     contract_repo.git("rm", "-q", "-r", "contracts/identity")
     contract_repo.commit("drop identity")
 
-    result = contract_repo.contract_check("--against", "main", "--format", "json")
+    result = contract_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 0
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -173,7 +173,7 @@ def test_changing_a_contracts_subject_deletes_the_old_one(contract_repo):
     contract_repo.edit(PROTO_CONTRACT, "subject: identity.UserSignedUp", "subject: identity.AccountOpened")
     contract_repo.commit("new subject name")
 
-    result = contract_repo.contract_check("--against", "main", "--format", "json")
+    result = contract_repo.contract_check("--against", "main", "--output", "json")
 
     assert result.exit_code == 0
     statuses = {c["subject"]: c["status"] for c in json.loads(result.stdout)["contracts"]}

@@ -46,7 +46,7 @@ def test_change_that_breaks_only_a_registered_consumer_blocks_and_names_it(contr
     drop_field(contract_repo, "email")  # BACKWARD-compatible: only old readers of email break
     contract_repo.commit("drop email")
 
-    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+    result = contract_repo.contract_check("--registry", registry, "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -70,7 +70,7 @@ def test_a_consumer_finding_takes_the_consumer_and_its_fields_from_the_registry_
     drop_field(contract_repo, "email")
     contract_repo.commit("drop email")
 
-    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+    result = contract_repo.contract_check("--registry", registry, "--output", "json")
 
     assert result.exit_code == 1, result.stderr
     (finding,) = json.loads(result.stdout)["contracts"][0]["findings"]
@@ -104,7 +104,7 @@ def test_unregistered_subject_passes_with_a_note(contract_repo, registry):
     drop_field(contract_repo, "email")
     contract_repo.commit("drop email before anything was published")
 
-    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+    result = contract_repo.contract_check("--registry", registry, "--output", "json")
 
     assert result.exit_code == 0
     (contract,) = json.loads(result.stdout)["contracts"]
@@ -170,7 +170,7 @@ def test_unreachable_registry_with_offline_fallback_checks_against_the_base(
     contract_repo.commit("amount as text")
 
     result = contract_repo.contract_check(
-        "--registry", unreachable_registry, "--offline-fallback", "--format", "json"
+        "--registry", unreachable_registry, "--offline-fallback", "--output", "json"
     )
 
     assert result.exit_code == 1
@@ -212,7 +212,7 @@ def test_new_contract_referencing_another_new_contract_passes_before_either_is_r
     add_referencing_contracts(contract_repo)
     contract_repo.commit("billing and finance contracts, nothing registered yet")
 
-    result = contract_repo.contract_check("--registry", registry, "--format", "json")
+    result = contract_repo.contract_check("--registry", registry, "--output", "json")
 
     assert result.exit_code == 0, result.stderr
     notes = {c["subject"]: c["notes"] for c in json.loads(result.stdout)["contracts"]}

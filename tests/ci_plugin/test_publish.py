@@ -49,8 +49,8 @@ def test_publish_registers_references_first_and_a_rerun_registers_nothing(contra
     add_referencing_contracts(contract_repo)
     contract_repo.commit("billing and finance contracts")
 
-    first = contract_repo.contract_check("publish", "--registry", registry, "--format", "json")
-    again = contract_repo.contract_check("publish", "--registry", registry, "--format", "json")
+    first = contract_repo.contract_check("publish", "--registry", registry, "--output", "json")
+    again = contract_repo.contract_check("publish", "--registry", registry, "--output", "json")
 
     assert first.exit_code == 0, first.stderr
     assert published(first) == [("finance.Money", "registered"), ("billing.InvoiceIssued", "registered")]
@@ -161,7 +161,7 @@ def test_first_publish_of_a_new_repository_registers_every_contract(tmp_path, re
     shutil.copytree(EXAMPLES / "checkout", repo.root / "contracts" / "checkout")
     repo.commit("the only commit: HEAD has no parent")
 
-    result = repo.contract_check("publish", "--registry", registry, "--format", "json")
+    result = repo.contract_check("publish", "--registry", registry, "--output", "json")
 
     assert result.exit_code == 0, result.stderr
     assert published(result) == [("checkout.CheckoutCompleted", "registered")]
@@ -172,7 +172,7 @@ def test_all_zero_base_of_a_new_github_branch_publishes_every_contract(contract_
     contract_repo.commit("billing and finance contracts")
 
     result = contract_repo.contract_check(
-        "publish", "--base", "0" * 40, "--registry", registry, "--format", "json"
+        "publish", "--base", "0" * 40, "--registry", registry, "--output", "json"
     )
 
     assert result.exit_code == 0, result.stderr

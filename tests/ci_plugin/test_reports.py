@@ -59,7 +59,7 @@ def test_github_output_is_workflow_commands_with_file_and_line(contract_repo, tm
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
 
-    result = contract_repo.contract_check("--against", "main", "--format", "github")
+    result = contract_repo.contract_check("--against", "main", "--output", "github")
 
     assert result.exit_code == 1
     commands = [parse_command(line) for line in result.stdout.splitlines() if line.startswith("::")]
@@ -149,7 +149,7 @@ def test_sarif_schema_rejects_a_broken_log():
 def test_sarif_from_a_real_run_validates(contract_repo):
     breaking_pull_request(contract_repo)
 
-    result = contract_repo.contract_check("--against", "main", "--format", "sarif")
+    result = contract_repo.contract_check("--against", "main", "--output", "sarif")
 
     assert result.exit_code == 1
     schema = sarif_schema()
@@ -187,7 +187,7 @@ def test_report_file_gets_the_format_and_stdout_the_text(contract_repo, tmp_path
     report_path = tmp_path / "contract-check.xml"
 
     result = contract_repo.contract_check(
-        "--against", "main", "--format", "junit", "--report-file", str(report_path)
+        "--against", "main", "--output", "junit", "--report-file", str(report_path)
     )
 
     assert result.exit_code == 1

@@ -261,3 +261,17 @@ def test_pii_values_are_never_echoed_by_a_rejection(tmp_path, contract_file):
         "--data-dir", tmp_path / "q",
     )  # fmt: skip
     assert quarantined.exit_code == 0 and not [s for s in secrets if s in quarantined.output]
+
+
+def test_the_input_format_is_input_format_and_the_old_format_spelling_warns(tmp_path, contract_file):
+    """``--format`` names a schema format in every other command; here it stays one release, warning."""
+    path = jsonl(tmp_path / "batch.data", [record(1)])  # an extension that names no format
+    common = ["--subject", SUBJECT, "--contract", contract_file, "--data-dir", tmp_path / "d"]
+    by_name = run("ingest", path, *common, "--input-format", "jsonl", "--batch-id", "new")
+    assert by_name.exit_code == 0, by_name.output
+    assert "deprecated" not in by_name.stderr
+    by_old_name = run("ingest", path, *common, "--format", "jsonl", "--batch-id", "old")
+    assert by_old_name.exit_code == 0, by_old_name.output
+    assert "warning: ingest --format is deprecated; use --input-format jsonl" in by_old_name.stderr
+    unknown = run("ingest", path, *common, "--batch-id", "none")
+    assert unknown.exit_code == 2 and "cannot tell the input format" in unknown.output
