@@ -14,6 +14,8 @@ from ci_plugin.findings import CheckReport, ContractResult, Finding
 from ci_plugin.references import ResolveReferences
 from registry.compat import Level, ParsedSchema, check_compatibility, get_format
 from registry.contract import table_name
+from registry.data_contract_diff import metadata_changes, rule_set_changes, served_after
+from registry.data_contracts import published_metadata, published_rule_set
 from registry.errors import InvalidSchema, SubjectNotFound, VersionNotFound
 
 DEFAULT_LEVEL = Level.BACKWARD
@@ -77,6 +79,13 @@ def check_offline(
                 )
                 for violation in compat.violations:
                     result.findings.append(_compat_finding(change.new, violation))
+                result.findings.extend(
+                    data_contract_findings(
+                        change.new,
+                        published_metadata(change.subject, old.contract.metadata),
+                        published_rule_set(old.contract.metadata),
+                    )
+                )
         result.findings.extend(dbt_findings(config, change, manifest, resolve))
         if change.new is None and not result.findings:
             known = (
@@ -118,6 +127,9 @@ def check_against_registry(
                 )
                 for violation in verdict.violations:
                     result.findings.append(_registry_finding(change.new, violation, verdict.broken_consumers))
+            if _registered_versions(client, subject):
+                latest = client.get_version(subject, "latest")
+                result.findings.extend(data_contract_findings(change.new, latest.data_metadata, latest.rule_set))
         else:
             consumers = sorted(consumer.name for consumer in client.list_consumers(subject))
             if consumers:
@@ -135,6 +147,17 @@ def check_against_registry(
         result.findings.extend(dbt_findings(config, change, manifest, resolve))
         report.results.append(result)
     return report
+
+
+def data_contract_findings(new: ContractFile, old_metadata: dict | None, old_rules: dict | None) -> list[Finding]:
+    """Confluent rules and metadata that registering ``new`` after a version serving ``old_metadata``
+    and ``old_rules`` would change, as warnings and notes (never breaking, as in Confluent)."""
+    new_metadata, new_rules = served_after(new.contract.subject, new.contract.metadata, old_metadata, old_rules)
+    changes = rule_set_changes(old_rules, new_rules) + metadata_changes(old_metadata, new_metadata)
+    return [
+        Finding(rule=c.rule, message=c.message, file=new.yaml_path, path=c.path, severity=c.severity)
+        for c in changes
+    ]
 
 
 def _unregistered_references(client, contract) -> list[str]:

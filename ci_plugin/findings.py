@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Finding:
-    """One breaking change: where it is (repository-relative file, 1-based line), why, and the fix."""
+    """One finding: where it is (repository-relative file, 1-based line), why, and the fix.
+
+    ``severity`` is ``error`` for a breaking change; ``warning`` and ``note`` (changed Confluent rules
+    and metadata, which Confluent keeps out of compatibility) are reported but never break."""
 
     rule: str
     message: str
@@ -16,6 +19,11 @@ class Finding:
     path: str = ""  # the schema element, e.g. CheckoutCompleted.amount
     fix: str = ""
     consumers: tuple[str, ...] = ()  # who it breaks: registry consumers or dbt models
+    severity: str = "error"  # error (breaking), warning or note
+
+    @property
+    def breaking(self) -> bool:
+        return self.severity == "error"
 
 
 @dataclass
@@ -31,7 +39,7 @@ class ContractResult:
 
     @property
     def breaking(self) -> bool:
-        return bool(self.findings)
+        return any(finding.breaking for finding in self.findings)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -35,6 +35,8 @@ RULE_KINDS = ("CONDITION", "TRANSFORM")
 _RULE_TEXT_KEYS = ("name", "doc", "kind", "mode", "type", "expr", "onSuccess", "onFailure")
 PII_TAG = "PII"
 """The tag a contract's PII fields carry in the published metadata."""
+PUBLISHED_PROPERTIES = ("owner", "domain", "description", "primary_key", "freshness_sla", "mask_pii_at")
+"""The metadata properties published from a contract's own metadata."""
 PUBLISHED_RULE_PREFIX = "meshgate_"
 """Names of the rules published from a contract's quality rules start with this."""
 

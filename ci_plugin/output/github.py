@@ -33,7 +33,7 @@ def render(report: CheckReport) -> str:
         message = f"{finding.message}\nFix: {finding.fix}" if finding.fix else finding.message
         lines.append(
             command(
-                "error",
+                finding.severity if finding.severity in ("error", "warning") else "notice",
                 message,
                 file=finding.file,
                 line=finding.line,
@@ -67,10 +67,12 @@ def markdown_summary(report: CheckReport) -> str:
     ]
     for result in report.results:
         verdict = "breaking" if result.breaking else "ok"
-        lines.append(f"| `{result.subject}` | {result.status} | {verdict} | {len(result.findings)} |")
+        problems = sum(finding.breaking for finding in result.findings)
+        lines.append(f"| `{result.subject}` | {result.status} | {verdict} | {problems} |")
     for result, finding in report.findings:
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
-        lines += ["", f"### `{result.subject}` `{finding.rule}` at `{where}`", "", finding.message]
+        severity = "" if finding.breaking else f" ({finding.severity})"
+        lines += ["", f"### `{result.subject}` `{finding.rule}`{severity} at `{where}`", "", finding.message]
         if finding.fix:
             lines += ["", f"**Fix:** {finding.fix}"]
     for note in report.notes:

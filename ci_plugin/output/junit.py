@@ -1,4 +1,5 @@
-"""JUnit XML: one test suite, one test case per changed contract, one failure per problem."""
+"""JUnit XML: one test suite, one test case per changed contract, one failure per breaking problem
+(warnings and notes, which JUnit has no element for, go to the case's ``system-out``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def render(report: CheckReport) -> str:
             suite, "testcase", classname=f"contract-check.{result.status}", name=result.subject
         )
         case.set("file", result.contract_file)
-        for finding in result.findings:
+        for finding in [finding for finding in result.findings if finding.breaking]:
             failure = ET.SubElement(
                 case,
                 "failure",
@@ -44,7 +45,12 @@ def render(report: CheckReport) -> str:
                     ],
                 )
             )
-        if result.notes:
-            ET.SubElement(case, "system-out").text = "\n".join(result.notes)
+        informational = [
+            f"{finding.severity}: {location(finding.file, finding.line)} {finding.rule} {finding.path}: {finding.message}"
+            for finding in result.findings
+            if not finding.breaking
+        ]
+        if result.notes or informational:
+            ET.SubElement(case, "system-out").text = "\n".join([*informational, *result.notes])
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

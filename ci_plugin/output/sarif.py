@@ -15,7 +15,12 @@ def render(report: CheckReport) -> str:
     for result, finding in report.findings:
         rules.setdefault(
             finding.rule,
-            {"id": finding.rule, "shortDescription": {"text": f"Breaking contract change: {finding.rule}"}},
+            {
+                "id": finding.rule,
+                "shortDescription": {
+                    "text": f"{'Breaking' if finding.breaking else 'Data contract'} change: {finding.rule}"
+                },
+            },
         )
         region = {"startLine": finding.line} if finding.line else None
         physical = {"artifactLocation": {"uri": finding.file}}
@@ -24,7 +29,7 @@ def render(report: CheckReport) -> str:
         text = f"{result.subject}: {finding.message}" + (f" Fix: {finding.fix}" if finding.fix else "")
         entry = {
             "ruleId": finding.rule,
-            "level": "error",
+            "level": finding.severity,
             "message": {"text": text},
             "locations": [{"physicalLocation": physical}],
         }

@@ -22,7 +22,7 @@ def render(report: CheckReport) -> str:
     broken = sum(result.breaking for result in report.results)
     lines.append("")
     if broken:
-        count = len(report.findings)
+        count = sum(finding.breaking for _, finding in report.findings)
         lines.append(
             click.style(f"BREAKING: {count} problem(s) in {broken} contract(s)", fg="red", bold=True)
         )
@@ -43,7 +43,8 @@ def _contract(result: ContractResult) -> list[str]:
     for finding in result.findings:
         lines.append(
             f"  {click.style(location(finding.file, finding.line), bold=True)} "
-            f"{click.style(finding.rule, fg='yellow')} {finding.path}".rstrip()
+            f"{'' if finding.breaking else finding.severity + ' '}"
+            f"{click.style(finding.rule, fg='yellow' if finding.breaking else 'cyan')} {finding.path}".rstrip()
         )
         lines.append(f"    {finding.message}")
         if finding.fix:
