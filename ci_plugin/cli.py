@@ -28,8 +28,12 @@ from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
 from registry.cli import deprecated_spelling
 from registry.compat import FORMATS, MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
+from registry.contract import load_contract
+from registry.data_contract_diff import metadata_changes, rule_set_changes
+from registry.data_contracts import published_metadata, published_rule_set
 from registry.errors import (
     IncompatibleSchema,
+    InvalidArgument,
     InvalidSchema,
     MeshgateError,
     PermissionDenied,
@@ -122,15 +126,15 @@ RULESET_OWNERS = _ruleset_owners()
 
 
 @main.command(
-    short_help="Compare schema files offline: OLD... NEW.",
+    short_help="Compare schema (or contract) files offline: OLD... NEW.",
     epilog="Exit codes: 0 compatible, 1 breaking, 2 usage or parse error.",
 )
 @click.option(
     "--format",
     "format_name",
     type=click.Choice([name.lower() for name in FORMATS], case_sensitive=False),
-    required=True,
-    help="Schema format of the files.",
+    default=None,
+    help="Schema format of the files (required for schema files; contract files name their own).",
 )
 @click.option(
     "--level", default="BACKWARD", show_default=True, help="Compatibility level (Confluent semantics)."
@@ -147,14 +151,24 @@ RULESET_OWNERS = _ruleset_owners()
     "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report format."
 )
 @click.argument("schemas", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas: tuple[str, ...]) -> None:
-    """Compare schema files offline: OLD... NEW (several OLD files, oldest first, for *_TRANSITIVE)."""
+def diff(
+    format_name: str | None, level: str, ruleset: str | None, output: str, schemas: tuple[str, ...]
+) -> None:
+    """Compare schema files offline: OLD... NEW (several OLD files, oldest first, for *_TRANSITIVE).
+
+    Contract files (``.yaml``/``.yml``) instead of schema files compare their schemas and also the
+    Confluent rules and metadata they publish (changed rules are notes or warnings, never breaking)."""
     if len(schemas) < 2:
         raise click.UsageError("give at least one OLD schema file and the NEW one")
     try:
         parsed_level = Level.parse(level)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    contracts = _diff_contracts(schemas, format_name)
+    if contracts:
+        format_name = contracts[-1].format
+    elif format_name is None:
+        raise click.UsageError("--format is required for schema files (contract files name their own)")
     schema_format = get_format(format_name)
     if ruleset and ruleset.upper() not in schema_format.rulesets:
         owners = " or ".join(RULESET_OWNERS[ruleset.upper()])
@@ -163,17 +177,57 @@ def diff(format_name: str, level: str, ruleset: str | None, output: str, schemas
             f"--ruleset applies to --format {owners} only; --format {format_name.lower()} has {has}"
         )
     parsed = []
-    for path in schemas:
+    for index, path in enumerate(schemas):
+        text = contracts[index].schema if contracts else read_schema_file(path)
+        source = contracts[index].schema_file if contracts else path
         try:
-            parsed.append(schema_format.parse(read_schema_file(path), source_name=path))
+            parsed.append(schema_format.parse(text, source_name=source))
         except InvalidSchema as exc:
             _fail(exc.message, EXIT_USAGE)
     result = check_compatibility(schema_format, parsed_level, parsed[-1], parsed[:-1], ruleset=ruleset)
+    changes = _rule_changes(contracts[-2], contracts[-1]) if contracts else []
     if output == "json":
-        click.echo(render_json(result))
+        report = json.loads(render_json(result))
+        if contracts:
+            report["data_contract_changes"] = [dataclasses.asdict(change) for change in changes]
+        click.echo(json.dumps(report, indent=2))
     else:
-        click.echo(render_text(result, schemas[-1], parsed_level.value))
+        click.echo(render_text(result, contracts[-1].schema_file if contracts else schemas[-1], parsed_level.value))
+        for change in changes:
+            click.echo(f"  {change.severity} {click.style(change.rule, fg='cyan')} {change.path}")
+            click.echo(f"    {change.message}")
     sys.exit(EXIT_OK if result.compatible else EXIT_BREAKING)
+
+
+def _diff_contracts(paths: tuple[str, ...], format_name: str | None) -> list:
+    """The contracts when every file is a contract file (one format, ``--format`` agreeing), else []."""
+    is_contract = [Path(path).suffix.lower() in (".yaml", ".yml") for path in paths]
+    if not any(is_contract):
+        return []
+    if not all(is_contract):
+        raise click.UsageError("give either schema files or contract files (.yaml), not both")
+    contracts = []
+    for path in paths:
+        try:
+            contract = load_contract(path)
+        except InvalidArgument as exc:
+            raise click.UsageError(exc.message) from None
+        if contract.references:
+            raise click.UsageError(f"{path}: a contract with references is compared by contract-check check")
+        contracts.append(contract)
+    formats = {contract.format for contract in contracts} | ({format_name.upper()} if format_name else set())
+    if len(formats) > 1:
+        raise click.UsageError(f"the contracts are in different formats: {', '.join(sorted(formats))}")
+    return contracts
+
+
+def _rule_changes(old, new) -> list:
+    """The Confluent rules and metadata ``new`` publishes compared with ``old``'s."""
+    return rule_set_changes(published_rule_set(old.metadata), published_rule_set(new.metadata)) + (
+        metadata_changes(
+            published_metadata(old.subject, old.metadata), published_metadata(new.subject, new.metadata)
+        )
+    )
 
 
 # ---- check and publish: contracts in a git repository ------------------------------------------
