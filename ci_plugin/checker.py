@@ -129,7 +129,9 @@ def check_against_registry(
                     result.findings.append(_registry_finding(change.new, violation, verdict.broken_consumers))
             if _registered_versions(client, subject):
                 latest = client.get_version(subject, "latest")
-                result.findings.extend(data_contract_findings(change.new, latest.data_metadata, latest.rule_set))
+                result.findings.extend(
+                    data_contract_findings(change.new, latest.data_metadata, latest.rule_set)
+                )
         else:
             consumers = sorted(consumer.name for consumer in client.list_consumers(subject))
             if consumers:
@@ -149,10 +151,14 @@ def check_against_registry(
     return report
 
 
-def data_contract_findings(new: ContractFile, old_metadata: dict | None, old_rules: dict | None) -> list[Finding]:
+def data_contract_findings(
+    new: ContractFile, old_metadata: dict | None, old_rules: dict | None
+) -> list[Finding]:
     """Confluent rules and metadata that registering ``new`` after a version serving ``old_metadata``
     and ``old_rules`` would change, as warnings and notes (never breaking, as in Confluent)."""
-    new_metadata, new_rules = served_after(new.contract.subject, new.contract.metadata, old_metadata, old_rules)
+    new_metadata, new_rules = served_after(
+        new.contract.subject, new.contract.metadata, old_metadata, old_rules
+    )
     changes = rule_set_changes(old_rules, new_rules) + metadata_changes(old_metadata, new_metadata)
     return [
         Finding(rule=c.rule, message=c.message, file=new.yaml_path, path=c.path, severity=c.severity)

@@ -192,7 +192,9 @@ def diff(
             report["data_contract_changes"] = [dataclasses.asdict(change) for change in changes]
         click.echo(json.dumps(report, indent=2))
     else:
-        click.echo(render_text(result, contracts[-1].schema_file if contracts else schemas[-1], parsed_level.value))
+        click.echo(
+            render_text(result, contracts[-1].schema_file if contracts else schemas[-1], parsed_level.value)
+        )
         for change in changes:
             click.echo(f"  {change.severity} {click.style(change.rule, fg='cyan')} {change.path}")
             click.echo(f"    {change.message}")

@@ -116,7 +116,11 @@ def served_after(
         if value
     }
     kept_rules = {
-        key: [rule for rule in (rule_set or {}).get(key) or [] if not rule["name"].startswith(PUBLISHED_RULE_PREFIX)]
+        key: [
+            rule
+            for rule in (rule_set or {}).get(key) or []
+            if not rule["name"].startswith(PUBLISHED_RULE_PREFIX)
+        ]
         for key in RULE_LISTS
     }
     return (

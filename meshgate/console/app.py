@@ -35,6 +35,8 @@ from meshgate.console.session import CSRF_FIELD, Sessions, may_write, same_origi
 from meshgate.console.subjects import SubjectIndex, SubjectQuery
 from registry.auth import Access, Principal, authorize
 from registry.compat import Level, get_format
+from registry.data_contract_diff import metadata_changes, rule_set_changes
+from registry.data_contracts import served
 from registry.errors import (
     InvalidSchema,
     MeshgateError,
@@ -287,6 +289,7 @@ class Console:
             findings=findings,
             levels_found=[level.value for level in Level if any(level.value in f.levels for f in findings)],
             unplaced=[f for f in findings if not f.line],
+            rule_changes=_data_contract_changes(old, new),
             rows=side_by_side(
                 old.schema,
                 new.schema,
@@ -450,6 +453,13 @@ def _local(target: Any) -> str:
     if text.startswith(PREFIX + "/") and not text.startswith("//"):
         return text
     return f"{PREFIX}/"
+
+
+def _data_contract_changes(old: RegisteredSchema, new: RegisteredSchema) -> list:
+    """The Confluent rules and metadata the two versions serve, compared (notes and warnings)."""
+    old_metadata, old_rules = served(old.subject, old.metadata, old.data_metadata, old.rule_set)
+    new_metadata, new_rules = served(new.subject, new.metadata, new.data_metadata, new.rule_set)
+    return rule_set_changes(old_rules, new_rules) + metadata_changes(old_metadata, new_metadata)
 
 
 def _int(text: str | None, default: Any) -> Any:

@@ -71,10 +71,13 @@ def test_rule_changes_in_github_sarif_and_junit_outputs(contract_repo):
     junit = ET.fromstring(contract_repo.contract_check("--against", "main", "--output", "junit").stdout)
 
     assert github.exit_code == 0
-    assert f"::warning file={AVRO_CONTRACT},title=checkout.CheckoutCompleted%3A WRITE_CONDITION_REMOVED::" in (
-        github.stdout
+    assert (
+        f"::warning file={AVRO_CONTRACT},title=checkout.CheckoutCompleted%3A WRITE_CONDITION_REMOVED::"
+        in (github.stdout)
     )
-    assert f"::notice file={AVRO_CONTRACT},title=checkout.CheckoutCompleted%3A RULE_CHANGED::" in github.stdout
+    assert (
+        f"::notice file={AVRO_CONTRACT},title=checkout.CheckoutCompleted%3A RULE_CHANGED::" in github.stdout
+    )
     assert "no breaking changes" in github.stdout
     levels = {r["ruleId"]: r["level"] for r in sarif["runs"][0]["results"]}
     assert levels == {"WRITE_CONDITION_REMOVED": "warning", "RULE_CHANGED": "note"}

@@ -298,3 +298,39 @@ def test_serve_with_no_auth_needs_no_login(tmp_path):
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_diff_lists_the_confluent_rules_and_metadata_that_changed(sign_in, console_site):
+    from registry.contract import ContractMetadata, QualityRule
+
+    service, subject = console_site.server.service, "rules.Order"
+    schema = '{"type": "record", "name": "Order", "fields": [{"name": "amount", "type": "double"}]}'
+    client_rule = {"name": "small", "kind": "CONDITION", "mode": "READ", "type": "CEL", "expr": "true"}
+    service.register(
+        subject,
+        schema,
+        "AVRO",
+        metadata=ContractMetadata(
+            owner_domain="rules", quality_rules=[QualityRule("amount", "min", value=0)]
+        ),
+        rule_set={"domainRules": [client_rule]},
+    )
+    service.register(
+        subject,
+        schema.replace(
+            '"double"}', '"double"}, {"name": "note", "type": ["null", "string"], "default": null}'
+        ),
+        "AVRO",
+        metadata=ContractMetadata(owner_domain="sales"),
+        rule_set={"domainRules": [{**client_rule, "expr": "false"}]},
+    )
+
+    page = sign_in("billing").get(f"/ui/diff/{subject}", params={"from": 1, "to": 2}).text
+
+    items = re.findall(r'<li class="(\w+)"><b>(\w+)</b> <code>([^<]*)</code>', page)
+    assert items == [
+        ("warning", "WRITE_CONDITION_REMOVED", "ruleSet.domainRules.meshgate_min_amount"),
+        ("note", "RULE_CHANGED", "ruleSet.domainRules.small"),
+        ("note", "METADATA_CHANGED", "metadata.properties.owner"),
+    ]
+    assert "expr: &#39;true&#39; -&gt; &#39;false&#39;" in page

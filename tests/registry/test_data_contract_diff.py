@@ -58,7 +58,10 @@ def test_metadata_properties_tags_and_sensitive_are_compared_key_by_key():
 
 def test_served_after_keeps_what_clients_stored_and_publishes_the_new_contract():
     contract = ContractMetadata(owner_domain="checkout", quality_rules=[QualityRule("id", "not_null")])
-    stored = ({"properties": {"team": "x", "owner": "old"}}, {"domainRules": [rule("mine"), rule("meshgate_gone")]})
+    stored = (
+        {"properties": {"team": "x", "owner": "old"}},
+        {"domainRules": [rule("mine"), rule("meshgate_gone")]},
+    )
 
     metadata, rules = served_after("checkout.Order", contract, *stored)
 
