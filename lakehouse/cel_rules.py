@@ -4,8 +4,10 @@ A Confluent client may register domain rules of kind CONDITION in WRITE (or WRIT
 (``expr`` over the record, bound as ``message``) and ``CEL_FIELD`` (``expr`` over each field whose
 metadata tags include one of the rule's ``tags``, bound as ``value`` with its ``name``). A record
 breaks the rule when the expression is not ``true`` (an evaluation error included), as Confluent's
-executors decide. Rules run per record through cel-python's interpreter; a violation names the
-rule, never the value (it may be PII). meshgate's own quality rules, which the registry also
+executors decide. A rule whose expression maps to Arrow compute runs on the whole batch
+(``lakehouse.cel_vector``), any other per record through cel-python's interpreter, with the same
+results (tests/lakehouse/test_cel_vector.py compares them); a violation names the rule, never the
+value (it may be PII). meshgate's own quality rules, which the registry also
 publishes as CEL rules (``registry.data_contracts``), are checked by ``lakehouse.validate``.
 """
 
@@ -14,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import celpy
+import numpy as np
 import pyarrow as pa
 
+from lakehouse.cel_vector import Field, Unsupported, compile_condition
 from registry.contract import Contract
 from registry.data_contracts import PUBLISHED_RULE_PREFIX
 
@@ -44,19 +48,54 @@ def cel_failures(table: pa.Table, contract: Contract, rows: pa.Array) -> list[tu
     if not rules or table.num_rows == 0:
         return []
     environment = celpy.Environment()
-    programs = [(rule, environment.program(environment.compile(rule["expr"]))) for rule in rules]
     tagged = _tagged_paths(contract)
-    records = table.to_pylist()
     numbers = rows.to_pylist()
+    records = None  # read from Arrow only when a rule needs the interpreter
     found = []
-    for rule, program in programs:
-        for index, record in enumerate(records):
-            for field, activation in _activations(rule, record, tagged):
-                if not _holds(program, activation):
-                    where = f" on {field}" if field else ""
-                    message = f"CEL rule {rule['name']}{where} failed: {rule.get('doc') or rule['expr']}"
-                    found.append((numbers[index], field, rule["name"], message))
+    for rule in rules:
+        tree = environment.compile(rule["expr"])
+        failed = vectorised_failures(tree, rule, table, tagged)
+        if failed is None:
+            records = table.to_pylist() if records is None else records
+            failed = interpreted_failures(environment.program(tree), rule, records, tagged)
+        for index, field in failed:
+            where = f" on {field}" if field else ""
+            message = f"CEL rule {rule['name']}{where} failed: {rule.get('doc') or rule['expr']}"
+            found.append((numbers[index], field, rule["name"], message))
     return found
+
+
+def vectorised_failures(tree, rule: dict, table: pa.Table, tagged: dict[str, set[str]]):
+    """``(row index, field)`` of each failure, from Arrow compute; ``None`` when the expression
+    (or a field type it meets) has no Arrow form."""
+    failed = []
+    try:
+        for field, variables in _bindings(rule, tagged):
+            holds = compile_condition(tree, variables)(table)
+            failed += [(int(index), field) for index in np.flatnonzero(~holds)]
+    except Unsupported:
+        return None
+    return failed
+
+
+def interpreted_failures(program, rule: dict, records: list[dict], tagged: dict[str, set[str]]):
+    """``(row index, field)`` of each failure, record by record through the interpreter."""
+    return [
+        (index, field)
+        for index, record in enumerate(records)
+        for field, activation in _activations(rule, record, tagged)
+        if not _holds(program, activation)
+    ]
+
+
+def _bindings(rule: dict, tagged: dict[str, set[str]]) -> Iterator[tuple[str, dict]]:
+    if rule["type"] == "CEL":
+        yield "", {"message": Field()}
+        return
+    wanted = set(rule.get("tags") or ())
+    for path, tags in tagged.items():
+        if tags & wanted:
+            yield path, {"value": Field(path), "name": path.rsplit(".", 1)[-1], "message": Field()}
 
 
 def _activations(rule: dict, record: dict, tagged: dict[str, set[str]]) -> Iterator[tuple[str, dict]]:
