@@ -83,7 +83,7 @@ def test_delimited_protobuf_decodes_with_byte_offsets(generate, signup_contract,
     chunks = list(read_batch(str(path), signup_contract))
 
     assert rows(chunks) == 20
-    assert violations(chunks) == [(4, "plan", "enum"), (5, "country", "regex")]
+    assert violations(chunks) == [(3, "user_id", "regex"), (4, "plan", "enum"), (5, "country", "regex")]
     cls = message_class(signup_contract)
     for violation in chunks[0].violations:  # the offset is the varint length prefix of that message
         length = data[violation.byte_offset]
@@ -95,14 +95,14 @@ def test_delimited_protobuf_decodes_with_byte_offsets(generate, signup_contract,
 def test_proto3_defaults_are_values_and_absent_messages_are_null(generate, signup_contract, tmp_path):
     cls = message_class(signup_contract)
     path = tmp_path / "sparse.pb"
-    path.write_bytes(generate.delimited(cls(event_id="e1", user_id="u1", country="DE").SerializeToString()))
+    path.write_bytes(generate.delimited(cls(event_id="e1", user_id="u-000001", country="DE").SerializeToString()))
 
     (chunk,) = read_batch(str(path), signup_contract)
 
     assert chunk.table.to_pylist() == [
         {
             "event_id": "e1",
-            "user_id": "u1",
+            "user_id": "u-000001",
             "email": "",
             "country": "DE",
             "signed_up_at": None,
@@ -112,7 +112,7 @@ def test_proto3_defaults_are_values_and_absent_messages_are_null(generate, signu
 
 
 def test_a_message_that_does_not_parse_is_a_decode_violation(generate, signup_contract, tmp_path):
-    good = message_class(signup_contract)(event_id="e1", user_id="u1", country="DE").SerializeToString()
+    good = message_class(signup_contract)(event_id="e1", user_id="u-000001", country="DE").SerializeToString()
     path = tmp_path / "broken.pb"
     path.write_bytes(
         generate.delimited(good) + generate.delimited(b"\x0a\xff\xff") + generate.delimited(good)
@@ -209,7 +209,7 @@ def test_confluent_protobuf_signups_decode(generate, signup_contract, tmp_path):
     chunks = list(read_batch(str(path), signup_contract, schema_lookup=lambda _: signup_contract))
 
     assert rows(chunks) == 50
-    assert violations(chunks) == [(4, "plan", "enum"), (5, "country", "regex")]
+    assert violations(chunks) == [(3, "user_id", "regex"), (4, "plan", "enum"), (5, "country", "regex")]
 
 
 def test_wrong_magic_byte_is_an_invalid_batch_naming_row_and_offset(generate, checkout_contract, tmp_path):
