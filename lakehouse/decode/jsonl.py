@@ -23,6 +23,7 @@ import pyarrow.json as pa_json
 
 from lakehouse.decode.context import BatchContext
 from lakehouse.decode.values import (
+    TOO_DEEP,
     UUID_PATTERN,
     Mismatch,
     NonJsonNumber,
@@ -354,7 +355,10 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
                 file=path, row=this_row, byte_offset=offset,
             )  # fmt: skip
         found: list[Mismatch] = []
-        value = record_value(record, batch.fields, found)
+        try:
+            value = record_value(record, batch.fields, found)
+        except RecursionError:  # a value nested almost as deep as json's own limit, in a json field
+            found = [Mismatch("", TOO_DEEP, rule="decode")]
         if found:
             problems += [_violation(this_row, offset, mismatch, batch.pii) for mismatch in found]
             raw[this_row] = _raw_text(line, record, batch.pii)

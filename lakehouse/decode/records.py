@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import fastavro
 import pyarrow as pa
+from fastavro.read import SchemaResolutionError
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
@@ -188,6 +189,14 @@ def _avro_payload(
         value = fastavro.schemaless_reader(
             io.BytesIO(payload), writer.fastavro_schema, reader.fastavro_schema
         )
+    except SchemaResolutionError:  # fastavro's message holds both whole schemas: name them instead
+        raise InvalidBatch(
+            f"schema id {schema_id} ({_avro_name(writer)}) does not resolve to the contract's schema "
+            f"({_avro_name(reader)}): Avro schema resolution fails; ingest with that version's contract",
+            path,
+            row,
+            offset,
+        ) from None
     except (ValueError, EOFError, KeyError, IndexError, TypeError, StopIteration) as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
         return _Record(
@@ -198,6 +207,11 @@ def _avro_payload(
             _raw_bytes(payload, decoder.batch),
         )
     return _Record(row, offset, value, [])
+
+
+def _avro_name(schema: AvroSchema) -> str:
+    parsed = schema.fastavro_schema
+    return parsed.get("name", parsed.get("type", "?")) if isinstance(parsed, dict) else str(parsed)
 
 
 def _protobuf_payload(

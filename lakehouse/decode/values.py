@@ -77,9 +77,15 @@ def parse_json_line(line: bytes):
     UTF-8 kept as lone surrogates, ``NaN`` literals and repeated keys marked; each is refused only
     where a contract field reads it, as the fast path (which skips unknown fields) does."""
     text = line.decode("utf-8", errors="surrogateescape")
-    return json.loads(
-        text, parse_float=Decimal, parse_constant=NonJsonNumber, object_pairs_hook=JsonObject.from_pairs
-    )
+    try:
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=NonJsonNumber, object_pairs_hook=JsonObject.from_pairs
+        )
+    except RecursionError:  # json's decoder recurses once per level
+        raise ValueError(TOO_DEEP) from None
+
+
+TOO_DEEP = "nested deeper than the JSON decoder goes (about 1,000 levels)"
 
 
 def record_value(obj: dict, fields: tuple[Field, ...], problems: list[Mismatch], prefix: str = "") -> dict:

@@ -173,6 +173,20 @@ def test_confluent_avro_records_decode_through_the_schema_lookup(generate, check
     assert asked == [7]  # looked up once per id
 
 
+def test_a_confluent_avro_writer_that_does_not_resolve_to_the_contract_is_an_invalid_batch(
+    generate, checkout_contract, tmp_path
+):
+    path = generate.write("checkout", tmp_path / "dump.confluent", 3, fmt="confluent", schema_id=9)
+    other = Contract(subject="t.Other", format="AVRO",
+                     schema='{"type": "record", "name": "Other", "fields": [{"name": "n", "type": "int"}]}')  # fmt: skip
+
+    with pytest.raises(InvalidBatch) as caught:
+        list(read_batch(str(path), other, input_format="confluent", schema_lookup=lambda _: checkout_contract))
+
+    assert str(caught.value).startswith(f"{path}:1 (byte 0): schema id 9 (com.example.checkout.CheckoutCompleted) does")
+    assert "resolve to the contract's schema (Other): Avro schema resolution fails" in str(caught.value)
+
+
 TWO_MESSAGES = (
     'syntax = "proto3";\npackage t;\nmessage First { string a = 1; }\nmessage Second { string b = 1; }'
 )

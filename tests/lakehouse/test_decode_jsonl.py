@@ -126,6 +126,19 @@ def test_a_line_that_is_not_valid_json_is_a_decode_violation(generate, checkout_
     assert "withheld" in chunk.raw[2]  # the contract has PII: an unparsed line is not echoed
 
 
+def test_a_line_nested_past_the_json_decoder_is_a_decode_violation_not_a_recursion_error(
+    generate, checkout_contract, tmp_path
+):
+    deep = "[" * 5000 + "]" * 5000
+    path = write_lines(tmp_path / "deep.jsonl", checkout_line(generate), deep, checkout_line(generate))
+
+    chunk = next(read_batch(path, checkout_contract))
+
+    assert [(v.row, v.rule) for v in chunk.violations] == [(2, "decode")]
+    assert "nested deeper than the JSON decoder goes" in chunk.violations[0].message
+    assert chunk.table.num_rows == 2
+
+
 def test_blank_lines_are_skipped_and_keep_line_numbers(generate, checkout_contract, tmp_path):
     path = write_lines(
         tmp_path / "blank.jsonl", checkout_line(generate), "", "  ", checkout_line(generate, amount=-1)

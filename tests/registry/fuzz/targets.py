@@ -21,6 +21,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import strategies as st
 
 from ci_plugin.config import ConfigError, load_config
+from tests.registry.fuzz.gate_inputs import GATE_CHECKS
 from registry.api import registry_pb2 as pb
 from registry.contract import load_contract
 from registry.errors import MeshgateError
@@ -336,4 +337,5 @@ CHECKS = {
     "grpc_raw_bytes": (grpc_raw, check_grpc_raw),
     "contract_file": (yaml_texts, check_contract),
     "meshgate_yaml": (yaml_texts, check_meshgate_yaml),
+    **GATE_CHECKS,
 }
