@@ -201,6 +201,18 @@ def test_an_empty_file_is_an_invalid_batch(checkout_contract, tmp_path):
     assert caught.value.file == str(path)
 
 
+@pytest.mark.parametrize("before", [0, 1, 2], ids=["first line", "second line", "third line"])
+def test_a_null_line_is_an_invalid_batch_not_a_row_of_nulls_or_a_crash(generate, checkout_contract, tmp_path, before):
+    """pyarrow's reader takes a ``null`` line as a row of nulls and crashes on a block starting with one."""
+    lines = [checkout_line(generate) for _ in range(before)]
+    path = write_lines(tmp_path / "null.jsonl", *lines, "null")
+    offset = sum(len(line) + 1 for line in lines)
+
+    with pytest.raises(InvalidBatch, match="line is a JSON null, not an object") as caught:
+        list(read_batch(str(path), checkout_contract))
+    assert (caught.value.row, caught.value.byte_offset) == (before + 1, offset)
+
+
 def test_a_line_that_is_not_an_object_is_an_invalid_batch(generate, checkout_contract, tmp_path):
     first = checkout_line(generate)
     path = write_lines(tmp_path / "array.jsonl", first, "[1, 2, 3]")
