@@ -48,7 +48,11 @@ def test_every_yaml_loader_refuses_deep_nesting_with_its_own_error(tmp_path, tex
     (tmp_path / "meshgate.yaml").write_text(text)
 
     for load in (load_contract, load_odcs, load_contract_file, lambda p: contracts_from_files(p.parent)):
-        with pytest.raises(LimitExceeded, match=rf"contract.yaml:\d+:\d+: YAML nested deeper than {MAX_JSON_DEPTH}"):
+        with pytest.raises(
+            LimitExceeded, match=rf"contract.yaml:\d+:\d+: YAML nested deeper than {MAX_JSON_DEPTH}"
+        ):
             load(path)
-    with pytest.raises(ConfigError, match=rf"meshgate.yaml:\d+:\d+: YAML nested deeper than {MAX_JSON_DEPTH} levels"):
+    with pytest.raises(
+        ConfigError, match=rf"meshgate.yaml:\d+:\d+: YAML nested deeper than {MAX_JSON_DEPTH} levels"
+    ):
         load_config(tmp_path / "meshgate.yaml")

@@ -354,7 +354,9 @@ def _duration(value: str, path: str) -> dict:
     try:
         duration.FromJsonString(checked_text(value, path))
     except ValueError:
-        raise Mismatch(path, f"{path}: {value!r} is not a proto3 JSON Duration (such as \"1.5s\")", value) from None
+        raise Mismatch(
+            path, f'{path}: {value!r} is not a proto3 JSON Duration (such as "1.5s")', value
+        ) from None
     return {"seconds": duration.seconds, "nanos": duration.nanos}
 
 

@@ -34,8 +34,14 @@ def broken_config(contract_repo, text: str):
             "meshgate.yaml:5: dbt.sources: unknown key",
         ),
         ("- just\n- a list\n", "meshgate.yaml:1: (top level): expected a mapping"),
-        ("- " * 10_000 + "x\n", "meshgate.yaml:1:129: YAML nested deeper than 64 levels (limit 'nesting depth'"),
-        ("[" * 10_000 + "]" * 10_000, "meshgate.yaml:1:65: YAML nested deeper than 64 levels (limit 'nesting depth'"),
+        (
+            "- " * 10_000 + "x\n",
+            "meshgate.yaml:1:129: YAML nested deeper than 64 levels (limit 'nesting depth'",
+        ),
+        (
+            "[" * 10_000 + "]" * 10_000,
+            "meshgate.yaml:1:65: YAML nested deeper than 64 levels (limit 'nesting depth'",
+        ),
     ],
 )
 def test_malformed_config_exits_2_naming_line_and_key(contract_repo, text, expected):

@@ -95,7 +95,9 @@ def test_delimited_protobuf_decodes_with_byte_offsets(generate, signup_contract,
 def test_proto3_defaults_are_values_and_absent_messages_are_null(generate, signup_contract, tmp_path):
     cls = message_class(signup_contract)
     path = tmp_path / "sparse.pb"
-    path.write_bytes(generate.delimited(cls(event_id="e1", user_id="u-000001", country="DE").SerializeToString()))
+    path.write_bytes(
+        generate.delimited(cls(event_id="e1", user_id="u-000001", country="DE").SerializeToString())
+    )
 
     (chunk,) = read_batch(str(path), signup_contract)
 
@@ -181,9 +183,13 @@ def test_a_confluent_avro_writer_that_does_not_resolve_to_the_contract_is_an_inv
                      schema='{"type": "record", "name": "Other", "fields": [{"name": "n", "type": "int"}]}')  # fmt: skip
 
     with pytest.raises(InvalidBatch) as caught:
-        list(read_batch(str(path), other, input_format="confluent", schema_lookup=lambda _: checkout_contract))
+        list(
+            read_batch(str(path), other, input_format="confluent", schema_lookup=lambda _: checkout_contract)
+        )
 
-    assert str(caught.value).startswith(f"{path}:1 (byte 0): schema id 9 (com.example.checkout.CheckoutCompleted) does")
+    assert str(caught.value).startswith(
+        f"{path}:1 (byte 0): schema id 9 (com.example.checkout.CheckoutCompleted) does"
+    )
     assert "resolve to the contract's schema (Other): Avro schema resolution fails" in str(caught.value)
 
 

@@ -202,7 +202,9 @@ def test_an_empty_file_is_an_invalid_batch(checkout_contract, tmp_path):
 
 
 @pytest.mark.parametrize("before", [0, 1, 2], ids=["first line", "second line", "third line"])
-def test_a_null_line_is_an_invalid_batch_not_a_row_of_nulls_or_a_crash(generate, checkout_contract, tmp_path, before):
+def test_a_null_line_is_an_invalid_batch_not_a_row_of_nulls_or_a_crash(
+    generate, checkout_contract, tmp_path, before
+):
     """pyarrow's reader takes a ``null`` line as a row of nulls and crashes on a block starting with one."""
     lines = [checkout_line(generate) for _ in range(before)]
     path = write_lines(tmp_path / "null.jsonl", *lines, "null")

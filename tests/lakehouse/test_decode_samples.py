@@ -39,7 +39,8 @@ def test_duplicates_repeat_earlier_events_and_late_events_are_days_old(generate,
 
 
 @pytest.mark.parametrize(
-    ("kind", "fmt"), [("checkout", "avro"), ("signup", "protobuf"), ("signup", "confluent"), ("signup", "jsonl")]
+    ("kind", "fmt"),
+    [("checkout", "avro"), ("signup", "protobuf"), ("signup", "confluent"), ("signup", "jsonl")],
 )
 def test_bad_batches_carry_only_what_the_format_can_encode(generate, kind, fmt, tmp_path):
     contract = generate.contract(kind)

@@ -80,7 +80,9 @@ enum Colour { COLOUR_UNSPECIFIED = 0; RED = 1; }
 message Inner { string name = 1; repeated string labels = 2; }
 """
 PLAIN_PROTO = 'syntax = "proto3";\npackage fuzz.v1;\nmessage Plain { string id = 1; int32 n = 2; }\n'
-RULES = ContractMetadata(primary_key=["id"], quality_rules=[QualityRule("id", "not_null"), QualityRule("id", "unique")])
+RULES = ContractMetadata(
+    primary_key=["id"], quality_rules=[QualityRule("id", "not_null"), QualityRule("id", "unique")]
+)
 
 CONTRACTS = {
     "rich_avro": Contract(subject="fuzz.Rich", format="AVRO", schema=json.dumps(RICH_AVRO), metadata=RULES),
@@ -271,7 +273,9 @@ def confluent_files(draw) -> tuple[str, str, bytes]:
         schema_id = draw(st.sampled_from([*SCHEMA_IDS, 0, 99, 2**32 - 1]))
         writer = SCHEMA_IDS.get(schema_id, contract)
         if writer in PROTO_CONTRACTS:
-            indexes = draw(st.sampled_from([b"\x00", b"\x02\x00", b"\x02\x02", b"\x04\x00\x00", b"\x7f", b""]))
+            indexes = draw(
+                st.sampled_from([b"\x00", b"\x02\x00", b"\x02\x02", b"\x04\x00\x00", b"\x7f", b""])
+            )
             body = indexes + _proto_payload(draw, writer)
         elif draw(st.integers(0, 3)):
             buffer = io.BytesIO()

@@ -21,10 +21,10 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import strategies as st
 
 from ci_plugin.config import ConfigError, load_config
-from tests.registry.fuzz.gate_inputs import GATE_CHECKS
 from registry.api import registry_pb2 as pb
 from registry.contract import load_contract
 from registry.errors import MeshgateError
+from tests.registry.fuzz.gate_inputs import GATE_CHECKS
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ContractRegistry"]
 # AddWebhook would make the server POST to whatever URL was drawn: it is fuzzed with loopback URLs only.

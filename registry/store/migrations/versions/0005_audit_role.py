@@ -32,9 +32,7 @@ def upgrade() -> None:
     token_role = sa.select(tokens.c.role).where(tokens.c.id == audit.c.token_id).scalar_subquery()
     connection = op.get_bind()
     connection.execute(
-        audit.update()
-        .where(audit.c.token_id.is_not(None))
-        .values(role=sa.func.coalesce(token_role, ""))
+        audit.update().where(audit.c.token_id.is_not(None)).values(role=sa.func.coalesce(token_role, ""))
     )
     connection.execute(
         audit.update().where(audit.c.token_id.is_(None), audit.c.token_name == ANONYMOUS).values(role="admin")
