@@ -15,7 +15,8 @@ import yaml
 from ci_plugin import git
 from ci_plugin.config import Config, ConfigError, ContractEntry
 from registry.contract import Contract, load_contract
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, LimitExceeded
+from registry.limits import load_yaml
 
 
 @dataclass
@@ -70,9 +71,9 @@ def load_at_ref(config: Config, ref: str, yaml_path: str) -> ContractFile | None
     if text is None:
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        data = None
+        data = load_yaml(text, f"{ref}:{yaml_path}")
+    except (yaml.YAMLError, LimitExceeded):
+        data = None  # load_contract below names what is wrong and where
     schema_rel = data.get("schema") if isinstance(data, dict) else None
     with tempfile.TemporaryDirectory(prefix="contract-check-") as scratch:
         scratch_root = Path(scratch)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from registry.errors import LimitExceeded
+from registry.limits import check_yaml_depth
+
 CONFIG_FILE = "meshgate.yaml"
 GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -94,7 +97,10 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{shown}: cannot read the configuration: {exc.strerror}") from None
     try:
+        check_yaml_depth(text, shown)  # before yaml.compose, which recurses once per level
         root = yaml.compose(text)
+    except LimitExceeded as exc:
+        raise ConfigError(exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}" if mark else shown

@@ -22,6 +22,7 @@ from registry.errors import (
     VersionNotFound,
     VersionSoftDeleted,
 )
+from registry.limits import load_yaml
 
 _MISSING = (SubjectNotFound, SubjectSoftDeleted, VersionNotFound, VersionSoftDeleted)
 
@@ -93,7 +94,7 @@ def _contract_paths_by_subject(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"), str(path))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue  # names no subject we can read; a reference to it fails by subject
         if isinstance(data, dict) and isinstance(data.get("subject"), str):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import dataclasses
 import hashlib
 import re
 import secrets
@@ -189,7 +188,7 @@ class Tokens:
     def auditing(self, principal: Principal, action: str, target: str, peer: str) -> Iterator[PendingAudit]:
         """Within it, the first write committed records the call (outcome ok) in its own transaction;
         if none did (``written`` stays False), the caller records the outcome with ``record``."""
-        pending = PendingAudit(principal.token_id, principal.name, action, target, peer)
+        pending = PendingAudit(principal.token_id, principal.name, principal.role, action, target, peer)
         reset = PENDING_AUDIT.set(pending)
         try:
             yield pending
@@ -205,6 +204,7 @@ class Tokens:
                 time=datetime.now(UTC),
                 token_id=principal.token_id if principal else None,
                 token_name=principal.name if principal else "(unauthenticated)",
+                role=principal.role if principal else "",
                 action=action,
                 target=target[:255],
                 peer=peer[:255],
@@ -214,13 +214,7 @@ class Tokens:
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         with self.store.read() as session:
-            entries = self.store.audit_entries(session, max(1, min(limit, 10_000)))
-        return [
-            dataclasses.replace(e, role=ANONYMOUS.role)
-            if e.token_id is None and e.token_name == ANONYMOUS.name
-            else e
-            for e in entries
-        ]
+            return self.store.audit_entries(session, max(1, min(limit, 10_000)))
 
 
 def parse_duration(text: str) -> timedelta:

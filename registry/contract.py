@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from registry.compat import FORMATS
-from registry.errors import InvalidArgument, LimitExceeded
-from registry.limits import check_json_text
+from registry.errors import InvalidArgument
+from registry.limits import check_json_text, check_yaml_depth
 
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 QUALITY_RULES = ("not_null", "unique", "accepted_values", "min", "max", "regex")
@@ -204,10 +204,9 @@ def load_contract(path: str | Path) -> Contract:
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        check_json_text(text, where)  # flow nesting ([ {) within the depth limit, before YAML parses
+        check_yaml_depth(text, where)
+        check_json_text(text, where)  # number literals and escapes within the limits, before YAML parses
         data = yaml.safe_load(text)
-    except RecursionError:  # block nesting (``- - - …``) deeper than the parser recurses
-        raise LimitExceeded("nesting depth", where, "nested too deeply for a contract file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+import yaml
 
 from registry.compat import MAX_SCHEMA_BYTES
 from registry.errors import HeadersTooLarge, LimitExceeded, MalformedText
@@ -39,7 +42,12 @@ LIMITS = (
     Limit("body size", MAX_BODY_BYTES, "bytes", "REST request body (413 before it is read further)"),
     Limit("message size", MAX_MESSAGE_BYTES, "bytes", "gRPC request message (RESOURCE_EXHAUSTED)"),
     Limit("header size", MAX_HEADER_BYTES, "bytes", "HTTP request head, gRPC metadata"),
-    Limit("nesting depth", MAX_JSON_DEPTH, "levels", "REST body JSON, schema text ({ [ nesting)"),
+    Limit(
+        "nesting depth",
+        MAX_JSON_DEPTH,
+        "levels",
+        "REST body JSON, schema text ({ [ nesting); YAML files (contracts, ODCS, meshgate.yaml)",
+    ),
     Limit(
         "schema size", MAX_SCHEMA_BYTES, "bytes", "schema and reader schema text (RESOURCE_EXHAUSTED, 413)"
     ),
@@ -171,3 +179,33 @@ def _at(where: str, text: str, offset: int) -> str:
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"{where} line {line} column {column}"
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` of a file's text once its nesting is within the limit (``check_yaml_depth``);
+    every YAML file of ours that a person writes goes through here (or ``check_yaml_depth``)."""
+    check_yaml_depth(text, where)
+    return yaml.safe_load(text)
+
+
+def check_yaml_depth(text: str, where: str) -> None:
+    """Refuse YAML nested deeper than ``MAX_JSON_DEPTH`` (block ``- - -`` and flow ``[[[`` alike),
+    naming ``where:line:column``, before PyYAML's recursive composer would raise ``RecursionError``.
+
+    PyYAML's event parser is a loop, not a recursion, so counting its start and end events is safe
+    at any depth; it stops at the first level over the limit. Malformed YAML raises ``yaml.YAMLError``
+    as ``yaml.safe_load`` would.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                mark = event.start_mark
+                raise LimitExceeded(
+                    "nesting depth",
+                    f"{where}:{mark.line + 1}:{mark.column + 1}",
+                    f"YAML nested deeper than {MAX_JSON_DEPTH} levels",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1

@@ -165,7 +165,7 @@ class AuditEntry:
     target: str
     peer: str
     outcome: str
-    role: str = ""  # the token's role ("admin" for the anonymous caller of a server without auth)
+    role: str = ""  # the caller's role when the row was written ("admin": anonymous caller, auth off)
 
 
 @dataclass(frozen=True)

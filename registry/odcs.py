@@ -33,6 +33,7 @@ from registry.contract import (
     validate_subject,
 )
 from registry.errors import InvalidArgument
+from registry.limits import load_yaml
 from registry.model import RegisteredSchema
 
 API_VERSION = "v3.1.0"
@@ -253,7 +254,7 @@ def load_contract_file(path: str | Path) -> tuple[Contract, list[str]]:
     """A meshgate contract file or an ODCS v3 file (told apart by ``kind: DataContract``), with
     the ODCS parts that do not map as warnings."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(Path(path).read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None  # load_contract names the file, line and column
     if is_odcs(data):
@@ -265,7 +266,7 @@ def load_odcs(path: str | Path) -> tuple[Contract, list[str]]:
     """Read an ODCS v3 file as a meshgate contract, with the parts that do not map as warnings."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidArgument(f"{path}: cannot read the data contract: {exc}") from None
     return from_odcs(data, str(path))

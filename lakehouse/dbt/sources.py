@@ -24,6 +24,7 @@ from lakehouse.references import registry_references
 from lakehouse.schema_mapping import DOC_KEY, ENUM_KEY, arrow_schema
 from registry.contract import Contract, contract_from_dict, load_contract
 from registry.errors import InvalidArgument
+from registry.limits import load_yaml
 
 SOURCES_FILE = Path("models") / "bronze" / "sources.yml"
 HEADER = (
@@ -47,7 +48,7 @@ def contracts_from_files(folder: str | Path) -> list[Contract]:
     contracts = []
     for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"), str(path))
         except (yaml.YAMLError, UnicodeDecodeError):
             contracts.append(load_contract(path))  # raises, saying where it is broken
             continue

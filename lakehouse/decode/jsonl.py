@@ -23,6 +23,7 @@ import pyarrow.json as pa_json
 
 from lakehouse.decode.context import BatchContext
 from lakehouse.decode.values import (
+    TOO_DEEP,
     UUID_PATTERN,
     Mismatch,
     NonJsonNumber,
@@ -162,7 +163,7 @@ def _holds_bytes(neutral) -> bool:
 
 def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.Table | None:
     """The fast path: the whole block typed by pyarrow, or None when the precise pass must decide."""
-    if plan is None:
+    if plan is None or not _every_line_opens_an_object(block):
         return None
     variants = [(plan.read_schema, None), *([plan.numbers] if plan.numbers else [])]
     if plan.numbers_first[0]:
@@ -175,6 +176,18 @@ def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.
         plan.numbers_first[0] = via is not None  # a file's next block most likely reads the same way
         return table if _passes(table, plan) else None
     return None
+
+
+def _every_line_opens_an_object(block: bytes) -> bool:
+    """Each line starts with ``{``. pyarrow's reader reads a ``null`` line as a row of nulls, and
+    crashes the process (pyarrow 26) on a block that starts with one: such blocks, and lines that
+    start otherwise (blank, indented), are for the precise pass, which names them."""
+    data = np.frombuffer(block, np.uint8)
+    if not len(data):
+        return True
+    starts = np.flatnonzero(data == ord("\n")) + 1
+    starts = starts[starts < len(data)]
+    return bool(data[0] == ord("{") and np.all(data[starts] == ord("{")))
 
 
 def _passes(table: pa.Table, plan: _FastPlan) -> bool:
@@ -354,7 +367,10 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
                 file=path, row=this_row, byte_offset=offset,
             )  # fmt: skip
         found: list[Mismatch] = []
-        value = record_value(record, batch.fields, found)
+        try:
+            value = record_value(record, batch.fields, found)
+        except RecursionError:  # a value nested almost as deep as json's own limit, in a json field
+            found = [Mismatch("", TOO_DEEP, rule="decode")]
         if found:
             problems += [_violation(this_row, offset, mismatch, batch.pii) for mismatch in found]
             raw[this_row] = _raw_text(line, record, batch.pii)

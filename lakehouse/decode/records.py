@@ -21,17 +21,19 @@ from typing import BinaryIO
 
 import fastavro
 import pyarrow as pa
+from fastavro.read import SchemaResolutionError
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from lakehouse.decode.context import BatchContext, SchemaLookup
+from lakehouse.decode.values import Mismatch, struct_json
 from lakehouse.errors import InvalidBatch
 from lakehouse.schema_mapping import contract_schema
 from lakehouse.validate import Chunk, RowViolation, redact
 from registry.compat import ParsedSchema, get_format
 from registry.compat.avro import AvroSchema
 from registry.compat.protobuf import ProtobufSchema
-from registry.compat.protobuf_fields import TIMESTAMP, WRAPPERS
+from registry.compat.protobuf_fields import JSON_VALUES, TIMESTAMP, WRAPPERS
 
 
 @dataclass
@@ -187,6 +189,14 @@ def _avro_payload(
         value = fastavro.schemaless_reader(
             io.BytesIO(payload), writer.fastavro_schema, reader.fastavro_schema
         )
+    except SchemaResolutionError:  # fastavro's message holds both whole schemas: name them instead
+        raise InvalidBatch(
+            f"schema id {schema_id} ({_avro_name(writer)}) does not resolve to the contract's schema "
+            f"({_avro_name(reader)}): Avro schema resolution fails; ingest with that version's contract",
+            path,
+            row,
+            offset,
+        ) from None
     except (ValueError, EOFError, KeyError, IndexError, TypeError, StopIteration) as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
         return _Record(
@@ -197,6 +207,11 @@ def _avro_payload(
             _raw_bytes(payload, decoder.batch),
         )
     return _Record(row, offset, value, [])
+
+
+def _avro_name(schema: AvroSchema) -> str:
+    parsed = schema.fastavro_schema
+    return parsed.get("name", parsed.get("type", "?")) if isinstance(parsed, dict) else str(parsed)
 
 
 def _protobuf_payload(
@@ -348,7 +363,11 @@ class _ProtoDecoder:
             problem = RowViolation(row, "", "decode", "", f"Protobuf message does not decode: {exc}", offset)
             return _Record(row, offset, None, [problem], _raw_bytes(payload, self.batch))
         # proto2 required fields that are absent come out as None: validate() names them
-        return _Record(row, offset, _converter(message.DESCRIPTOR)(message), [])
+        try:
+            return _Record(row, offset, _converter(message.DESCRIPTOR)(message), [])
+        except Mismatch as found:  # a Struct number that is not finite: no JSON text for it
+            problem = RowViolation(row, found.path, found.rule, "", found.message, offset)
+            return _Record(row, offset, None, [problem], _raw_bytes(payload, self.batch))
 
 
 @lru_cache(maxsize=256)
@@ -370,9 +389,9 @@ def _field_reader(field: FieldDescriptor) -> Callable:
         item = _value_converter(field)
         return lambda m: [item(v) for v in getattr(m, name)]
     convert = _value_converter(field)
-    if field.has_presence:
+    if field.has_presence and not field.has_default_value:  # optional, message, oneof: unset is null
         return lambda m: convert(getattr(m, name)) if m.HasField(name) else None
-    return lambda m: convert(getattr(m, name))
+    return lambda m: convert(getattr(m, name))  # unset reads as its (implicit or declared) default
 
 
 def _value_converter(field: FieldDescriptor) -> Callable:
@@ -386,10 +405,25 @@ def _value_converter(field: FieldDescriptor) -> Callable:
         if full_name in WRAPPERS:
             wrapped = _value_converter(field.message_type.fields_by_name["value"])
             return lambda v: wrapped(v.value)
+        if full_name in JSON_VALUES:
+            return lambda v: struct_json(_struct_value(v), field.name)
         return _converter(field.message_type)
     if field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64):
         return Decimal
     return lambda v: v
+
+
+def _struct_value(message):
+    """A ``Struct``, ``ListValue`` or ``Value`` message as the plain JSON value it holds."""
+    name = message.DESCRIPTOR.full_name
+    if name.endswith(".Struct"):
+        return {key: _struct_value(item) for key, item in message.fields.items()}
+    if name.endswith(".ListValue"):
+        return [_struct_value(item) for item in message.values]
+    kind = message.WhichOneof("kind")
+    if kind in ("struct_value", "list_value"):
+        return _struct_value(getattr(message, kind))
+    return None if kind in (None, "null_value") else getattr(message, kind)
 
 
 _CONFLUENT_PAYLOADS = {AvroSchema: _avro_payload, ProtobufSchema: _protobuf_payload}

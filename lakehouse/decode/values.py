@@ -13,7 +13,10 @@ Arrow column from (docs/lakehouse-types.md, "JSON values"), or names why it cann
 - an absent record field takes the contract's default; without one it stays null, and the
   validator reports a required one; a field with a ``json_name`` (Protobuf) is read under either
   name, its 64-bit integers also from digit strings, enums also by number, bytes as base64, and a
-  null as the default.
+  null as the default (proto3's implicit one included: ``registry.compat.protobuf_fields``);
+- Protobuf's ``Duration`` takes its JSON string (``"1.5s"``) as well as ``{seconds, nanos}``, and
+  ``Struct`` / ``Value`` / ``ListValue`` any JSON of their shape, numbers as the doubles a ``Value``
+  holds (``struct_json``), so JSON Lines and binary input land the same text.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.json as pa_json
+from google.protobuf import duration_pb2
 
 from registry.compat.fields import Field, Type
+from registry.compat.protobuf_fields import DURATION, JSON_VALUES, LIST_VALUE, STRUCT, VALUE
 
 _INT_BOUNDS = {"int": 2**31, "long": 2**63}
 _UNITS = {"millis": 1000, "micros": 1}  # microseconds per unit of a number-based type
@@ -72,9 +77,15 @@ def parse_json_line(line: bytes):
     UTF-8 kept as lone surrogates, ``NaN`` literals and repeated keys marked; each is refused only
     where a contract field reads it, as the fast path (which skips unknown fields) does."""
     text = line.decode("utf-8", errors="surrogateescape")
-    return json.loads(
-        text, parse_float=Decimal, parse_constant=NonJsonNumber, object_pairs_hook=JsonObject.from_pairs
-    )
+    try:
+        return json.loads(
+            text, parse_float=Decimal, parse_constant=NonJsonNumber, object_pairs_hook=JsonObject.from_pairs
+        )
+    except RecursionError:  # json's decoder recurses once per level
+        raise ValueError(TOO_DEEP) from None
+
+
+TOO_DEEP = "nested deeper than the JSON decoder goes (about 1,000 levels)"
 
 
 def record_value(obj: dict, fields: tuple[Field, ...], problems: list[Mismatch], prefix: str = "") -> dict:
@@ -103,6 +114,8 @@ def _field_value(obj: dict, field: Field, path: str, problems: list[Mismatch]):
         if present:
             raise Mismatch(path, f"{path}: given both as {field.name!r} and as {field.json_name!r}")
         present, value = True, obj[field.json_name]
+    if value is None and present and field.type.name == VALUE:
+        return "null"  # proto3 JSON: a null Value is the null_value, not an absent field
     if not present or (value is None and field.json_name is not None):
         if not field.has_default or field.default is None:
             return None  # the validator reports a required field
@@ -287,6 +300,8 @@ def _enum(value, neutral, path, problems, proto_json):
 
 
 def _record(value, neutral, path, problems, proto_json):
+    if neutral.name == DURATION and proto_json and isinstance(value, str):
+        return _duration(value, path)
     if not isinstance(value, dict):
         raise _expected(path, "an object", value)
     return record_value(value, neutral.fields, problems, path + ".")
@@ -300,7 +315,9 @@ def _list(value, neutral, path, problems, proto_json):
     for item in value:
         try:
             out.append(
-                None if item is None else _value(item, element.type, path + "[]", problems, proto_json)
+                None
+                if item is None and element.type.name != VALUE  # a null Value is "null"
+                else _value(item, element.type, path + "[]", problems, proto_json)
             )
         except Mismatch as found:
             problems.append(found)
@@ -319,7 +336,11 @@ def _map(value, neutral, path, problems, proto_json):
         where = f"{path}{{}}"
         try:
             typed_key = _value(key, neutral.key.type, f"{path}{{key}}", problems, True)
-            typed = None if item is None else _value(item, neutral.value.type, where, problems, proto_json)
+            typed = (
+                None
+                if item is None and neutral.value.type.name != VALUE
+                else _value(item, neutral.value.type, where, problems, proto_json)
+            )
         except Mismatch as found:
             problems.append(found)
             continue
@@ -327,8 +348,53 @@ def _map(value, neutral, path, problems, proto_json):
     return entries
 
 
+def _duration(value: str, path: str) -> dict:
+    """proto3 JSON ``Duration``: seconds with up to 9 fractional digits and an ``s`` (``"-1.5s"``)."""
+    duration = duration_pb2.Duration()
+    try:
+        duration.FromJsonString(checked_text(value, path))
+    except ValueError:
+        raise Mismatch(
+            path, f'{path}: {value!r} is not a proto3 JSON Duration (such as "1.5s")', value
+        ) from None
+    return {"seconds": duration.seconds, "nanos": duration.nanos}
+
+
 def _json(value, neutral, path, problems, proto_json):
+    if neutral.name in JSON_VALUES:
+        wanted = {STRUCT: (dict, "an object (Struct)"), LIST_VALUE: (list, "an array (ListValue)")}
+        kind, what = wanted.get(neutral.name, (object, ""))
+        if not isinstance(value, kind):
+            raise _expected(path, what, value)
+        return struct_json(value, path)
     return canonical_json(value)
+
+
+def struct_json(value, path: str) -> str:
+    """The canonical JSON text of a ``Struct`` / ``Value`` / ``ListValue``, as ``canonical_json``
+    writes it but with every number the double a ``Value`` holds (integral ones without ``.0``):
+    JSON Lines and binary Protobuf input of the same value land the same text."""
+    return canonical_json(_as_struct_value(value, path))
+
+
+def _as_struct_value(value, path: str):
+    if isinstance(value, dict):
+        if getattr(value, "duplicates", ()):
+            repeated = ", ".join(map(repr, sorted(value.duplicates)))
+            raise Mismatch(path, f"{path}: key {repeated} appears twice in one object", rule="decode")
+        return {checked_text(k, path): _as_struct_value(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_struct_value(item, f"{path}[]") for item in value]
+    if isinstance(value, NonJsonNumber):
+        raise Mismatch(path, f"{path}: {value.literal} is not a JSON number", value.literal, rule="decode")
+    if isinstance(value, str):
+        return checked_text(value, path)
+    if isinstance(value, bool) or value is None:
+        return value
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise Mismatch(path, f"{path}: {value} is not a finite double (a Struct number)", str(value))
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def canonical_json(value) -> str:

@@ -16,7 +16,8 @@ Kinds (attributes that apply):
 - ``enum`` (``name``, ``symbols``; ``numbers``: each symbol's number where the format has them,
   Protobuf), ``record`` (``name``, ``fields``);
 - ``list`` (``element``: a ``Field`` named ``element``), ``map`` (``key``, ``value``: ``Field``s);
-- ``json``: a value with no typed mapping (a free-form JSON Schema object, a heterogeneous union),
+- ``json``: a value with no typed mapping (a free-form JSON Schema object, a heterogeneous union,
+  a Protobuf ``Struct`` / ``Value`` / ``ListValue``: then ``name`` is that type's full name),
   kept as its canonical JSON text: a string column;
 - ``union`` (``branches``: the non-null types of a union that has more than one), ``null`` (a field
   that can only be null). Neither has an Iceberg equivalent; the mapping refuses them with the path.
@@ -40,7 +41,7 @@ class Type:
     """One type of the vocabulary above; only the attributes of its kind are set."""
 
     kind: str
-    name: str | None = None  # record, enum: the full name
+    name: str | None = None  # record, enum: the full name; json: the Protobuf type, if one
     precision: int | None = None  # decimal
     scale: int | None = None  # decimal
     size: int | None = None  # fixed

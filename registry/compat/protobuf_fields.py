@@ -3,8 +3,11 @@
 Every field may be absent on the wire except a proto2 ``required`` one, so every other field is
 nullable. Unsigned integers widen (``uint32`` to ``long``, ``uint64`` to ``decimal(20, 0)``: the
 vocabulary has no unsigned types); ``google.protobuf.Timestamp`` is a UTC timestamp; the wrapper
-types are their wrapped scalar. Docs are the leading comments of the main file's fields. A message
-used inside itself has no finite tree and is refused.
+types are their wrapped scalar; ``Struct``, ``Value`` and ``ListValue`` (any JSON) are ``json``;
+``Duration`` stays the record of its ``seconds`` and ``nanos``. A field without presence (a proto3
+scalar, a repeated field, a map) has its implicit default, as a decoded message reads it. Docs are
+the leading comments of the main file's fields. A message used inside itself has no finite tree and
+is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from registry.compat.fields import Field, Type
 from registry.errors import InvalidSchema
 
 TIMESTAMP = "google.protobuf.Timestamp"
+DURATION = "google.protobuf.Duration"
+STRUCT, VALUE, LIST_VALUE = "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"
+JSON_VALUES = frozenset({STRUCT, VALUE, LIST_VALUE})
+"""The well-known types that hold any JSON (``struct.proto``): the ``json`` kind, named by type."""
 UINT64 = Type("decimal", precision=20, scale=0)  # lossless; a long would overflow above 2^63-1
 
 _SCALARS = {
@@ -72,17 +79,37 @@ def _field(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, 
         neutral = Type("list", element=Field("element", f"{path}[]", element))
     else:
         neutral = _type(field, path, comments, stack)
+    has_default, default = _default(field, neutral)
     return Field(
         field.name,
         path,
         neutral,
         nullable=not field.is_required,
-        has_default=field.has_default_value,
-        default=field.default_value if field.has_default_value else None,
+        has_default=has_default,
+        default=default,
         doc=comments.get(field.full_name),
         number=field.number,
         json_name=field.json_name,
     )
+
+
+def _default(field: FieldDescriptor, neutral: Type) -> tuple[bool, object]:
+    """What an absent field reads as, as a JSON value of its type: a declared (proto2) default; the
+    proto3 implicit default of a field without presence (``0``, ``""``, ``false``, empty bytes, the
+    enum's first value, an empty list or map); none (null) for ``optional`` scalars and messages."""
+    if field.is_repeated:
+        return True, {} if neutral.kind == "map" else []
+    if field.has_default_value:
+        return True, _json_default(field, field.default_value)
+    if field.has_presence:
+        return False, None
+    return True, _json_default(field, field.default_value)
+
+
+def _json_default(field: FieldDescriptor, value: object) -> object:
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return field.enum_type.values_by_number.get(value, field.enum_type.values[0]).name
+    return value
 
 
 def _type(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, ...]) -> Type:
@@ -100,6 +127,8 @@ def _type(field: FieldDescriptor, path: str, comments: dict, stack: tuple[str, .
             return Type("timestamp", unit="nanos", tz="UTC")
         if name in WRAPPERS:
             return WRAPPERS[name]
+        if name in JSON_VALUES:
+            return Type("json", name=name)
         return Type("record", name=name, fields=_fields(field.message_type, path, comments, stack))
     return _SCALARS[field.type]
 

@@ -23,6 +23,7 @@ class PendingAudit:
 
     token_id: int | None
     token_name: str
+    role: str
     action: str
     target: str
     peer: str
@@ -92,6 +93,7 @@ class AccessQueries:
         time: datetime,
         token_id: int | None,
         token_name: str,
+        role: str,
         action: str,
         target: str,
         peer: str,
@@ -102,6 +104,7 @@ class AccessQueries:
                 time=time,
                 token_id=token_id,
                 token_name=token_name,
+                role=role,
                 action=action,
                 target=target,
                 peer=peer,
@@ -119,6 +122,7 @@ class AccessQueries:
             time=datetime.now(UTC),
             token_id=pending.token_id,
             token_name=pending.token_name,
+            role=pending.role,
             action=pending.action,
             target=pending.target[:255],
             peer=pending.peer[:255],
@@ -127,13 +131,8 @@ class AccessQueries:
         return pending
 
     def audit_entries(self, session: Session, limit: int) -> list[AuditEntry]:
-        """The newest ``limit`` entries, newest first, each with the role of its token."""
-        query = (
-            select(AuditRow, ApiTokenRow.role)
-            .outerjoin(ApiTokenRow, ApiTokenRow.id == AuditRow.token_id)
-            .order_by(AuditRow.id.desc())
-            .limit(limit)
-        )
+        """The newest ``limit`` entries, newest first, each with the caller's role as it was written."""
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
         return [
             AuditEntry(
                 row.id,
@@ -144,9 +143,9 @@ class AccessQueries:
                 row.target,
                 row.peer,
                 row.outcome,
-                role or "",
+                row.role,
             )
-            for row, role in session.execute(query)
+            for row in session.scalars(query)
         ]
 
 

@@ -170,7 +170,7 @@ class ApiTokenRow(Base):
 
 
 class AuditRow(Base):
-    """One write (or refused write): who, when, what, from where."""
+    """One write (or refused write): who (token and its role at the time), when, what, from where."""
 
     __tablename__ = "audit_log"
 
@@ -182,6 +182,7 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(255))
     peer: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="", server_default="")  # the caller's, when written
 
 
 class WebhookRow(Base):

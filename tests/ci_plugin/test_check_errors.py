@@ -34,6 +34,14 @@ def broken_config(contract_repo, text: str):
             "meshgate.yaml:5: dbt.sources: unknown key",
         ),
         ("- just\n- a list\n", "meshgate.yaml:1: (top level): expected a mapping"),
+        (
+            "- " * 10_000 + "x\n",
+            "meshgate.yaml:1:129: YAML nested deeper than 64 levels (limit 'nesting depth'",
+        ),
+        (
+            "[" * 10_000 + "]" * 10_000,
+            "meshgate.yaml:1:65: YAML nested deeper than 64 levels (limit 'nesting depth'",
+        ),
     ],
 )
 def test_malformed_config_exits_2_naming_line_and_key(contract_repo, text, expected):
@@ -41,6 +49,7 @@ def test_malformed_config_exits_2_naming_line_and_key(contract_repo, text, expec
 
     assert result.exit_code == 2
     assert f"error: {expected}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_missing_config_exits_2(contract_repo):

@@ -83,7 +83,7 @@ def test_delimited_protobuf_decodes_with_byte_offsets(generate, signup_contract,
     chunks = list(read_batch(str(path), signup_contract))
 
     assert rows(chunks) == 20
-    assert violations(chunks) == [(4, "plan", "enum"), (5, "country", "regex")]
+    assert violations(chunks) == [(3, "user_id", "regex"), (4, "plan", "enum"), (5, "country", "regex")]
     cls = message_class(signup_contract)
     for violation in chunks[0].violations:  # the offset is the varint length prefix of that message
         length = data[violation.byte_offset]
@@ -95,14 +95,16 @@ def test_delimited_protobuf_decodes_with_byte_offsets(generate, signup_contract,
 def test_proto3_defaults_are_values_and_absent_messages_are_null(generate, signup_contract, tmp_path):
     cls = message_class(signup_contract)
     path = tmp_path / "sparse.pb"
-    path.write_bytes(generate.delimited(cls(event_id="e1", user_id="u1", country="DE").SerializeToString()))
+    path.write_bytes(
+        generate.delimited(cls(event_id="e1", user_id="u-000001", country="DE").SerializeToString())
+    )
 
     (chunk,) = read_batch(str(path), signup_contract)
 
     assert chunk.table.to_pylist() == [
         {
             "event_id": "e1",
-            "user_id": "u1",
+            "user_id": "u-000001",
             "email": "",
             "country": "DE",
             "signed_up_at": None,
@@ -112,7 +114,7 @@ def test_proto3_defaults_are_values_and_absent_messages_are_null(generate, signu
 
 
 def test_a_message_that_does_not_parse_is_a_decode_violation(generate, signup_contract, tmp_path):
-    good = message_class(signup_contract)(event_id="e1", user_id="u1", country="DE").SerializeToString()
+    good = message_class(signup_contract)(event_id="e1", user_id="u-000001", country="DE").SerializeToString()
     path = tmp_path / "broken.pb"
     path.write_bytes(
         generate.delimited(good) + generate.delimited(b"\x0a\xff\xff") + generate.delimited(good)
@@ -173,6 +175,24 @@ def test_confluent_avro_records_decode_through_the_schema_lookup(generate, check
     assert asked == [7]  # looked up once per id
 
 
+def test_a_confluent_avro_writer_that_does_not_resolve_to_the_contract_is_an_invalid_batch(
+    generate, checkout_contract, tmp_path
+):
+    path = generate.write("checkout", tmp_path / "dump.confluent", 3, fmt="confluent", schema_id=9)
+    other = Contract(subject="t.Other", format="AVRO",
+                     schema='{"type": "record", "name": "Other", "fields": [{"name": "n", "type": "int"}]}')  # fmt: skip
+
+    with pytest.raises(InvalidBatch) as caught:
+        list(
+            read_batch(str(path), other, input_format="confluent", schema_lookup=lambda _: checkout_contract)
+        )
+
+    assert str(caught.value).startswith(
+        f"{path}:1 (byte 0): schema id 9 (com.example.checkout.CheckoutCompleted) does"
+    )
+    assert "resolve to the contract's schema (Other): Avro schema resolution fails" in str(caught.value)
+
+
 TWO_MESSAGES = (
     'syntax = "proto3";\npackage t;\nmessage First { string a = 1; }\nmessage Second { string b = 1; }'
 )
@@ -209,7 +229,7 @@ def test_confluent_protobuf_signups_decode(generate, signup_contract, tmp_path):
     chunks = list(read_batch(str(path), signup_contract, schema_lookup=lambda _: signup_contract))
 
     assert rows(chunks) == 50
-    assert violations(chunks) == [(4, "plan", "enum"), (5, "country", "regex")]
+    assert violations(chunks) == [(3, "user_id", "regex"), (4, "plan", "enum"), (5, "country", "regex")]
 
 
 def test_wrong_magic_byte_is_an_invalid_batch_naming_row_and_offset(generate, checkout_contract, tmp_path):

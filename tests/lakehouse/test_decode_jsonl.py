@@ -126,6 +126,19 @@ def test_a_line_that_is_not_valid_json_is_a_decode_violation(generate, checkout_
     assert "withheld" in chunk.raw[2]  # the contract has PII: an unparsed line is not echoed
 
 
+def test_a_line_nested_past_the_json_decoder_is_a_decode_violation_not_a_recursion_error(
+    generate, checkout_contract, tmp_path
+):
+    deep = "[" * 5000 + "]" * 5000
+    path = write_lines(tmp_path / "deep.jsonl", checkout_line(generate), deep, checkout_line(generate))
+
+    chunk = next(read_batch(path, checkout_contract))
+
+    assert [(v.row, v.rule) for v in chunk.violations] == [(2, "decode")]
+    assert "nested deeper than the JSON decoder goes" in chunk.violations[0].message
+    assert chunk.table.num_rows == 2
+
+
 def test_blank_lines_are_skipped_and_keep_line_numbers(generate, checkout_contract, tmp_path):
     path = write_lines(
         tmp_path / "blank.jsonl", checkout_line(generate), "", "  ", checkout_line(generate, amount=-1)
@@ -186,6 +199,20 @@ def test_an_empty_file_is_an_invalid_batch(checkout_contract, tmp_path):
     with pytest.raises(InvalidBatch, match="holds no records") as caught:
         list(read_batch(str(path), checkout_contract))
     assert caught.value.file == str(path)
+
+
+@pytest.mark.parametrize("before", [0, 1, 2], ids=["first line", "second line", "third line"])
+def test_a_null_line_is_an_invalid_batch_not_a_row_of_nulls_or_a_crash(
+    generate, checkout_contract, tmp_path, before
+):
+    """pyarrow's reader takes a ``null`` line as a row of nulls and crashes on a block starting with one."""
+    lines = [checkout_line(generate) for _ in range(before)]
+    path = write_lines(tmp_path / "null.jsonl", *lines, "null")
+    offset = sum(len(line) + 1 for line in lines)
+
+    with pytest.raises(InvalidBatch, match="line is a JSON null, not an object") as caught:
+        list(read_batch(str(path), checkout_contract))
+    assert (caught.value.row, caught.value.byte_offset) == (before + 1, offset)
 
 
 def test_a_line_that_is_not_an_object_is_an_invalid_batch(generate, checkout_contract, tmp_path):

@@ -218,7 +218,7 @@ def test_masking_at_bronze_stores_keyed_hashes_of_pii_fields(
     monkeypatch.setenv("MESHGATE_PII_KEY", "demo-key")
     signup = load_contract(examples_dir / "contracts/identity/user_signed_up.yaml")
     assert signup.metadata.mask_pii_at == "bronze"
-    record = {"event_id": "s1", "user_id": "u1", "email": "ana@example.com", "country": "PT",
+    record = {"event_id": "s1", "user_id": "u-000001", "email": "ana@example.com", "country": "PT",
               "signed_up_at": "2026-11-25T10:00:00Z", "plan": "PRO"}  # fmt: skip
     path = write_jsonl(tmp_path / "signups.jsonl", [record])
     assert ingest([path], signup, sqlite_catalog, schema_id=1, schema_version=1).status == "accepted"
@@ -294,7 +294,7 @@ def test_a_protobuf_field_renamed_under_its_number_keeps_its_column(sqlite_catal
     )
     record = {
         "event_id": "s1",
-        "user_id": "u1",
+        "user_id": "u-000001",
         "email": "a@b.io",
         "signed_up_at": "2026-11-25T10:00:00Z",
         "plan": "FREE",

@@ -43,7 +43,7 @@ def test_migrations_create_the_tables_and_are_idempotent(url):
     with store.engine.connect() as connection:
         assert (
             connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one()
-            == "0004"
+            == "0005"
         )
     store.close()
 
@@ -104,3 +104,79 @@ def test_change_counter_reads_from_many_short_lived_threads_hold_no_connection(u
             assert session.execute(sqlalchemy.select(1)).scalar_one() == 1
     finally:
         store.close()
+
+
+def _upgrade_to(store: Store, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from registry.store.store import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+def test_migration_0005_backfills_the_audit_role_as_it_was_derived_at_read_time(url):
+    from datetime import UTC, datetime
+
+    from registry.auth import ANONYMOUS
+
+    store = Store(url, create=False)
+    _upgrade_to(store, "0004")
+    now = datetime.now(UTC)
+    tokens = [("ci", "producer"), ("ops", "admin")]
+    callers = [(1, "ci"), (2, "ops"), (99, "since gone"), (None, ANONYMOUS.name), (None, "(unauthenticated)")]
+    with store.engine.begin() as connection:
+        for number, (name, role) in enumerate(tokens, 1):
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO api_tokens (id, name, token_hash, role, domains, created_at, created_by) "
+                    "VALUES (:id, :name, :hash, :role, '[]', :at, 'test')"
+                ),
+                {"id": number, "name": name, "hash": f"h{number}", "role": role, "at": now},
+            )
+        for token_id, name in callers:
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO audit_log (time, token_id, token_name, action, target, peer, outcome) "
+                    "VALUES (:at, :token_id, :name, 'Register', 's', 'p', 'ok')"
+                ),
+                {"at": now, "token_id": token_id, "name": name},
+            )
+
+    store.migrate()
+
+    with store.engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.text("SELECT role FROM audit_log ORDER BY id")).scalars().all()
+    assert stored == ["producer", "admin", "", "admin", ""]
+    with store.read() as session:
+        assert [e.role for e in reversed(store.audit_entries(session, 10))] == stored
+    store.close()
+
+
+def test_an_audit_row_keeps_the_role_its_caller_had_when_it_was_written(url):
+    from registry.auth import ANONYMOUS, Tokens
+
+    store = Store(url)
+    auth = Tokens(store)
+    _, secret = auth.create("ci", "producer", ("orders",), created_by="test")
+    caller = auth.authenticate(secret)
+    auth.record(caller, "Register", "orders.Placed", "peer", "refused")
+    auth.record(None, "Register", "orders.Placed", "peer", "unauthenticated")
+    auth.record(ANONYMOUS, "Register", "orders.Placed", "peer", "ok")
+    with store.engine.begin() as connection:  # no API changes a role: the row must not follow the token
+        connection.execute(sqlalchemy.text("UPDATE api_tokens SET role = 'admin'"))
+
+    with store.engine.connect() as connection:
+        stored = connection.execute(sqlalchemy.text("SELECT role FROM audit_log ORDER BY id")).scalars().all()
+    assert stored == ["producer", "", "admin"]
+    assert [(e.token_name, e.role) for e in reversed(auth.audit())] == [
+        ("ci", "producer"),
+        ("(unauthenticated)", ""),
+        (ANONYMOUS.name, "admin"),
+    ]
+    store.close()

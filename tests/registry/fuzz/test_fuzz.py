@@ -1,6 +1,7 @@
 """Every entry point fuzzed for its time budget (harness.py): schema texts over REST and gRPC, REST
 requests (routes, paths, queries, bodies), gRPC messages built from the descriptors and raw bytes,
-contract files, meshgate.yaml."""
+contract files, meshgate.yaml, and the gate's input formats (gate_inputs.py: JSON Lines, Avro, Protobuf,
+Confluent dumps, each plain, gzip or zstd)."""
 
 from __future__ import annotations
 
