@@ -28,6 +28,7 @@ from meshgate.pipeline.resources import LakehouseResource
 from registry.client import RegistryClient, TlsConfig
 from registry.contract import load_contract
 from registry.errors import ClientCertificateRequired, InvalidArgument, UntrustedServer
+from tests.registry.registry_harness import meshgate_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -104,51 +105,18 @@ def pki(tmp_path_factory) -> Pki:
     return Pki(folder / "ca.pem", *server, *client, *stranger)
 
 
-def _serve(folder: Path, *tls_args: str):
-    """``meshgate serve`` as its own process on free ports; yields its gRPC target."""
-    process = subprocess.Popen(
-        [
-            str(BIN / "meshgate"),
-            "serve",
-            "--no-auth",
-            "--no-ui",
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "--data-dir",
-            str(folder),
-            *tls_args,
-        ],  # fmt: skip
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in process.stdout:
-            if line.startswith("{"):
-                yield f"127.0.0.1:{json.loads(line)['grpc_port']}"
-                break
-        else:
-            raise AssertionError(f"meshgate serve exited {process.wait()} before serving")
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def tls_server(pki, tmp_path_factory):
-    yield from _serve(
-        tmp_path_factory.mktemp("tls"), "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)
-    )
+    tls = ("--no-ui", "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    with meshgate_serve(tmp_path_factory.mktemp("tls"), *tls) as served:
+        yield served.grpc_target
 
 
 @pytest.fixture(scope="module")
 def mtls_server(pki, tmp_path_factory):
-    yield from _serve(
-        tmp_path_factory.mktemp("mtls"),
-        *("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)),
-        *("--tls-client-ca", str(pki.ca)),
-    )
+    tls = ("--no-ui", "--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key))
+    with meshgate_serve(tmp_path_factory.mktemp("mtls"), *tls, "--tls-client-ca", str(pki.ca)) as served:
+        yield served.grpc_target
 
 
 @pytest.fixture(autouse=True)
