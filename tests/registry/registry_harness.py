@@ -75,9 +75,7 @@ def meshgate_serve(data_dir: Path, *options: str) -> Iterator[Served]:
             raise RuntimeError(f"meshgate serve did not start (printed {banner!r})")
         ports = json.loads(process.stdout.readline())
         scheme = "https" if "--tls-cert" in options else "http"
-        yield Served(
-            f"127.0.0.1:{ports['grpc_port']}", f"{scheme}://127.0.0.1:{ports['http_port']}", process
-        )
+        yield Served(f"127.0.0.1:{ports['grpc_port']}", f"{scheme}://127.0.0.1:{ports['http_port']}", process)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
