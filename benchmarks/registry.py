@@ -5,9 +5,11 @@ Both servers run in their own process (SQLite store for the registry); one load 
 GetSchemaByVersion (latest) against each, in the same run. The echo server answers the same RPCs
 with a prebuilt response of the same size and does nothing else, so the ratio is the registry's
 overhead (service, caches, worker thread, store query) over gRPC itself. Target: ratio >= 70 %.
-Then: latency of registering 100 versions of one subject at BACKWARD_TRANSITIVE.
+Then: latency of registering 100 versions of one subject at BACKWARD_TRANSITIVE, and registrations/s
+of new subjects with CONCURRENCY writers. ``--database-url`` runs the registry on another store (e.g.
+PostgreSQL: ``postgresql+psycopg://127.0.0.1/test``, a fresh schema made and dropped for the run).
 
-    .venv/bin/python benchmarks/registry.py [--seconds 1] [--rounds 5] [--concurrency 16]
+    .venv/bin/python benchmarks/registry.py [--seconds 1] [--rounds 5] [--concurrency 16] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -128,6 +130,27 @@ def _register_latency(target: str, versions: int) -> list[float]:
     return timings
 
 
+async def _registrations(target: str, seconds: float, concurrency: int) -> float:
+    """Registrations/s of new subjects (one version each) with ``concurrency`` writers."""
+    done = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.ContractRegistryStub(channel)
+        deadline = time.perf_counter() + seconds
+
+        async def writer(index: int) -> None:
+            nonlocal done
+            count = 0
+            while time.perf_counter() < deadline:
+                subject = f"bench.writes.w{index}.s{count}"
+                await stub.Register(pb.RegisterRequest(subject=subject, format="AVRO", schema=SCHEMA))
+                count += 1
+            done += count
+
+        begin = time.perf_counter()
+        await asyncio.gather(*(writer(index) for index in range(concurrency)))
+        return done / (time.perf_counter() - begin)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one round")
@@ -136,6 +159,7 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--versions", type=int, default=100)
+    parser.add_argument("--database-url", help="registry store (default: a temporary SQLite file)")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
@@ -143,7 +167,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        registry = start_subprocess(f"sqlite:///{tmp}/registry.db")
+        registry = start_subprocess(args.database_url or f"sqlite:///{tmp}/registry.db")
         echo = subprocess.Popen(
             [sys.executable, __file__, "--echo-server"], stdout=subprocess.PIPE, text=True
         )
@@ -203,6 +227,10 @@ def main() -> None:
                 f"median {statistics.median(timings):.1f} ms, p99 {sorted(timings)[int(len(timings) * 0.99) - 1]:.1f} ms, "
                 f"first 10 mean {statistics.mean(timings[:10]):.1f} ms, last 10 mean {statistics.mean(timings[-10:]):.1f} ms"
             )
+            rate = asyncio.run(
+                _registrations(registry.grpc_target, args.seconds * args.rounds, args.concurrency)
+            )
+            print(f"register new subjects, {args.concurrency} writers: {rate:.0f} registrations/s")
         finally:
             registry.stop()
             echo.terminate()

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,7 +27,7 @@ from ci_plugin.output.text import render as render_report_text
 from ci_plugin.publish import publish as publish_contracts
 from ci_plugin.references import reference_resolver
 from ci_plugin.report import render_json, render_text
-from registry.cli import deprecated_spelling
+from registry.cli import deprecated_spelling, tls_options
 from registry.compat import FORMATS, MAX_SCHEMA_BYTES, Level, check_compatibility, get_format
 from registry.contract import load_contract
 from registry.data_contract_diff import metadata_changes, rule_set_changes
@@ -40,6 +41,9 @@ from registry.errors import (
     Unauthenticated,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    from registry.client import TlsConfig
 
 EXIT_OK, EXIT_BREAKING, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 DEFAULT_REGISTRY = "localhost:50051"
@@ -246,6 +250,8 @@ def _config_option(command):
 
 
 def _registry_options(command):
+    """``--registry``, ``--token`` and the TLS options of every registry command (``tls_options``)."""
+    command = tls_options(command)
     command = click.option(
         "--token", envvar="MESHGATE_TOKEN", default=None, help="Registry token (env MESHGATE_TOKEN)."
     )(command)
@@ -266,11 +272,11 @@ def _load_config(config_path: str | None) -> Config:
 
 
 @contextlib.contextmanager
-def _registry_client(target: str, token: str | None):
+def _registry_client(target: str, token: str | None, tls: TlsConfig | None):
     """A registry client, closed after use (imported here: offline runs do not need it)."""
     from registry.client import RegistryClient
 
-    with RegistryClient(target, token=token) as client:
+    with RegistryClient(target, token=token, tls=tls) as client:
         yield client
 
 
@@ -310,6 +316,7 @@ def check(
     against: str | None,
     registry: str | None,
     token: str | None,
+    tls: TlsConfig,
     offline_fallback: bool,
     output: str | None,
     deprecated_format: str | None,
@@ -318,7 +325,7 @@ def check(
     """Check the contracts changed since the base against the registry and the consumers it knows,
     or with --against REF offline against the contracts at that git ref; exit 1 on a breaking change."""
     try:
-        report = run_check(config_path, base, against, registry, token, offline_fallback)
+        report = run_check(config_path, base, against, registry, token, offline_fallback, tls)
     except (ConfigError, git.GitError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except Unavailable as exc:
@@ -345,6 +352,7 @@ def run_check(
     registry: str | None = None,
     token: str | None = None,
     offline_fallback: bool = False,
+    tls: TlsConfig | None = None,
 ) -> CheckReport:
     """The work of ``check`` without the exit: the report of the contracts changed since the base."""
     config = _load_config(config_path)
@@ -363,7 +371,7 @@ def run_check(
         )
     target = registry or config.registry or DEFAULT_REGISTRY
     try:
-        with _registry_client(target, token) as client:
+        with _registry_client(target, token, tls) as client:
             resolve = reference_resolver(head, client)
             return check_against_registry(config, changes, base_commit, client, resolve, manifest)
     except (Unavailable, Unauthenticated, PermissionDenied) as exc:
@@ -397,6 +405,7 @@ def publish(
     publish_all: bool,
     registry: str | None,
     token: str | None,
+    tls: TlsConfig,
     output: str | None,
     deprecated_format: str | None,
 ) -> None:
@@ -409,7 +418,7 @@ def publish(
             contracts = list(head.values())
         else:
             contracts = [c.new for c in find_changes(config, base_commit, head) if c.new is not None]
-        with _registry_client(registry or config.registry or DEFAULT_REGISTRY, token) as client:
+        with _registry_client(registry or config.registry or DEFAULT_REGISTRY, token, tls) as client:
             outcomes = publish_contracts(client, contracts)
     except (ConfigError, git.GitError) as exc:
         _fail(str(exc), EXIT_USAGE)

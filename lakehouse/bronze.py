@@ -112,8 +112,8 @@ def ensure_table(
                 with tx.update_spec() as spec:
                     spec.add_field(INGESTED_AT, DayTransform(), PARTITION_NAME)
             return catalog.load_table(identifier)
-        except TableAlreadyExistsError:  # another gate created it meanwhile
-            table = catalog.load_table(identifier)
+        except (TableAlreadyExistsError, CommitFailedException):  # another gate created it meanwhile
+            table = catalog.load_table(identifier)  # (its commit raises "Table already exists")
     evolve(table, full_schema, renames or {}, properties or {})
     return table
 

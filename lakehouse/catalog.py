@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy
 from pyiceberg.catalog.sql import SqlCatalog
 
 from lakehouse.naming import BRONZE, QUARANTINE
@@ -40,5 +41,9 @@ def open_catalog(
     properties.update({key: str(value) for key, value in (storage_options or {}).items()})
     catalog = SqlCatalog(CATALOG_NAME, **properties)
     for namespace in (BRONZE, QUARANTINE):
-        catalog.create_namespace_if_not_exists(namespace)
+        try:
+            catalog.create_namespace_if_not_exists(namespace)
+        except sqlalchemy.exc.IntegrityError:  # another gate process created it between check and insert
+            if not catalog.namespace_exists(namespace):
+                raise
     return catalog

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import click
 from pyiceberg.exceptions import NoSuchTableError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ from lakehouse.retention import (
     parse_duration,
     retention_label,
 )
-from registry.cli import deprecated_spelling, registry_options
+from registry.cli import deprecated_spelling, error_message, registry_options
 from registry.errors import MeshgateError
 
 
@@ -105,7 +106,7 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 )
 @registry_options
 @lakehouse_options
-def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, registry, token, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, registry, token, tls, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
     """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected.
 
     Each kind of violation (rule and field path) is one line on stderr: count, where the first one is
@@ -119,7 +120,7 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
     options = parse_pairs(storage_options, "--storage-option")
     try:
         resolved = resolve_contract(
-            subject, version, contract_file=contract_file, registry=registry, token=token
+            subject, version, contract_file=contract_file, registry=registry, token=token, tls=tls
         )
         with Progress(
             SpinnerColumn(),
@@ -145,8 +146,8 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
                 max_violations=None if output == "json" else MAX_REPORTED_VIOLATIONS,
             )
             result = ingest(request)
-    except MeshgateError as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except MeshgateError as exc:  # with the hint of what to do, as every registry command says it
+        console.print(f"[red]error:[/] {escape(error_message(exc))}")
         raise SystemExit(2) from None
     print_reason_kinds(console, result)
     if output == "json":

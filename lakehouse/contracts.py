@@ -11,10 +11,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.references import file_references, registry_references
 from registry.contract import Contract, load_contract
 from registry.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from registry.client import TlsConfig
 
 UNREGISTERED = 0
 """Schema id and version of a contract read from a file."""
@@ -50,12 +54,13 @@ def resolve_contract(
     contract_file: str | Path | None = None,
     registry: str | None = None,
     token: str | None = None,
+    tls: TlsConfig | None = None,
 ) -> ResolvedContract:
     """The contract of ``subject`` from a YAML file (unregistered) or from the registry at ``registry``.
 
     Its references are resolved the same way: from the registry by subject and version, or from the
     contract YAMLs in the YAML's folder. A reference that cannot be resolved fails here, before any
-    table is touched.
+    table is touched. ``tls``: how to talk TLS to the registry (None: from the environment).
     """
     if contract_file:
         contract = load_contract(contract_file)
@@ -68,7 +73,7 @@ def resolve_contract(
         raise InvalidArgument(f"{subject}: name a contract file or a registry to read the contract from")
     from registry.client import RegistryClient
 
-    with RegistryClient(registry, token=token) as client:
+    with RegistryClient(registry, token=token, tls=tls) as client:
         found = client.get_version(subject, version)
         where = f"{subject} version {found.version}"
         references = registry_references(client, list(found.references), where)
@@ -85,7 +90,7 @@ def resolve_contract(
     @functools.cache
     def lookup(schema_id: int) -> Contract:
         """Confluent records name their writer's schema id; each id is fetched once, on a short channel."""
-        with RegistryClient(registry, token=token) as client:
+        with RegistryClient(registry, token=token, tls=tls) as client:
             record = client.get_by_id(schema_id)
         return Contract(subject, record.format, record.schema, list(record.references), found.metadata)
 

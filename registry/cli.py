@@ -16,15 +16,17 @@ from pathlib import Path
 import click
 import yaml
 
-from registry.client import DEFAULT_TARGET, RegistryClient
+from registry.client import DEFAULT_TARGET, RegistryClient, TlsConfig
 from registry.compat import Level
 from registry.errors import (
+    ClientCertificateRequired,
     IncompatibleSchema,
     MeshgateError,
     PermissionDenied,
     SubjectNotFound,
     Unauthenticated,
     Unavailable,
+    UntrustedServer,
 )
 from registry.model import RegisteredSchema
 from registry.odcs import load_contract_file, to_odcs
@@ -35,7 +37,9 @@ EXIT_CODES = (
 
 
 def registry_options(command: Callable) -> Callable:
-    """Add ``--registry HOST:PORT`` (env MESHGATE_REGISTRY) and ``--token`` (env MESHGATE_TOKEN)."""
+    """Add ``--registry HOST:PORT`` (env MESHGATE_REGISTRY), ``--token`` (env MESHGATE_TOKEN) and the
+    TLS options (``tls_options``)."""
+    command = tls_options(command)
     command = click.option(
         "--token",
         envvar="MESHGATE_TOKEN",
@@ -49,6 +53,50 @@ def registry_options(command: Callable) -> Callable:
         show_default=True,
         help="Registry gRPC address HOST:PORT (env MESHGATE_REGISTRY).",
     )(command)
+
+
+def tls_options(command: Callable) -> Callable:
+    """Add ``--ca-cert``, ``--client-cert``, ``--client-key`` and ``--tls`` (each with its env variable);
+    the command receives them as one ``tls`` (a ``TlsConfig``) to hand to ``RegistryClient``."""
+
+    @functools.wraps(command)
+    def wrapper(*args, ca_cert, client_cert, client_key, system_trust, **kwargs):
+        if (client_cert is None) != (client_key is None):
+            raise click.UsageError("--client-cert and --client-key go together")
+        return command(*args, tls=TlsConfig(ca_cert, client_cert, client_key, system_trust), **kwargs)
+
+    file = click.Path(exists=True, dir_okay=False)
+    for option in reversed(
+        (
+            click.option(
+                "--ca-cert",
+                type=file,
+                envvar="MESHGATE_CA_CERT",
+                help="Talk TLS, trusting this CA certificate (PEM) for the registry's (env MESHGATE_CA_CERT).",
+            ),
+            click.option(
+                "--client-cert",
+                type=file,
+                envvar="MESHGATE_CLIENT_CERT",
+                help="Client certificate (PEM) for mutual TLS (env MESHGATE_CLIENT_CERT).",
+            ),
+            click.option(
+                "--client-key",
+                type=file,
+                envvar="MESHGATE_CLIENT_KEY",
+                help="Private key (PEM) of --client-cert (env MESHGATE_CLIENT_KEY).",
+            ),
+            click.option(
+                "--tls",
+                "system_trust",
+                is_flag=True,
+                envvar="MESHGATE_TLS",
+                help="Talk TLS, trusting the system trust store (implied by --ca-cert; env MESHGATE_TLS).",
+            ),
+        )
+    ):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def deprecated_spelling(old: str, dest: str, use_instead: str, **option) -> Callable:
@@ -81,6 +129,9 @@ def _reports_errors(command: Callable) -> Callable:
 
 # What a command-line user does about the errors they can fix themselves.
 _HINTS = {
+    UntrustedServer: "pass --ca-cert FILE or set MESHGATE_CA_CERT (the CA certificate that signed the registry's)",
+    ClientCertificateRequired: "pass --client-cert FILE --client-key FILE (or set MESHGATE_CLIENT_CERT and "
+    "MESHGATE_CLIENT_KEY) with a certificate signed by the CA the registry trusts",
     Unauthenticated: "pass --token TOKEN or set MESHGATE_TOKEN (an admin creates one: `meshgate token create`)",
     PermissionDenied: "use a token of the subject's domain (`meshgate token create --role producer --domain D`)",
     Unavailable: "start it with `meshgate serve`, or point at it with --registry HOST:PORT or MESHGATE_REGISTRY",
@@ -114,6 +165,11 @@ def error_message(error: MeshgateError) -> str:
 @click.option(
     "--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert."
 )
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Require client certificates signed by this CA (PEM): mutual TLS (needs --tls-cert).",
+)
 def serve(
     host: str,
     grpc_port: int,
@@ -123,15 +179,16 @@ def serve(
     no_auth: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    tls_client_ca: str | None,
 ) -> None:
     """Run the registry: gRPC and HTTP (Confluent REST API, /healthz, /metrics) in one process.
 
     API tokens are required unless --no-auth; create the first admin token with
     `meshgate token create --role admin --name NAME --data-dir DIR` (or --database-url)."""
-    run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key)
+    run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key, tls_client_ca)
 
 
-def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key, http_routes=None):  # fmt: skip
+def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_cert, tls_key, tls_client_ca=None, http_routes=None):  # fmt: skip
     """What ``serve`` does, for a command that wraps it; ``http_routes`` as ``RegistryServer`` takes it."""
     from registry.server import RegistryServer, is_loopback
     from registry.store import sqlite_url
@@ -143,6 +200,10 @@ def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_
         )
     if (tls_cert is None) != (tls_key is None):
         raise click.ClickException("--tls-cert and --tls-key go together")
+    if tls_client_ca is not None and tls_cert is None:
+        raise click.ClickException(
+            "--tls-client-ca requires client certificates over TLS: pass --tls-cert and --tls-key too"
+        )
     url = database_url or sqlite_url(data_dir)
 
     def started(ports) -> None:
@@ -160,6 +221,7 @@ def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_
             auth=not no_auth,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            tls_client_ca=tls_client_ca,
             http_routes=http_routes,
         ).run(started)
     except (OSError, ValueError) as exc:
@@ -171,11 +233,11 @@ def run_server(host, grpc_port, http_port, data_dir, database_url, no_auth, tls_
 @click.command(epilog=EXIT_CODES)
 @click.argument("contract_yaml", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @registry_options
-def register(contract_yaml: tuple[str, ...], registry: str, token: str | None) -> None:
+def register(contract_yaml: tuple[str, ...], registry: str, token: str | None, tls: TlsConfig) -> None:
     """Register contracts as new versions: meshgate contract files (YAML pointing at their schema)
     or ODCS v3 data contracts (what does not map to meshgate is named in a warning)."""
     failed = 0
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         for path in contract_yaml:
             try:
                 contract, warnings = load_contract_file(path)
@@ -232,9 +294,9 @@ def _level_of(client: RegistryClient, subject: str) -> Level | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @registry_options
 @_reports_errors
-def get(subject: str, version: str, as_json: bool, registry: str, token: str | None) -> None:
+def get(subject: str, version: str, as_json: bool, registry: str, token: str | None, tls: TlsConfig) -> None:
     """Show one version of a subject: its metadata and schema."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         found = client.get_version(subject, version)
     if as_json:
         click.echo(
@@ -275,11 +337,17 @@ def get(subject: str, version: str, as_json: bool, registry: str, token: str | N
 @registry_options
 @_reports_errors
 def export(
-    subject: str, output_format: str, version: str, output: str | None, registry: str, token: str | None
+    subject: str,
+    output_format: str,
+    version: str,
+    output: str | None,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Write one version as an ODCS v3 data contract (datacontract-cli reads it); what ODCS cannot
     carry is named in a warning on stderr."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         document, warnings = to_odcs(client.get_version(subject, version))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -295,9 +363,9 @@ def export(
 @click.option("--deleted", is_flag=True, help="Include soft-deleted subjects.")
 @registry_options
 @_reports_errors
-def subjects(prefix: str, deleted: bool, registry: str, token: str | None) -> None:
+def subjects(prefix: str, deleted: bool, registry: str, token: str | None, tls: TlsConfig) -> None:
     """List the registered subjects."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         for name in client.list_subjects(prefix, include_deleted=deleted):
             click.echo(name)
 
@@ -307,9 +375,9 @@ def subjects(prefix: str, deleted: bool, registry: str, token: str | None) -> No
 @click.option("--set", "level", default=None, help="Set the compatibility level (e.g. BACKWARD, FULL).")
 @registry_options
 @_reports_errors
-def config(subject: str | None, level: str | None, registry: str, token: str | None) -> None:
+def config(subject: str | None, level: str | None, registry: str, token: str | None, tls: TlsConfig) -> None:
     """Show or set the compatibility level of a subject (or the global default)."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         setting = client.set_config(subject, level) if level else client.get_config(subject)
     click.echo(f"{subject or '(global)'}: {setting.level.value}")
 
@@ -342,10 +410,11 @@ def consumers_add(
     format_name: str | None,
     registry: str,
     token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Register consumer NAME of SUBJECT: new versions it cannot read are then rejected."""
     text = Path(reader_schema).read_text(encoding="utf-8") if reader_schema else None
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         consumer = client.register_consumer(name, subject, version, text, fields, format_name)
     reads = f"version {consumer.version}" if consumer.version else f"its reader schema {reader_schema}"
     click.echo(f"consumer {consumer.name} of {consumer.subject} reads {reads}")
@@ -355,9 +424,9 @@ def consumers_add(
 @click.argument("subject", required=False)
 @registry_options
 @_reports_errors
-def consumers_list(subject: str | None, registry: str, token: str | None) -> None:
+def consumers_list(subject: str | None, registry: str, token: str | None, tls: TlsConfig) -> None:
     """List consumers (of SUBJECT, or of every subject)."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         for consumer in client.list_consumers(subject):
             reads = f"version {consumer.version}" if consumer.version else "reader schema"
             fields = f" fields {','.join(consumer.fields)}" if consumer.fields else ""
@@ -369,9 +438,9 @@ def consumers_list(subject: str | None, registry: str, token: str | None) -> Non
 @click.argument("subject")
 @registry_options
 @_reports_errors
-def consumers_remove(name: str, subject: str, registry: str, token: str | None) -> None:
+def consumers_remove(name: str, subject: str, registry: str, token: str | None, tls: TlsConfig) -> None:
     """Remove consumer NAME of SUBJECT."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         client.remove_consumer(name, subject)
     click.echo(f"removed consumer {name} of {subject}")
 
@@ -396,9 +465,10 @@ def watch(
     as_json: bool,
     registry: str,
     token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Print change events as they happen (missed ones first); reconnects by itself. Ctrl-C ends it."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         stream = client.watch(after, subject_prefix, types, reconnect=True, domain=domain)
         try:
             for event in stream:
@@ -467,6 +537,7 @@ def token_create(
     database_url: str | None,
     registry: str,
     token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Create a token and print its secret once (only its SHA-256 is stored)."""
     from registry.auth import parse_duration
@@ -479,7 +550,7 @@ def token_create(
         )
         direct.store.close()
     else:
-        with RegistryClient(registry, token) as client:
+        with RegistryClient(registry, token, tls=tls) as client:
             created, secret = client.create_token(name, role, domains, lifetime)
     expiry = f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC" if created.expires_at else ""
     scope = f" of {', '.join(created.domains)}" if created.domains else ""
@@ -494,7 +565,12 @@ def token_create(
 @registry_options
 @_reports_errors
 def token_list(
-    revoked: bool, data_dir: str | None, database_url: str | None, registry: str, token: str | None
+    revoked: bool,
+    data_dir: str | None,
+    database_url: str | None,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """List tokens (never their secrets)."""
     direct = _direct_tokens(data_dir, database_url)
@@ -502,7 +578,7 @@ def token_list(
         tokens = direct.list(revoked)
         direct.store.close()
     else:
-        with RegistryClient(registry, token) as client:
+        with RegistryClient(registry, token, tls=tls) as client:
             tokens = client.list_tokens(revoked)
     for item in tokens:
         state = (
@@ -519,7 +595,12 @@ def token_list(
 @registry_options
 @_reports_errors
 def token_revoke(
-    token_id: int, data_dir: str | None, database_url: str | None, registry: str, token: str | None
+    token_id: int,
+    data_dir: str | None,
+    database_url: str | None,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Revoke token TOKEN_ID: it is refused from the next request on."""
     direct = _direct_tokens(data_dir, database_url)
@@ -527,7 +608,7 @@ def token_revoke(
         revoked = direct.revoke(token_id)
         direct.store.close()
     else:
-        with RegistryClient(registry, token) as client:
+        with RegistryClient(registry, token, tls=tls) as client:
             revoked = client.revoke_token(token_id)
     click.echo(f"revoked token {revoked.id} {revoked.name!r}")
 
@@ -537,10 +618,10 @@ def token_revoke(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @registry_options
 @_reports_errors
-def audit(limit: int, as_json: bool, registry: str, token: str | None) -> None:
+def audit(limit: int, as_json: bool, registry: str, token: str | None, tls: TlsConfig) -> None:
     """Show the audit log of writes and refusals: when, who, what, from where, the outcome and the
     token's role (admin)."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         entries = client.audit(limit)
     for entry in entries:
         if as_json:
@@ -580,9 +661,10 @@ def webhooks_add(
     after: int | None,
     registry: str,
     token: str | None,
+    tls: TlsConfig,
 ) -> None:
     """Subscribe URL to change events."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         webhook, signing_secret = client.add_webhook(url, secret, subject_prefix, types, after)
     click.echo(f"webhook {webhook.id} -> {webhook.url} (events after sequence {webhook.cursor})", err=True)
     if not secret:
@@ -593,9 +675,9 @@ def webhooks_add(
 @webhooks.command("list", epilog=EXIT_CODES)
 @registry_options
 @_reports_errors
-def webhooks_list(registry: str, token: str | None) -> None:
+def webhooks_list(registry: str, token: str | None, tls: TlsConfig) -> None:
     """List subscriptions: id, URL, filter, last delivered sequence, failed attempts of the next."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         for webhook in client.list_webhooks():
             what = ",".join(webhook.event_types) or "all"
             click.echo(
@@ -608,9 +690,9 @@ def webhooks_list(registry: str, token: str | None) -> None:
 @click.argument("webhook_id", type=int)
 @registry_options
 @_reports_errors
-def webhooks_remove(webhook_id: int, registry: str, token: str | None) -> None:
+def webhooks_remove(webhook_id: int, registry: str, token: str | None, tls: TlsConfig) -> None:
     """Remove subscription WEBHOOK_ID."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         client.remove_webhook(webhook_id)
     click.echo(f"removed webhook {webhook_id}")
 
@@ -620,9 +702,11 @@ def webhooks_remove(webhook_id: int, registry: str, token: str | None) -> None:
 @click.option("--limit", default=50, show_default=True)
 @registry_options
 @_reports_errors
-def webhooks_deliveries(webhook_id: int | None, limit: int, registry: str, token: str | None) -> None:
+def webhooks_deliveries(
+    webhook_id: int | None, limit: int, registry: str, token: str | None, tls: TlsConfig
+) -> None:
     """The delivery log, newest first: webhook, sequence, attempt, HTTP status, outcome."""
-    with RegistryClient(registry, token) as client:
+    with RegistryClient(registry, token, tls=tls) as client:
         for d in client.deliveries(webhook_id, limit):
             stamp = d.time.isoformat(timespec="seconds") if d.time else ""
             click.echo(

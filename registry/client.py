@@ -6,8 +6,11 @@ the model's types (``RegisteredSchema``, ``SchemaRecord``, ``CheckResult``, ``Su
 ``Consumer``, …); failures raise the same ``registry.errors`` types the server raised
 (``registry.grpc_errors`` maps them back). Schemas by id never change, so ``get_by_id`` answers
 repeated ids from a per-client cache. ``token`` is sent as ``authorization: Bearer <token>``.
-``ca_cert`` (or env ``MESHGATE_CA_CERT``): talk TLS, trusting that certificate. ``target`` may name
-several replicas (``HOST:PORT,HOST:PORT``): calls and Watch streams fail over to the next one.
+``tls`` (a ``TlsConfig``; by default from env ``MESHGATE_CA_CERT``, ``MESHGATE_CLIENT_CERT``,
+``MESHGATE_CLIENT_KEY``, ``MESHGATE_TLS``): talk TLS, trusting that CA certificate (else the system
+trust store), presenting a client certificate for mutual TLS. A TLS handshake that fails raises
+``UntrustedServer`` or ``ClientCertificateRequired`` saying which side is missing what. ``target`` may
+name several replicas (``HOST:PORT,HOST:PORT``): calls and Watch streams fail over to the next one.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import inspect
 import logging
 import os
 import random
+import socket
+import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, get_args
 
@@ -30,7 +36,7 @@ from registry import grpc_errors, wire
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.client_calls import Call, Watch
-from registry.errors import InvalidArgument
+from registry.errors import ClientCertificateRequired, InvalidArgument, MeshgateError, UntrustedServer
 from registry.model import BridgedGap, Event
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,58 @@ _CHANNEL_OPTIONS = [
 ]
 MAX_BACKOFF = 2.0
 """Longest wait between two attempts to resume a Watch stream (and between connection attempts)."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """How a client talks TLS. Any of ``ca_cert`` (the CA that signed the registry's certificate),
+    ``client_cert`` + ``client_key`` (mutual TLS) or ``system_trust`` (trust the system store) turns
+    TLS on; none of them: plaintext."""
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    system_trust: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TlsConfig:
+        """The configuration env MESHGATE_CA_CERT, MESHGATE_CLIENT_CERT, MESHGATE_CLIENT_KEY and
+        MESHGATE_TLS (``1``/``true``: the system trust store) give."""
+        env = os.environ if environ is None else environ
+        return cls(
+            env.get("MESHGATE_CA_CERT") or None,
+            env.get("MESHGATE_CLIENT_CERT") or None,
+            env.get("MESHGATE_CLIENT_KEY") or None,
+            env.get("MESHGATE_TLS", "").lower() in ("1", "true", "yes"),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ca_cert or self.client_cert or self.system_trust)
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """gRPC channel credentials; None: plaintext. Unreadable files raise ``InvalidArgument``."""
+        if not self.enabled:
+            return None
+        if (self.client_cert is None) != (self.client_key is None):
+            raise InvalidArgument(
+                "client certificate and client key go together (--client-cert, --client-key)"
+            )
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read("CA certificate", self.ca_cert),
+            private_key=_read("client key", self.client_key),
+            certificate_chain=_read("client certificate", self.client_cert),
+        )
+
+
+def _read(what: str, path: str | Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidArgument(f"{what} {path}: {exc.strerror}") from None
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,11 +129,16 @@ class _Connection:
         token: str | None = None,
         timeout: float = 10.0,
         ca_cert: str | Path | None = None,
+        tls: TlsConfig | None = None,
     ):
+        """``tls`` None: from the environment (``TlsConfig.from_env``); ``ca_cert`` overrides its CA."""
         self.target = target
         self.timeout = timeout
         self._metadata = _auth(token)
-        credentials = _tls(ca_cert)
+        self.tls = tls if tls is not None else TlsConfig.from_env()
+        if ca_cert:
+            self.tls = replace(self.tls, ca_cert=str(ca_cert))
+        credentials = self.tls.credentials()
         self._addresses = _addresses(target)
         self._channels = [
             self._grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
@@ -246,7 +309,7 @@ class EventStream:
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._call = None
-                    raise _error(exc, client.target) from None
+                    raise _error(exc, client) from None
             self._resumption.broke()  # by an error, or by the server ending the stream
             self._call = None
             if not self._reconnect:
@@ -306,7 +369,7 @@ class AsyncEventStream(AsyncIterator[Event]):
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._cancel()
-                    raise _error(exc, client.target) from None
+                    raise _error(exc, client) from None
             self._resumption.broke()
             self._cancel()
             if not self._reconnect:
@@ -374,7 +437,7 @@ class RegistryClient(_Connection):
             except grpc.RpcError as exc:
                 tries -= 1
                 if not (tries and self._fail_over(exc)):
-                    raise _error(exc, self.target) from None
+                    raise _error(exc, self) from None
             else:
                 return self._answer(call, response)
 
@@ -440,7 +503,7 @@ class AsyncRegistryClient(_Connection):
             except grpc.RpcError as exc:
                 tries -= 1
                 if not (tries and self._fail_over(exc)):
-                    raise _error(exc, self.target) from None
+                    raise _error(exc, self) from None
             else:
                 return self._answer(call, response)
 
@@ -492,17 +555,6 @@ def _kept_key(call: Call) -> tuple[str, bytes]:
     return call.rpc, call.request.SerializeToString(deterministic=True)
 
 
-def _tls(ca_cert: str | Path | None) -> grpc.ChannelCredentials | None:
-    """TLS credentials trusting ``ca_cert`` (or env MESHGATE_CA_CERT); None: plaintext."""
-    path = ca_cert or os.environ.get("MESHGATE_CA_CERT")
-    if not path:
-        return None
-    try:
-        return grpc.ssl_channel_credentials(root_certificates=Path(path).read_bytes())
-    except OSError as exc:
-        raise InvalidArgument(f"CA certificate {path}: {exc.strerror}") from None
-
-
 def _auth(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
@@ -517,12 +569,57 @@ def _unreachable(exc: grpc.RpcError) -> bool:
     return exc.code() == grpc.StatusCode.UNAVAILABLE and not exc.trailing_metadata()
 
 
-def _error(exc: grpc.RpcError, target: str):
+def _error(exc: grpc.RpcError, connection: _Connection) -> MeshgateError:
     error = grpc_errors.decode(exc.code(), exc.details(), exc.trailing_metadata())
     if (
         exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
         and not exc.trailing_metadata()
     ):
-        error.message = f"registry at {target} is unreachable: {exc.details()}"
+        address = connection._addresses[connection._current]
+        mismatch = _tls_mismatch(address, connection.tls)
+        if mismatch is not None:
+            return mismatch
+        error.message = f"registry at {connection.target} is unreachable: {exc.details()}"
         error.args = (error.message,)
     return error
+
+
+def _tls_mismatch(address: str, tls: TlsConfig, timeout: float = 2.0) -> MeshgateError | None:
+    """Why ``address`` refused this client at the TLS handshake, if it did (asked only after a call
+    failed unreachable: gRPC itself says no more than "Socket closed" or "handshake failed")."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        raw = socket.create_connection((host, int(port)), timeout=timeout)
+    except (OSError, ValueError):
+        return None  # nothing listens there: unreachable, not a TLS problem
+    context = ssl.create_default_context(cafile=tls.ca_cert)
+    if not tls.enabled:  # does it speak TLS at all?
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    with raw:
+        try:
+            if tls.client_cert:
+                context.load_cert_chain(tls.client_cert, tls.client_key)
+            with context.wrap_socket(raw, server_hostname=host) as conn:
+                if not tls.enabled:
+                    return UntrustedServer(f"registry at {address} serves TLS; this client talks plaintext")
+                if conn.recv(1) == b"":  # closed right after the handshake: our certificate (or none) refused
+                    return ClientCertificateRequired(
+                        f"registry at {address} closed the connection after the TLS handshake: it requires a "
+                        "client certificate signed by a CA it trusts"
+                    )
+        except ssl.SSLCertVerificationError as exc:
+            return UntrustedServer(
+                f"registry at {address}: its TLS certificate is not trusted ({exc.verify_message})"
+            )
+        except ssl.SSLError as exc:
+            if tls.enabled and "ALERT" in (exc.reason or ""):
+                return ClientCertificateRequired(
+                    f"registry at {address} refused the TLS handshake ({exc.reason}): it requires a client "
+                    "certificate signed by a CA it trusts"
+                )
+        except OSError:
+            pass  # no TLS problem seen: a plaintext server, or a slow one
+    return None

@@ -257,6 +257,16 @@ class Unavailable(MeshgateError):
     error_code = 50301
 
 
+class UntrustedServer(Unavailable):
+    """The registry serves TLS and this client talks plaintext or does not trust its certificate
+    (raised by the client only)."""
+
+
+class ClientCertificateRequired(Unavailable):
+    """The registry requires mutual TLS and refused this client's certificate, or its lack of one
+    (raised by the client only)."""
+
+
 class SequenceCompacted(MeshgateError):
     """A watcher asked to resume from a sequence whose successors retention has removed."""
 

@@ -21,6 +21,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -69,6 +70,7 @@ class RegistryServer:
         auth: bool = False,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        tls_client_ca: str | Path | None = None,
         http_routes: Callable[[RegistryServer], list[BaseRoute]] | None = None,
     ):
         if not auth and not is_loopback(host):
@@ -77,6 +79,8 @@ class RegistryServer:
             )
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("TLS needs both a certificate file and a key file")
+        if tls_client_ca is not None and tls_cert is None:
+            raise ValueError("requiring client certificates (mutual TLS) needs a server certificate and key")
         self.database_url = database_url
         self.host = host
         self.requested = BoundPorts(grpc_port, http_port)
@@ -84,6 +88,7 @@ class RegistryServer:
         self.default_level = default_level
         self.auth = auth
         self.tls = (Path(tls_cert), Path(tls_key)) if tls_cert is not None else None
+        self.tls_client_ca = Path(tls_client_ca) if tls_client_ca is not None else None  # mutual TLS
         # EventHub options: poll_interval, queue_size, heartbeat_interval, retention
         self.watch_options = dict(watch_options or {})
         # WebhookWorker options: poll_interval, timeout, retry_base, retry_max
@@ -154,7 +159,11 @@ class RegistryServer:
         try:
             if self.tls is not None:
                 cert, key = (path.read_bytes() for path in self.tls)
-                return self._grpc.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+                client_ca = self.tls_client_ca.read_bytes() if self.tls_client_ca else None
+                credentials = grpc.ssl_server_credentials(
+                    [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+                )
+                return self._grpc.add_secure_port(address, credentials)
             return self._grpc.add_insecure_port(address)
         except RuntimeError:
             raise OSError(f"cannot listen for gRPC on {address}: address in use or not available") from None
@@ -169,6 +178,8 @@ class RegistryServer:
             sock.close()
             raise OSError(f"cannot listen for HTTP on {address}: {exc.strerror}") from None
         tls = {"ssl_certfile": str(self.tls[0]), "ssl_keyfile": str(self.tls[1])} if self.tls else {}
+        if self.tls_client_ca:
+            tls |= {"ssl_ca_certs": str(self.tls_client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         extra = self.http_routes(self) if self.http_routes else []
         config = uvicorn.Config(
             create_app(
@@ -339,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--auth", action="store_true", help="require API tokens (off by default here)")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--tls-client-ca", help="require client certificates signed by this CA (mutual TLS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     RegistryServer(
@@ -349,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         auth=args.auth,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     ).run(announce_json)
 
 

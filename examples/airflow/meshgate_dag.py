@@ -9,7 +9,8 @@ is rebuilt from Silver. A retried task therefore never duplicates rows.
 
 Configuration comes from the same environment variables as the Dagster deployment
 (MESHGATE_DATA_DIR, MESHGATE_CATALOG_URL, MESHGATE_WAREHOUSE, MESHGATE_LANDING_DIR,
-MESHGATE_CONTRACTS_DIR, MESHGATE_REGISTRY, MESHGATE_PII_KEY, ...). Copy this file into the DAGs
+MESHGATE_CONTRACTS_DIR, MESHGATE_REGISTRY, MESHGATE_PII_KEY, ...; MESHGATE_CA_CERT and, for mutual TLS,
+MESHGATE_CLIENT_CERT and MESHGATE_CLIENT_KEY when the registry serves TLS). Copy this file into the DAGs
 folder of an Airflow 3 whose Python environment has meshgate installed (``pip install
 'meshgate[airflow]'``). Each task is retried twice, after Airflow's configured delay
 (``[core] default_task_retry_delay``, env AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY, 300 s by default).

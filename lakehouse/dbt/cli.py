@@ -15,7 +15,7 @@ from lakehouse.catalog import open_catalog
 from lakehouse.cli import lakehouse_options, parse_pairs
 from lakehouse.dbt.glue import PROJECT_DIR, DbtRun, missing_bronze_tables, run_dbt, summarize, target_dir
 from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_files, contracts_from_registry, sources_yaml
-from registry.cli import registry_options
+from registry.cli import error_message, registry_options
 from registry.errors import MeshgateError
 
 
@@ -37,7 +37,7 @@ from registry.errors import MeshgateError
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 when the committed file differs from the contracts."
 )
-def dbt_sources(contracts_dir, registry, token, project_dir, check):
+def dbt_sources(contracts_dir, registry, token, tls, project_dir, check):
     """Generate dbt's Bronze sources (models/bronze/sources.yml) from the contracts.
 
     Exit 0 written (or up to date with --check), 1 stale under --check or the registry failed, 2 usage."""
@@ -47,10 +47,10 @@ def dbt_sources(contracts_dir, registry, token, project_dir, check):
         else:
             from registry.client import RegistryClient
 
-            with RegistryClient(registry, token=token) as client:
+            with RegistryClient(registry, token=token, tls=tls) as client:
                 text = sources_yaml(*contracts_from_registry(client))
     except MeshgateError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(error_message(exc)) from None
     path = Path(project_dir) / SOURCES_FILE
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     if check:

@@ -16,6 +16,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from lakehouse import ResolvedContract, resolve_contract, unregistered
 from lakehouse.catalog import open_catalog
 from lakehouse.naming import table_name
+from registry.client import TlsConfig
 from registry.contract import Contract
 
 EXAMPLE_CONTRACTS = Path(__file__).resolve().parents[2] / "examples" / "contracts"
@@ -28,6 +29,9 @@ ENV_LANDING_DIR = "MESHGATE_LANDING_DIR"
 ENV_CONTRACTS_DIR = "MESHGATE_CONTRACTS_DIR"
 ENV_REGISTRY = "MESHGATE_REGISTRY"
 ENV_TOKEN = "MESHGATE_TOKEN"
+ENV_CA_CERT = "MESHGATE_CA_CERT"
+ENV_CLIENT_CERT = "MESHGATE_CLIENT_CERT"
+ENV_CLIENT_KEY = "MESHGATE_CLIENT_KEY"
 ENV_S3_ENDPOINT = "MESHGATE_S3_ENDPOINT"
 ENV_S3_REGION = "AWS_REGION"
 ENV_S3_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
@@ -40,6 +44,9 @@ PIPELINE_ENV = (
     ENV_CONTRACTS_DIR,
     ENV_REGISTRY,
     ENV_TOKEN,
+    ENV_CA_CERT,
+    ENV_CLIENT_CERT,
+    ENV_CLIENT_KEY,
     ENV_S3_ENDPOINT,
     ENV_S3_REGION,
     ENV_S3_ACCESS_KEY,
@@ -51,7 +58,8 @@ class LakehouseResource(ConfigurableResource):
     """The lakehouse (catalog + warehouse), its landing folder and where contracts come from.
 
     ``registry`` empty: contracts are read from ``contracts_dir`` (schema id 0, "not registered"),
-    so the pipeline runs without a registry (tests, a laptop); set it in a deployment.
+    so the pipeline runs without a registry (tests, a laptop); set it in a deployment. ``ca_cert``
+    (and ``client_cert``/``client_key`` for mutual TLS): talk TLS to it, as the CLI's ``--ca-cert``.
     """
 
     data_dir: str = ".meshgate"
@@ -61,6 +69,9 @@ class LakehouseResource(ConfigurableResource):
     contracts_dir: str = str(EXAMPLE_CONTRACTS)
     registry: str = ""
     token: str = ""
+    ca_cert: str = ""
+    client_cert: str = ""
+    client_key: str = ""
     s3_endpoint: str = ""
     s3_region: str = ""
     s3_access_key: str = ""
@@ -78,6 +89,9 @@ class LakehouseResource(ConfigurableResource):
             "contracts_dir": ENV_CONTRACTS_DIR,
             "registry": ENV_REGISTRY,
             "token": ENV_TOKEN,
+            "ca_cert": ENV_CA_CERT,
+            "client_cert": ENV_CLIENT_CERT,
+            "client_key": ENV_CLIENT_KEY,
             "s3_endpoint": ENV_S3_ENDPOINT,
             "s3_region": ENV_S3_REGION,
             "s3_access_key": ENV_S3_ACCESS_KEY,
@@ -113,7 +127,13 @@ class LakehouseResource(ConfigurableResource):
         """
         if not self.registry:
             return unregistered(file_contract)
-        return resolve_contract(file_contract.subject, registry=self.registry, token=self.token or None)
+        return resolve_contract(
+            file_contract.subject, registry=self.registry, token=self.token or None, tls=self.registry_tls()
+        )
+
+    def registry_tls(self) -> TlsConfig:
+        """How to talk TLS to the registry (plaintext when no certificate is set)."""
+        return TlsConfig(self.ca_cert or None, self.client_cert or None, self.client_key or None)
 
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt profile (dbt/profiles.yml) reads to find the same lakehouse."""

@@ -195,7 +195,9 @@ def contract_change_sensor(
         from registry.client import RegistryClient
 
         after = int(context.cursor) if context.cursor else 0
-        with RegistryClient(lakehouse.registry, token=lakehouse.token or None) as client:
+        with RegistryClient(
+            lakehouse.registry, token=lakehouse.token or None, tls=lakehouse.registry_tls()
+        ) as client:
             try:
                 events = schema_events(client, after, drain_seconds)
                 last = max([after, *(e.sequence for e in events)])

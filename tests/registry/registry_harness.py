@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.server import RegistryServer, ThreadedServer
@@ -45,12 +45,14 @@ class Served:
 
     grpc_target: str  # HOST:PORT
     http_url: str  # http://HOST:PORT
+    process: subprocess.Popen | None = field(default=None, compare=False)  # to kill it (fault tests)
 
 
 @contextlib.contextmanager
-def meshgate_serve(data_dir: Path) -> Iterator[Served]:
+def meshgate_serve(data_dir: Path, *options: str) -> Iterator[Served]:
     """``meshgate serve --no-auth`` as a user starts it: its own process, free loopback ports, a
-    SQLite store in ``data_dir``; stopped with SIGTERM after."""
+    SQLite store in ``data_dir`` (unless ``options`` name a --database-url; more options of
+    ``meshgate serve`` there too); stopped with SIGTERM after."""
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "meshgate"),
@@ -62,6 +64,7 @@ def meshgate_serve(data_dir: Path) -> Iterator[Served]:
             "0",
             "--data-dir",
             str(data_dir),
+            *options,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -71,7 +74,8 @@ def meshgate_serve(data_dir: Path) -> Iterator[Served]:
         if "registry serving gRPC" not in banner:
             raise RuntimeError(f"meshgate serve did not start (printed {banner!r})")
         ports = json.loads(process.stdout.readline())
-        yield Served(f"127.0.0.1:{ports['grpc_port']}", f"http://127.0.0.1:{ports['http_port']}")
+        scheme = "https" if "--tls-cert" in options else "http"
+        yield Served(f"127.0.0.1:{ports['grpc_port']}", f"{scheme}://127.0.0.1:{ports['http_port']}", process)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
