@@ -105,6 +105,7 @@ def ingest(
     chunk_rows: int = 65536,
     clock: Callable[[], datetime] | None = None,
     max_violations: int | None = MAX_REPORTED_VIOLATIONS,
+    workers: int | None = None,
 ) -> IngestResult:
     """Gate one batch (one or more files of one subject) into its Bronze table.
 
@@ -114,6 +115,7 @@ def ingest(
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
     ``max_violations``: how many violations the result lists (None: all; counts are always whole).
+    ``workers``: blocks decoded and validated at once (None: one per core; see ``read_batch``).
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -135,6 +137,7 @@ def ingest(
         schema_lookup=schema_lookup,
         storage_options=storage_options,
         references=references,
+        workers=workers,
     )
     return gate.run(chunks, paths, on_invalid, progress, hashing, max_violations)
 

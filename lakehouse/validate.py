@@ -174,8 +174,10 @@ class UniqueTracker:
         if len(hashes):
             narrow = first_rows.max() < 2**32  # 32-bit rows, unless a file has more lines than that
             runs.append((hashes, first_rows.astype(np.uint32) if narrow else first_rows))
-        while len(runs) > 1 and len(runs[-2][0]) <= 2 * len(runs[-1][0]) and (
-            len(runs[-2][0]) + len(runs[-1][0]) <= UniqueTracker.MAX_MERGED
+        while (
+            len(runs) > 1
+            and len(runs[-2][0]) <= 2 * len(runs[-1][0])
+            and (len(runs[-2][0]) + len(runs[-1][0]) <= UniqueTracker.MAX_MERGED)
         ):
             newer = runs.pop()
             runs[-1] = _merge_runs(runs[-1], newer)
