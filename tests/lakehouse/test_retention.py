@@ -130,7 +130,9 @@ def test_retention_is_configured_per_tier(sqlite_catalog):
 def test_maintain_removes_only_unreferenced_files_older_than_the_window(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, bronze_identifier(SUBJECT), SCHEMA)
     land(table, "kept", NOW)
-    orphan_writer = bronze.BatchWriter(table, bronze.GateValues("lost", NOW, 1, 1))  # written, never committed: what a killed gate leaves
+    orphan_writer = bronze.BatchWriter(
+        table, bronze.GateValues("lost", NOW, 1, 1)
+    )  # written, never committed: what a killed gate leaves
     data = pa.table({"event_id": ["lost"]}, schema=SCHEMA)
     orphan_writer.write(data)
     (orphan,) = [f.file_path.removeprefix("file://") for f in orphan_writer.finish()]
