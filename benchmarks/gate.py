@@ -207,6 +207,8 @@ def main() -> None:
             f"gate / baseline throughput: {base / through_gate:.0%} (target >= 70%); "
             f"CPU-time ratio {base_cpu / gate_cpu:.0%}; against the plain baseline {plain / through_gate:.0%}"
         )
+        print(json.dumps({"name": "gate_records_per_s_vs_plain", "value": round(args.rows / through_gate),
+                          "baseline": round(args.rows / plain), "ratio": round(plain / through_gate, 3)}))  # fmt: skip
         if args.memory_rows:
             rows, peak = peak_memory(args.memory_rows, work, work / "page_viewed.yaml")
             print(

@@ -87,9 +87,9 @@ def land(catalog, contract, data: pa.Table, batch_id: str) -> None:
         pii = contract.metadata.pii_fields
         data, schema = mask_table(data, pii, os.environ[KEY_ENV].encode()), masked_schema(schema, pii)
     table = bronze.ensure_table(catalog, bronze_identifier(contract.subject), schema)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(data, batch_id, datetime.now(UTC), 1, 1))
-    bronze.commit_batch(table, writer.files, {bronze.SUMMARY_BATCH_ID: batch_id})
+    writer = bronze.BatchWriter(table, bronze.GateValues(batch_id, datetime.now(UTC), 1, 1))
+    writer.write(data)
+    bronze.commit_batch(table, writer.finish(), {bronze.SUMMARY_BATCH_ID: batch_id})
 
 
 def timed(action) -> tuple[float, object]:

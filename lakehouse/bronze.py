@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -30,7 +31,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.transforms import DayTransform
 
-from lakehouse.iceberg_files import write_data_files
+from lakehouse.iceberg_files import DataFileWriter
 from lakehouse.schema_mapping import nullable
 from registry.errors import InvalidArgument, MeshgateError
 
@@ -228,21 +229,43 @@ def target_schema(table: Table) -> pa.Schema:
     return schema_to_pyarrow(table.schema(), include_field_ids=False)
 
 
-class BatchWriter:
-    """Writes one batch's data files chunk by chunk; nothing is visible until ``commit_batch``.
+@dataclass(frozen=True)
+class GateValues:
+    """The four gate columns' values: one per batch, the same in every row."""
 
-    Parquet encoding of one chunk runs in a background thread while the caller decodes the next
-    (pyarrow releases the GIL), so at most two chunks are in memory at a time. ``finish`` waits
-    for the last write and returns the files.
+    batch_id: str
+    ingested_at: datetime
+    schema_id: int
+    schema_version: int
+
+    def columns(self) -> dict[str, object]:
+        return {
+            BATCH_ID: self.batch_id,
+            INGESTED_AT: self.ingested_at,
+            SCHEMA_ID: self.schema_id,
+            SCHEMA_VERSION: self.schema_version,
+        }
+
+
+class BatchWriter:
+    """Streams one batch's rows into data files; nothing is visible until ``commit_batch``.
+
+    ``write`` takes the contract's columns only: the gate columns are constants of the batch
+    (``gate``), written by ``iceberg_files.DataFileWriter`` as one-entry dictionaries, and their
+    ``_ingested_at`` gives the day partition of every file at once. Files roll at the table's target
+    size. Parquet encoding of one chunk runs in a background thread while the caller decodes the
+    next (pyarrow releases the GIL), so at most two chunks are in memory at a time. ``finish``
+    waits for the last write and returns the files.
     """
 
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, gate: GateValues):
         self.table = table
-        self.schema = target_schema(table)
-        self._files: list[DataFile] = []
+        gate_names = {field.name for field in GATE_COLUMNS}
+        self.schema = pa.schema([f for f in target_schema(table) if f.name not in gate_names])
+        self._files = DataFileWriter(
+            table.metadata, table.io, gate.columns(), uuid.uuid4(), itertools.count(0)
+        )
         self.rows = 0
-        self._uuid = uuid.uuid4()
-        self._counter = itertools.count(0)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-writer")
         self._pending: Future | None = None
 
@@ -251,18 +274,13 @@ class BatchWriter:
             return
         data = conform(chunk, self.schema)
         self._wait()
-        self._pending = self._pool.submit(self._write_files, data)
+        self._pending = self._pool.submit(self._files.write, data)
         self.rows += chunk.num_rows
 
-    @property
-    def files(self) -> list[DataFile]:
-        """The data files written so far (waits for the write in flight)."""
-        self._wait()
-        return self._files
-
     def finish(self) -> list[DataFile]:
-        """All data files of the batch, once the last write is done."""
-        files = self.files
+        """All data files of the batch, once the last write is done and the last file closed."""
+        self._wait()
+        files = self._files.close()
         self._pool.shutdown()
         return files
 
@@ -272,19 +290,13 @@ class BatchWriter:
             self._wait()
         except Exception:  # noqa: BLE001 - a failed write leaves at most an orphan; delete the rest
             pass
-        for data_file in self._files:
+        for path in self._files.abort():
             try:
-                self.table.io.delete(data_file.file_path)
+                self.table.io.delete(path)
             except OSError:
                 pass  # an orphan is invisible to readers; maintenance may remove it
-        self._files.clear()
         self.rows = 0
         self._pool.shutdown()
-
-    def _write_files(self, data: pa.Table) -> None:
-        self._files.extend(
-            write_data_files(self.table.metadata, self.table.io, data, self._uuid, self._counter)
-        )
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None

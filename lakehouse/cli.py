@@ -104,9 +104,15 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
     show_default=True,
     help="json: the decision and every violation as JSON on stdout.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="JSON Lines blocks decoded and validated at once (default: one per core).",
+)
 @registry_options
 @lakehouse_options
-def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, registry, token, tls, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
+def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, workers, registry, token, tls, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
     """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected.
 
     Each kind of violation (rule and field path) is one line on stderr: count, where the first one is
@@ -144,6 +150,7 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
                 storage_options=options,
                 progress=lambda rows: progress.update(task, completed=rows),
                 max_violations=None if output == "json" else MAX_REPORTED_VIOLATIONS,
+                workers=workers,
             )
             result = ingest(request)
     except MeshgateError as exc:  # with the hint of what to do, as every registry command says it

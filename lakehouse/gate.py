@@ -105,6 +105,7 @@ def ingest(
     chunk_rows: int = 65536,
     clock: Callable[[], datetime] | None = None,
     max_violations: int | None = MAX_REPORTED_VIOLATIONS,
+    workers: int | None = None,
 ) -> IngestResult:
     """Gate one batch (one or more files of one subject) into its Bronze table.
 
@@ -114,6 +115,7 @@ def ingest(
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
     ``max_violations``: how many violations the result lists (None: all; counts are always whole).
+    ``workers``: blocks decoded and validated at once (None: one per core; see ``read_batch``).
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -135,6 +137,7 @@ def ingest(
         schema_lookup=schema_lookup,
         storage_options=storage_options,
         references=references,
+        workers=workers,
     )
     return gate.run(chunks, paths, on_invalid, progress, hashing, max_violations)
 
@@ -245,14 +248,14 @@ class _Gate:
         hashing: Future | None = None,
         max_violations: int | None = MAX_REPORTED_VIOLATIONS,
     ) -> IngestResult:
-        writer = bronze.BatchWriter(self.table)
-        quarantine = None
+        writer = quarantine = None
         reasons: Counter = Counter()
         kinds = _ReasonKinds()
         reported: list = []
         rows_read = rows_invalid = 0
         try:
             for chunk in self.identified(chunks, hashing):
+                writer = writer or bronze.BatchWriter(self.table, self._gate_values())
                 violations = [v if v.file else replace(v, file=chunk.file) for v in chunk.violations]
                 reasons.update(v.rule for v in violations)
                 kinds.update(violations)
@@ -268,11 +271,19 @@ class _Gate:
                 else:
                     writer.write(self._bronze_rows(chunk.valid_table()))
                     if chunk.invalid_rows:
-                        quarantine = quarantine or bronze.BatchWriter(self._quarantine_table())
-                        bad = quarantine_rows(
-                            chunk.table, chunk.rows.to_pylist(), chunk.raw, violations, self.pii, chunk.file
+                        quarantine = quarantine or bronze.BatchWriter(
+                            self._quarantine_table(), self._gate_values()
                         )
-                        quarantine.write(self._with_gate_columns(bad))
+                        quarantine.write(
+                            quarantine_rows(
+                                chunk.table,
+                                chunk.rows.to_pylist(),
+                                chunk.raw,
+                                violations,
+                                self.pii,
+                                chunk.file,
+                            )
+                        )
                 if progress:
                     progress(rows_read)
         except _AlreadyLanded:
@@ -343,14 +354,11 @@ class _Gate:
         raise exc
 
     def _bronze_rows(self, table: pa.Table) -> pa.Table:
-        if self.key is not None:
-            table = mask_table(table, self.pii, self.key)
-        return self._with_gate_columns(table)
+        return mask_table(table, self.pii, self.key) if self.key is not None else table
 
-    def _with_gate_columns(self, table: pa.Table) -> pa.Table:
-        return bronze.with_gate_columns(
-            table, self.batch_id, self.ingested_at, self.schema_id, self.schema_version
-        )
+    def _gate_values(self) -> bronze.GateValues:
+        """The gate columns of every row of the batch (the batch id is known by the first chunk)."""
+        return bronze.GateValues(self.batch_id, self.ingested_at, self.schema_id, self.schema_version)
 
     def _quarantine_table(self):
         return bronze.ensure_table(self.catalog, quarantine_identifier(self.subject), QUARANTINE_SCHEMA)

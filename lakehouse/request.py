@@ -29,7 +29,7 @@ class IngestRequest:
     (SQLite catalog and warehouse), or ``catalog_url`` and ``warehouse``; ``storage_options`` are
     FileIO properties (``s3.endpoint``, ...) for both the warehouse and the input files.
     ``progress(rows_read)`` is called after every chunk. ``max_violations``: how many violations
-    the result lists (None: every one).
+    the result lists (None: every one). ``workers``: blocks decoded at once (None: one per core).
     """
 
     files: Sequence[str | Path]
@@ -44,6 +44,7 @@ class IngestRequest:
     chunk_rows: int = 65536
     progress: Callable[[int], None] | None = None
     max_violations: int | None = gate.MAX_REPORTED_VIOLATIONS
+    workers: int | None = None
 
     @property
     def subject(self) -> str:
@@ -71,6 +72,7 @@ def ingest(request: IngestRequest) -> IngestResult:
             references=resolved.references,
             chunk_rows=request.chunk_rows,
             max_violations=request.max_violations,
+            workers=request.workers,
         )
     finally:
         catalog.engine.dispose()

@@ -113,11 +113,14 @@ class UniqueTracker:
     """Remembers the values of ``unique`` fields across the chunks of one batch.
 
     Keeps a 64-bit hash (DuckDB's ``hash``, computed over the whole chunk at once) and the first row
-    per distinct value in sorted NumPy runs, merged like a log-structured tree so that each chunk is
-    checked with a binary search per run: five million keys cost about 80 MB and no Python work per
-    value. Two different values that share a hash would be reported as duplicates: about one chance
-    in 10^6 at 5 million values.
+    (32 bits) per distinct value in sorted NumPy runs, merged like a log-structured tree so that each
+    chunk is checked with a binary search per run: 12 bytes a key (five million keys: 60 MB) and no
+    Python work per value. Runs stop merging at ``MAX_MERGED`` keys, so a merge never copies more than
+    that and memory grows by the keys alone, not by twice the largest run. Two different values that
+    share a hash would be reported as duplicates: about one chance in 10^6 at 5 million values.
     """
+
+    MAX_MERGED = 1 << 20
 
     def __init__(self) -> None:
         self._db = duckdb.connect()
@@ -169,8 +172,13 @@ class UniqueTracker:
     def _remember(runs: list, hashes: np.ndarray, first_rows: np.ndarray) -> None:
         """Add a sorted run; merge the newest runs while the older is not twice the newer's size."""
         if len(hashes):
-            runs.append((hashes, first_rows))
-        while len(runs) > 1 and len(runs[-2][0]) <= 2 * len(runs[-1][0]):
+            narrow = first_rows.max() < 2**32  # 32-bit rows, unless a file has more lines than that
+            runs.append((hashes, first_rows.astype(np.uint32) if narrow else first_rows))
+        while (
+            len(runs) > 1
+            and len(runs[-2][0]) <= 2 * len(runs[-1][0])
+            and (len(runs[-2][0]) + len(runs[-1][0]) <= UniqueTracker.MAX_MERGED)
+        ):
             newer = runs.pop()
             runs[-1] = _merge_runs(runs[-1], newer)
 
@@ -183,7 +191,7 @@ def _merge_runs(older: tuple, newer: tuple) -> tuple[np.ndarray, np.ndarray]:
     from_newer[at] = True
     merged = []
     for old, new in zip(older, newer, strict=True):
-        out = np.empty(size, old.dtype)
+        out = np.empty(size, np.result_type(old, new))
         out[at] = new
         out[~from_newer] = old
         merged.append(out)

@@ -7,6 +7,7 @@ file, so the decoders must not import it back.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -35,12 +36,25 @@ class BatchContext:
     max_line_bytes: int
     unique: UniqueTracker
     references: dict[str, str] = field(default_factory=dict)  # import name -> schema text
+    workers: int = 1  # blocks decoded at once (see ``run``)
+    pool: Executor | None = None  # the batch's decode threads; None with one worker
     pii: list[str] = field(init=False)
     fields: tuple[Field, ...] = field(init=False)  # the neutral field tree (registry.compat.fields)
 
     def __post_init__(self) -> None:
         self.pii = list(self.contract.metadata.pii_fields)
         self.fields = contract_schema(self.contract, self.references).fields()
+
+    def run(self, function: Callable, *args) -> Future:
+        """``function(*args)`` on the batch's decode threads, or here and now with one worker."""
+        if self.pool is None:
+            done: Future = Future()
+            try:
+                done.set_result(function(*args))
+            except Exception as exc:  # noqa: BLE001 - raised again by result(), as from a thread
+                done.set_exception(exc)
+            return done
+        return self.pool.submit(function, *args)
 
     def finish(self, table: pa.Table, rows: pa.Array, problems: list[RowViolation], raw: dict, path: str,
                offsets: Callable[[set[int]], dict[int, int]]) -> Chunk:  # fmt: skip

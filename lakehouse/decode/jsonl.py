@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -36,20 +36,25 @@ from lakehouse.validate import REDACTED, Chunk, RowViolation, is_pii, redact, se
 
 
 def jsonl_chunks(stream: BinaryIO, path: str, batch: BatchContext) -> Iterator[Chunk]:
-    """Blocks parsed one ahead on a worker thread while the previous one is validated.
+    """Blocks parsed ahead on the batch's workers while the oldest one is validated, in file order.
 
-    pyarrow's parser and the validation kernels release the GIL, so the two overlap.
+    Up to ``batch.workers`` blocks are parsed at once (pyarrow's parser and the validation kernels
+    release the GIL, so they run on all cores); validation stays in order on the caller's thread,
+    so row numbers, ``unique`` and the order of violations do not depend on the workers. One worker
+    parses each block in turn on the caller's thread, single-threaded.
     """
     plan = _fast_plan(batch)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsonl-parse") as parser:
-        in_flight = None
-        for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
-            parsed = parser.submit(_parse_block, block, plan, batch.schema)
-            if in_flight:
-                yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch)
-            in_flight = ((block, lines, first_row, first_offset), parsed)
-        if in_flight:
-            yield _jsonl_block(*in_flight[0], in_flight[1].result(), path, batch)
+    threads = batch.workers > 1
+    in_flight: deque = deque()
+    for first_row, first_offset, lines, block in _line_blocks(stream, path, batch):
+        parsed = batch.run(_parse_block, block, plan, batch.schema, threads)
+        in_flight.append(((block, lines, first_row, first_offset), parsed))
+        if len(in_flight) >= batch.workers:
+            args, oldest = in_flight.popleft()
+            yield _jsonl_block(*args, oldest.result(), path, batch)
+    while in_flight:
+        args, oldest = in_flight.popleft()
+        yield _jsonl_block(*args, oldest.result(), path, batch)
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,12 @@ def _holds_bytes(neutral) -> bool:
     return neutral.kind == "bytes"
 
 
-def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.Table | None:
-    """The fast path: the whole block typed by pyarrow, or None when the precise pass must decide."""
+def _parse_block(
+    block: bytes, plan: _FastPlan | None, schema: pa.Schema, threads: bool = True
+) -> pa.Table | None:
+    """The fast path: the whole block typed by pyarrow, or None when the precise pass must decide.
+
+    ``threads``: pyarrow may split the block over its own thread pool."""
     if plan is None or not _every_line_opens_an_object(block):
         return None
     variants = [(plan.read_schema, None), *([plan.numbers] if plan.numbers else [])]
@@ -170,7 +179,7 @@ def _parse_block(block: bytes, plan: _FastPlan | None, schema: pa.Schema) -> pa.
         variants.reverse()
     for read_schema, via in variants:
         try:
-            table = _read_json(block, read_schema, schema, via)
+            table = _read_json(block, read_schema, schema, via, threads)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
         plan.numbers_first[0] = via is not None  # a file's next block most likely reads the same way
@@ -307,7 +316,7 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
 
 
 def _read_json(
-    data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None
+    data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None, threads: bool = True
 ) -> pa.Table:
     """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer.
 
@@ -315,11 +324,13 @@ def _read_json(
     """
     parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore")
     try:
-        table = pa_json.read_json(pa.BufferReader(data), parse_options=parse)
+        table = pa_json.read_json(
+            pa.BufferReader(data), read_options=pa_json.ReadOptions(use_threads=threads), parse_options=parse
+        )
     except pa.ArrowInvalid as exc:
         if "straddl" not in str(exc):
             raise
-        whole = pa_json.ReadOptions(block_size=len(data) + 1)
+        whole = pa_json.ReadOptions(use_threads=threads, block_size=len(data) + 1)
         table = pa_json.read_json(pa.BufferReader(data), read_options=whole, parse_options=parse)
     if via is not None:
         table = table.cast(via)

@@ -46,13 +46,11 @@ def rows(schema: pa.Schema, start: int, count: int) -> pa.Table:
 
 
 def write_batch(table, schema, batch_id, chunks=3, per_chunk=4, version=1):
-    writer = bronze.BatchWriter(table)
+    writer = bronze.BatchWriter(table, bronze.GateValues(batch_id, NOW, 7, version))
     for i in range(chunks):
-        writer.write(
-            bronze.with_gate_columns(rows(schema, i * per_chunk, per_chunk), batch_id, NOW, 7, version)
-        )
+        writer.write(rows(schema, i * per_chunk, per_chunk))
     summary = {bronze.SUMMARY_BATCH_ID: batch_id, bronze.SUMMARY_SUBJECT: "checkout.CheckoutCompleted"}
-    return writer, bronze.commit_batch(table, writer.files, summary)
+    return writer, bronze.commit_batch(table, writer.finish(), summary)
 
 
 def test_table_is_created_in_bronze_with_gate_columns_and_day_partitioning(iceberg_catalog):
@@ -76,7 +74,7 @@ def test_table_is_created_in_bronze_with_gate_columns_and_day_partitioning(icebe
 def test_a_batch_written_in_chunks_is_one_snapshot_with_its_summary(iceberg_catalog):
     table = bronze.ensure_table(iceberg_catalog, IDENT, V1)
     writer, outcome = write_batch(table, V1, "batch-1")
-    assert len(writer.files) == 3 and not outcome.duplicate
+    assert len(writer.finish()) == 1 and not outcome.duplicate  # three chunks, one file below the target size
     assert len(table.metadata.snapshots) == 1
     assert table.current_snapshot().summary[bronze.SUMMARY_BATCH_ID] == "batch-1"
     data = table.scan().to_arrow()
@@ -84,11 +82,52 @@ def test_a_batch_written_in_chunks_is_one_snapshot_with_its_summary(iceberg_cata
     assert set(data.column("_batch_id").to_pylist()) == {"batch-1"}
 
 
+def test_files_roll_at_the_tables_target_size_and_every_row_lands_once(sqlite_catalog):
+    table = bronze.ensure_table(
+        sqlite_catalog, IDENT, V1, properties={"write.target-file-size-bytes": "1"}
+    )  # every chunk reaches the target: one file per chunk
+    writer, outcome = write_batch(table, V1, "batch-1", chunks=3, per_chunk=4)
+    files = writer.finish()
+    assert [f.record_count for f in files] == [4, 4, 4] and len({f.file_path for f in files}) == 3
+    assert all("/_ingested_day=2026-11-25/" in f.file_path for f in files)
+    data = table.scan().to_arrow()
+    assert sorted(data.column("event_id").to_pylist()) == sorted(f"e{i}" for i in range(12))
+    assert set(data.column("_batch_id").to_pylist()) == {"batch-1"}
+    assert set(data.column("_schema_version").to_pylist()) == {1}
+
+
+def test_gate_columns_are_stored_as_plain_parquet_columns_with_their_field_ids(sqlite_catalog):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
+    writer, _ = write_batch(table, V1, "batch-1", chunks=2)
+    (data_file,) = writer.finish()
+    path = data_file.file_path.removeprefix("file://")
+    parquet = pq.ParquetFile(path)
+    ids = {f.name: f.field_id for f in table.schema().fields}
+    stored = {parquet.schema.column(i).name: parquet.schema.column(i) for i in range(len(parquet.schema))}
+    assert (
+        stored["_batch_id"].physical_type == "BYTE_ARRAY"
+        and stored["_batch_id"].logical_type.type == "STRING"
+    )
+    read = parquet.read()
+    assert read.schema.field("_batch_id").type == pa.string()  # not a dictionary type on the way back
+    assert read.schema.field("_ingested_at").type == pa.timestamp("us", tz="UTC")
+    assert (
+        parquet.schema_arrow.field("_schema_id").metadata[b"PARQUET:field_id"]
+        == str(ids["_schema_id"]).encode()
+    )
+    assert duckdb.sql(f"SELECT DISTINCT _batch_id, _schema_id FROM '{path}'").fetchall() == [("batch-1", 7)]
+    column = parquet.metadata.row_group(0).column(list(stored).index("_batch_id"))
+    assert column.statistics.min == column.statistics.max == "batch-1"
+
+
 def test_written_but_uncommitted_files_are_invisible_and_discard_removes_them(sqlite_catalog, tmp_path):
     table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(rows(V1, 0, 5), "b", NOW, 1, 1))
-    paths = [f.file_path for f in writer.files]
+    writer = bronze.BatchWriter(table, bronze.GateValues("b", NOW, 1, 1))
+    writer.write(rows(V1, 0, 5))
+    paths = [f.file_path for f in writer.finish()]
     assert table.scan().to_arrow().num_rows == 0
     writer.discard()
     assert not any(table.io.new_input(p).exists() for p in paths)
@@ -105,10 +144,10 @@ def test_a_batch_id_already_in_history_is_a_duplicate_no_op(iceberg_catalog):
 
 def test_durable_log_check_makes_a_batch_a_duplicate_even_without_its_snapshot(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(rows(V1, 0, 2), "old", NOW, 1, 1))
+    writer = bronze.BatchWriter(table, bronze.GateValues("old", NOW, 1, 1))
+    writer.write(rows(V1, 0, 2))
     outcome = bronze.commit_batch(
-        table, writer.files, {bronze.SUMMARY_BATCH_ID: "old"}, already_landed=lambda: True
+        table, writer.finish(), {bronze.SUMMARY_BATCH_ID: "old"}, already_landed=lambda: True
     )
     assert outcome.duplicate and table.current_snapshot() is None
 
@@ -208,8 +247,8 @@ def _sneak_in(catalog, batch_id):
 
 def test_a_commit_conflict_is_retried_after_refreshing_and_both_batches_land(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "ours", NOW, 1, 1))
+    writer = bronze.BatchWriter(table, bronze.GateValues("ours", NOW, 1, 1))
+    writer.write(rows(V1, 0, 4))
     outcome = bronze.commit_batch(
         table,
         writer.finish(),
@@ -222,8 +261,8 @@ def test_a_commit_conflict_is_retried_after_refreshing_and_both_batches_land(sql
 
 def test_a_conflict_with_a_gate_landing_the_same_batch_ends_as_a_duplicate(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "same", NOW, 1, 1))
+    writer = bronze.BatchWriter(table, bronze.GateValues("same", NOW, 1, 1))
+    writer.write(rows(V1, 0, 4))
     outcome = bronze.commit_batch(
         table,
         writer.finish(),
@@ -236,8 +275,8 @@ def test_a_conflict_with_a_gate_landing_the_same_batch_ends_as_a_duplicate(sqlit
 
 def test_losing_every_commit_attempt_is_a_clear_error_and_nothing_lands(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, IDENT, V1)
-    writer = bronze.BatchWriter(table)
-    writer.write(bronze.with_gate_columns(rows(V1, 0, 4), "ours", NOW, 1, 1))
+    writer = bronze.BatchWriter(table, bronze.GateValues("ours", NOW, 1, 1))
+    writer.write(rows(V1, 0, 4))
     with pytest.raises(
         bronze.CommitConflict, match="batch ours: 1 commits to bronze.checkout__checkout_completed"
     ):

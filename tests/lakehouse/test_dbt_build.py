@@ -70,10 +70,10 @@ def land_bypassing_the_gate(catalog, contract, rows: list[dict], batch_id: str) 
     """Append rows to Bronze with lakehouse.bronze directly, for rows the gate would reject."""
     schema = arrow_schema(contract)
     table = bronze.ensure_table(catalog, bronze_identifier(contract.subject), schema)
-    writer = bronze.BatchWriter(table)
+    writer = bronze.BatchWriter(table, bronze.GateValues(batch_id, DAY0, 1, 1))
     data = pa.Table.from_pylist(rows, schema=nullable(schema))
-    writer.write(bronze.with_gate_columns(data, batch_id, DAY0, 1, 1))
-    bronze.commit_batch(table, writer.files, {bronze.SUMMARY_BATCH_ID: batch_id})
+    writer.write(data)
+    bronze.commit_batch(table, writer.finish(), {bronze.SUMMARY_BATCH_ID: batch_id})
 
 
 def sample_events(seed: int = 7):

@@ -410,3 +410,42 @@ def test_undecodable_input_is_a_clear_error_and_nothing_is_written(
         assert not list(Path(table.location().removeprefix("file://")).rglob("*.parquet"))
     (entry,) = IngestLog(sqlite_catalog.engine).entries()
     assert entry.status == "rejected" and str(path) in entry.message
+
+
+def test_a_multi_file_batch_reports_violations_of_every_file_in_order_whatever_the_workers(
+    tmp_path, sqlite_catalog
+):
+    """Blocks decoded in parallel (small chunks, several workers) report the same violations, in
+    file then line order, with each file's own line numbers, as one worker does; the batch id too."""
+    from lakehouse.gate import ingest as gate_ingest
+
+    contract = _workers_contract(tmp_path)
+    paths = []
+    for f in range(4):
+        lines = [f'{{"id":"f{f}-{i}","n":{-1 if i in (3, 17) and f != 1 else i}}}' for i in range(40)]
+        path = tmp_path / f"part{f}.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(str(path))
+    results = [
+        gate_ingest(paths, contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=5, workers=w,
+                    max_violations=None)
+        for w in (1, 3)
+    ]  # fmt: skip
+    for result in results:
+        assert result.status == "rejected"
+        assert [(v.file.rsplit("/", 1)[-1], v.row) for v in result.violations] == [
+            (f"part{f}.jsonl", row) for f in (0, 2, 3) for row in (4, 18)
+        ]
+    assert results[0].batch_id == results[1].batch_id
+
+
+def _workers_contract(tmp_path):
+    from registry.contract import load_contract
+
+    (tmp_path / "n.avsc").write_text(
+        '{"type":"record","name":"N","fields":[{"name":"id","type":"string"},{"name":"n","type":"long"}]}'
+    )
+    (tmp_path / "n.yaml").write_text(
+        "subject: shop.N\nformat: AVRO\nschema: n.avsc\nquality:\n  - {field: n, rule: min, value: 0}\n"
+    )
+    return load_contract(tmp_path / "n.yaml")

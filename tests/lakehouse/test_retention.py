@@ -20,15 +20,15 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def land(table, batch_id: str, ingested_at: datetime, rows: int = 3):
-    writer = bronze.BatchWriter(table)
+    writer = bronze.BatchWriter(table, bronze.GateValues(batch_id, ingested_at, 1, 1))
     data = pa.table({"event_id": [f"{batch_id}-{i}" for i in range(rows)]}, schema=SCHEMA)
-    writer.write(bronze.with_gate_columns(data, batch_id, ingested_at, 1, 1))
+    writer.write(data)
     summary = {
         bronze.SUMMARY_BATCH_ID: batch_id,
         bronze.SUMMARY_SUBJECT: SUBJECT,
         bronze.SUMMARY_RECORD_COUNT: str(rows),
     }
-    return bronze.commit_batch(table, writer.files, summary)
+    return bronze.commit_batch(table, writer.finish(), summary)
 
 
 def batches(table) -> set[str]:
@@ -130,9 +130,11 @@ def test_retention_is_configured_per_tier(sqlite_catalog):
 def test_maintain_removes_only_unreferenced_files_older_than_the_window(sqlite_catalog):
     table = bronze.ensure_table(sqlite_catalog, bronze_identifier(SUBJECT), SCHEMA)
     land(table, "kept", NOW)
-    orphan_writer = bronze.BatchWriter(table)  # written, never committed: what a killed gate leaves
+    orphan_writer = bronze.BatchWriter(
+        table, bronze.GateValues("lost", NOW, 1, 1)
+    )  # written, never committed: what a killed gate leaves
     data = pa.table({"event_id": ["lost"]}, schema=SCHEMA)
-    orphan_writer.write(bronze.with_gate_columns(data, "lost", NOW, 1, 1))
+    orphan_writer.write(data)
     (orphan,) = [f.file_path.removeprefix("file://") for f in orphan_writer.finish()]
 
     young = maintain(sqlite_catalog, now=lambda: NOW)  # default window: one day

@@ -228,10 +228,16 @@ def reference_duplicates(chunks: list[tuple[list, list]]) -> list[list[tuple[int
 chunk_values = st.lists(st.one_of(st.none(), st.integers(0, 30).map(str)), max_size=40)
 
 
+class _CappedRuns(UniqueTracker):
+    MAX_MERGED = 8  # runs stop merging after a few keys: repeats must be found across many runs
+
+
+@pytest.mark.parametrize("tracker_type", [UniqueTracker, _CappedRuns])
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(chunk_values, st.lists(st.integers(0, 2), min_size=40, max_size=40)), max_size=8))
-def test_unique_tracker_matches_a_plain_dict_over_many_chunks(specs):
-    """Sorted-run bookkeeping (merges included) reports exactly the repeats a dict would find.
+def test_unique_tracker_matches_a_plain_dict_over_many_chunks(tracker_type, specs):
+    """Sorted-run bookkeeping (merges included, and runs no longer merged past ``MAX_MERGED``)
+    reports exactly the repeats a dict would find.
 
     Row steps of 0 stand for several list elements of one row (a value repeated inside a row is fine).
     """
@@ -243,7 +249,7 @@ def test_unique_tracker_matches_a_plain_dict_over_many_chunks(specs):
             rows.append(row)
         chunks.append((values, rows))
         row += 1
-    tracker = UniqueTracker()
+    tracker = tracker_type()
     got = [
         tracker.duplicates("id", pa.array(values, pa.string()), pa.array(rows, pa.int64()))
         for values, rows in chunks
