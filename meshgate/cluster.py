@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from lakehouse.masking import KEY_ENV
 from meshgate.pipeline.resources import (
     ENV_CATALOG_URL,
     ENV_DATA_DIR,
@@ -72,6 +74,7 @@ class Cluster:
     postgres_url: str  # postgresql://… (libpq form: Dagster's psycopg2 and ours via psycopg)
     ports: dict[str, int]
     created_database: str | None = None  # the database the cluster made (dropped when it stops)
+    pii_key: str = field(default_factory=lambda: secrets.token_hex(32))  # PII masking key, this cluster's
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -85,8 +88,10 @@ class Cluster:
     @property
     def dagster_url(self) -> str:
         """Dagster's storage: schema ``dagster`` of the same database (both it and the registry keep
-        an Alembic ``alembic_version`` table, which cannot be shared)."""
-        return f"{self.postgres_url}?options=-csearch_path%3D{DAGSTER_SCHEMA}"
+        an Alembic ``alembic_version`` table, which cannot be shared), through psycopg2, the driver
+        dagster-postgres is written for."""
+        url = self.postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        return f"{url}?options=-csearch_path%3D{DAGSTER_SCHEMA}"
 
     @property
     def registry(self) -> str:
@@ -109,6 +114,7 @@ class Cluster:
             ENV_S3_REGION: "us-east-1",
             ENV_S3_ACCESS_KEY: S3_KEY,
             ENV_S3_SECRET_KEY: S3_KEY,
+            KEY_ENV: self.pii_key,
             "DAGSTER_HOME": str(self.folder / "dagster"),
             DAGSTER_PG_URL: self.dagster_url,  # read by the generated dagster.yaml
         }
