@@ -166,7 +166,7 @@ def start(folder: Path, postgres_url: str | None, port_base: int | None, echo=pr
 def stop(cluster: Cluster, echo=print) -> None:
     """SIGTERM every child's process group (last started first), SIGKILL what is left after
     ``STOP_TIMEOUT``, including processes they started elsewhere; drop a database the cluster made."""
-    descendants = {pid for child in cluster.children for pid in _descendants(child.process.pid)}
+    descendants = {pid for child in cluster.children for pid in process_tree(child.process.pid)}
     for child in reversed(cluster.children):
         if child.exited() is None:
             _signal_group(child.process.pid, signal.SIGTERM)
@@ -363,7 +363,7 @@ def _drop_database(admin_url: str, name: str) -> None:
         engine.dispose()
 
 
-def _descendants(pid: int) -> set[int]:
+def process_tree(pid: int) -> set[int]:
     """Every live process below ``pid`` (from /proc): Dagster's code servers and run workers too."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
