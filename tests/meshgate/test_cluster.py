@@ -151,7 +151,9 @@ def test_the_story_registry_to_gold_through_the_daemon(cluster, generate, monkey
     subscriber = Subscriber(second)  # replica 2's stream
     try:
         with RegistryClient(first) as client:  # the write goes through replica 1
-            registered = client.register(load_contract(EXAMPLES / "contracts/checkout/checkout_completed.yaml"))
+            registered = client.register(
+                load_contract(EXAMPLES / "contracts/checkout/checkout_completed.yaml")
+            )
         seen = subscriber.wait_for(lambda e: e.type == VERSION_REGISTERED and e.subject == CHECKOUT)
         assert (seen.version, seen.schema_id) == (registered.version, registered.schema_id)
     finally:
