@@ -31,6 +31,7 @@ COMMANDS = {
     "ingest-log": "lakehouse.cli:ingest_log_command",
     "bronze": "lakehouse.cli:bronze_group",
     "lakehouse": "lakehouse.cli:lakehouse_group",
+    "dev": "meshgate.cluster:dev",
 }
 
 

@@ -7,6 +7,8 @@ landing file to Gold. Model keys are ``[schema, alias]`` (``silver/checkout__che
 """
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -41,9 +43,13 @@ def prepare_manifest(project: DbtProject) -> Path:
 
     folder = str(project.project_dir)
     args = ["parse", "--quiet", "--project-dir", folder, "--profiles-dir", folder]
-    result = dbtRunner().invoke([*args, "--target-path", str(manifest.parent)])
-    if not result.success or not manifest.is_file():
+    scratch = manifest.parent / f"parse-{os.getpid()}"  # the daemon and the webserver may parse at once
+    result = dbtRunner().invoke([*args, "--target-path", str(scratch)])
+    parsed = scratch / manifest.name
+    if not result.success or not parsed.is_file():
         raise RuntimeError(f"dbt parse of {folder} failed: {result.exception or 'see dbt output above'}")
+    os.replace(parsed, manifest)
+    shutil.rmtree(scratch, ignore_errors=True)
     return manifest
 
 

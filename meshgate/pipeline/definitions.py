@@ -22,6 +22,7 @@ from meshgate.pipeline.dbt import (
     dbt_resource,
     load_manifest,
 )
+from meshgate.pipeline.project import working_project
 from meshgate.pipeline.resources import LakehouseResource
 from meshgate.pipeline.sensors import bronze_batches_sensor, contract_change_sensor, landing_sensor
 
@@ -29,9 +30,11 @@ TRANSFORM_JOB = "transform"
 
 
 def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_DIR) -> Definitions:
-    """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job."""
+    """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job.
+
+    dbt runs on a working copy of ``project_dir`` under the data directory (``project.py``)."""
     contracts = contracts_from_files(lakehouse.contracts_dir)
-    project = dbt_project(Path(project_dir))
+    project = dbt_project(working_project(Path(project_dir), lakehouse.data_dir))
     manifest = load_manifest(project)
     models = build_dbt_assets(project, manifest)
     dbt_selection = AssetSelection.assets(models)

@@ -5,8 +5,9 @@
 - ``bronze_batches``: after Bronze materialisations that landed rows, request a run of the dbt models
   downstream of those tables (read from the dbt manifest's lineage).
 - ``contract_changes``: read the registry's Watch stream (resuming from the last sequence handled);
-  when a subject got a new or deleted version, regenerate dbt's Bronze sources from the registry and
-  request a run of the models downstream of the changed subjects.
+  when a subject got a new or deleted version, regenerate dbt's Bronze sources from the registry (in
+  the code location's working copy of the dbt project, never the checkout) and request a run of the
+  models downstream of the changed subjects.
 """
 
 import re
@@ -27,10 +28,12 @@ from dagster import (
 )
 from pyiceberg.exceptions import NoSuchNamespaceError
 
-from lakehouse.dbt.sources import SOURCES_FILE, contracts_from_registry, sources_yaml
+from lakehouse import unregistered
+from lakehouse.dbt.sources import contracts_from_registry, sources_yaml
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.bronze import bronze_key, landing_partitions
 from meshgate.pipeline.dbt import DBT_RUN_TAGS
+from meshgate.pipeline.project import write_generated_sources
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
 from registry.errors import SequenceCompacted
@@ -208,7 +211,7 @@ def contract_change_sensor(
                 context.log.warning(f"{exc}; treating every subject as changed")
             if not changed:
                 return SensorResult(skip_reason=SkipReason("no contract changed"), cursor=str(last))
-            written = write_sources(project_dir, sources_yaml(*contracts_from_registry(client)))
+            written = write_generated_sources(project_dir, generated_sources(client, contracts))
         context.log.info(
             f"contracts changed: {', '.join(changed)}; dbt sources {'rewritten' if written else 'unchanged'}"
         )
@@ -246,13 +249,16 @@ def resume_sequence(exc: SequenceCompacted) -> int:
     return int(found.group(1))
 
 
-def write_sources(project_dir: Path, text: str) -> bool:
-    """Write dbt's Bronze sources file when its content changed; whether it was written."""
-    path = Path(project_dir) / SOURCES_FILE
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.write_text(text, encoding="utf-8")
-    return True
+def generated_sources(client, contracts: list[Contract]) -> str:
+    """Bronze sources from the registry's latest versions; a subject of the code location the
+    registry does not hold yet keeps its contract file's (its models must still parse)."""
+    registered, references = contracts_from_registry(client)
+    known = {c.subject for c in registered}
+    for contract in contracts:
+        if contract.subject not in known:
+            registered.append(contract)
+            references[contract.subject] = unregistered(contract).references
+    return sources_yaml(registered, references)
 
 
 def _str(value: int | None) -> str | None:
