@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -236,14 +237,19 @@ class _Resumption:
         self.gaps: list[BridgedGap] = []
         self._broken: tuple[float, int] | None = None  # (when, after which sequence) the stream broke
 
-    def event(self, response: pb.WatchResponse, address: str) -> Event | None:
-        """The event a response carries if it is past the last one delivered (a heartbeat carries
-        none; a resumed stream may repeat events); the first after a break closes the gap."""
-        if not response.HasField("event"):
-            return None
-        event = wire.event_from_pb(response.event)
-        if event.sequence <= self.request.after_sequence:
-            return None
+    def received(self, response: pb.WatchResponse, pending: deque[Event]) -> None:
+        """Queue on ``pending`` the events a response carries (a batch, or the single event of a
+        server that does not batch; a heartbeat carries none) past the last one queued or delivered:
+        a resumed stream may repeat events."""
+        messages = response.events or ([response.event] if response.HasField("event") else [])
+        last = pending[-1].sequence if pending else self.request.after_sequence
+        for message in messages:
+            if message.sequence > last:
+                pending.append(wire.event_from_pb(message))
+                last = message.sequence
+
+    def deliver(self, event: Event, address: str) -> Event:
+        """``event``, now delivered: a resume starts after it; the first after a break closes the gap."""
         self.request.after_sequence = event.sequence
         self.backoff.reset()
         if self._broken is not None:
@@ -279,6 +285,7 @@ class EventStream:
         self._resumption = _Resumption(request)
         self._reconnect = reconnect
         self._call = None
+        self._pending: deque[Event] = deque()  # received in a batch, not delivered yet
         self._closed = threading.Event()
 
     @property
@@ -297,19 +304,23 @@ class EventStream:
     def __next__(self) -> Event:
         client = self._client
         while not self._closed.is_set():
+            if self._pending:
+                return self._resumption.deliver(self._pending.popleft(), client._addresses[client._current])
             if self._call is None:
                 self._call = client._stub.Watch(self._resumption.request, metadata=client._metadata)
             try:
                 for response in self._call:
-                    event = self._resumption.event(response, client._addresses[client._current])
-                    if event is not None:
-                        return event
+                    self._resumption.received(response, self._pending)
+                    if self._pending:
+                        break
             except grpc.RpcError as exc:
                 if self._closed.is_set():
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._call = None
                     raise _error(exc, client) from None
+            if self._pending:
+                continue  # a batch arrived
             self._resumption.broke()  # by an error, or by the server ending the stream
             self._call = None
             if not self._reconnect:
@@ -341,6 +352,7 @@ class AsyncEventStream(AsyncIterator[Event]):
         self._resumption = _Resumption(request)
         self._reconnect = reconnect
         self._call = None
+        self._pending: deque[Event] = deque()
         self._closed = False
 
     @property
@@ -357,19 +369,23 @@ class AsyncEventStream(AsyncIterator[Event]):
     async def __anext__(self) -> Event:
         client = self._client
         while not self._closed:
+            if self._pending:
+                return self._resumption.deliver(self._pending.popleft(), client._addresses[client._current])
             if self._call is None:
                 self._call = client._stub.Watch(self._resumption.request, metadata=client._metadata)
             try:
                 async for response in self._call:
-                    event = self._resumption.event(response, client._addresses[client._current])
-                    if event is not None:
-                        return event
+                    self._resumption.received(response, self._pending)
+                    if self._pending:
+                        break
             except grpc.RpcError as exc:
                 if self._closed:
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._cancel()
                     raise _error(exc, client) from None
+            if self._pending:
+                continue
             self._resumption.broke()
             self._cancel()
             if not self._reconnect:

@@ -331,6 +331,7 @@ def watch(
         subject_prefix=subject_prefix,
         domain=domain,
         event_types=list(event_types),
+        batch=True,  # many events a message when behind; the stream hands them out one by one
     )
     return Watch(request, reconnect)
 

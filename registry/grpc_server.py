@@ -131,7 +131,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
     async def GetSchemaByVersion(self, request, context) -> pb.SchemaVersion:
         version = request.version or LATEST  # 0 on the wire is the latest (as is -1)
         cached = None
-        if self.service.reads_are_local and not request.include_deleted:
+        if not request.include_deleted:
             cached = lambda: self.service.cached_version(request.subject, version)  # noqa: E731
         registered = await self._call(
             context,
@@ -242,8 +242,9 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         return pb.RemoveConsumerResponse()
 
     async def Watch(self, request: pb.WatchRequest, context):
-        """Replay, then live events; a heartbeat when nothing happened for a while. The caller's
-        token is re-checked while the stream is open: revoked or expired ends it UNAUTHENTICATED."""
+        """Replay, then live events (in batches when the request asks for them); a heartbeat when
+        nothing happened for a while. The caller's token is re-checked while the stream is open:
+        revoked or expired ends it UNAUTHENTICATED."""
         principal = current_principal.get()
 
         async def token_still_valid() -> None:
@@ -254,12 +255,15 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
                 raise InvalidArgument("after_sequence: must be 0 or more")
             where = EventFilter.of(request.subject_prefix, request.domain, tuple(request.event_types))
             recheck = token_still_valid if principal.token_id is not None else None
-            async for event in self.hub.stream(where, request.after_sequence, recheck):
-                if event is None:
+            async for batch in self.hub.batches(where, request.after_sequence, recheck):
+                if not batch:
                     heartbeat = pb.Heartbeat(latest_sequence=self.hub.position, time=_now_text())
                     await context.write(pb.WatchResponse(heartbeat=heartbeat))
-                else:
-                    await context.write(pb.WatchResponse(event=wire.event_to_pb(event)))
+                elif request.batch:  # each write waits for the stream's flow control
+                    await context.write(pb.WatchResponse(events=[wire.event_to_pb(e) for e in batch]))
+                else:  # a client that did not ask for batches: one event a message
+                    for event in batch:
+                        await context.write(pb.WatchResponse(event=wire.event_to_pb(event)))
         except MeshgateError as exc:
             context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
             await context.abort(grpc_errors.status_code(exc), exc.message)

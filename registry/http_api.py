@@ -412,11 +412,11 @@ class _ConfluentApi:
         return imports
 
     async def _version(self, request: Request) -> Any:
-        """The path's version; a live one cached on a local store is answered without the thread pool."""
+        """The path's version; a live one in the cache is answered without the thread pool."""
         subject = request.path_params["subject"]
         version = _version(request.path_params["version"])
         deleted = _flag(request, "deleted")
-        if not deleted and self.service.reads_are_local:
+        if not deleted:
             cached = self.service.cached_version(subject, version)
             if cached is not None:
                 return cached

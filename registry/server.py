@@ -116,6 +116,7 @@ class RegistryServer:
         self._store = await asyncio.to_thread(Store, self.database_url)
         self.service = RegistryService(self._store, self.default_level)
         self.hub = EventHub(self._store, **self.watch_options)
+        self.hub.follow(self.service.live_versions)
         await self.hub.start()
         box = SecretBox.from_environment()
         webhooks = Webhooks(self._store, box)

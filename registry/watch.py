@@ -6,9 +6,14 @@ new when woken: by a write of this process (``Store.commit_listeners``), by Post
 the safety net when a notification is lost, and the only wake-up another process's write on the same
 SQLite file gets). Notifications carry nothing the hub trusts: it always re-reads the log, in order.
 
+The hub also keeps the service's cache of live versions in step with the log (``follow``): every
+read tells it which subjects changed, every write known tells it to check counters until then.
+
 Each subscriber has a bounded queue (``queue_size``). The hub never waits for a subscriber: when a
 queue is full the subscriber is marked too slow, its stream ends with RESOURCE_EXHAUSTED, and the
-client resumes from the last sequence it received (replayed from the log).
+client resumes from the last sequence it received (replayed from the log). A stream hands out
+``batches``: a page of the log while replaying, everything queued when live, so a subscriber that
+is behind catches up in few messages.
 
 A stream re-checks its caller's token every ``token_check_interval`` seconds (the Watch handler
 passes the check): a token revoked or expired while the stream is open ends it UNAUTHENTICATED.
@@ -19,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Protocol
 
 from registry.errors import InvalidArgument, SubscriberTooSlow
 from registry.events import Event, EventFilter, EventLog
@@ -34,6 +40,23 @@ DEFAULT_TOKEN_CHECK_INTERVAL = 5.0  # seconds between re-checks of an open strea
 DEFAULT_RETENTION = timedelta(days=30)  # events older than this are compacted away (None: kept)
 COMPACT_EVERY = 3600.0  # seconds between compactions
 REPLAY_PAGE = 500
+
+
+class LogFollower(Protocol):
+    """What ``EventHub.follow`` keeps in step with the log (``registry.service.caches.LiveVersionCache``)."""
+
+    following: bool
+    wake: Callable[[], None]
+    unseen_writes: Callable[[], bool]
+
+    def notice(self) -> None: ...
+    def reading(self) -> int: ...
+    def caught_up(self, mark: int, subjects: Iterable[str]) -> None: ...
+    def reset(self) -> None: ...
+
+
+def _nothing_unseen() -> bool:
+    return False
 
 
 class Subscription:
@@ -78,13 +101,32 @@ class EventHub:
         self.poll_interval = poll_interval or (1.0 if store.dialect == "postgresql" else 0.25)
         self.position = 0  # the newest sequence published to subscribers
         self._subscriptions: set[Subscription] = set()
+        self._followers: list[LogFollower] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
+    def follow(self, follower: LogFollower) -> None:
+        """Keep ``follower`` (the service's ``LiveVersionCache``) in step with the log: told of every
+        write known (this process's commits, PostgreSQL notifications, the store's probe) and of
+        what each read of the log found. Call before ``start``."""
+        self._followers.append(follower)
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        marks = [follower.reading() for follower in self._followers]
+        for follower in self._followers:
+            follower.wake = lambda: loop.call_soon_threadsafe(self._wake.set)
+            self.store.commit_listeners.append(follower.notice)
         _, self.position = await asyncio.to_thread(self.log.bounds)
+        for follower in self._followers:
+            follower.reset()  # what was loaded before the log's end was read may predate a write in it
         self.store.commit_listeners.append(lambda: loop.call_soon_threadsafe(self._wake.set))
+        if self.store.dialect != "postgresql":  # PostgreSQL: following starts once it LISTENs
+            probe = await asyncio.to_thread(self.store.write_probe)
+            for follower, mark in zip(self._followers, marks, strict=True):
+                follower.unseen_writes = probe or _nothing_unseen
+                follower.following = True
+                follower.caught_up(mark, ())
         self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
         if self.store.dialect == "postgresql":
             self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
@@ -111,14 +153,19 @@ class EventHub:
                 log.warning("event hub cannot read the event log: %s", exc)
 
     async def _publish_new(self) -> None:
+        marks = [follower.reading() for follower in self._followers]
+        subjects: set[str] = set()
         while True:
             events = await asyncio.to_thread(self.log.read, self.position, REPLAY_PAGE)
             for event in events:
+                subjects.add(event.subject)
                 for subscription in list(self._subscriptions):
                     subscription.offer(event)
                 self.position = event.sequence
             if len(events) < REPLAY_PAGE:
-                return
+                break
+        for follower, mark in zip(self._followers, marks, strict=True):
+            follower.caught_up(mark, subjects)
 
     async def _compact_periodically(self) -> None:
         """Apply the retention (every replica does; the counter row lock serialises them)."""
@@ -135,7 +182,9 @@ class EventHub:
         """LISTEN for other replicas' appends; reconnects after a failure (polling covers the gap)."""
         while True:
             try:
-                async for _ in self.store.event_notifications():
+                async for _ in self.store.event_notifications(self._listening):
+                    for follower in self._followers:
+                        follower.notice()
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -143,13 +192,34 @@ class EventHub:
                 log.warning("LISTEN %s failed (%s); polling meanwhile", NOTIFY_CHANNEL, exc)
             await asyncio.sleep(self.poll_interval)
 
+    def _listening(self, probe: Callable[[], bool] | None) -> None:
+        """The LISTEN connection is up (``probe``: a notification waiting on it?) or down (None)."""
+        for follower in self._followers:
+            follower.unseen_writes = probe or _nothing_unseen
+            follower.following = probe is not None
+            if probe is not None:
+                follower.notice()  # read the log once more: what committed before LISTEN began
+
     async def stream(
         self, where: EventFilter, after: int, recheck: Callable[[], Awaitable[None]] | None = None
     ) -> AsyncIterator[Event | None]:
-        """Events matching ``where`` after ``after``: the log's backlog, then live ones, in order.
+        """``batches`` one event at a time: None stands for a heartbeat."""
+        async for batch in self.batches(where, after, recheck):
+            if not batch:
+                yield None
+            for event in batch:
+                yield event
 
-        Yields None after ``heartbeat_interval`` seconds without an event (the caller sends a
-        heartbeat). ``recheck`` (the caller's token still valid?) is awaited every
+    async def batches(
+        self, where: EventFilter, after: int, recheck: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[list[Event]]:
+        """Events matching ``where`` after ``after``: the log's backlog, then live ones, in order,
+        in batches: a page of the log while replaying, what queued up meanwhile when live (a
+        subscriber that is behind gets many at once; the caller's writes wait for the stream's
+        flow control, so a slow reader slows its batches, not the hub).
+
+        Yields an empty batch after ``heartbeat_interval`` seconds without an event (the caller
+        sends a heartbeat). ``recheck`` (the caller's token still valid?) is awaited every
         ``token_check_interval`` seconds, whether events flow or not; what it raises ends the stream.
         Raises ``SequenceCompacted`` (before anything) or ``SubscriberTooSlow``.
         """
@@ -162,9 +232,9 @@ class EventHub:
         try:
             while True:  # replay from the log until it has nothing newer
                 page = await asyncio.to_thread(self.log.read, cursor, REPLAY_PAGE, where)
-                for event in page:
-                    yield event
-                    cursor = event.sequence
+                if page:
+                    yield page
+                    cursor = page[-1].sequence
                 if recheck and clock() >= next_check:
                     await recheck()
                     next_check = clock() + self.token_check_interval
@@ -180,23 +250,26 @@ class EventHub:
                         f"subscriber fell more than {self.queue_size} events behind; "
                         f"resume with after_sequence={cursor}"
                     )
-                try:
+                batch = []
+                while len(batch) < REPLAY_PAGE and not subscription.queue.empty():
                     event = subscription.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    subscription.wake.clear()
-                    if not self._tasks or all(task.done() for task in self._tasks):
-                        return  # the hub stopped: the server is shutting down
-                    with contextlib.suppress(TimeoutError):
-                        timeout = max(0.0, min(next_heartbeat, next_check) - clock())
-                        await asyncio.wait_for(subscription.wake.wait(), timeout)
-                    if clock() >= next_heartbeat and subscription.queue.empty():
-                        yield None
-                        next_heartbeat = clock() + self.heartbeat_interval
+                    if event.sequence > cursor:  # else already replayed
+                        batch.append(event)
+                if batch:
+                    yield batch
+                    cursor = batch[-1].sequence
+                    next_heartbeat = clock() + self.heartbeat_interval
                     continue
-                if event.sequence <= cursor:
-                    continue  # already replayed
-                yield event
-                cursor = event.sequence
-                next_heartbeat = clock() + self.heartbeat_interval
+                if not subscription.queue.empty():
+                    continue  # only replayed events so far
+                subscription.wake.clear()
+                if not self._tasks or all(task.done() for task in self._tasks):
+                    return  # the hub stopped: the server is shutting down
+                with contextlib.suppress(TimeoutError):
+                    timeout = max(0.0, min(next_heartbeat, next_check) - clock())
+                    await asyncio.wait_for(subscription.wake.wait(), timeout)
+                if clock() >= next_heartbeat and subscription.queue.empty():
+                    yield []
+                    next_heartbeat = clock() + self.heartbeat_interval
         finally:
             self._subscriptions.discard(subscription)

@@ -396,16 +396,18 @@ class RemoveConsumerResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("subject_prefix", "domain", "event_types", "after_sequence")
+    __slots__ = ("subject_prefix", "domain", "event_types", "after_sequence", "batch")
     SUBJECT_PREFIX_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPES_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     subject_prefix: str
     domain: str
     event_types: _containers.RepeatedScalarFieldContainer[str]
     after_sequence: int
-    def __init__(self, subject_prefix: _Optional[str] = ..., domain: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+    batch: bool
+    def __init__(self, subject_prefix: _Optional[str] = ..., domain: _Optional[str] = ..., event_types: _Optional[_Iterable[str]] = ..., after_sequence: _Optional[int] = ..., batch: _Optional[bool] = ...) -> None: ...
 
 class ChangeEvent(_message.Message):
     __slots__ = ("sequence", "type", "subject", "version", "schema_id", "time", "detail_json")
@@ -434,12 +436,14 @@ class Heartbeat(_message.Message):
     def __init__(self, latest_sequence: _Optional[int] = ..., time: _Optional[str] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("event", "heartbeat")
+    __slots__ = ("event", "heartbeat", "events")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     event: ChangeEvent
     heartbeat: Heartbeat
-    def __init__(self, event: _Optional[_Union[ChangeEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[ChangeEvent]
+    def __init__(self, event: _Optional[_Union[ChangeEvent, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., events: _Optional[_Iterable[_Union[ChangeEvent, _Mapping]]] = ...) -> None: ...
 
 class ApiToken(_message.Message):
     __slots__ = ("id", "name", "role", "domains", "created_at", "expires_at", "revoked_at", "created_by")

@@ -9,7 +9,7 @@ they do for one process on SQLite. One module per concern, each stating its rule
 - ``config``: compatibility levels, rule sets and modes;
 - ``consumers``: registered consumers and which of them a schema breaks;
 - ``parsing``: schemas parsed with their references resolved, parsed forms cached;
-- ``caches``: schemas by id, and each subject's live versions under its change counter;
+- ``caches``: schemas by id, and each subject's live versions following the event log;
 - ``arguments``: argument checks.
 SQL lives in ``registry.store``; the service hands the store's sessions through, never a query.
 """
@@ -41,7 +41,9 @@ class RegistryService:
         configs = Configs(store, schemas, default_level)
         consumers = Consumers(store, schemas, parser, configs)
         registration = Registration(store, schemas, parser, configs, consumers)
-        subjects = Subjects(store, schemas, LiveVersionCache(store, schemas), configs)
+        self.live_versions = LiveVersionCache(store, schemas)
+        """Kept in step with the event log by a server's ``EventHub.follow``."""
+        subjects = Subjects(store, schemas, self.live_versions, configs)
 
         self.register = registration.register
         self.check = registration.check
@@ -75,12 +77,6 @@ class RegistryService:
     def ping(self) -> None:
         """Raise ``Unavailable`` unless the store answers (health checks)."""
         self.store.ping()
-
-    @property
-    def reads_are_local(self) -> bool:
-        """True when a cached read's counter check is a local file read (SQLite): servers then
-        answer ``cached_version`` on their event loop instead of a worker thread."""
-        return self.store.reads_are_local
 
 
 __all__ = ["RegistryService"]

@@ -106,11 +106,11 @@ class Subjects:
         return self.schemas.registered(stored)
 
     def cached_version(self, subject: str, version: int | str = "latest") -> RegisteredSchema | None:
-        """A live version answered from the cache after checking the subject's change counter, or
-        None when it is not cached (or changed): then ``get_version`` answers, with its errors.
+        """A live version answered from the cache while it follows the event log with nothing
+        unread, or None (not cached, or a write not yet read): then ``get_version`` answers, with
+        its errors.
 
-        Reads nothing but the counter, so where ``reads_are_local`` servers call it on their event
-        loop instead of a worker thread.
+        Reads no table, so servers call it on their event loop instead of a worker thread.
         """
         number = parse_version(version)
         cached = self.live.cached(subject)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +74,7 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self._write_engine = self.engine.execution_options(immediate=True)
         self.commit_listeners: list[Callable[[], None]] = []  # called after a write that added events
+        self._probes: list[sqlite3.Connection] = []  # write_probe's connections, closed by close()
         # subject_seq's connections: a pool of their own (autocommit), borrowed for one query each
         self._counter_engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, **counter_args)
         event.listen(self._counter_engine, "connect", _counter_connect)
@@ -109,6 +112,8 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
                     connection.commit()
 
     def close(self) -> None:
+        for connection in self._probes:
+            connection.close()
         self._counter_engine.dispose()
         self.engine.dispose()
 
@@ -122,10 +127,29 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
             log.warning("registry store unavailable: %s", exc)
             raise Unavailable("the registry store is unavailable; try again") from None
 
-    @property
-    def reads_are_local(self) -> bool:
-        """True for SQLite: a primary-key read is a local file read of a few microseconds."""
-        return self.dialect == "sqlite"
+    def write_probe(self) -> Callable[[], bool] | None:
+        """SQLite on a file: a check that another connection (of any process) committed to the file
+        since the previous call, in a few microseconds (``PRAGMA data_version`` on a connection of
+        its own); None where there is no such check (PostgreSQL: its LISTEN socket tells instead)."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        connection = sqlite3.connect(database, timeout=30, check_same_thread=False, isolation_level=None)
+        lock = threading.Lock()
+        last = [None]
+
+        def changed() -> bool:
+            with lock:
+                try:
+                    (version,) = connection.execute("PRAGMA data_version").fetchone()
+                except sqlite3.Error:
+                    return True  # cannot tell: assume a write
+                moved, last[0] = version != last[0], version
+            return moved
+
+        changed()
+        self._probes.append(connection)
+        return changed
 
     def subject_seq(self, subject: str) -> int | None:
         """The subject's change counter (None for an unknown subject): one primary-key read.
