@@ -302,7 +302,11 @@ def step_gate(ctx: DemoContext) -> str:
     landing = ctx.data_dir / "landing"
     landing.mkdir(exist_ok=True)
     target = ctx.state.get("registry_target")
-    subjects = {"checkout": "checkout.CheckoutCompleted", "signup": "identity.UserSignedUp"}
+    subjects = {
+        "checkout": "checkout.CheckoutCompleted",
+        "signup": "identity.UserSignedUp",
+        "pageview": "web.PageViewed",
+    }
     contracts = {
         kind: resolve_contract(
             subject, contract_file=None if target else generate.CONTRACTS[kind], registry=target
@@ -319,7 +323,9 @@ def step_gate(ctx: DemoContext) -> str:
             "quarantine",
         ),
         ("signup", "signup-1.jsonl", {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01}, "reject"),
+        ("pageview", "pageview-1.jsonl", {"rows": 3000, "seed": 5, "late": 0.02}, "reject"),  # a web API dump
         ("checkout", "checkout-bad.jsonl", {"rows": 500, "seed": 4, "bad": True}, "reject"),
+        ("pageview", "pageview-bad.jsonl", {"rows": 500, "seed": 6, "bad": True}, "reject"),
         ("checkout", "checkout-1.jsonl", None, "reject"),  # the same file again: a no-op
     ]
     outcomes = []
@@ -397,13 +403,23 @@ def step_dbt(ctx: DemoContext) -> str:
         "(Bronze keeps re-deliveries: its unique checks warn; Silver deduplicates)"
     )
     with duckdb.connect(str(data_dir / DUCKDB_FILE), read_only=True) as conn:
-        top = conn.sql("select * from gold.daily_active_users order by activity_date limit 5")
-        table = Table(title="gold.daily_active_users (first days)")
-        for column in top.columns:
-            table.add_column(column)
-        for row in top.fetchall():
-            table.add_row(*(str(value) for value in row))
-    ctx.console.print(table)
+        for title, query in (
+            (
+                "gold.daily_active_users (first days)",
+                "select * from gold.daily_active_users order by 1 limit 5",
+            ),
+            (
+                "gold.daily_page_views (first day, busiest pages)",
+                "select * from gold.daily_page_views order by 1, page_views desc limit 5",
+            ),
+        ):
+            top = conn.sql(query)
+            table = Table(title=title)
+            for column in top.columns:
+                table.add_column(column)
+            for row in top.fetchall():
+                table.add_row(*(str(value) for value in row))
+            ctx.console.print(table)
     with ctx.progress() as progress:
         progress.add_task("dbt docs generate", total=None, detail="")
         docs = run_dbt(["docs", "generate", "--quiet"], data_dir)
@@ -452,6 +468,7 @@ def step_orchestration(ctx: DemoContext) -> str:
             "signup-1.jsonl",
             {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01},
         ),
+        ("pageview", "web.PageViewed", "pageview-1.jsonl", {"rows": 3000, "seed": 5, "late": 0.02}),
     ]
     for kind, subject, name, options in landing:
         folder = lakehouse.landing_folder(subject)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from lakehouse.json_schema_checks import KeywordCheck, keyword_check
 from lakehouse.schema_mapping import contract_schema
 from lakehouse.validate import Chunk, RowViolation, UniqueTracker, validate
 from registry.compat.fields import Field
@@ -40,10 +41,12 @@ class BatchContext:
     pool: Executor | None = None  # the batch's decode threads; None with one worker
     pii: list[str] = field(init=False)
     fields: tuple[Field, ...] = field(init=False)  # the neutral field tree (registry.compat.fields)
+    keywords: KeywordCheck | None = field(init=False)  # a JSON Schema contract's keywords
 
     def __post_init__(self) -> None:
         self.pii = list(self.contract.metadata.pii_fields)
         self.fields = contract_schema(self.contract, self.references).fields()
+        self.keywords = keyword_check(self.contract, self.references, self.pii)
 
     def run(self, function: Callable, *args) -> Future:
         """``function(*args)`` on the batch's decode threads, or here and now with one worker."""

@@ -309,8 +309,14 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
                  path: str, batch: BatchContext) -> Chunk:  # fmt: skip
     if table is not None and table.num_rows == lines:  # fewer rows: blank lines; let the slow pass count
         rows = sequence(first_row, lines)
+        problems = _keyword_violations(block, first_row, first_offset, batch) if batch.keywords else []
         return batch.finish(
-            table, rows, [], {}, path, lambda wanted: _line_offsets(block, first_row, first_offset, wanted)
+            table,
+            rows,
+            problems,
+            {},
+            path,
+            lambda wanted: _line_offsets(block, first_row, first_offset, wanted),
         )
     return _jsonl_precise(block, first_row, first_offset, path, batch)
 
@@ -337,6 +343,16 @@ def _read_json(
     if json_schema.equals(schema, check_metadata=False):
         return pa.Table.from_arrays(table.columns, schema=schema)
     return table.cast(schema)
+
+
+def _keyword_violations(block: bytes, first_row: int, first_offset: int, batch: BatchContext) -> list:
+    """A typed block's lines against the contract's JSON Schema keywords (``json_schema_checks``)."""
+    found, start = [], 0
+    for index, line in enumerate(block.split(b"\n")):
+        if line.strip():
+            found += batch.keywords.violations(first_row + index, first_offset + start, parse_json_line(line))
+        start += len(line) + 1
+    return found
 
 
 def _line_offsets(block: bytes, first_row: int, first_offset: int, wanted: set[int]) -> dict[int, int]:
@@ -386,6 +402,8 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
             problems += [_violation(this_row, offset, mismatch, batch.pii) for mismatch in found]
             raw[this_row] = _raw_text(line, record, batch.pii)
         else:
+            if batch.keywords:  # typed, so only a JSON Schema keyword may still refuse it (kept typed)
+                problems += batch.keywords.violations(this_row, offset, record)
             good.append((this_row, offset, value, line))
     table, typed_rows = _typed(good, batch, problems, raw)
     offsets = {r: o for r, o, _, _ in good}
