@@ -82,7 +82,7 @@ def sample_events(seed: int = 7):
     rng = random.Random(seed)
     signups, checkouts = [], []
     for n in range(40):
-        user = f"u{n:02d}"
+        user = f"u-{n:06d}"  # the contract's user id pattern
         signed_up_at = DAY0 + timedelta(days=rng.randrange(10), minutes=rng.randrange(1440))
         signups.append(
             {
