@@ -101,6 +101,13 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
     except InvalidBatch as exc:
         exc.row = exc.row or row + 1
         raise
+    except SchemaResolutionError as exc:  # the file's writer schema, not a damaged record
+        raise InvalidBatch(
+            f"the file's Avro schema does not resolve to the contract's schema ({exc}); ingest it with the "
+            "contract version it was written with",
+            file=path,
+            row=row + 1,
+        ) from None
     except (
         ValueError,
         EOFError,
