@@ -340,25 +340,23 @@ def _check_postgres(url: str, schema: str | None = None) -> None:
 
 
 def _create_database(admin_url: str, name: str) -> str:
-    import sqlalchemy
-
     _check_postgres(admin_url)
-    engine = _engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
+    _as_admin(admin_url, f'CREATE DATABASE "{name}"')
     return admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _drop_database(admin_url: str, name: str) -> None:
+    _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _as_admin(admin_url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
     import sqlalchemy
 
     engine = _engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sqlalchemy.text(statement))
     finally:
         engine.dispose()
 

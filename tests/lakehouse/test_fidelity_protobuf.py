@@ -19,7 +19,12 @@ from google.protobuf import json_format
 from lakehouse.gate import ingest
 from lakehouse.naming import bronze_identifier
 from lakehouse.schema_mapping import message_class
+from meshgate.demo import load_generator
 from registry.contract import Contract
+from tests.lakehouse.test_fidelity import same
+
+delimited = load_generator().delimited  # varint length, then the message, as the sample files
+
 
 SCHEMA = """syntax = "proto3";
 package t.v1;
@@ -92,26 +97,6 @@ def land(subject: str, path: Path, catalog, **options) -> list[dict]:
     result = ingest([str(path)], contract(subject), catalog, schema_id=1, schema_version=1, **options)
     assert result.status == "accepted", result.message
     return catalog.load_table(bronze_identifier(subject)).scan().to_arrow().to_pylist()
-
-
-def same(got, expected) -> bool:
-    """Equal, and of the same Python type at every level."""
-    if type(got) is not type(expected):
-        return False
-    if isinstance(expected, dict):
-        return got.keys() == expected.keys() and all(same(got[k], expected[k]) for k in expected)
-    if isinstance(expected, list | tuple):
-        return len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected, strict=True))
-    return got == expected
-
-
-def delimited(payload: bytes) -> bytes:
-    size, out = len(payload), bytearray()
-    while True:
-        byte, size = size & 0x7F, size >> 7
-        out.append(byte | (0x80 if size else 0))
-        if not size:
-            return bytes(out) + payload
 
 
 @pytest.mark.parametrize(("line", "differs"), [c[1:] for c in AGREES], ids=[c[0] for c in AGREES])
