@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import figure  # noqa: E402
 from benchmarks.gate import CONTRACT, SCHEMA, write_records  # noqa: E402
 
 CHILD = """
@@ -53,12 +54,6 @@ def peak_rss(work: Path, rows: int) -> int:
     path.unlink(missing_ok=True)
     return int(out.split()[-1]) * 1024  # ru_maxrss is KiB on Linux
 
-
-def figure(name: str, value: float, baseline: float) -> None:
-    """One line of JSON per figure, for trackers."""
-    print(
-        json.dumps({"name": name, "value": value, "baseline": baseline, "ratio": round(value / baseline, 3)})
-    )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import figure  # noqa: E402
 from benchmarks.gate import CONTRACT, SCHEMA, write_records  # noqa: E402
 
 PLAIN_SCRIPT = """
@@ -58,12 +59,6 @@ def run(command: list[str], data: Path) -> tuple[float, float, int]:
     process.stderr.close()
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
-
-def figure(name: str, value: float, baseline: float) -> None:
-    """One line of JSON per figure, for trackers."""
-    print(
-        json.dumps({"name": name, "value": value, "baseline": baseline, "ratio": round(value / baseline, 3)})
-    )
 
 
 def main() -> None:

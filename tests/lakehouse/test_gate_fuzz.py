@@ -131,7 +131,7 @@ class Generator:
         if self.kind == "protobuf":
             if ratio is not None:
                 sent["ratio"] = ratio
-            row["ratio"] = ratio  # no implicit proto3 default yet: absent is null
+            row["ratio"] = 0.0 if ratio is None else ratio  # proto3: absent is the implicit default
         elif ratio is not None or rng.random() < 0.5:
             sent["ratio"] = row["ratio"] = ratio
         else:

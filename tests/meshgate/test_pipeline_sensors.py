@@ -49,7 +49,10 @@ def defs(lakehouse):
 
 
 def manifest() -> dict:
-    return json.loads(dbt_project().manifest_path.read_text())
+    """The checkout's own manifest, parsed when missing (the code location now parses a working copy)."""
+    from meshgate.pipeline.dbt import load_manifest
+
+    return load_manifest(dbt_project())
 
 
 def test_the_code_location_loads_with_bronze_dbt_assets_and_checks(defs):
