@@ -383,7 +383,7 @@ class AsyncEventStream(AsyncIterator[Event]):
                     break
                 if not (self._reconnect and exc.code() in _RESUMABLE):
                     self._cancel()
-                    raise _error(exc, client) from None
+                    raise await _error_off_loop(exc, client) from None
             if self._pending:
                 continue
             self._resumption.broke()
@@ -519,7 +519,7 @@ class AsyncRegistryClient(_Connection):
             except grpc.RpcError as exc:
                 tries -= 1
                 if not (tries and self._fail_over(exc)):
-                    raise _error(exc, self) from None
+                    raise await _error_off_loop(exc, self) from None
             else:
                 return self._answer(call, response)
 
@@ -598,6 +598,12 @@ def _error(exc: grpc.RpcError, connection: _Connection) -> MeshgateError:
         error.message = f"registry at {connection.target} is unreachable: {exc.details()}"
         error.args = (error.message,)
     return error
+
+
+async def _error_off_loop(exc: grpc.RpcError, connection: _Connection) -> MeshgateError:
+    """``_error`` in a worker thread: its TLS probe blocks on a socket for up to two seconds, which
+    must not stall the caller's event loop."""
+    return await asyncio.to_thread(_error, exc, connection)
 
 
 def _tls_mismatch(address: str, tls: TlsConfig, timeout: float = 2.0) -> MeshgateError | None:

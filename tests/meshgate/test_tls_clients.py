@@ -269,3 +269,30 @@ def test_serve_refuses_client_certificates_without_tls(tmp_path, pki):
     result = _run("meshgate", "serve", "--no-auth", "--data-dir", tmp_path, "--tls-client-ca", pki.ca)
 
     assert result.returncode == 1 and "--tls-client-ca requires client certificates over TLS" in result.stderr
+
+
+def test_the_async_client_diagnoses_a_tls_mismatch_off_its_event_loop(tls_server, monkeypatch):
+    """The TLS probe blocks on a socket; under ``grpc.aio`` it runs in a worker thread, so the
+    caller's event loop keeps serving its other tasks meanwhile."""
+    import asyncio
+    import threading
+
+    import registry.client as client_module
+    from registry.client import AsyncRegistryClient
+
+    probed_on = []
+    probe = client_module._tls_mismatch
+
+    def recording(address, tls, timeout=2.0):
+        probed_on.append(threading.current_thread())
+        return probe(address, tls, timeout)
+
+    monkeypatch.setattr(client_module, "_tls_mismatch", recording)
+
+    async def subjects():
+        async with AsyncRegistryClient(tls_server) as client:
+            return await client.list_subjects()
+
+    with pytest.raises(UntrustedServer, match="serves TLS; this client talks plaintext"):
+        asyncio.run(subjects())
+    assert probed_on and threading.main_thread() not in probed_on

@@ -63,7 +63,8 @@ def fuzz(entry: str, strategy: st.SearchStrategy, check: Callable[[Any], None]) 
             run()
         except Exception:
             failures[entry] += 1
-            save_regression(entry, failing[-1])  # the last failure Hypothesis ran is the shrunk one
+            if failing:  # Hypothesis's own errors (Unsatisfiable, Flaky) come with no input to keep
+                save_regression(entry, failing[-1])  # the last failure Hypothesis ran is the shrunk one
             raise
         if time.monotonic() >= deadline:
             return
