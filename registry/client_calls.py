@@ -82,12 +82,17 @@ def check(
     format: str = "AVRO",
     references: Iterable[Reference] = (),
     version: int | str = "latest",
+    data_metadata: dict | None = None,
 ) -> Call[CheckResult]:
-    """Would the schema be accepted? ``version``: "latest", "all", or one version number."""
+    """Would the schema be accepted? ``version``: "latest", "all", or one version number;
+    ``data_metadata``: the candidate's Confluent metadata (its compatibility group)."""
     fields = _schema_fields(subject, schema, format, references)
+    request = pb.CheckCompatibilityRequest(
+        **fields, version=str(version), data_metadata_json=wire.json_text(data_metadata)
+    )
     return Call(
         "CheckCompatibility",
-        pb.CheckCompatibilityRequest(**fields, version=str(version)),
+        request,
         wire.check_result_from_pb,
     )
 

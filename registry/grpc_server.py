@@ -95,17 +95,18 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         )
 
     async def CheckCompatibility(self, request, context) -> pb.CheckCompatibilityResponse:
-        result = await self._call(
-            context,
-            "CheckCompatibility",
-            self.service.check,
+        result = await self._call(context, "CheckCompatibility", self._check, request)
+        return wire.check_result_to_pb(result)
+
+    def _check(self, request: pb.CheckCompatibilityRequest):
+        return self.service.check(
             request.subject,
             request.schema,
             format=request.format or "AVRO",
             references=wire.references_from_pb(request.references),
             version=request.version or LATEST,
+            data_metadata=wire.metadata_from_json(request.data_metadata_json, "data_metadata_json"),
         )
-        return wire.check_result_to_pb(result)
 
     async def LookupSchema(self, request, context) -> pb.SchemaVersion:
         registered = await self._call(

@@ -140,18 +140,20 @@ class GetLatestWithMetadataRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
 
 class CheckCompatibilityRequest(_message.Message):
-    __slots__ = ("subject", "format", "schema", "references", "version")
+    __slots__ = ("subject", "format", "schema", "references", "version", "data_metadata_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     format: str
     schema: str
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     version: str
-    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+    data_metadata_json: str
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ..., data_metadata_json: _Optional[str] = ...) -> None: ...
 
 class CheckCompatibilityResponse(_message.Message):
     __slots__ = ("compatible", "violations", "consumers", "broken_consumers")

@@ -26,8 +26,9 @@ from registry.errors import (
     VersionNotFound,
 )
 from registry.grpc_errors import ERROR_KEY
+from registry.model import DataContractConfig
 from tests.registry.http_schemas import MONEY_PROTO, SHOP_ORDER_PROTO
-from tests.registry.registry_harness import V1, V2, avro, unique_subject
+from tests.registry.registry_harness import BREAKING, V1, V2, avro, unique_subject
 from tests.registry.test_grpc_reflection import REGISTRY, ToReflectionV1
 
 NEW_RPCS = {"GetSchemaByGuid", "ListSchemaVersions", "GetReferencedBy", "DeleteMode"}
@@ -184,6 +185,20 @@ def test_import_mode_over_existing_schemas_needs_force(client, stub):
     )
     assert client.set_mode(subject, "IMPORT", force=True) == "IMPORT"
     assert client.get_mode(subject) == "IMPORT"
+
+
+def test_check_compatibility_reads_the_candidates_compatibility_group(client, stub):
+    subject = unique_subject()
+    client.set_config(subject, None, data_contract=DataContractConfig(compatibility_group="major"))
+    client.register(subject, V1, data_metadata={"properties": {"major": "1"}})
+    assert not client.check(subject, BREAKING).compatible  # the latest version's group: 1
+    assert not client.check(subject, BREAKING, data_metadata={"properties": {"major": "1"}}).compatible
+    assert client.check(subject, BREAKING, data_metadata={"properties": {"major": "2"}}).compatible
+    not_json = pb.CheckCompatibilityRequest(subject=subject, schema=BREAKING, data_metadata_json="{")
+    assert refused(stub.CheckCompatibility, not_json)[:2] == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "InvalidArgument",
+    )
 
 
 def test_reflection_v1_lists_the_new_calls_with_their_messages(server):
