@@ -27,6 +27,7 @@ from registry.errors import (
 )
 from registry.grpc_errors import ERROR_KEY
 from registry.model import DataContractConfig
+from tests.conftest import ROOT
 from tests.registry.http_schemas import MONEY_PROTO, SHOP_ORDER_PROTO
 from tests.registry.registry_harness import BREAKING, V1, V2, avro, unique_subject
 from tests.registry.test_grpc_reflection import REGISTRY, ToReflectionV1
@@ -210,3 +211,9 @@ def test_reflection_v1_lists_the_new_calls_with_their_messages(server):
     assert methods["GetReferencedBy"].output_type.fields_by_name["ids"].number == 1
     assert {"id", "version"} <= set(methods["Register"].input_type.fields_by_name)
     assert "force" in methods["SetMode"].input_type.fields_by_name
+
+
+def test_the_grpc_doc_lists_every_rpc_of_the_service():
+    doc = (ROOT / "docs" / "grpc.md").read_text(encoding="utf-8")
+    methods = pb.DESCRIPTOR.services_by_name["ContractRegistry"].methods_by_name
+    assert [name for name in methods if f"`{name}`" not in doc] == []
