@@ -291,13 +291,33 @@ def _level_of(client: RegistryClient, subject: str) -> Level | None:
 @click.command(epilog=EXIT_CODES)
 @click.argument("subject")
 @click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
+@click.option(
+    "--metadata",
+    "properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="The newest version whose Confluent metadata has this property (repeatable; not with --version).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @registry_options
 @_reports_errors
-def get(subject: str, version: str, as_json: bool, registry: str, token: str | None, tls: TlsConfig) -> None:
+def get(
+    subject: str,
+    version: str,
+    properties: tuple[str, ...],
+    as_json: bool,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
+) -> None:
     """Show one version of a subject: its metadata and schema."""
+    wanted = dict(_property(text) for text in properties)
+    if wanted and version != "latest":
+        raise click.UsageError("--metadata picks the version itself: give it without --version")
     with RegistryClient(registry, token, tls=tls) as client:
-        found = client.get_version(subject, version)
+        found = (
+            client.latest_with_metadata(subject, wanted) if wanted else client.get_version(subject, version)
+        )
     if as_json:
         click.echo(
             json.dumps(
@@ -325,6 +345,13 @@ def get(subject: str, version: str, as_json: bool, registry: str, token: str | N
         if value:
             click.echo(f"{label + ':':<11}{value}")
     click.echo(found.schema)
+
+
+def _property(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--metadata")
+    return key, value
 
 
 @click.command(epilog=EXIT_CODES)

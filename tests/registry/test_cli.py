@@ -16,7 +16,7 @@ from meshgate.cli import main
 from registry.contract import Reference
 from tests.conftest import free_port
 from tests.registry.http_schemas import MONEY_PROTO, SHOP_ORDER_PROTO
-from tests.registry.registry_harness import BREAKING, V1, unique_subject
+from tests.registry.registry_harness import BREAKING, V1, V2, unique_subject
 
 
 @pytest.fixture
@@ -189,3 +189,16 @@ def test_referenced_by_lists_the_importing_schema_ids(run, client):
     assert run("referenced-by", order, "--version", "1").output == ""
     missing = run("referenced-by", money, "--version", "9")
     assert missing.exit_code == 1 and "version 9" in missing.output
+
+
+def test_get_by_metadata_picks_the_newest_version_with_those_properties(run, client):
+    subject = unique_subject()
+    client.register(subject, V1, data_metadata={"properties": {"release": "1"}})
+    client.register(subject, V2, data_metadata={"properties": {"release": "2"}})
+    found = json.loads(run("get", subject, "--metadata", "release=1", "--json").output)
+    assert found["version"] == 1
+    assert json.loads(run("get", subject, "--metadata", "release=2", "--json").output)["version"] == 2
+    missing = run("get", subject, "--metadata", "release=3")
+    assert missing.exit_code == 1 and "release=3" in missing.output
+    assert run("get", subject, "--metadata", "release").exit_code == 2
+    assert run("get", subject, "--metadata", "release=1", "--version", "2").exit_code == 2
