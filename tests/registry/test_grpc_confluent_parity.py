@@ -6,6 +6,7 @@ status code and Confluent's error code in ``meshgate-error-bin``, and all of the
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import grpc
@@ -15,6 +16,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
+from registry.client import AsyncRegistryClient
 from registry.contract import Reference
 from registry.errors import (
     IdDoesNotMatch,
@@ -217,3 +219,17 @@ def test_the_grpc_doc_lists_every_rpc_of_the_service():
     doc = (ROOT / "docs" / "grpc.md").read_text(encoding="utf-8")
     methods = pb.DESCRIPTOR.services_by_name["ContractRegistry"].methods_by_name
     assert [name for name in methods if f"`{name}`" not in doc] == []
+
+
+def test_the_async_client_makes_the_same_calls(server):
+    subject = unique_subject()
+
+    async def calls() -> tuple:
+        async with AsyncRegistryClient(server.grpc_target) as registry:
+            registered = await registry.register(subject, V1)
+            await registry.set_mode(subject, "READONLY")
+            removed = await registry.delete_mode(subject)
+            found = await registry.get_by_guid(registered.guid)
+            return removed, found.id == registered.schema_id, await registry.referenced_by(subject)
+
+    assert asyncio.run(calls()) == ("READONLY", True, [])
