@@ -96,6 +96,22 @@ OTHER_FORMATS = {
     "PROTOBUF": ("payments.RefundIssuedProto", REFUND_PROTO),
     "JSON": ("payments.RefundIssuedJson", REFUND_JSON),
 }
+# Logical types: ODCS 3.1's date, timestamp and time, and a decimal's precision in its physicalType.
+SETTLED = json.dumps(
+    {
+        "type": "record",
+        "name": "Settled",
+        "fields": [
+            {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "cutoff", "type": {"type": "int", "logicalType": "time-millis"}},
+            {
+                "name": "total",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2},
+            },
+        ],
+    }
+)
 GOOD = [
     {"id": "pay-1", "amount": 12.5, "currency": "EUR", "email": "a@example.com"},
     {"id": "pay-2", "amount": 1000.0, "currency": "USD", "email": "b@example.com"},
@@ -117,6 +133,7 @@ def server(tmp_path_factory):
             client.register(SUBJECT, PAYMENT, metadata=CONTRACT)
             for schema_format, (subject, schema) in OTHER_FORMATS.items():
                 client.register(subject, schema, format=schema_format, metadata=REFUND)
+            client.register("payments.Settled", SETTLED)
         yield running
 
 
@@ -172,6 +189,17 @@ def test_protobuf_and_json_schema_contracts_round_trip_through_their_neutral_fie
     assert (contract.subject, contract.format, contract.schema) == (subject, schema_format, schema)
     assert rules(contract.metadata) == rules(REFUND)
     assert {**contract.metadata.to_dict(), "quality_rules": []} == {**REFUND.to_dict(), "quality_rules": []}
+
+
+def test_logical_types_export_as_odcs_logical_types(server, tmp_path):
+    document = yaml.safe_load(exported(server, tmp_path, "payments.Settled").read_text())
+    types = {p["name"]: (p["logicalType"], p["physicalType"]) for p in document["schema"][0]["properties"]}
+    assert types == {
+        "day": ("date", "date"),
+        "at": ("timestamp", "timestamp"),
+        "cutoff": ("time", "time"),
+        "total": ("number", "decimal(10,2)"),
+    }
 
 
 def test_a_field_without_an_odcs_type_is_named_in_a_warning(server, tmp_path):
@@ -290,7 +318,9 @@ def datacontract(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @needs_datacontract
-@pytest.mark.parametrize("subject", [SUBJECT, *(subject for subject, _ in OTHER_FORMATS.values())])
+@pytest.mark.parametrize(
+    "subject", [SUBJECT, "payments.Settled", *(subject for subject, _ in OTHER_FORMATS.values())]
+)
 def test_datacontract_lint_accepts_the_export(server, tmp_path, subject):
     linted = datacontract("lint", str(exported(server, tmp_path, subject)), cwd=tmp_path)
     assert linted.returncode == 0, linted.stdout + linted.stderr
