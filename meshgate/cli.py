@@ -19,6 +19,8 @@ COMMANDS = {
     "export": "registry.cli:export",
     "subjects": "registry.cli:subjects",
     "config": "registry.cli:config",
+    "mode": "registry.cli:mode",
+    "referenced-by": "registry.cli:referenced_by",
     "consumers": "registry.cli:consumers",
     "watch": "registry.cli:watch",
     "token": "registry.cli:token",

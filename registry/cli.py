@@ -1,5 +1,5 @@
-"""The registry's ``meshgate`` commands: serve, register, get, subjects, config, consumers, watch,
-token, audit, webhooks.
+"""The registry's ``meshgate`` commands: serve, register, get, export, subjects, config, mode,
+referenced-by, consumers, watch, token, audit, webhooks.
 
 ``commands`` is what ``meshgate/cli.py`` adds to the ``meshgate`` group. ``registry_options`` is the
 one definition of ``--registry`` and ``--token`` that every registry-calling command (in any package)
@@ -291,13 +291,33 @@ def _level_of(client: RegistryClient, subject: str) -> Level | None:
 @click.command(epilog=EXIT_CODES)
 @click.argument("subject")
 @click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
+@click.option(
+    "--metadata",
+    "properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="The newest version whose Confluent metadata has this property (repeatable; not with --version).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @registry_options
 @_reports_errors
-def get(subject: str, version: str, as_json: bool, registry: str, token: str | None, tls: TlsConfig) -> None:
+def get(
+    subject: str,
+    version: str,
+    properties: tuple[str, ...],
+    as_json: bool,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
+) -> None:
     """Show one version of a subject: its metadata and schema."""
+    wanted = dict(_property(text) for text in properties)
+    if wanted and version != "latest":
+        raise click.UsageError("--metadata picks the version itself: give it without --version")
     with RegistryClient(registry, token, tls=tls) as client:
-        found = client.get_version(subject, version)
+        found = (
+            client.latest_with_metadata(subject, wanted) if wanted else client.get_version(subject, version)
+        )
     if as_json:
         click.echo(
             json.dumps(
@@ -325,6 +345,13 @@ def get(subject: str, version: str, as_json: bool, registry: str, token: str | N
         if value:
             click.echo(f"{label + ':':<11}{value}")
     click.echo(found.schema)
+
+
+def _property(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--metadata")
+    return key, value
 
 
 @click.command(epilog=EXIT_CODES)
@@ -380,6 +407,47 @@ def config(subject: str | None, level: str | None, registry: str, token: str | N
     with RegistryClient(registry, token, tls=tls) as client:
         setting = client.set_config(subject, level) if level else client.get_config(subject)
     click.echo(f"{subject or '(global)'}: {setting.level.value}")
+
+
+@click.command(epilog=EXIT_CODES)
+@click.argument("subject", required=False)
+@click.option("--set", "new_mode", default=None, help="Set the mode: READWRITE, READONLY or IMPORT.")
+@click.option("--force", is_flag=True, help="With --set IMPORT: even over existing schemas.")
+@click.option("--delete", is_flag=True, help="Remove the subject's own mode (the global one applies).")
+@registry_options
+@_reports_errors
+def mode(
+    subject: str | None,
+    new_mode: str | None,
+    force: bool,
+    delete: bool,
+    registry: str,
+    token: str | None,
+    tls: TlsConfig,
+) -> None:
+    """Show, set or delete the mode of a subject (or the global mode)."""
+    if delete and (new_mode or not subject):
+        raise click.UsageError("--delete needs a SUBJECT and no --set")
+    with RegistryClient(registry, token, tls=tls) as client:
+        if delete:
+            click.echo(
+                f"{subject}: {client.delete_mode(subject)} removed; {client.get_mode(subject)} applies"
+            )
+            return
+        shown = client.set_mode(subject, new_mode, force) if new_mode else client.get_mode(subject)
+    click.echo(f"{subject or '(global)'}: {shown}")
+
+
+@click.command("referenced-by", epilog=EXIT_CODES)
+@click.argument("subject")
+@click.option("--version", default="latest", show_default=True, help="Version number or 'latest'.")
+@registry_options
+@_reports_errors
+def referenced_by(subject: str, version: str, registry: str, token: str | None, tls: TlsConfig) -> None:
+    """List the ids of the schemas that reference a version of a subject, one a line."""
+    with RegistryClient(registry, token, tls=tls) as client:
+        for schema_id in client.referenced_by(subject, version):
+            click.echo(schema_id)
 
 
 @click.group()
@@ -767,4 +835,17 @@ def _explain(error: IncompatibleSchema) -> str:
     return "\n".join(lines)
 
 
-commands = [register, get, export, subjects, config, consumers, watch, token, audit, webhooks]
+commands = [
+    register,
+    get,
+    export,
+    subjects,
+    config,
+    mode,
+    referenced_by,
+    consumers,
+    watch,
+    token,
+    audit,
+    webhooks,
+]

@@ -55,15 +55,19 @@ def register(
     normalize: bool = False,
     data_metadata: dict | None = None,
     rule_set: dict | None = None,
+    schema_id: int | None = None,
+    version: int | None = None,
 ) -> Call[RegisteredSchema]:
     """Register a ``Contract`` (its schema, references and metadata) or the given fields;
     ``data_metadata`` / ``rule_set``: Confluent's ``metadata`` and ``ruleSet`` (None: the previous
-    version's)."""
+    version's). ``schema_id`` (and ``version``): IMPORT mode's registration under a given id."""
     request = pb.RegisterRequest(
         **_schema_fields(subject, schema, format, references),
         normalize=normalize,
         data_metadata_json=wire.json_text(data_metadata),
         rule_set_json=wire.json_text(rule_set),
+        id=schema_id,
+        version=version,
     )
     if isinstance(subject, Contract):
         metadata = subject.metadata
@@ -78,12 +82,17 @@ def check(
     format: str = "AVRO",
     references: Iterable[Reference] = (),
     version: int | str = "latest",
+    data_metadata: dict | None = None,
 ) -> Call[CheckResult]:
-    """Would the schema be accepted? ``version``: "latest", "all", or one version number."""
+    """Would the schema be accepted? ``version``: "latest", "all", or one version number;
+    ``data_metadata``: the candidate's Confluent metadata (its compatibility group)."""
     fields = _schema_fields(subject, schema, format, references)
+    request = pb.CheckCompatibilityRequest(
+        **fields, version=str(version), data_metadata_json=wire.json_text(data_metadata)
+    )
     return Call(
         "CheckCompatibility",
-        pb.CheckCompatibilityRequest(**fields, version=str(version)),
+        request,
         wire.check_result_from_pb,
     )
 
@@ -107,6 +116,26 @@ def lookup(
 def get_by_id(schema_id: int) -> Call[SchemaRecord]:
     """The schema under a global id (kept by the client: ids never change)."""
     return Call("GetSchemaById", pb.GetSchemaByIdRequest(id=schema_id), wire.schema_from_pb, lasting=True)
+
+
+def get_by_guid(guid: str) -> Call[SchemaRecord]:
+    """The schema of a Confluent schema GUID (kept by the client: a GUID names one schema)."""
+    return Call("GetSchemaByGuid", pb.GetSchemaByGuidRequest(guid=guid), wire.schema_from_pb, lasting=True)
+
+
+def versions_for_id(schema_id: int, subject: str | None = None) -> Call[list[tuple[str, int]]]:
+    """Every live (subject, version) that holds the schema id; ``subject``: only that subject's."""
+    return Call(
+        "ListSchemaVersions",
+        pb.ListSchemaVersionsRequest(id=schema_id, subject=subject or ""),
+        lambda response: [(v.subject, v.version) for v in response.versions],
+    )
+
+
+def referenced_by(subject: str, version: int | str = "latest") -> Call[list[int]]:
+    """The ids of the live schemas that reference this version (Confluent's ``referencedby``)."""
+    request = pb.GetReferencedByRequest(subject=subject, version=_wire_version(version))
+    return Call("GetReferencedBy", request, lambda response: list(response.ids))
 
 
 def get_version(
@@ -188,9 +217,15 @@ def get_mode(subject: str | None = None) -> Call[str]:
     return Call("GetMode", pb.GetModeRequest(subject=subject or ""), lambda response: response.mode)
 
 
-def set_mode(subject: str | None, mode: str) -> Call[str]:
-    request = pb.SetModeRequest(subject=subject or "", mode=mode)
+def set_mode(subject: str | None, mode: str, force: bool = False) -> Call[str]:
+    """Set the mode (READWRITE, READONLY, IMPORT); IMPORT over existing schemas needs ``force``."""
+    request = pb.SetModeRequest(subject=subject or "", mode=mode, force=force)
     return Call("SetMode", request, lambda response: response.mode)
+
+
+def delete_mode(subject: str) -> Call[str]:
+    """Remove the subject's own mode (the global one applies again); returns the removed mode."""
+    return Call("DeleteMode", pb.DeleteModeRequest(subject=subject), lambda response: response.mode)
 
 
 def register_consumer(

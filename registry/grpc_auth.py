@@ -40,6 +40,7 @@ RULES: dict[str, Access] = {
     "SetConfig": Access.WRITE_SUBJECT,
     "DeleteConfig": Access.WRITE_SUBJECT,
     "SetMode": Access.WRITE_SUBJECT,
+    "DeleteMode": Access.WRITE_SUBJECT,
     "RegisterConsumer": Access.CONSUMER,
     "RemoveConsumer": Access.CONSUMER,
     "CreateToken": Access.ADMIN,

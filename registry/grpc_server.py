@@ -90,20 +90,23 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             normalize=request.normalize,
             data_metadata=wire.metadata_from_json(request.data_metadata_json, "data_metadata_json"),
             rule_set=wire.rule_set_from_json(request.rule_set_json, "rule_set_json"),
+            schema_id=request.id if request.HasField("id") else None,
+            version=request.version if request.HasField("version") else None,
         )
 
     async def CheckCompatibility(self, request, context) -> pb.CheckCompatibilityResponse:
-        result = await self._call(
-            context,
-            "CheckCompatibility",
-            self.service.check,
+        result = await self._call(context, "CheckCompatibility", self._check, request)
+        return wire.check_result_to_pb(result)
+
+    def _check(self, request: pb.CheckCompatibilityRequest):
+        return self.service.check(
             request.subject,
             request.schema,
             format=request.format or "AVRO",
             references=wire.references_from_pb(request.references),
             version=request.version or LATEST,
+            data_metadata=wire.metadata_from_json(request.data_metadata_json, "data_metadata_json"),
         )
-        return wire.check_result_to_pb(result)
 
     async def LookupSchema(self, request, context) -> pb.SchemaVersion:
         registered = await self._call(
@@ -127,6 +130,20 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             cached=lambda: self.service.cached_schema(request.id),  # ids are immutable
         )
         return wire.schema_to_pb(record)
+
+    async def GetSchemaByGuid(self, request, context) -> pb.Schema:
+        record = await self._call(context, "GetSchemaByGuid", self.service.get_by_guid, request.guid)
+        return wire.schema_to_pb(record)
+
+    async def ListSchemaVersions(self, request, context) -> pb.ListSchemaVersionsResponse:
+        pairs = await self._call(context, "ListSchemaVersions", self.service.versions_for_id, request.id)
+        return pb.ListSchemaVersionsResponse(
+            versions=[
+                pb.SubjectVersion(subject=subject, version=version)
+                for subject, version in pairs
+                if not request.subject or subject == request.subject
+            ]
+        )
 
     async def GetSchemaByVersion(self, request, context) -> pb.SchemaVersion:
         version = request.version or LATEST  # 0 on the wire is the latest (as is -1)
@@ -166,6 +183,16 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             context, "ListVersions", self.service.list_versions, request.subject, request.include_deleted
         )
         return pb.ListVersionsResponse(versions=versions)
+
+    async def GetReferencedBy(self, request, context) -> pb.GetReferencedByResponse:
+        ids = await self._call(
+            context,
+            "GetReferencedBy",
+            self.service.referenced_by,
+            request.subject,
+            request.version or LATEST,
+        )
+        return pb.GetReferencedByResponse(ids=ids)
 
     async def DeleteSubject(self, request, context) -> pb.DeleteSubjectResponse:
         versions = await self._call(
@@ -211,9 +238,19 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
 
     async def SetMode(self, request, context) -> pb.Mode:
         mode = await self._call(
-            context, "SetMode", self.service.set_mode, request.subject or None, request.mode
+            context,
+            "SetMode",
+            self.service.set_mode,
+            request.subject or None,
+            request.mode,
+            force=request.force,
         )
         return pb.Mode(subject=request.subject, mode=mode)
+
+    async def DeleteMode(self, request, context) -> pb.Mode:
+        """Answers the removed mode, as Confluent's DELETE /mode/{subject} does."""
+        removed = await self._call(context, "DeleteMode", self.service.delete_mode, request.subject)
+        return pb.Mode(subject=request.subject, mode=removed)
 
     async def RegisterConsumer(self, request, context) -> pb.Consumer:
         consumer = await self._call(

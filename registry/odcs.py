@@ -10,6 +10,10 @@ properties are the schema's fields with the contract's promises on them (``requi
 and ``mask_pii_at`` as custom properties, so ``from_odcs`` reads back the same contract. A document
 without meshgate's custom properties gets an Avro schema made from its properties.
 
+The properties come from the schema's neutral field tree (``ParsedSchema.fields()``), so Avro,
+Protobuf and JSON Schema contracts export alike: ``physicalType`` is the neutral kind (``long``,
+``decimal(10,2)``, ``record`` ...), ``logicalType`` its ODCS counterpart.
+
 Both directions return the parts that have no counterpart as warnings: nothing is dropped silently.
 """
 
@@ -22,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from registry.compat import get_format
+from registry.compat.fields import Field, Type
 from registry.contract import (
     SUBJECT_PATTERN,
     Contract,
@@ -32,7 +38,7 @@ from registry.contract import (
     table_name,
     validate_subject,
 )
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, MeshgateError
 from registry.limits import load_yaml
 from registry.model import RegisteredSchema
 
@@ -42,8 +48,9 @@ FORMAT_PROPERTY = "meshgateFormat"
 SCHEMA_PROPERTY = "meshgateSchema"
 MASK_PROPERTY = "meshgateMaskPiiAt"
 _SLA_UNITS = {"s": "s", "m": "m", "h": "h", "d": "d"}
-_AVRO_LOGICAL = {
+_LOGICAL_TYPES = {
     "string": "string",
+    "uuid": "string",
     "bytes": "string",
     "fixed": "string",
     "enum": "string",
@@ -51,11 +58,17 @@ _AVRO_LOGICAL = {
     "long": "integer",
     "float": "number",
     "double": "number",
+    "decimal": "number",
     "boolean": "boolean",
+    "date": "date",
+    "time": "time",
+    "timestamp": "timestamp",
     "record": "object",
     "map": "object",
-    "array": "array",
+    "list": "array",
 }
+"""Neutral kind -> ODCS ``logicalType``; the kinds missing here (``union``, ``null``, ``json``) have
+no ODCS type: exported as ``string`` with a warning."""
 _LOGICAL_AVRO = {
     "string": "string",
     "integer": "long",
@@ -96,18 +109,19 @@ def to_odcs(registered: RegisteredSchema) -> tuple[dict, list[str]]:
     meta = registered.metadata
     warnings: list[str] = []
     rules = _rules_by_field(meta.quality_rules)
-    fields = _avro_fields(registered.schema) if registered.format == "AVRO" else None
+    fields = _schema_fields(registered.format, registered.schema)
     if fields is None:
         warnings.append(
-            f"schema.properties: the fields of a {registered.format} schema are not listed (the schema "
-            f"text is kept in customProperties.{SCHEMA_PROPERTY})"
+            f"schema.properties: the fields of this {registered.format} schema are not listed (it needs "
+            f"the schemas it references, or has no finite field tree); the schema text is kept in "
+            f"customProperties.{SCHEMA_PROPERTY}"
         )
-        fields = []
+        fields = ()
     for rule in meta.quality_rules:
         found = _find(fields, rule.field) if rule.rule == "not_null" else None
-        if found is not None and not found["nullable"]:
+        if found is not None and not found.nullable:
             warnings.append(f"quality rule not_null on {rule.field}: implied by its non-null type (required)")
-    properties = [_property(f, f["name"], meta, rules) for f in fields]
+    properties = [_property(f, f.name, meta, rules, warnings) for f in fields]
     for path, field_rules in sorted(rules.items()):
         for rule in field_rules:
             warnings.append(
@@ -154,15 +168,21 @@ def to_odcs(registered: RegisteredSchema) -> tuple[dict, list[str]]:
     return document, warnings
 
 
-def _property(field: dict, path: str, meta: ContractMetadata, rules: dict[str, list[QualityRule]]) -> dict:
+def _property(
+    field: Field, path: str, meta: ContractMetadata, rules: dict[str, list[QualityRule]], warnings: list[str]
+) -> dict:
     """One field as an ODCS property; the rules it carries are taken out of ``rules``."""
     own = rules.pop(path, [])
     kinds = {rule.rule: rule for rule in own}
+    kind = field.type.kind
+    logical = _LOGICAL_TYPES.get(kind)
+    if logical is None:
+        warnings.append(f"{path}: a {kind} value has no ODCS logical type; exported as logicalType string")
     prop: dict[str, Any] = {
-        "name": field["name"],
-        "logicalType": _AVRO_LOGICAL.get(field["type"], "string"),
-        "physicalType": field["type"],
-        "required": not field["nullable"] or "not_null" in kinds,
+        "name": field.name,
+        "logicalType": logical or "string",
+        "physicalType": _physical_type(field.type),
+        "required": not field.nullable or "not_null" in kinds,
     }
     if "unique" in kinds:
         prop["unique"] = True
@@ -189,9 +209,17 @@ def _property(field: dict, path: str, meta: ContractMetadata, rules: dict[str, l
     leftovers = [r for r in own if list(kinds.values()).count(r) == 0]
     if leftovers:  # a second rule of one kind on one field: ODCS has one slot per kind
         rules[path] = leftovers
-    if field.get("fields"):
-        prop["properties"] = [_property(f, f"{path}.{f['name']}", meta, rules) for f in field["fields"]]
+    if field.type.fields:
+        prop["properties"] = [
+            _property(f, f"{path}.{f.name}", meta, rules, warnings) for f in field.type.fields
+        ]
     return prop
+
+
+def _physical_type(kind: Type) -> str:
+    if kind.kind == "decimal":
+        return f"decimal({kind.precision},{kind.scale})"
+    return kind.kind
 
 
 def _rules_by_field(quality_rules: list[QualityRule]) -> dict[str, list[QualityRule]]:
@@ -207,43 +235,20 @@ def _object_name(subject: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", subject)
 
 
-def _avro_fields(text: str) -> list[dict] | None:
-    """The record's fields as ``{name, type, nullable, fields}`` (nested records' fields too)."""
+def _schema_fields(format_name: str, text: str) -> tuple[Field, ...] | None:
+    """The neutral field tree of the schema, or None where there is none to list (a schema that
+    imports others, a recursive type, an unknown format)."""
     try:
-        schema = json.loads(text)
-    except ValueError:
+        return get_format(format_name).parse(text).fields()
+    except (MeshgateError, ValueError):
         return None
-    return _record_fields(schema) if isinstance(schema, dict) and schema.get("type") == "record" else None
 
 
-def _record_fields(record: dict) -> list[dict]:
-    result = []
-    for field in record.get("fields", []):
-        kind, nullable = field["type"], False
-        if isinstance(kind, list):
-            nullable = "null" in kind
-            others = [k for k in kind if k != "null"]
-            kind = others[0] if len(others) == 1 else "union"
-        nested = kind if isinstance(kind, dict) else None
-        name = nested.get("type") if nested else kind
-        if nested and nested.get("logicalType"):
-            name = nested["type"]
-        entry = {
-            "name": field["name"],
-            "type": name if isinstance(name, str) else "union",
-            "nullable": nullable,
-        }
-        if nested and nested.get("type") == "record":
-            entry["fields"] = _record_fields(nested)
-        result.append(entry)
-    return result
-
-
-def _find(fields: list[dict], path: str) -> dict | None:
+def _find(fields: tuple[Field, ...], path: str) -> Field | None:
     head, _, rest = path.partition(".")
     for field in fields:
-        if field["name"] == head:
-            return field if not rest else _find(field.get("fields", []), rest)
+        if field.name == head:
+            return field if not rest else _find(field.type.fields, rest)
     return None
 
 
@@ -310,10 +315,10 @@ def from_odcs(data: Any, where: str = "contract") -> tuple[Contract, list[str]]:
     meta.mask_pii_at = custom.get(MASK_PROPERTY, "silver")
     schema_format = custom.get(FORMAT_PROPERTY, "AVRO")
     schema = custom.get(SCHEMA_PROPERTY) or _avro_from_properties(subject, properties)
-    fields = _avro_fields(schema) if schema_format == "AVRO" else None
+    fields = _schema_fields(schema_format, schema) or ()
     for path in required:  # a non-null field needs no rule: its schema refuses nulls already
-        found = None if fields is None else _find(fields, path)
-        if found is None or found["nullable"]:
+        found = _find(fields, path)
+        if found is None or found.nullable:
             rules.append(QualityRule(path, "not_null"))
     meta.quality_rules = _ordered(rules)
     meta = ContractMetadata.from_dict(meta.to_dict(), where)

@@ -178,6 +178,7 @@ def schema_to_pb(record: SchemaRecord) -> pb.Schema:
         format=record.format,
         schema=record.schema,
         references=references_to_pb(record.references),
+        guid=record.guid,
     )
 
 
@@ -187,6 +188,7 @@ def schema_from_pb(message: pb.Schema) -> SchemaRecord:
         format=message.format,
         schema=message.schema,
         references=references_from_pb(message.references),
+        guid=message.guid,
     )
 
 

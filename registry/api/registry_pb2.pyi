@@ -59,16 +59,18 @@ class Violation(_message.Message):
     def __init__(self, rule: _Optional[str] = ..., path: _Optional[str] = ..., message: _Optional[str] = ..., line: _Optional[int] = ...) -> None: ...
 
 class Schema(_message.Message):
-    __slots__ = ("id", "format", "schema", "references")
+    __slots__ = ("id", "format", "schema", "references", "guid")
     ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    GUID_FIELD_NUMBER: _ClassVar[int]
     id: int
     format: str
     schema: str
     references: _containers.RepeatedCompositeFieldContainer[Reference]
-    def __init__(self, id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
+    guid: str
+    def __init__(self, id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., guid: _Optional[str] = ...) -> None: ...
 
 class SchemaVersion(_message.Message):
     __slots__ = ("subject", "version", "schema_id", "format", "schema", "references", "metadata", "deleted", "guid", "data_metadata_json", "rule_set_json")
@@ -97,7 +99,7 @@ class SchemaVersion(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ..., schema_id: _Optional[int] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., deleted: _Optional[bool] = ..., guid: _Optional[str] = ..., data_metadata_json: _Optional[str] = ..., rule_set_json: _Optional[str] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("subject", "format", "schema", "references", "metadata", "normalize", "data_metadata_json", "rule_set_json")
+    __slots__ = ("subject", "format", "schema", "references", "metadata", "normalize", "data_metadata_json", "rule_set_json", "id", "version")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +108,8 @@ class RegisterRequest(_message.Message):
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     DATA_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_JSON_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     subject: str
     format: str
     schema: str
@@ -114,7 +118,9 @@ class RegisterRequest(_message.Message):
     normalize: bool
     data_metadata_json: str
     rule_set_json: str
-    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., normalize: _Optional[bool] = ..., data_metadata_json: _Optional[str] = ..., rule_set_json: _Optional[str] = ...) -> None: ...
+    id: int
+    version: int
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., metadata: _Optional[_Union[ContractMetadata, _Mapping]] = ..., normalize: _Optional[bool] = ..., data_metadata_json: _Optional[str] = ..., rule_set_json: _Optional[str] = ..., id: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetLatestWithMetadataRequest(_message.Message):
     __slots__ = ("subject", "properties", "include_deleted")
@@ -134,18 +140,20 @@ class GetLatestWithMetadataRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
 
 class CheckCompatibilityRequest(_message.Message):
-    __slots__ = ("subject", "format", "schema", "references", "version")
+    __slots__ = ("subject", "format", "schema", "references", "version", "data_metadata_json")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     subject: str
     format: str
     schema: str
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     version: str
-    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+    data_metadata_json: str
+    def __init__(self, subject: _Optional[str] = ..., format: _Optional[str] = ..., schema: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., version: _Optional[str] = ..., data_metadata_json: _Optional[str] = ...) -> None: ...
 
 class CheckCompatibilityResponse(_message.Message):
     __slots__ = ("compatible", "violations", "consumers", "broken_consumers")
@@ -194,6 +202,48 @@ class GetSchemaByIdRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class GetSchemaByGuidRequest(_message.Message):
+    __slots__ = ("guid",)
+    GUID_FIELD_NUMBER: _ClassVar[int]
+    guid: str
+    def __init__(self, guid: _Optional[str] = ...) -> None: ...
+
+class ListSchemaVersionsRequest(_message.Message):
+    __slots__ = ("id", "subject")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    subject: str
+    def __init__(self, id: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
+
+class SubjectVersion(_message.Message):
+    __slots__ = ("subject", "version")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    version: int
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListSchemaVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[SubjectVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[SubjectVersion, _Mapping]]] = ...) -> None: ...
+
+class GetReferencedByRequest(_message.Message):
+    __slots__ = ("subject", "version")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    version: int
+    def __init__(self, subject: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class GetReferencedByResponse(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetSchemaByVersionRequest(_message.Message):
     __slots__ = ("subject", "version", "include_deleted")
@@ -324,12 +374,20 @@ class GetModeRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ...) -> None: ...
 
 class SetModeRequest(_message.Message):
-    __slots__ = ("subject", "mode")
+    __slots__ = ("subject", "mode", "force")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     subject: str
     mode: str
-    def __init__(self, subject: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, subject: _Optional[str] = ..., mode: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class DeleteModeRequest(_message.Message):
+    __slots__ = ("subject",)
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    def __init__(self, subject: _Optional[str] = ...) -> None: ...
 
 class Mode(_message.Message):
     __slots__ = ("subject", "mode")

@@ -54,6 +54,16 @@ class ContractRegistryStub:
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByIdRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Schema.FromString,
                 _registered_method=True)
+        self.GetSchemaByGuid = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/GetSchemaByGuid',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByGuidRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Schema.FromString,
+                _registered_method=True)
+        self.ListSchemaVersions = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/ListSchemaVersions',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsResponse.FromString,
+                _registered_method=True)
         self.GetSchemaByVersion = channel.unary_unary(
                 '/meshgate.registry.v1.ContractRegistry/GetSchemaByVersion',
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByVersionRequest.SerializeToString,
@@ -73,6 +83,11 @@ class ContractRegistryStub:
                 '/meshgate.registry.v1.ContractRegistry/ListVersions',
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsResponse.FromString,
+                _registered_method=True)
+        self.GetReferencedBy = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/GetReferencedBy',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByResponse.FromString,
                 _registered_method=True)
         self.DeleteSubject = channel.unary_unary(
                 '/meshgate.registry.v1.ContractRegistry/DeleteSubject',
@@ -107,6 +122,11 @@ class ContractRegistryStub:
         self.SetMode = channel.unary_unary(
                 '/meshgate.registry.v1.ContractRegistry/SetMode',
                 request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SetModeRequest.SerializeToString,
+                response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.FromString,
+                _registered_method=True)
+        self.DeleteMode = channel.unary_unary(
+                '/meshgate.registry.v1.ContractRegistry/DeleteMode',
+                request_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.DeleteModeRequest.SerializeToString,
                 response_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.FromString,
                 _registered_method=True)
         self.RegisterConsumer = channel.unary_unary(
@@ -201,6 +221,20 @@ class ContractRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSchemaByGuid(self, request, context):
+        """The schema of a Confluent schema GUID (REST: GET /schemas/guids/{guid}).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchemaVersions(self, request, context):
+        """Every live (subject, version) that holds a schema id (REST: GET /schemas/ids/{id}/versions).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetSchemaByVersion(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -222,6 +256,14 @@ class ContractRegistryServicer:
 
     def ListVersions(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReferencedBy(self, request, context):
+        """The ids of the live schemas that reference a version
+        (REST: GET /subjects/{subject}/versions/{version}/referencedby).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -264,6 +306,14 @@ class ContractRegistryServicer:
 
     def SetMode(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteMode(self, request, context):
+        """Remove the subject's own mode, so the global one applies again; answers the removed mode
+        (REST: DELETE /mode/{subject}). NOT_FOUND (40409) when the subject has none of its own.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -370,6 +420,16 @@ def add_ContractRegistryServicer_to_server(servicer, server):
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByIdRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Schema.SerializeToString,
             ),
+            'GetSchemaByGuid': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchemaByGuid,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByGuidRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Schema.SerializeToString,
+            ),
+            'ListSchemaVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchemaVersions,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsResponse.SerializeToString,
+            ),
             'GetSchemaByVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSchemaByVersion,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByVersionRequest.FromString,
@@ -389,6 +449,11 @@ def add_ContractRegistryServicer_to_server(servicer, server):
                     servicer.ListVersions,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsResponse.SerializeToString,
+            ),
+            'GetReferencedBy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReferencedBy,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByResponse.SerializeToString,
             ),
             'DeleteSubject': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteSubject,
@@ -423,6 +488,11 @@ def add_ContractRegistryServicer_to_server(servicer, server):
             'SetMode': grpc.unary_unary_rpc_method_handler(
                     servicer.SetMode,
                     request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.SetModeRequest.FromString,
+                    response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.SerializeToString,
+            ),
+            'DeleteMode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteMode,
+                    request_deserializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.DeleteModeRequest.FromString,
                     response_serializer=meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.SerializeToString,
             ),
             'RegisterConsumer': grpc.unary_unary_rpc_method_handler(
@@ -605,6 +675,60 @@ class ContractRegistry:
             _registered_method=True)
 
     @staticmethod
+    def GetSchemaByGuid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/GetSchemaByGuid',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.GetSchemaByGuidRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.Schema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchemaVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/ListSchemaVersions',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.ListSchemaVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetSchemaByVersion(request,
             target,
             options=(),
@@ -702,6 +826,33 @@ class ContractRegistry:
             '/meshgate.registry.v1.ContractRegistry/ListVersions',
             meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsRequest.SerializeToString,
             meshgate_dot_registry_dot_v1_dot_registry__pb2.ListVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReferencedBy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/GetReferencedBy',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.GetReferencedByResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -890,6 +1041,33 @@ class ContractRegistry:
             target,
             '/meshgate.registry.v1.ContractRegistry/SetMode',
             meshgate_dot_registry_dot_v1_dot_registry__pb2.SetModeRequest.SerializeToString,
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteMode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meshgate.registry.v1.ContractRegistry/DeleteMode',
+            meshgate_dot_registry_dot_v1_dot_registry__pb2.DeleteModeRequest.SerializeToString,
             meshgate_dot_registry_dot_v1_dot_registry__pb2.Mode.FromString,
             options,
             channel_credentials,

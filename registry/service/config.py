@@ -29,7 +29,7 @@ from registry.model import (
     DataContractConfig,
     SubjectConfig,
 )
-from registry.service.arguments import parse_level
+from registry.service.arguments import check_subject, parse_level
 from registry.service.caches import SchemaCache
 from registry.store import GLOBAL, Store
 
@@ -122,6 +122,7 @@ class Configs:
 
     def delete_mode(self, subject: str) -> str:
         """Remove the subject's own mode (the global one applies again); returns the removed mode."""
+        check_subject(subject)  # the global mode is set, never deleted
 
         def work(session) -> str:
             removed = self.store.delete_mode(session, subject)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from registry.data_contracts import properties_of, served
 from registry.errors import (
+    InvalidArgument,
     ReferenceExists,
     SchemaNotFound,
     SubjectNotFound,
@@ -47,6 +48,8 @@ class Subjects:
 
     def get_by_guid(self, guid: str) -> SchemaRecord:
         """The schema of a Confluent schema GUID."""
+        if not guid:
+            raise InvalidArgument("guid: required")
         with self.store.read() as session:
             record = self.store.schema_by_guid(session, guid)
         if record is None:

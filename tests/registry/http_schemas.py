@@ -68,3 +68,10 @@ PAGE_VIEW_BREAKING = json.dumps(
     },
     indent=2,
 )
+
+# A Protobuf schema that imports another subject's (as "common/money.proto"): for referencedby.
+MONEY_PROTO = 'syntax = "proto3";\npackage common;\n\nmessage Money {\n  int64 cents = 1;\n}\n'
+SHOP_ORDER_PROTO = (
+    'syntax = "proto3";\npackage shop;\nimport "common/money.proto";\n\n'
+    "message Order {\n  string id = 1;\n  common.Money total = 2;\n}\n"
+)

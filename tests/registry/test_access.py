@@ -20,6 +20,8 @@ from registry.errors import (
     ConsumerNotFound,
     MeshgateError,
     PermissionDenied,
+    SchemaNotFound,
+    SubjectModeNotFound,
     SubjectNotFound,
     TokenNotFound,
     Unauthenticated,
@@ -38,6 +40,9 @@ GRPC_CALLS = {
     "LookupSchema": ("read", lambda c: c.lookup(SUBJECT, V1)),
     "GetSchemaById": ("read", lambda c: c.get_by_id(1)),
     "GetSchemaByVersion": ("read", lambda c: c.get_version(SUBJECT, 1)),
+    "GetSchemaByGuid": ("read", lambda c: c.get_by_guid("00000000-0000-0000-0000-000000000000")),
+    "ListSchemaVersions": ("read", lambda c: c.versions_for_id(1)),
+    "GetReferencedBy": ("read", lambda c: c.referenced_by(SUBJECT, 1)),
     "ListSubjects": ("read", lambda c: c.list_subjects()),
     "ListVersions": ("read", lambda c: c.list_versions(SUBJECT)),
     "DeleteSubject": ("write", lambda c: c.delete_subject("checkout.Missing")),
@@ -50,6 +55,7 @@ GRPC_CALLS = {
     "GetMode": ("read", lambda c: c.get_mode(SUBJECT)),
     "SetMode": ("write", lambda c: c.set_mode(SUBJECT, "READWRITE")),
     "SetMode global": ("global", lambda c: c.set_mode(None, "READWRITE")),
+    "DeleteMode": ("write", lambda c: c.delete_mode(SUBJECT)),
     "RegisterConsumer": ("consumer", lambda c: c.register_consumer("billing", SUBJECT, version=1)),
     "ListConsumers": ("read", lambda c: c.list_consumers(SUBJECT)),
     "RemoveConsumer": ("consumer", lambda c: c.remove_consumer("billing.reports", SUBJECT)),
@@ -140,7 +146,14 @@ def _outcome(call) -> tuple[str, str]:
         return "unauthenticated", exc.message
     except PermissionDenied as exc:
         return "denied", exc.message
-    except (SubjectNotFound, VersionNotFound, ConsumerNotFound, TokenNotFound) as exc:
+    except (
+        SubjectNotFound,
+        VersionNotFound,
+        ConsumerNotFound,
+        TokenNotFound,
+        SchemaNotFound,
+        SubjectModeNotFound,
+    ) as exc:
         return "allowed", exc.message  # past the guard; failed on its own terms (nothing to delete)
     except MeshgateError as exc:
         return f"failed: {type(exc).__name__}", exc.message

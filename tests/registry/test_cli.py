@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from meshgate.cli import main
+from registry.contract import Reference
 from tests.conftest import free_port
-from tests.registry.registry_harness import BREAKING, V1, unique_subject
+from tests.registry.http_schemas import MONEY_PROTO, SHOP_ORDER_PROTO
+from tests.registry.registry_harness import BREAKING, V1, V2, unique_subject
 
 
 @pytest.fixture
@@ -155,3 +157,48 @@ def test_serve_with_an_unreachable_database_says_so(tmp_path):
         main, ["serve", "--database-url", url, "--grpc-port", "0", "--http-port", "0"]
     )
     assert result.exit_code == 1 and "cannot open the registry store" in result.output
+
+
+def test_mode_shows_sets_and_deletes_a_subjects_mode(run):
+    subject = unique_subject()
+    assert run("mode").output.strip() == "(global): READWRITE"
+    assert run("mode", subject, "--set", "readonly").output.strip() == f"{subject}: READONLY"
+    assert run("mode", subject).output.strip() == f"{subject}: READONLY"
+    deleted = run("mode", subject, "--delete")
+    assert deleted.output.strip() == f"{subject}: READONLY removed; READWRITE applies"
+    missing = run("mode", subject, "--delete")
+    assert missing.exit_code == 1 and "has no mode of its own" in missing.output
+    assert run("mode", "--delete").exit_code == 2
+
+
+def test_mode_import_over_existing_schemas_needs_force(run, tmp_path):
+    subject = unique_subject()
+    run("register", _contract(tmp_path, subject, V1))
+    refused = run("mode", subject, "--set", "IMPORT")
+    assert refused.exit_code == 1 and "force" in refused.output
+    assert run("mode", subject, "--set", "IMPORT", "--force").output.strip() == f"{subject}: IMPORT"
+
+
+def test_referenced_by_lists_the_importing_schema_ids(run, client):
+    money, order = unique_subject(), unique_subject()
+    client.register(money, MONEY_PROTO, format="PROTOBUF")
+    importer = client.register(
+        order, SHOP_ORDER_PROTO, format="PROTOBUF", references=[Reference("common/money.proto", money, 1)]
+    )
+    assert run("referenced-by", money).output.split() == [str(importer.schema_id)]
+    assert run("referenced-by", order, "--version", "1").output == ""
+    missing = run("referenced-by", money, "--version", "9")
+    assert missing.exit_code == 1 and "version 9" in missing.output
+
+
+def test_get_by_metadata_picks_the_newest_version_with_those_properties(run, client):
+    subject = unique_subject()
+    client.register(subject, V1, data_metadata={"properties": {"release": "1"}})
+    client.register(subject, V2, data_metadata={"properties": {"release": "2"}})
+    found = json.loads(run("get", subject, "--metadata", "release=1", "--json").output)
+    assert found["version"] == 1
+    assert json.loads(run("get", subject, "--metadata", "release=2", "--json").output)["version"] == 2
+    missing = run("get", subject, "--metadata", "release=3")
+    assert missing.exit_code == 1 and "release=3" in missing.output
+    assert run("get", subject, "--metadata", "release").exit_code == 2
+    assert run("get", subject, "--metadata", "release=1", "--version", "2").exit_code == 2

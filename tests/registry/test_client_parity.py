@@ -83,6 +83,8 @@ def test_a_bound_method_shows_the_parameters_of_its_call():
         "normalize",
         "data_metadata",
         "rule_set",
+        "schema_id",
+        "version",
     ]
     assert inspect.signature(RegistryClient.remove_webhook).return_annotation is None
     assert RegistryClient.add_webhook.__qualname__ == "RegistryClient.add_webhook"

@@ -12,14 +12,10 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from registry.service import RegistryService
 from registry.store import Store
 from tests.registry.http_harness import serve_http
+from tests.registry.http_schemas import MONEY_PROTO as MONEY
 from tests.registry.http_schemas import ORDER_V1, ORDER_V2
+from tests.registry.http_schemas import SHOP_ORDER_PROTO as ORDER
 from tests.registry.registry_harness import BACKENDS, database_url
-
-MONEY = 'syntax = "proto3";\npackage common;\n\nmessage Money {\n  int64 cents = 1;\n}\n'
-ORDER = (
-    'syntax = "proto3";\npackage shop;\nimport "common/money.proto";\n\n'
-    "message Order {\n  string id = 1;\n  common.Money total = 2;\n}\n"
-)
 
 
 @pytest.fixture(params=BACKENDS)
