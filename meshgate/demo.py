@@ -126,6 +126,7 @@ def step_registry(ctx: DemoContext) -> str:
     evolutions = {
         "checkout.CheckoutCompleted": ("checkout_completed.v2.avsc", "checkout_completed.v3-breaking.avsc"),
         "identity.UserSignedUp": ("user_signed_up.v2.proto", "user_signed_up.v3-breaking.proto"),
+        "web.PageViewed": ("page_viewed.v2.schema.json", "page_viewed.v3-breaking.schema.json"),
     }
     rejected = 0
     with RegistryClient(target) as client:
