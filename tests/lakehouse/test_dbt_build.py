@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import shutil
 import sys
 import threading
 import urllib.request
@@ -22,12 +23,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
 from lakehouse.dbt.cli import serve_docs
-from lakehouse.dbt.glue import DUCKDB_FILE, run_dbt, target_dir
+from lakehouse.dbt.glue import DUCKDB_FILE, PROJECT_DIR, run_dbt, target_dir
+from lakehouse.dbt.sources import SOURCES_FILE
 from lakehouse.gate import ingest
 from lakehouse.masking import KEY_ENV, pii_hash
 from lakehouse.naming import bronze_identifier
@@ -449,14 +452,70 @@ def test_transform_without_the_pii_key_fails_saying_so(tmp_path, monkeypatch):
     catalog.engine.dispose()
 
 
-def test_transform_names_the_bronze_tables_not_ingested_yet(tmp_path):
+def test_a_subject_with_no_batch_yet_builds_empty_then_fills_with_its_first_batch(tmp_path, monkeypatch):
+    # A contract added before its first batch must not break the project: its Bronze table builds as
+    # an empty one of the contract's columns, and the first batch then flows through as usual.
+    monkeypatch.setenv(KEY_ENV, KEY)
+    catalog = open_catalog(tmp_path)
+    batch1, _ = sample_events()
+    for name in ("checkout", "signup"):
+        ingest_batch(
+            catalog, load_contract(EXAMPLES / CONTRACT_FILES[name]), batch1[name][:5], name, DAY0, tmp_path
+        )
     result = CliRunner().invoke(main, ["transform", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 1
-    assert (
-        "no Bronze table yet for bronze.checkout__checkout_completed (checkout.CheckoutCompleted)"
-        in result.output
+    assert result.exit_code == 0, result.output
+    assert "note: no batch ingested yet for bronze.web__page_viewed (web.PageViewed)" in result.output
+    assert "checkout__checkout_completed (" not in result.output.split("note:")[1].splitlines()[0]
+    assert query(tmp_path, "select count(*) from silver.web__page_viewed") == [(0,)]
+    assert query(tmp_path, "select count(*) from gold.daily_page_views") == [(0,)]
+    assert len(query(tmp_path, "select * from silver.checkout__checkout_completed")) == 5
+
+    views = batch1["pageview"][:7]
+    ingest_batch(catalog, load_contract(EXAMPLES / PAGEVIEW), views, "pageview", DAY0, tmp_path)
+    result = CliRunner().invoke(main, ["transform", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.output
+    landed = query(tmp_path, "select event_id from silver.web__page_viewed order by 1")
+    assert landed == sorted((v["event_id"],) for v in views)
+    catalog.engine.dispose()
+
+
+def empty_project(tmp_path, change) -> Path:
+    """A copy of the dbt project whose generated page-view source ``change(table)`` edited."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    path = project / SOURCES_FILE
+    document = yaml.safe_load(path.read_text())
+    (table,) = [t for t in document["sources"][0]["tables"] if t["name"] == SILVER["pageview"]]
+    change(table)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return project
+
+
+def test_an_empty_bronze_table_follows_the_sources_as_the_contract_evolves(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    select = ["build", "--select", "source:bronze.web__page_viewed"]
+    assert run_dbt(select, tmp_path).success
+    added = {"name": "campaign", "description": "", "data_type": "VARCHAR"}
+    project = empty_project(tmp_path, lambda table: table["columns"].insert(1, added))
+    run = run_dbt(select, tmp_path, project_dir=project)
+    assert run.success, run.failures
+    columns = query(
+        tmp_path, "select column_name from duckdb_columns() where table_name = 'web__page_viewed'"
     )
-    assert "bronze.identity__user_signed_up (identity.UserSignedUp)" in result.output
+    assert ("campaign",) in columns
+
+
+def test_an_empty_bronze_table_needs_the_sources_data_types(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    project = empty_project(tmp_path, lambda table: table["columns"][0].pop("data_type"))
+    run = run_dbt(["build", "--select", "source:bronze.web__page_viewed"], tmp_path, project_dir=project)
+    assert not run.success
+    assert any(
+        "bronze source web__page_viewed: column event_id has no data_type" in line
+        and "meshgate dbt-sources" in line
+        for line in run.failures
+    ), run.failures
 
 
 def test_storage_options_must_be_key_value_pairs(tmp_path):

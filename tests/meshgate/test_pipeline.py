@@ -103,7 +103,12 @@ def test_bronze_silver_and_gold_hold_the_example_data(twice):
     assert len(silver) == 400  # one row per event
     assert len(tables_after["bronze.identity__user_signed_up"]) == 300
     assert len(tables_after["silver.web__page_viewed"]) == 300
-    gold = {"gold.daily_revenue", "gold.daily_active_users", "gold.conversion_funnel", "gold.daily_page_views"}
+    gold = {
+        "gold.daily_revenue",
+        "gold.daily_active_users",
+        "gold.conversion_funnel",
+        "gold.daily_page_views",
+    }
     assert gold <= set(tables_after)
 
 
