@@ -244,7 +244,9 @@ def write_records(records: Iterator[dict], path: str | Path, contract: Contract,
                 out.write(delimited(to_message(cls, record).SerializeToString()))
         else:
             if contract.format not in ("AVRO", "PROTOBUF"):
-                raise ValueError(f"confluent output needs an AVRO or PROTOBUF contract; {contract.subject} is {contract.format}")
+                raise ValueError(
+                    f"confluent output needs an AVRO or PROTOBUF contract; {contract.subject} is {contract.format}"
+                )
             for record in records:
                 out.write(confluent_frame(schema_id, _confluent_payload(contract, record)))
     return path
