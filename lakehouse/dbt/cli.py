@@ -73,7 +73,7 @@ def transform(data_dir, catalog_url, warehouse, storage_options, selection, full
     """Build Silver and Gold from Bronze with `dbt build` (models and their tests), streaming progress.
 
     Ends with one line: models built, tests passed and failed, rows in Silver and Gold, time taken.
-    A subject with no Bronze table yet (no batch ingested) builds as empty tables, with a note saying so.
+    A subject with no Bronze table yet (no batch ingested) reads as an empty one, with a note saying so.
     dbt's colours only on a terminal. Exit 0 built, 1 a model or test failed (named), 2 usage error."""
     lakehouse = {
         "catalog_url": catalog_url,
@@ -147,7 +147,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _note_missing_bronze(data_dir, catalog_url, warehouse, storage_options) -> None:
-    """Say which subjects have no Bronze table yet: dbt builds them empty (macros/bronze.sql)."""
+    """Say which subjects have no Bronze table yet: dbt reads them as empty ones (macros/bronze.sql)."""
     catalog = open_catalog(data_dir, catalog_url, warehouse, storage_options)
     try:
         missing = missing_bronze_tables(catalog)
@@ -155,7 +155,7 @@ def _note_missing_bronze(data_dir, catalog_url, warehouse, storage_options) -> N
         catalog.engine.dispose()
     if missing:
         tables = ", ".join(f"bronze.{table} ({subject})" for table, subject in sorted(missing.items()))
-        click.echo(f"note: no batch ingested yet for {tables}: built as empty tables")
+        click.echo(f"note: no batch ingested yet, read as empty tables: {tables}")
 
 
 def _finish(run: DbtRun, what: str) -> None:
