@@ -3,9 +3,11 @@
     python examples/generate.py checkout --rows 1000 --out checkout.jsonl
     python examples/generate.py signup --rows 1000000 --out signup.pb.zst --format protobuf
     python examples/generate.py checkout --rows 100 --out bad.jsonl --bad
+    python examples/generate.py pageview --rows 5000 --out page-views-dump.jsonl
 
-Kinds: ``checkout`` (checkout.CheckoutCompleted, Avro contract) and ``signup``
-(identity.UserSignedUp, Protobuf contract). Formats: ``jsonl``, ``avro`` (object container file,
+Kinds: ``checkout`` (checkout.CheckoutCompleted, Avro contract), ``signup``
+(identity.UserSignedUp, Protobuf contract) and ``pageview`` (web.PageViewed, JSON Schema contract:
+the web API's JSON Lines dump, ``jsonl`` only). Formats: ``jsonl``, ``avro`` (object container file,
 checkout only), ``protobuf`` (varint-length-delimited, signup only) and ``confluent`` (each record
 framed by a 4-byte big-endian length, then magic byte 0, schema id, [message indexes], payload). A
 name ending in ``.gz`` or ``.zst`` is compressed. Records are generated and written one by one, so
@@ -14,7 +16,8 @@ millions of rows take little memory. The same seed always gives the same bytes.
 ``--bad`` makes rows 2-6 break the contract, one way each (``BAD_ROWS``); binary formats get only
 the violations they can encode (Avro: negative amount, bad e-mail; Protobuf: absent user id, unknown
 enum number, bad country), the other rows stay valid. An absent proto3 ``user_id`` lands as its
-default ``""`` in every format, which the contract's ``regex`` on it refuses.
+default ``""`` in every format, which the contract's ``regex`` on it refuses. Page views break a
+type, a required property and the contract's quality rules (``min``, ``accepted_values``, ``regex``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from registry.contract import Contract, load_contract  # noqa: E402
 CONTRACTS = {
     "checkout": HERE / "contracts" / "checkout" / "checkout_completed.yaml",
     "signup": HERE / "contracts" / "identity" / "user_signed_up.yaml",
+    "pageview": HERE / "contracts" / "web" / "page_viewed.yaml",
 }
 FORMATS = ("jsonl", "avro", "protobuf", "confluent")
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,6 +67,19 @@ BAD_ROWS = {
         4: ("plan", "enum", False),
         5: ("country", "regex", False),
     },
+    "pageview": {
+        2: ("duration_ms", "type", True),
+        3: ("session_id", "required", True),
+        4: ("duration_ms", "min", True),
+        5: ("device", "enum", True),
+        6: ("referrer", "regex", True),
+    },
+}
+# The value a bad row puts in the field, per kind and rule (missing required fields are deleted).
+BAD_VALUES = {
+    "checkout": {"enum": "XXX", "regex": "not-an-email"},
+    "signup": {"type": 42, "enum": "GOLD", "regex": "germany"},
+    "pageview": {"type": "1.5s", "enum": "smartwatch", "regex": "not-a-url"},
 }
 
 
@@ -86,7 +103,7 @@ def records(
 
     With ``bad``, the rows of ``bad_rows(kind, fmt)`` each break the contract one way.
     """
-    make = {"checkout": _checkout, "signup": _signup}[kind]
+    make = {"checkout": _checkout, "signup": _signup, "pageview": _pageview}[kind]
     broken = bad_rows(kind, fmt) if bad else {}
     rng = random.Random(seed)
     recent: list[dict] = []
@@ -146,19 +163,38 @@ def _signup(rng: random.Random, when: datetime) -> dict:
     }
 
 
+PAGES = ("/", "/search", "/products", "/cart", "/checkout")
+SESSIONS = 5_000  # sessions from a pool, so a session views several pages
+
+
+def _pageview(rng: random.Random, when: datetime) -> dict:
+    user = rng.randrange(USERS)
+    signed_in = rng.random() < 0.6
+    path = rng.choice(PAGES)
+    return {
+        "event_id": _uuid(rng),
+        "viewed_at": when,
+        "session_id": f"s-{rng.randrange(SESSIONS):05d}",
+        "user_id": _user_id(user) if signed_in else None,
+        "user_email": f"user{user}@example.com" if signed_in else None,
+        "page": {"url": f"https://shop.example.com{path}", "title": f"Shop {path.strip('/') or 'home'}"},
+        "referrer": rng.choice((None, "https://www.google.com/", "https://shop.example.com/")),
+        "duration_ms": rng.randrange(200, 120_000),
+        "device": rng.choice(("desktop", "desktop", "mobile", "mobile", "tablet")),
+    }
+
+
 def _broken(kind: str, row: int, record: dict) -> dict:
     field, rule, _ = BAD_ROWS[kind][row]
     record = dict(record)
-    if rule == "type":
-        record[field] = str(record[field]) if kind == "checkout" else 42
+    if rule == "type" and kind == "checkout":
+        record[field] = str(record[field])  # a number sent as a string
     elif rule in ("required", "not_null") or field == "user_id":
         del record[field]
     elif rule == "min":
         record[field] = -abs(record[field])
-    elif rule == "enum":
-        record[field] = "XXX" if kind == "checkout" else "GOLD"
-    elif rule == "regex":
-        record[field] = "not-an-email" if field == "email" else "germany"
+    else:
+        record[field] = BAD_VALUES[kind][rule]
     return record
 
 
@@ -207,6 +243,10 @@ def write_records(records: Iterator[dict], path: str | Path, contract: Contract,
             for record in records:
                 out.write(delimited(to_message(cls, record).SerializeToString()))
         else:
+            if contract.format not in ("AVRO", "PROTOBUF"):
+                raise ValueError(
+                    f"confluent output needs an AVRO or PROTOBUF contract; {contract.subject} is {contract.format}"
+                )
             for record in records:
                 out.write(confluent_frame(schema_id, _confluent_payload(contract, record)))
     return path

@@ -126,6 +126,7 @@ def step_registry(ctx: DemoContext) -> str:
     evolutions = {
         "checkout.CheckoutCompleted": ("checkout_completed.v2.avsc", "checkout_completed.v3-breaking.avsc"),
         "identity.UserSignedUp": ("user_signed_up.v2.proto", "user_signed_up.v3-breaking.proto"),
+        "web.PageViewed": ("page_viewed.v2.schema.json", "page_viewed.v3-breaking.schema.json"),
     }
     rejected = 0
     with RegistryClient(target) as client:
@@ -304,6 +305,7 @@ def step_gate(ctx: DemoContext) -> str:
     subjects = {
         "checkout": "checkout.CheckoutCompleted",
         "signup": "identity.UserSignedUp",
+        "pageview": "web.PageViewed",
     }
     contracts = {
         kind: resolve_contract(
@@ -321,7 +323,9 @@ def step_gate(ctx: DemoContext) -> str:
             "quarantine",
         ),
         ("signup", "signup-1.jsonl", {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01}, "reject"),
+        ("pageview", "pageview-1.jsonl", {"rows": 3000, "seed": 5, "late": 0.02}, "reject"),  # a web API dump
         ("checkout", "checkout-bad.jsonl", {"rows": 500, "seed": 4, "bad": True}, "reject"),
+        ("pageview", "pageview-bad.jsonl", {"rows": 500, "seed": 6, "bad": True}, "reject"),
         ("checkout", "checkout-1.jsonl", None, "reject"),  # the same file again: a no-op
     ]
     outcomes = []
@@ -404,6 +408,10 @@ def step_dbt(ctx: DemoContext) -> str:
                 "gold.daily_active_users (first days)",
                 "select * from gold.daily_active_users order by 1 limit 5",
             ),
+            (
+                "gold.daily_page_views (first day, busiest pages)",
+                "select * from gold.daily_page_views order by 1, page_views desc limit 5",
+            ),
         ):
             top = conn.sql(query)
             table = Table(title=title)
@@ -460,6 +468,7 @@ def step_orchestration(ctx: DemoContext) -> str:
             "signup-1.jsonl",
             {"rows": 1500, "seed": 3, "late": 0.02, "duplicates": 0.01},
         ),
+        ("pageview", "web.PageViewed", "pageview-1.jsonl", {"rows": 3000, "seed": 5, "late": 0.02}),
     ]
     for kind, subject, name, options in landing:
         folder = lakehouse.landing_folder(subject)

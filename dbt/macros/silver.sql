@@ -17,8 +17,9 @@ with bronze as (
     from {{ source('bronze', table_name) }}
     {% if is_incremental() %}
     where _ingested_at > (
-        select coalesce(max(ingested_at), '-infinity'::timestamptz)
-            - to_hours({{ var('silver_lookback_hours', 24) }})
+        -- an empty Silver (its Bronze had no batch yet) reads all; not from -infinity, which the
+        -- iceberg scan's partition pruning cannot take ("cannot subtract infinite timestamps")
+        select coalesce(max(ingested_at) - to_hours({{ var('silver_lookback_hours', 24) }}), to_timestamp(0))
         from {{ this }}
     )
     {% endif %}

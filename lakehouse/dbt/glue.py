@@ -111,8 +111,20 @@ def missing_bronze_tables(catalog: Catalog, project_dir: str | Path = PROJECT_DI
 
 
 def create_bronze_views(conn: duckdb.DuckDBPyConnection, snapshots: dict[str, str]) -> None:
-    """Point ``bronze.<table>`` at each snapshot with ``iceberg_scan`` (a view: no data copied)."""
+    """Point ``bronze.<table>`` at each snapshot with ``iceberg_scan`` (a view: no data copied).
+
+    Views of tables the catalog does not have (the empty ones ``macros/bronze.sql`` stands in for a
+    subject with no batch yet) are dropped: dbt's on-run-start hook makes them again from the current
+    sources, so an evolved contract's empty table has its new columns.
+    """
     conn.execute(f"create schema if not exists {BRONZE}")
+    views = conn.execute(
+        "select view_name from duckdb_views() where schema_name = ? and database_name = current_database()",
+        [BRONZE],
+    ).fetchall()
+    for (view,) in views:
+        if view not in snapshots:
+            conn.execute(f'drop view {BRONZE}."{view}"')
     for table, location in snapshots.items():
         quoted = location.replace("'", "''")
         conn.execute(f"create or replace view {BRONZE}.\"{table}\" as select * from iceberg_scan('{quoted}')")

@@ -4,8 +4,9 @@ Every contract becomes a table of source ``bronze``: each column with its descri
 Protobuf comments), ``not_null`` for required fields, ``accepted_values`` for enums, ``unique`` on the
 primary key (``meshgate_unique_combination`` on the table for a composite key, and for a composite
 ``unique`` rule), the contract's quality rules as tests, PII marked in column ``meta``; owner, freshness SLA
-and masking tier in the table's ``meta``. The output is deterministic (sorted by table, contract order
-for columns), so a stale committed file shows up as a diff.
+and masking tier in the table's ``meta``. Each column's ``data_type`` is its DuckDB type in Bronze, so a
+source whose table does not exist yet builds as an empty one (``macros/bronze.sql``). The output is
+deterministic (sorted by table, contract order for columns), so a stale committed file shows up as a diff.
 
 ``unique`` runs at ``warn`` severity on Bronze: Bronze keeps every delivery, duplicates included (the
 gate checks uniqueness within a batch); Silver deduplicates and tests ``unique`` as an error.
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import yaml
 
+from lakehouse.bronze import bronze_schema
 from lakehouse.naming import BRONZE, table_name
 from lakehouse.references import registry_references
 from lakehouse.schema_mapping import DOC_KEY, ENUM_KEY, arrow_schema
@@ -128,8 +131,14 @@ def _table(contract: Contract, references: dict[str, str] | None) -> dict:
             count, period = max(1, -(-count // 60)), "minute"
         table["loaded_at_field"] = "_ingested_at"
         table["config"] = {"freshness": {"error_after": {"count": count, "period": period}}}
-    table["columns"] = [_column(contract, f) for f in schema] + [
-        {"name": name, "description": text, "data_tests": [_test("not_null", contract, name)]}
+    types = _duckdb_types(schema)
+    table["columns"] = [_column(contract, f, types[f.name]) for f in schema] + [
+        {
+            "name": name,
+            "description": text,
+            "data_type": types[name],
+            "data_tests": [_test("not_null", contract, name)],
+        }
         for name, text in GATE_COLUMNS
     ]
     composite = [list(meta.primary_key)] if len(meta.primary_key) > 1 else []
@@ -152,7 +161,14 @@ def _combination_test(contract: Contract, columns: list[str]) -> dict:
     )
 
 
-def _column(contract: Contract, field: pa.Field) -> dict:
+def _duckdb_types(schema: pa.Schema) -> dict[str, str]:
+    """The DuckDB type of each column of the Bronze table (the contract's and the gate's columns)."""
+    with duckdb.connect() as conn:
+        relation = conn.from_arrow(bronze_schema(schema).empty_table())
+        return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
+
+
+def _column(contract: Contract, field: pa.Field, data_type: str) -> dict:
     meta = contract.metadata
     metadata = field.metadata or {}
     description = metadata.get(DOC_KEY, b"").decode()
@@ -171,7 +187,7 @@ def _column(contract: Contract, field: pa.Field) -> dict:
         if masked_at_bronze and rule.rule in ("regex", "accepted_values", "min", "max"):
             continue  # Bronze holds the keyed hash: the gate checked the rule on the clear value
         tests.append(_rule_test(contract, rule))
-    column = {"name": field.name, "description": description}
+    column = {"name": field.name, "description": description, "data_type": data_type}
     if field.name in meta.pii_fields:
         column["meta"] = {"pii": True, "masked_at": meta.mask_pii_at}
     tests = _unique_tests(tests)

@@ -18,7 +18,7 @@ from registry.contract import load_contract
 from tests.ci_plugin.conftest import MESHGATE_YAML, init_repo
 from tests.ci_plugin.test_reports import parse_command, sarif_schema
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "json-schema" / "web"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contracts" / "web"
 CONTRACT = "contracts/web/page_viewed.yaml"
 SCHEMA = "contracts/web/page_viewed.schema.json"
 SUBJECT = "web.PageViewed"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 CONTRACT_CHECK = Path(sys.executable).parent / "contract-check"
-PAGE_VIEWED = Path(__file__).resolve().parents[2] / "examples/json-schema/web/page_viewed.schema.json"
+PAGE_VIEWED = Path(__file__).resolve().parents[2] / "examples/contracts/web/page_viewed.schema.json"
 
 
 def run(*args: object) -> subprocess.CompletedProcess:

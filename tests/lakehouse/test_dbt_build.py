@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import shutil
 import sys
 import threading
 import urllib.request
+import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,12 +23,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from lakehouse import bronze
 from lakehouse.catalog import open_catalog
 from lakehouse.dbt.cli import serve_docs
-from lakehouse.dbt.glue import DUCKDB_FILE, run_dbt, target_dir
+from lakehouse.dbt.glue import DUCKDB_FILE, PROJECT_DIR, run_dbt, target_dir
+from lakehouse.dbt.sources import SOURCES_FILE
 from lakehouse.gate import ingest
 from lakehouse.masking import KEY_ENV, pii_hash
 from lakehouse.naming import bronze_identifier
@@ -37,8 +41,14 @@ from registry.contract import load_contract
 KEY = "dbt-test-key"
 CHECKOUT = "checkout/checkout_completed.yaml"
 SIGNUP = "identity/user_signed_up.yaml"
-SILVER = {"checkout": "checkout__checkout_completed", "signup": "identity__user_signed_up"}
-GOLD = ["daily_active_users", "daily_revenue", "conversion_funnel"]
+PAGEVIEW = "web/page_viewed.yaml"
+CONTRACT_FILES = {"checkout": CHECKOUT, "signup": SIGNUP, "pageview": PAGEVIEW}
+SILVER = {
+    "checkout": "checkout__checkout_completed",
+    "signup": "identity__user_signed_up",
+    "pageview": "web__page_viewed",
+}
+GOLD = ["daily_active_users", "daily_revenue", "conversion_funnel", "daily_page_views"]
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "contracts"
 
@@ -58,7 +68,7 @@ def ingest_batch(
     catalog, contract, rows: list[dict], batch_id: str, ingested_at: datetime, folder: Path
 ) -> None:
     """Land one batch through the real gate: written as the producer's format, validated, one snapshot."""
-    fmt = "avro" if contract.format == "AVRO" else "protobuf"
+    fmt = {"AVRO": "avro", "PROTOBUF": "protobuf", "JSON": "jsonl"}[contract.format]
     path = generator().write_records(iter(rows), folder / f"{batch_id}.{fmt}", contract, fmt=fmt)
     result = ingest(
         [path], contract, catalog, schema_id=1, schema_version=1, batch_id=batch_id, clock=lambda: ingested_at
@@ -77,8 +87,8 @@ def land_bypassing_the_gate(catalog, contract, rows: list[dict], batch_id: str) 
 
 
 def sample_events(seed: int = 7):
-    """Sign-ups and checkouts of 40 users over three weeks; batch 2 re-delivers some events with
-    changed values (the later delivery must win) and brings late events of earlier days."""
+    """Sign-ups, checkouts and page views of 40 users over three weeks; batch 2 re-delivers some events
+    with changed values (the later delivery must win) and brings late events of earlier days."""
     rng = random.Random(seed)
     signups, checkouts = [], []
     for n in range(40):
@@ -110,12 +120,36 @@ def sample_events(seed: int = 7):
     late = checkouts[-6:]
     on_time = checkouts[:-6]
     redelivered = [dict(e, amount=e["amount"] + 1000, currency="GBP") for e in on_time[::5]]
-    batch1 = {"checkout": on_time, "signup": signups[:30]}
+    views = sample_page_views(signups, random.Random(seed + 1))
+    batch1 = {"checkout": on_time, "signup": signups[:30], "pageview": views[:-5]}
     batch2 = {
         "checkout": redelivered + late,
         "signup": signups[30:] + [dict(s, country="FR") for s in signups[:3]],
+        "pageview": views[-5:] + [dict(v, device="tablet", duration_ms=1) for v in views[:40:4]],
     }
     return batch1, batch2
+
+
+def sample_page_views(signups: list[dict], rng: random.Random) -> list[dict]:
+    """A few page views around each sign-up, one in three of a visitor not signed in."""
+    views = []
+    for signup in signups:
+        for _ in range(rng.randrange(1, 5)):
+            signed_in = rng.random() < 0.66
+            views.append(
+                {
+                    "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "viewed_at": signup["signed_up_at"] + timedelta(hours=rng.randrange(-24, 72)),
+                    "session_id": f"s-{rng.randrange(30):02d}",
+                    "user_id": signup["user_id"] if signed_in else None,
+                    "user_email": signup["email"] if signed_in else None,
+                    "page": {"url": f"https://shop.example.com/{rng.choice(['', 'cart', 'search'])}"},
+                    "referrer": None,
+                    "duration_ms": rng.randrange(100, 60_000),
+                    "device": rng.choice(["desktop", "mobile"]),
+                }
+            )
+    return views
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +163,7 @@ def built(tmp_path_factory):
     monkeypatch.setenv(KEY_ENV, KEY)
     data_dir = tmp_path_factory.mktemp("lakehouse")
     catalog = open_catalog(data_dir)
-    contracts = {"checkout": load_contract(EXAMPLES / CHECKOUT), "signup": load_contract(EXAMPLES / SIGNUP)}
+    contracts = {name: load_contract(EXAMPLES / path) for name, path in CONTRACT_FILES.items()}
     batch1, batch2 = sample_events()
     deliveries = [  # (batch number, _ingested_at, rows by subject), in commit order
         (1, DAY0 + timedelta(days=21), batch1),
@@ -169,6 +203,7 @@ def late_committed_batch(batch1: dict, batch2: dict) -> dict:
     return {
         "checkout": [new, dict(stale, amount=1.0), dict(only_batch1, amount=only_batch1["amount"] + 7)],
         "signup": [dict(batch1["signup"][5], country="GB")],
+        "pageview": [dict(batch1["pageview"][1], device="mobile")],
     }
 
 
@@ -235,9 +270,16 @@ def test_silver_pii_is_the_gates_keyed_hash_and_no_clear_value_remains(built):
         expected = expected_silver(built, name)
         for row in records(data_dir, f"silver.{SILVER[name]}"):
             assert row["email_hash"] == pii_hash(expected[row["event_id"]]["email"], KEY.encode())
+    views = expected_silver(built, "pageview")
+    for row in records(data_dir, f"silver.{SILVER['pageview']}"):
+        email = views[row["event_id"]]["user_email"]
+        assert row["user_email_hash"] == (email and pii_hash(email, KEY.encode()))
     clear_values = {
-        row["email"] for _, _, batch in built["deliveries"] for rows in batch.values() for row in rows
-    }
+        row.get("email") or row.get("user_email")
+        for _, _, batch in built["deliveries"]
+        for rows in batch.values()
+        for row in rows
+    } - {None}
     for relation in [f"silver.{t}" for t in SILVER.values()] + [f"gold.{g}" for g in GOLD]:
         for row in records(data_dir, relation):
             strings = {v for v in row.values() if isinstance(v, str)}
@@ -297,6 +339,15 @@ def test_gold_matches_numbers_computed_from_the_input_rows(built):
         [round(c / s, 4) for _, (s, c) in sorted(funnel.items())]
     )
 
+    views = defaultdict(lambda: [0, set(), set()])
+    for row in expected_silver(built, "pageview").values():
+        counts = views[(row["viewed_at"].date(), row["page"]["url"], row["device"])]
+        counts[0] += 1
+        counts[1].add(row["session_id"])
+        counts[2] |= {row["user_id"]} - {None}
+    gold = query(data_dir, "select * from gold.daily_page_views order by 1, 2, 3")
+    assert gold == [(*key, n, len(s), len(u)) for key, (n, s, u) in sorted(views.items())]
+
 
 def test_silver_and_gold_land_as_iceberg_tables_equal_to_duckdb(built):
     catalog = built["catalog"]
@@ -323,8 +374,10 @@ def test_docs_lineage_goes_from_bronze_sources_through_silver_to_gold_and_is_ser
     parents = manifest["parent_map"]
     bronze_checkout = "source.meshgate.bronze.checkout__checkout_completed"
     bronze_signup = "source.meshgate.bronze.identity__user_signed_up"
+    bronze_page_viewed = "source.meshgate.bronze.web__page_viewed"
     assert parents["model.meshgate.silver_checkout_completed"] == [bronze_checkout]
     assert parents["model.meshgate.silver_user_signed_up"] == [bronze_signup]
+    assert parents["model.meshgate.silver_page_viewed"] == [bronze_page_viewed]
 
     def ancestors(node: str) -> set[str]:
         found = set(parents.get(node, []))
@@ -336,6 +389,7 @@ def test_docs_lineage_goes_from_bronze_sources_through_silver_to_gold_and_is_ser
     assert lineage["daily_active_users"] >= {bronze_checkout, bronze_signup}
     assert lineage["conversion_funnel"] >= {bronze_checkout, bronze_signup}
     assert bronze_checkout in lineage["daily_revenue"]
+    assert lineage["daily_page_views"] == {bronze_page_viewed, "model.meshgate.silver_page_viewed"}
     assert manifest["sources"][bronze_checkout]["columns"]["email"]["meta"] == {
         "pii": True,
         "masked_at": "silver",
@@ -398,14 +452,70 @@ def test_transform_without_the_pii_key_fails_saying_so(tmp_path, monkeypatch):
     catalog.engine.dispose()
 
 
-def test_transform_names_the_bronze_tables_not_ingested_yet(tmp_path):
+def test_a_subject_with_no_batch_yet_builds_empty_then_fills_with_its_first_batch(tmp_path, monkeypatch):
+    # A contract added before its first batch must not break the project: its Bronze table builds as
+    # an empty one of the contract's columns, and the first batch then flows through as usual.
+    monkeypatch.setenv(KEY_ENV, KEY)
+    catalog = open_catalog(tmp_path)
+    batch1, _ = sample_events()
+    for name in ("checkout", "signup"):
+        ingest_batch(
+            catalog, load_contract(EXAMPLES / CONTRACT_FILES[name]), batch1[name][:5], name, DAY0, tmp_path
+        )
     result = CliRunner().invoke(main, ["transform", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 1
-    assert (
-        "no Bronze table yet for bronze.checkout__checkout_completed (checkout.CheckoutCompleted)"
-        in result.output
+    assert result.exit_code == 0, result.output
+    note = "note: no batch ingested yet, read as empty tables: bronze.web__page_viewed (web.PageViewed)\n"
+    assert note in result.output
+    assert query(tmp_path, "select count(*) from silver.web__page_viewed") == [(0,)]
+    assert query(tmp_path, "select count(*) from gold.daily_page_views") == [(0,)]
+    assert len(query(tmp_path, "select * from silver.checkout__checkout_completed")) == 5
+
+    views = batch1["pageview"][:7]
+    ingest_batch(catalog, load_contract(EXAMPLES / PAGEVIEW), views, "pageview", DAY0, tmp_path)
+    result = CliRunner().invoke(main, ["transform", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.output
+    landed = query(tmp_path, "select event_id from silver.web__page_viewed order by 1")
+    assert landed == sorted((v["event_id"],) for v in views)
+    catalog.engine.dispose()
+
+
+def empty_project(tmp_path, change) -> Path:
+    """A copy of the dbt project whose generated page-view source ``change(table)`` edited."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    path = project / SOURCES_FILE
+    document = yaml.safe_load(path.read_text())
+    (table,) = [t for t in document["sources"][0]["tables"] if t["name"] == SILVER["pageview"]]
+    change(table)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return project
+
+
+def test_an_empty_bronze_table_follows_the_sources_as_the_contract_evolves(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    select = ["build", "--select", "source:bronze.web__page_viewed"]
+    assert run_dbt(select, tmp_path).success
+    added = {"name": "campaign", "description": "", "data_type": "VARCHAR"}
+    project = empty_project(tmp_path, lambda table: table["columns"].insert(1, added))
+    run = run_dbt(select, tmp_path, project_dir=project)
+    assert run.success, run.failures
+    columns = query(
+        tmp_path, "select column_name from duckdb_columns() where table_name = 'web__page_viewed'"
     )
-    assert "bronze.identity__user_signed_up (identity.UserSignedUp)" in result.output
+    assert ("campaign",) in columns
+
+
+def test_an_empty_bronze_table_needs_the_sources_data_types(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    project = empty_project(tmp_path, lambda table: table["columns"][0].pop("data_type"))
+    run = run_dbt(["build", "--select", "source:bronze.web__page_viewed"], tmp_path, project_dir=project)
+    assert not run.success
+    assert any(
+        "bronze source web__page_viewed: column event_id has no data_type" in line
+        and "meshgate dbt-sources" in line
+        for line in run.failures
+    ), run.failures
 
 
 def test_storage_options_must_be_key_value_pairs(tmp_path):
@@ -422,7 +532,7 @@ def test_transform_reads_and_writes_an_s3_warehouse(tmp_path, monkeypatch, s3_se
     warehouse = "s3://lake/warehouse"
     catalog = open_catalog(tmp_path, warehouse=warehouse, storage_options=options)
     batch1, _ = sample_events()
-    for name, path in (("checkout", CHECKOUT), ("signup", SIGNUP)):
+    for name, path in CONTRACT_FILES.items():
         ingest_batch(catalog, load_contract(EXAMPLES / path), batch1[name][:5], f"{name}-1", DAY0, tmp_path)
     args = ["transform", "--data-dir", str(tmp_path), "--warehouse", warehouse]
     args += [f"--storage-option={key}={value}" for key, value in options.items()]
@@ -439,7 +549,7 @@ def test_transform_on_a_postgresql_catalog(tmp_path, monkeypatch, postgres_url):
     monkeypatch.setenv(KEY_ENV, KEY)
     catalog = open_catalog(tmp_path, catalog_url=postgres_url)
     batch1, _ = sample_events()
-    for name, path in (("checkout", CHECKOUT), ("signup", SIGNUP)):
+    for name, path in CONTRACT_FILES.items():
         ingest_batch(catalog, load_contract(EXAMPLES / path), batch1[name][:5], f"{name}-1", DAY0, tmp_path)
     args = ["transform", "--data-dir", str(tmp_path), "--catalog-url", postgres_url]
     result = CliRunner().invoke(main, args)

@@ -18,12 +18,16 @@ from meshgate.demo import load_generator
 ROOT = Path(__file__).resolve().parents[2]
 MESHGATE = [sys.executable, "-c", "from meshgate.cli import main; main()"]
 KEY = "dbt-cli-test-key"
-SUBJECTS = {"checkout": "checkout.CheckoutCompleted", "signup": "identity.UserSignedUp"}
+SUBJECTS = {
+    "checkout": "checkout.CheckoutCompleted",
+    "signup": "identity.UserSignedUp",
+    "pageview": "web.PageViewed",
+}
 
 
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory):
-    """A data directory whose Bronze holds one checkout and one signup batch, through the real gate."""
+    """A data directory whose Bronze holds one batch of each example subject, through the real gate."""
     data_dir = tmp_path_factory.mktemp("dbt-cli")
     generate = load_generator()
     with pytest.MonkeyPatch.context() as patch:
@@ -61,7 +65,7 @@ def test_transform_ends_with_meshgates_one_line_summary(transformed):
         last,
     )
     assert match, last
-    assert int(match.group(1)) == 5 and int(match.group(2)) > 0
+    assert int(match.group(1)) == 7 and int(match.group(2)) > 0
     assert int(match.group(4)) > 0 and int(match.group(5)) > 0
 
 

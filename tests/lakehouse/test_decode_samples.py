@@ -77,3 +77,15 @@ def test_the_command_line_refuses_a_format_the_contract_cannot_take(generate, tm
 
     assert done.returncode == 2
     assert "protobuf output needs a PROTOBUF contract; checkout.CheckoutCompleted is AVRO" in done.stderr
+
+
+def test_the_command_line_refuses_confluent_framing_for_a_json_schema_contract(generate, tmp_path):
+    script = generate.HERE / "generate.py"
+
+    done = subprocess.run(
+        [sys.executable, str(script), "pageview", "--rows", "5", "--out", str(tmp_path / "x.confluent"), "--format", "confluent"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert "confluent output needs an AVRO or PROTOBUF contract; web.PageViewed is JSON" in done.stderr

@@ -18,7 +18,7 @@ from lakehouse.naming import bronze_identifier
 from registry.contract import Contract, ContractMetadata
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE_VIEWED = ROOT / "examples/json-schema/web/page_viewed.schema.json"
+PAGE_VIEWED = ROOT / "examples/contracts/web/page_viewed.schema.json"
 
 
 def contract(schema: dict, pii: tuple[str, ...] = ()) -> Contract:
@@ -165,7 +165,7 @@ def test_the_cli_refuses_a_keyword_violation_without_a_traceback(tmp_path):
     batch.write_text(json.dumps({**GOOD_VIEW, "page": {"url": "mailto:x"}}) + "\n")
     result = subprocess.run(
         [sys.executable, "-m", "meshgate.cli", "ingest", str(batch), "--subject", "web.PageViewed",
-         "--contract", str(ROOT / "examples/json-schema/web/page_viewed.yaml"), "--data-dir", str(tmp_path / "d")],
+         "--contract", str(ROOT / "examples/contracts/web/page_viewed.yaml"), "--data-dir", str(tmp_path / "d")],
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr

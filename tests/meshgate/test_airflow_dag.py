@@ -28,7 +28,7 @@ from meshgate.pipeline.resources import LakehouseResource
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "examples" / "airflow" / "meshgate_dag.py"
 AIRFLOW_VENV = ROOT / ".venv-airflow"
-GATES = {"gate_checkout__checkout_completed", "gate_identity__user_signed_up"}
+GATES = {"gate_checkout__checkout_completed", "gate_identity__user_signed_up", "gate_web__page_viewed"}
 TASKS = GATES | {"dbt_run_silver", "dbt_test_silver", "dbt_build_gold"}
 LANDING = {  # table -> [(file, generator options)], as in test_pipeline.py
     "checkout__checkout_completed": [
@@ -38,6 +38,7 @@ LANDING = {  # table -> [(file, generator options)], as in test_pipeline.py
         ("checkout-bad.jsonl", {"kind": "checkout", "rows": 50, "seed": 3, "bad": True}),
     ],
     "identity__user_signed_up": [("signup-1.jsonl", {"kind": "signup", "rows": 300, "seed": 4})],
+    "web__page_viewed": [("pageview-1.jsonl", {"kind": "pageview", "rows": 300, "seed": 5, "late": 0.05})],
 }
 RETRY_DELAY_SECONDS = 3  # the lock is released within a poll (0.1 s) of the failure
 RUN_TIMEOUT = 300
@@ -248,6 +249,7 @@ def test_the_first_run_gates_every_landing_file_and_builds_silver_and_gold(two_r
         "checkout-2.jsonl": "accepted",
         "checkout-bad.jsonl": "rejected",
         "signup-1.jsonl": "accepted",
+        "pageview-1.jsonl": "accepted",
     }
     after_first, _ = two_runs["tables"]
     assert len(after_first["bronze.checkout__checkout_completed"]) == 700  # both accepted files
@@ -256,7 +258,14 @@ def test_the_first_run_gates_every_landing_file_and_builds_silver_and_gold(two_r
     )  # one row per event, despite the retry
     assert len(after_first["bronze.identity__user_signed_up"]) == 300
     assert len(after_first["silver.identity__user_signed_up"]) == 300
-    assert {"gold.daily_revenue", "gold.daily_active_users", "gold.conversion_funnel"} <= set(after_first)
+    assert len(after_first["silver.web__page_viewed"]) == 300
+    gold = {
+        "gold.daily_revenue",
+        "gold.daily_active_users",
+        "gold.conversion_funnel",
+        "gold.daily_page_views",
+    }
+    assert gold <= set(after_first)
     assert all(after_first[name] for name in after_first if name.startswith("gold."))
 
 
@@ -267,6 +276,7 @@ def test_a_second_run_over_the_same_landing_files_is_a_no_op(two_runs):
         "checkout-2.jsonl": "duplicate",
         "checkout-bad.jsonl": "rejected",
         "signup-1.jsonl": "duplicate",
+        "pageview-1.jsonl": "duplicate",
     }
     before, after = two_runs["snapshots"]
     assert after == before  # the gate committed no snapshot

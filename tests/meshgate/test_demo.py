@@ -14,12 +14,12 @@ pytestmark = pytest.mark.timeout(1200)
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {  # step -> what its outcome must say
     "compatibility engines": r"4 diffs, 2 breaking",
-    "contract registry": r"2 subjects at v2, 2 breaking v3 rejected",
+    "contract registry": r"3 subjects at v2, 3 breaking v3 rejected",
     "contract-check in CI": r"caught the breaking change \(exit 1\)",
     "notifications": r"\d+ change events received by a subscriber",
-    "Bronze gate": r"accepted, .*1 rejected, 1 duplicate",
-    r"Silver and Gold \(dbt\)": r"5 models, \d+ tests passed",
-    r"orchestration \(Dagster\)": r"7 tables; rerun: identical tables",
+    "Bronze gate": r"accepted, .*2 rejected, 1 duplicate",
+    r"Silver and Gold \(dbt\)": r"7 models, \d+ tests passed",
+    r"orchestration \(Dagster\)": r"10 tables; rerun: identical tables",
 }
 
 
@@ -67,7 +67,8 @@ def test_the_demo_tells_the_whole_story_and_exits_0(runs):
 
 def test_the_demo_shows_the_rejected_batch_reasons_and_the_breaking_change_lines(runs):
     out = runs[0].stdout
-    assert "REJECTED" in out and "checkout-bad.jsonl" in out
+    assert "REJECTED" in out and "checkout-bad.jsonl" in out and "pageview-bad.jsonl" in out
+    assert "gold.daily_page_views (first day, busiest pages)" in out
     assert "TYPE_CHANGED" in out and "CheckoutCompleted.amount" in out  # from contract-check's report
 
 

@@ -23,6 +23,7 @@ LANDING = {  # table -> [(file, generator options)]
         ("checkout-bad.jsonl", {"kind": "checkout", "rows": 50, "seed": 3, "bad": True}),
     ],
     "identity__user_signed_up": [("signup-1.jsonl", {"kind": "signup", "rows": 300, "seed": 4})],
+    "web__page_viewed": [("pageview-1.jsonl", {"kind": "pageview", "rows": 300, "seed": 5, "late": 0.05})],
 }
 
 
@@ -84,6 +85,7 @@ def test_every_landing_file_is_a_partition_gated_into_bronze(twice):
         "checkout__checkout_completed/checkout-2.jsonl": "accepted",
         "checkout__checkout_completed/checkout-bad.jsonl": "rejected",
         "identity__user_signed_up/signup-1.jsonl": "accepted",
+        "web__page_viewed/pageview-1.jsonl": "accepted",
     }
 
 
@@ -100,7 +102,14 @@ def test_bronze_silver_and_gold_hold_the_example_data(twice):
     assert len(bronze) == 700  # both accepted files, re-deliveries included
     assert len(silver) == 400  # one row per event
     assert len(tables_after["bronze.identity__user_signed_up"]) == 300
-    assert {"gold.daily_revenue", "gold.daily_active_users", "gold.conversion_funnel"} <= set(tables_after)
+    assert len(tables_after["silver.web__page_viewed"]) == 300
+    gold = {
+        "gold.daily_revenue",
+        "gold.daily_active_users",
+        "gold.conversion_funnel",
+        "gold.daily_page_views",
+    }
+    assert gold <= set(tables_after)
 
 
 def test_a_second_run_is_a_no_op_with_identical_tables(twice):

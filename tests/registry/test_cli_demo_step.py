@@ -13,7 +13,7 @@ from registry.client import RegistryClient
 from registry.errors import Unavailable
 
 
-def test_registry_step_evolves_both_contracts_and_rejects_the_breaking_ones(tmp_path):
+def test_registry_step_evolves_every_example_contract_and_rejects_the_breaking_ones(tmp_path):
     output = io.StringIO()
     with contextlib.ExitStack() as cleanup:
         ctx = DemoContext(data_dir=tmp_path, console=Console(file=output, width=200), cleanup=cleanup)
@@ -23,7 +23,7 @@ def test_registry_step_evolves_both_contracts_and_rejects_the_breaking_ones(tmp_
         with RegistryClient(target) as client:
             assert client.list_versions("checkout.CheckoutCompleted") == [1, 2]
             assert client.latest("identity.UserSignedUp").metadata.mask_pii_at == "bronze"
-    assert outcome == "2 subjects at v2, 2 breaking v3 rejected"
+    assert outcome == "3 subjects at v2, 3 breaking v3 rejected"
     assert "TYPE_CHANGED CheckoutCompleted.amount" in output.getvalue()
     with RegistryClient(target, timeout=2) as client, pytest.raises(Unavailable):
         client.list_subjects()  # the demo's cleanup stopped the server

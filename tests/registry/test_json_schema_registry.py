@@ -28,7 +28,7 @@ from registry.service.consumers import violation_touches
 from tests.registry.registry_harness import Served, meshgate_serve, unique_subject
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples/json-schema/web/page_viewed.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples/contracts/web/page_viewed.yaml"
 
 
 def closed(properties: dict, **keywords) -> str:
