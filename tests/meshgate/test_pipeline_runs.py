@@ -66,14 +66,12 @@ def _gate_config(**config) -> dict:
 
 
 @pytest.fixture
-def deployment(tmp_path, monkeypatch, generate):
+def deployment(tmp_path, monkeypatch):
     """A Dagster instance (DAGSTER_HOME) on PostgreSQL, a lakehouse whose catalog is on PostgreSQL too."""
     with postgres_database() as dagster_db, postgres_database() as catalog_db:
         home = tmp_path / "dagster"
         home.mkdir()
-        url = dagster_db.replace(
-            "postgresql+psycopg://", "postgresql+psycopg2://", 1
-        )  # dagster-postgres's driver
+        url = dagster_db.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1)  # Dagster's driver
         (home / "dagster.yaml").write_text(
             f"storage:\n  postgres:\n    postgres_url: {json.dumps(url)}\ntelemetry:\n  enabled: false\n"
         )
