@@ -3,8 +3,10 @@
 PostgreSQL (the machine's, or one given by URL) holds the registry, the Iceberg SQL catalog and
 Dagster's runs and events; moto's S3 server on loopback holds the warehouse; two ``meshgate serve``
 replicas share the store; the Dagster daemon and webserver run the pipeline, the daemon's sensors
-watching the landing folder. Each process is a child in a session of its own, health-checked before
-the next starts, logging to ``<dir>/logs/``; SIGINT/SIGTERM stops them all (and what they started).
+watching the landing folder. With a certificate the replicas serve TLS, and the Dagster processes
+(and the printed exports) trust its CA. Each process is a child in a session of its own,
+health-checked before the next starts, logging to ``<dir>/logs/``; SIGINT/SIGTERM stops them all (and
+what they started).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class Cluster:
     @property
     def registry(self) -> str:
         """Both replicas' gRPC addresses: the clients' fail-over target."""
-        return f"127.0.0.1:{self.ports['registry-1-grpc']},127.0.0.1:{self.ports['registry-2-grpc']}"
+        return ",".join(f"127.0.0.1:{self.ports[f'{name}-grpc']}" for name in REPLICAS)
 
     @property
     def registry_http(self) -> list[str]:
@@ -465,7 +467,9 @@ def dev() -> None:
     """Development helpers: run meshgate's deployment on this machine."""
 
 
-@dev.command(epilog="Exit codes: 0 stopped cleanly, 1 a part did not start (the message names its log).")
+@dev.command(
+    epilog="Exit codes: 0 stopped cleanly, 1 a part did not start (the message names its log), 2 a usage error."
+)
 @click.option(
     "--postgres-url",
     default=None,
