@@ -422,12 +422,12 @@ def _commit_once(writer: bronze.BatchWriter, summary: dict[str, str], **options)
 def _checkpoint(name: str) -> None:
     """Test hook: with ``MESHGATE_GATE_PAUSE_AT=name`` the gate says so on stderr and waits here.
 
-    Lets a test SIGKILL a real gate process at one exact point (``written``: every data file written,
-    nothing committed; ``between-commits``: quarantine committed, Bronze not). Unset, it costs one
-    environment lookup per batch.
+    Lets a test SIGKILL a real gate process (the pid it prints) at one exact point (``written``:
+    every data file written, nothing committed; ``between-commits``: quarantine committed, Bronze
+    not). Unset, it costs one environment lookup per batch.
     """
     if os.environ.get(PAUSE_AT_ENV) == name:
-        print(f"meshgate gate paused at {name}", file=sys.stderr, flush=True)
+        print(f"meshgate gate paused at {name} (pid {os.getpid()})", file=sys.stderr, flush=True)
         time.sleep(3600)
 
 

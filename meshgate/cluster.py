@@ -3,8 +3,10 @@
 PostgreSQL (the machine's, or one given by URL) holds the registry, the Iceberg SQL catalog and
 Dagster's runs and events; moto's S3 server on loopback holds the warehouse; two ``meshgate serve``
 replicas share the store; the Dagster daemon and webserver run the pipeline, the daemon's sensors
-watching the landing folder. Each process is a child in a session of its own, health-checked before
-the next starts, logging to ``<dir>/logs/``; SIGINT/SIGTERM stops them all (and what they started).
+watching the landing folder. With a certificate the replicas serve TLS, and the Dagster processes
+(and the printed exports) trust its CA. Each process is a child in a session of its own,
+health-checked before the next starts, logging to ``<dir>/logs/``; SIGINT/SIGTERM stops them all (and
+what they started).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import secrets
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,7 @@ import click
 
 from lakehouse.masking import KEY_ENV
 from meshgate.pipeline.resources import (
+    ENV_CA_CERT,
     ENV_CATALOG_URL,
     ENV_DATA_DIR,
     ENV_LANDING_DIR,
@@ -46,11 +50,25 @@ DAGSTER_PG_URL = "MESHGATE_DAGSTER_PG_URL"
 DAGSTER_SCHEMA = "dagster"
 START_TIMEOUT = 180.0  # seconds a process may take to answer its health check (Dagster loads dbt)
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL at shutdown
+REPLICAS = ("registry-1", "registry-2")  # the first runs the store's migrations
 PORT_NAMES = ("s3", "registry-1-grpc", "registry-1-http", "registry-2-grpc", "registry-2-http", "dagster")
 
 
 class ClusterError(click.ClickException):
     """A part of the cluster did not start: which one, and where its log is."""
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The replicas' certificate and key, and the CA certificate every client of theirs trusts."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def context(self) -> ssl.SSLContext:
+        """What the cluster's own health checks of the replicas' HTTPS side trust."""
+        return ssl.create_default_context(cafile=str(self.ca))
 
 
 @dataclass
@@ -75,6 +93,7 @@ class Cluster:
     ports: dict[str, int]
     created_database: str | None = None  # the database the cluster made (dropped when it stops)
     pii_key: str = field(default_factory=lambda: secrets.token_hex(32))  # PII masking key, this cluster's
+    tls: ServerTls | None = None  # the replicas serve TLS (gRPC and HTTPS); None: plaintext
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -96,7 +115,12 @@ class Cluster:
     @property
     def registry(self) -> str:
         """Both replicas' gRPC addresses: the clients' fail-over target."""
-        return f"127.0.0.1:{self.ports['registry-1-grpc']},127.0.0.1:{self.ports['registry-2-grpc']}"
+        return ",".join(f"127.0.0.1:{self.ports[f'{name}-grpc']}" for name in REPLICAS)
+
+    @property
+    def registry_http(self) -> list[str]:
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://127.0.0.1:{self.ports[f'{name}-http']}" for name in REPLICAS]
 
     @property
     def s3_endpoint(self) -> str:
@@ -117,6 +141,7 @@ class Cluster:
             KEY_ENV: self.pii_key,
             "DAGSTER_HOME": str(self.folder / "dagster"),
             DAGSTER_PG_URL: self.dagster_url,  # read by the generated dagster.yaml
+            **({ENV_CA_CERT: str(self.tls.ca)} if self.tls else {}),  # every registry client's trust
         }
 
     def describe(self) -> dict:
@@ -126,10 +151,7 @@ class Cluster:
             "logs": str(self.logs),
             "postgres_url": self.postgres_url,
             "registry": self.registry,
-            "registry_http": [
-                f"http://127.0.0.1:{self.ports['registry-1-http']}",
-                f"http://127.0.0.1:{self.ports['registry-2-http']}",
-            ],
+            "registry_http": self.registry_http,
             "s3_endpoint": self.s3_endpoint,
             "dagster": f"http://127.0.0.1:{self.ports['dagster']}",
             "pids": {child.name: child.process.pid for child in self.children},
@@ -137,7 +159,9 @@ class Cluster:
         }
 
 
-def start(folder: Path, postgres_url: str | None, port_base: int | None, echo=print) -> Cluster:
+def start(
+    folder: Path, postgres_url: str | None, port_base: int | None, echo=print, tls: ServerTls | None = None
+) -> Cluster:
     """Start every part in dependency order, each healthy before the next; stop all on a failure."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "logs").mkdir(exist_ok=True)
@@ -147,13 +171,13 @@ def start(folder: Path, postgres_url: str | None, port_base: int | None, echo=pr
         created = f"meshgate_cluster_{uuid.uuid4().hex[:10]}"
         postgres_url = _create_database(DEFAULT_POSTGRES, created)
         echo(f"created PostgreSQL database {created}")
-    cluster = Cluster(folder, _without_driver(postgres_url), _ports(port_base), created)
+    cluster = Cluster(folder, _without_driver(postgres_url), _ports(port_base), created, tls=tls)
     try:
         _check_postgres(cluster.sqlalchemy_url, DAGSTER_SCHEMA)
         _write_dagster_home(folder / "dagster")
         env = {**os.environ, **cluster.environment()}
         _start_s3(cluster, env, echo)
-        for replica in ("registry-1", "registry-2"):  # the first runs the migrations
+        for replica in REPLICAS:
             _start_replica(cluster, replica, env, echo)
         _start_dagster(cluster, env, echo)
     except BaseException:
@@ -230,9 +254,9 @@ def _await_healthy(child: Child, healthy, echo) -> None:
     raise ClusterError(f"{child.name} not healthy after {START_TIMEOUT:.0f} s; see {child.log}")
 
 
-def _http_ok(url: str) -> bool:
+def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return response.status == 200
     except OSError:
         return False
@@ -259,8 +283,13 @@ def _start_replica(cluster: Cluster, name: str, env: dict[str, str], echo) -> No
         "--no-auth",
         "--no-ui",
     ]  # fmt: skip
+    context = None
+    if cluster.tls:
+        command += ["--tls-cert", str(cluster.tls.cert), "--tls-key", str(cluster.tls.key)]
+        context = cluster.tls.context()
     child = _launch(cluster, name, command, env)
-    _await_healthy(child, lambda: _http_ok(f"http://127.0.0.1:{http_port}/healthz"), echo)
+    url = cluster.registry_http[REPLICAS.index(name)]
+    _await_healthy(child, lambda: _http_ok(f"{url}/healthz", context), echo)
 
 
 def _start_dagster(cluster: Cluster, env: dict[str, str], echo) -> None:
@@ -421,12 +450,26 @@ def _print_ready(cluster: Cluster) -> None:
     click.echo(json.dumps({"ready": info}))
 
 
+def _server_tls(cert: str | None, key: str | None, ca: str | None) -> ServerTls | None:
+    if (cert is None) != (key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if cert is None:
+        if ca is not None:
+            raise click.UsageError(
+                "--ca-cert is the CA of the replicas' certificate: pass --tls-cert and --tls-key too"
+            )
+        return None
+    return ServerTls(Path(cert).resolve(), Path(key).resolve(), Path(ca or cert).resolve())
+
+
 @click.group()
 def dev() -> None:
     """Development helpers: run meshgate's deployment on this machine."""
 
 
-@dev.command(epilog="Exit codes: 0 stopped cleanly, 1 a part did not start (the message names its log).")
+@dev.command(
+    epilog="Exit codes: 0 stopped cleanly, 1 a part did not start (the message names its log), 2 a usage error."
+)
 @click.option(
     "--postgres-url",
     default=None,
@@ -446,11 +489,36 @@ def dev() -> None:
     default=None,
     help="Folder for logs, landing files and state (default: a new temporary folder).",
 )
-def cluster(postgres_url: str | None, port_base: int | None, folder: str | None) -> None:
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM certificate (valid for 127.0.0.1) the replicas serve gRPC and HTTPS with.",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), default=None, help="PEM key of --tls-cert."
+)
+@click.option(
+    "--ca-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="CA certificate (PEM) that signed --tls-cert, trusted by every client of the cluster and "
+    "exported as MESHGATE_CA_CERT (default: --tls-cert itself, for a self-signed one).",
+)
+def cluster(
+    postgres_url: str | None,
+    port_base: int | None,
+    folder: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    ca_cert: str | None,
+) -> None:
     """Start the docker-compose.yml topology here without Docker, until Ctrl-C or SIGTERM.
 
     Two registry replicas on PostgreSQL, moto's S3 server as the warehouse, the Iceberg SQL catalog
-    on PostgreSQL, the Dagster daemon and webserver with their storage on PostgreSQL."""
+    on PostgreSQL, the Dagster daemon and webserver with their storage on PostgreSQL. With
+    --tls-cert/--tls-key the replicas serve TLS and the Dagster processes talk TLS to them."""
+    tls = _server_tls(tls_cert, tls_key, ca_cert)
     path = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="meshgate-cluster-"))
     click.echo(f"cluster folder {path.resolve()}, logs in {path.resolve() / 'logs'}")
     stopping = []
@@ -462,7 +530,7 @@ def cluster(postgres_url: str | None, port_base: int | None, folder: str | None)
     previous = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     running = None
     try:
-        running = start(path.resolve(), postgres_url, port_base, echo=click.echo)
+        running = start(path.resolve(), postgres_url, port_base, echo=click.echo, tls=tls)
         _print_ready(running)
         reported: set[str] = set()
         while True:

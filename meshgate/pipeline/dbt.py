@@ -117,6 +117,9 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
                     ["run", "--select", "silver"], manifest=project.manifest_path, target_path=target
                 ).wait()
                 raise InjectedFailure("injected failure after the Silver models were built")
-            yield from dbt.cli(["build"], context=context, target_path=target).stream()
+            # The op's context: dagster-dbt reads ``context.op`` for its selection, deprecated on
+            # an AssetExecutionContext and current on the OpExecutionContext it wraps.
+            op_context = context.op_execution_context
+            yield from dbt.cli(["build"], context=op_context, target_path=target).stream()
 
     return meshgate_dbt_models

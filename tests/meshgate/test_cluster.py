@@ -45,14 +45,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def _start_cluster(folder: Path, *options: str):
     """``meshgate dev cluster`` on a fresh PostgreSQL database; what it printed when ready."""
-    folder = tmp_path_factory.mktemp("cluster")
     with postgres_database() as url:
         command = [sys.executable, "-m", "meshgate.cli", "dev", "cluster", "--dir", str(folder)]
         process = subprocess.Popen(
-            [*command, "--postgres-url", url],
+            [*command, "--postgres-url", url, *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -86,6 +84,11 @@ def cluster(tmp_path_factory):
                     process.wait(60)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    yield from _start_cluster(tmp_path_factory.mktemp("cluster"))
 
 
 def _replicas(cluster) -> list[str]:
@@ -138,6 +141,13 @@ def _wait(what: str, found, timeout: float = STORY_TIMEOUT, cluster=None):
 
 
 def test_the_story_registry_to_gold_through_the_daemon(cluster, generate, monkeypatch):
+    _story(cluster, generate, monkeypatch)
+
+
+def _story(cluster, generate, monkeypatch) -> None:
+    """Register through replica 1, see it on replica 2's Watch, land a file: the daemon gates it into
+    Bronze on S3 and dbt builds Silver and Gold from it. Every client here and in the cluster uses the
+    cluster's environment (its CA certificate when the replicas serve TLS)."""
     import boto3
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -147,6 +157,8 @@ def test_the_story_registry_to_gold_through_the_daemon(cluster, generate, monkey
     from registry.model import VERSION_REGISTERED
 
     env = cluster.info["environment"]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     first, second = _replicas(cluster)
     subscriber = Subscriber(second)  # replica 2's stream
     try:
@@ -164,8 +176,6 @@ def test_the_story_registry_to_gold_through_the_daemon(cluster, generate, monkey
     partial = generate.write("checkout", landing / ".batch-1.avro", ROWS, fmt="avro")
     partial.rename(landing / "batch-1.avro")  # a writer renames a finished file into place
 
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
     instance = DagsterInstance.from_config(env["DAGSTER_HOME"])
     try:
         gate_runs = _wait(
@@ -318,3 +328,44 @@ def test_a_postgres_url_of_another_database_kind_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["dev", "cluster", "--dir", str(tmp_path), "--postgres-url", url])
     assert result.exit_code == 1
     assert "--postgres-url 'mysql://root@127.0.0.1/x': expected postgresql://" in result.output
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory, pki):
+    """The cluster once more, its replicas serving TLS with a certificate the tests' CA signed."""
+    tls = ("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key), "--ca-cert", str(pki.ca))
+    yield from _start_cluster(tmp_path_factory.mktemp("tls-cluster"), *tls)
+
+
+def test_the_story_once_more_with_tls_between_the_replicas_and_their_clients(
+    tls_cluster, pki, generate, monkeypatch
+):
+    assert all(url.startswith("https://") for url in tls_cluster.info["registry_http"])
+    assert tls_cluster.info["environment"]["MESHGATE_CA_CERT"] == str(pki.ca)  # Dagster's trust too
+    _story(tls_cluster, generate, monkeypatch)
+
+
+def test_a_client_of_the_tls_cluster_without_its_ca_is_refused_with_a_hint(tls_cluster):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHGATE_")}
+    command = [sys.executable, "-m", "meshgate.cli", "subjects", "--registry", tls_cluster.info["registry"]]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "pass --ca-cert FILE or set MESHGATE_CA_CERT" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--tls-cert", "server"), "--tls-cert and --tls-key go together"),
+        (
+            ("--ca-cert", "ca"),
+            "--ca-cert is the CA of the replicas' certificate: pass --tls-cert and --tls-key too",
+        ),
+    ],
+)
+def test_tls_options_of_the_cluster_that_do_not_go_together_are_usage_errors(tmp_path, pki, options, message):
+    files = {"server": pki.server_cert, "ca": pki.ca}
+    args = ["dev", "cluster", "--dir", str(tmp_path), options[0], str(files[options[1]])]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and message in result.output

@@ -137,6 +137,20 @@ def test_both_replicas_share_one_store_and_the_second_waits_for_the_first(compos
     assert not host_ports[0] & host_ports[1]
 
 
+def test_dagster_keeps_its_alembic_version_in_a_database_of_its_own(compose):
+    """Dagster and the registry both migrate with Alembic: one database would hold one alembic_version
+    for two schemas' histories. The postgres image's first start creates Dagster's database."""
+    registry_args = service(compose, "registry-1")["command"]
+    registry_db = urlsplit(registry_args[registry_args.index("--database-url") + 1]).path.lstrip("/")
+    init = ROOT / "deploy" / "postgres-init.sql"
+    mounts = service(compose, "postgres")["volumes"]
+    assert f"./{init.relative_to(ROOT)}:/docker-entrypoint-initdb.d/10-dagster-database.sql:ro" in mounts
+    for name in PIPELINE:
+        dagster_db = service(compose, name)["environment"]["DAGSTER_PG_DB"]
+        assert dagster_db != registry_db
+        assert f"CREATE DATABASE {dagster_db};" in init.read_text()
+
+
 def test_dagster_webserver_and_daemon_load_the_pipeline_code_location(compose):
     web = service(compose, "dagster-webserver")
     program, *args = web["command"]

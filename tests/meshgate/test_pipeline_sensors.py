@@ -76,7 +76,7 @@ def test_new_landing_files_become_partitions_and_runs_once(defs, lakehouse):
     (folder / "b.jsonl.part").write_text("{}\n")  # still being written: ignored
     (folder / ".c.jsonl").write_text("{}\n")  # hidden: ignored
     instance = DagsterInstance.ephemeral()
-    sensor = defs.get_sensor_def(f"landing_files__{CHECKOUT}")
+    sensor = defs.resolve_sensor_def(f"landing_files__{CHECKOUT}")
     result = sensor(build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
     assert [(r.partition_key, r.asset_selection) for r in result.run_requests] == [
         ("a.jsonl", [AssetKey(["bronze", CHECKOUT])])
@@ -164,7 +164,7 @@ def test_contract_changes_regenerate_sources_and_rebuild_what_reads_the_subject(
 
 
 def test_contract_changes_skip_without_a_registry(lakehouse, defs):
-    sensor = defs.get_sensor_def("contract_changes")
+    sensor = defs.resolve_sensor_def("contract_changes")
     result = sensor(build_sensor_context(resources={"lakehouse": lakehouse}))
     assert result.run_requests == [] and "no registry configured" in result.skip_reason.skip_message
 
@@ -173,7 +173,7 @@ def test_landed_bronze_batches_request_the_models_downstream_and_skip_rejections
     from dagster import AssetMaterialization
 
     instance = DagsterInstance.ephemeral()
-    sensor = defs.get_sensor_def("bronze_batches")
+    sensor = defs.resolve_sensor_def("bronze_batches")
     resources = {"lakehouse": lakehouse}
     checkout = AssetKey(["bronze", CHECKOUT])
     instance.report_runless_asset_event(AssetMaterialization(checkout, metadata={"status": "rejected"}))

@@ -1,26 +1,18 @@
 """TLS end to end: every client (``meshgate`` commands, ``contract-check``, the gate, the Dagster
 resource, the SDK) against a real ``meshgate serve`` process serving TLS, and mutual TLS.
 
-The certificates are made here: a CA signs the server's certificate (127.0.0.1 and localhost) and a
-client certificate; a second CA, which the server does not trust, signs a stranger's client certificate.
+The certificates are made by the ``pki`` fixture (conftest.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from lakehouse.catalog import open_catalog
 from lakehouse.naming import bronze_identifier
@@ -38,71 +30,6 @@ RECORD = {"event_id": "e1", "order_id": "o1", "user_id": "u", "email": "a@b.io",
           "currency": "USD", "completed_at": "2026-11-25T10:00:00Z", "items": []}  # fmt: skip
 CA_HINT = "pass --ca-cert FILE or set MESHGATE_CA_CERT"
 CLIENT_HINT = "pass --client-cert FILE --client-key FILE"
-
-
-@dataclass
-class Pki:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-    stranger_cert: Path  # signed by a CA the server does not trust
-    stranger_key: Path
-
-
-def _write_key(key, path: Path) -> Path:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return path
-
-
-def _certificate(subject: str, key, issuer_name: x509.Name, issuer_key, *, ca=False, sans=()):
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _ca(name: str):
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate(name, key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]), key, ca=True)
-    return cert, key
-
-
-def _issue(folder: Path, stem: str, ca, sans=()) -> tuple[Path, Path]:
-    ca_cert, ca_key = ca
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate(stem, key, ca_cert.subject, ca_key, sans=sans)
-    cert_path = folder / f"{stem}.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, _write_key(key, folder / f"{stem}-key.pem")
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory) -> Pki:
-    folder = tmp_path_factory.mktemp("pki")
-    ca, stranger_ca = _ca("meshgate test CA"), _ca("stranger CA")
-    (folder / "ca.pem").write_bytes(ca[0].public_bytes(serialization.Encoding.PEM))
-    server = _issue(
-        folder, "server", ca, [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    )
-    client = _issue(folder, "client", ca)
-    stranger = _issue(folder, "stranger", stranger_ca)
-    return Pki(folder / "ca.pem", *server, *client, *stranger)
 
 
 @pytest.fixture(scope="module")

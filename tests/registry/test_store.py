@@ -180,3 +180,22 @@ def test_an_audit_row_keeps_the_role_its_caller_had_when_it_was_written(url):
         (ANONYMOUS.name, "admin"),
     ]
     store.close()
+
+
+def test_replicas_starting_together_on_one_postgresql_migrate_once_and_the_others_wait(postgres_url):
+    """Four real processes open the store at once: one applies the migrations under the advisory lock,
+    the others wait for it, then find the schema at head (no "relation already exists")."""
+    import subprocess
+    import sys
+
+    code = "import sys; from registry.store import Store; Store(sys.argv[1]).close()"
+    starts = [subprocess.Popen([sys.executable, "-c", code, postgres_url], stderr=subprocess.PIPE, text=True)
+              for _ in range(4)]  # fmt: skip
+    errors = [start.communicate(timeout=120)[1] for start in starts]
+
+    assert [start.returncode for start in starts] == [0, 0, 0, 0], errors
+    store = Store(postgres_url, create=False)
+    with store.engine.connect() as connection:
+        versions = connection.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalars()
+        assert list(versions) == ["0005"]
+    store.close()
