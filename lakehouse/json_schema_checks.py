@@ -2,10 +2,11 @@
 
 The Arrow fast path types each line by the contract's neutral field tree (types, required, enums,
 formats that become Iceberg types); a JSON Schema says more (``pattern``, bounds, lengths,
-``additionalProperties: false``, ``oneOf``, ``dependentRequired``, ``if``/``then``, ...). Every line
-that the typed pass accepted is checked against the whole schema by jsonschema-rs, a compiled
-validator (``benchmarks/gate_json_schema.py`` measures it against pure-Python ``jsonschema``), with
-format assertions on. A line the typed pass already refused is not checked again: it has its reason.
+``additionalProperties: false``, ``oneOf``, ``dependentRequired``, ``if``/``then``, ...). The lines
+are checked against the whole schema by jsonschema-rs, a compiled validator, with format assertions
+on; where the schema has Arrow checks (``json_schema_vector``), only the lines those flag
+(``benchmarks/gate_json_schema.py`` measures each way, and pure-Python ``jsonschema``). A line the
+precise pass already refused is not checked again: it has its reason.
 
 Each error becomes a ``RowViolation`` whose field is the value's JSON pointer and whose rule is the
 failing keyword (``pattern``, ``minimum``, ...). Values of PII fields are masked in messages.
@@ -19,6 +20,7 @@ from functools import lru_cache
 
 import jsonschema_rs
 
+from lakehouse.json_schema_vector import VectorCheck, vector_check
 from lakehouse.validate import REDACTED, RowViolation, is_pii
 from registry.errors import InvalidSchema
 
@@ -27,12 +29,14 @@ _DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 
 class KeywordCheck:
-    """A contract's JSON Schema compiled once per batch, with and without PII masking."""
+    """A contract's JSON Schema compiled once per batch, with and without PII masking; ``vector``:
+    its Arrow checks, None when every line must go to the validator."""
 
     def __init__(self, schema_text: str, references: Mapping[str, str], pii: list[str]):
         self._plain = _compiled(schema_text, tuple(references.items()), None)
         self._masked = _compiled(schema_text, tuple(references.items()), REDACTED) if pii else None
         self._pii = pii
+        self.vector: VectorCheck | None = _vector(schema_text)
 
     def violations(self, row: int, offset: int, record: dict) -> list[RowViolation]:
         """Every keyword the record breaks, in the validator's order; [] when it conforms."""
@@ -79,6 +83,11 @@ def _compiled(schema_text: str, references: tuple, mask: str | None):
         return jsonschema_rs.validator_for(schema, validate_formats=True, retriever=retrieve, mask=mask)
     except (ValueError, jsonschema_rs.ValidationError) as exc:
         raise InvalidSchema(f"the contract's JSON Schema cannot be compiled: {exc}") from None
+
+
+@lru_cache(maxsize=32)
+def _vector(schema_text: str) -> VectorCheck | None:
+    return vector_check(json.loads(schema_text))
 
 
 def _keyword(schema_path) -> str:
