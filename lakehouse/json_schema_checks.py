@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 
 import jsonschema_rs
@@ -123,5 +124,9 @@ def _escape(part) -> str:
 
 
 def _shown(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """The value as the line sent it: a fraction is a ``Decimal`` (``parse_json_line``)."""
+    if isinstance(value, str | Decimal):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= 200 else text[:200] + "..."

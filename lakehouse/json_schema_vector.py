@@ -15,7 +15,8 @@ that turns out valid where Arrow cannot be exact:
   lookarounds, back-references, ``\\u`` escapes ...), a format other than the five, a string
   that matches its format only in a rarer form (``23:59:60``, February 29, quoted e-mail names);
 - a null where the schema refuses one (Arrow cannot tell a null sent from a property left out),
-  on a line that holds the text ``null`` at all; a null in a ``required`` property.
+  on a line whose text sends that member's name with ``null`` (or holds a backslash, which may
+  escape a name); a null in a ``required`` property.
 
 A schema using anything else (``oneOf``/``anyOf``/``allOf``/``not``, ``if``/``then``, ``$ref``,
 ``dependentRequired``, ``patternProperties``, ``additionalProperties`` with a schema,
@@ -70,25 +71,27 @@ _SAFE_PATTERN = re.compile(
 classes, ``\\d``/``\\w`` (ASCII in both), groups, alternation, quantifiers, ``^``/``$`` (whole
 input in both); ``.`` and ``\\s`` differ (line terminators, Unicode spaces) and are left out."""
 
+
 class _Unsupported(Exception):
     """The schema says something without an Arrow check: the validator sees every line."""
 
 
-Check = Callable[[pa.Array], tuple[np.ndarray, np.ndarray]]
-"""Of the values of one property: (may break the schema, breaks it if the value was a null sent)."""
+Suspects = tuple[np.ndarray, dict[str, np.ndarray]]
+"""Per value: may break the schema; and per member name, breaks it if that member's null was sent."""
+Check = Callable[[pa.Array], Suspects]
 
 
 @dataclass(frozen=True)
 class VectorCheck:
-    """``read_schema`` reads a block (``unexpected`` fields: ``error`` when an object is closed);
-    ``suspects`` of that table are the rows for the validator, ``if_null_sent`` the rows for it
-    when their line sends a ``null``."""
+    """``read_schema`` reads a block (``unexpected`` fields: ``error`` when an object is closed).
+    ``suspects`` of that table: the rows for the validator, and per member name the rows for it
+    if their line sends that member as ``null`` (pyarrow reads a member left out as null too)."""
 
     read_schema: pa.Schema
     unexpected: str
     check: Check
 
-    def suspects(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    def suspects(self, table: pa.Table) -> Suspects:
         return self.check(table.to_struct_array().combine_chunks())
 
 
@@ -99,14 +102,14 @@ def vector_check(schema: dict) -> VectorCheck | None:
     closed: list[bool] = []
     root = {key: value for key, value in schema.items() if key not in _ROOT_ONLY}
     try:
-        arrow_type, check = _node({**root, "type": "object"}, closed)
+        arrow_type, check, _ = _node({**root, "type": "object"}, closed)
     except _Unsupported:
         return None
     return VectorCheck(pa.schema(list(arrow_type)), "error" if closed else "ignore", check)
 
 
-def _node(schema, closed: list[bool]) -> tuple[pa.DataType, Check]:
-    """One property's Arrow type (as pyarrow reads it) and its check."""
+def _node(schema, closed: list[bool]) -> tuple[pa.DataType, Check, bool]:
+    """One property's Arrow type (as pyarrow reads it), its check, and whether a null sent breaks it."""
     if not isinstance(schema, dict):
         raise _Unsupported("a boolean schema")
     kind, nullable = _type(schema.get("type"))
@@ -119,15 +122,7 @@ def _node(schema, closed: list[bool]) -> tuple[pa.DataType, Check]:
         arrow_type, check = _array(schema, closed)
     else:
         arrow_type, check = _ARROW[kind], _scalar(kind, schema)
-    null_refused = not nullable or _refuses_null(schema)
-
-    def run(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        suspect, if_null = check(values)
-        if null_refused:
-            if_null = if_null | _nulls(values)
-        return suspect, if_null
-
-    return arrow_type, run
+    return arrow_type, check, not nullable or _refuses_null(schema)
 
 
 def _type(declared) -> tuple[str, bool]:
@@ -141,7 +136,9 @@ def _type(declared) -> tuple[str, bool]:
 
 
 def _refuses_null(schema: dict) -> bool:
-    return ("enum" in schema and None not in schema["enum"]) or ("const" in schema and schema["const"] is not None)
+    return ("enum" in schema and None not in schema["enum"]) or (
+        "const" in schema and schema["const"] is not None
+    )
 
 
 def _object(schema: dict, closed: list[bool]) -> tuple[pa.DataType, Check]:
@@ -155,18 +152,21 @@ def _object(schema: dict, closed: list[bool]) -> tuple[pa.DataType, Check]:
     if not set(required) <= set(properties) or "enum" in schema or "const" in schema:
         raise _Unsupported("required names an undeclared property, or an object enum")
     children = [(name, *_node(sub, closed)) for name, sub in properties.items()]
-    arrow_type = pa.struct([pa.field(name, child_type) for name, child_type, _ in children])
+    arrow_type = pa.struct([pa.field(name, child_type) for name, child_type, _, _ in children])
 
-    def check(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def check(values: pa.Array) -> Suspects:
         present = ~_nulls(values)
-        suspect, if_null = np.zeros(len(values), bool), np.zeros(len(values), bool)
-        for name, _, child in children:
+        suspect, if_null = np.zeros(len(values), bool), {}
+        for name, _, child, null_refused in children:
             member = pc.struct_field(values, name)
             child_suspect, child_if_null = child(member)
             suspect |= child_suspect & present
-            if_null |= child_if_null & present
+            for inner, rows in child_if_null.items():
+                _merge(if_null, inner, rows & present)
             if name in required:
                 suspect |= _nulls(member) & present
+            elif null_refused:
+                _merge(if_null, name, _nulls(member) & present)
         return suspect, if_null
 
     return arrow_type, check
@@ -176,11 +176,11 @@ def _array(schema: dict, closed: list[bool]) -> tuple[pa.DataType, Check]:
     items = schema.get("items")
     if not isinstance(items, dict) or "enum" in schema or "const" in schema:
         raise _Unsupported("an array without one items schema, or an array enum")
-    item_type, item_check = _node(items, closed)
+    item_type, item_check, null_refused = _node(items, closed)
     low, high = _count(schema.get("minItems")), _count(schema.get("maxItems"))
     unique = schema.get("uniqueItems", False)
 
-    def check(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def check(values: pa.Array) -> Suspects:
         lengths = pc.list_value_length(values)
         suspect = _where(_outside(lengths, low, high))
         if unique:
@@ -188,8 +188,13 @@ def _array(schema: dict, closed: list[bool]) -> tuple[pa.DataType, Check]:
         elements = pc.list_flatten(values)
         parents = np.asarray(pc.list_parent_indices(values))
         element_suspect, element_if_null = item_check(elements)
+        if null_refused:  # an element is never left out: its null was sent
+            element_suspect = element_suspect | _nulls(elements)
         suspect |= _any_per_parent(parents, element_suspect, len(values))
-        return suspect, _any_per_parent(parents, element_if_null, len(values))
+        if_null = {
+            name: _any_per_parent(parents, rows, len(values)) for name, rows in element_if_null.items()
+        }
+        return suspect, if_null
 
     return pa.list_(item_type), check
 
@@ -206,11 +211,11 @@ def _scalar(kind: str, schema: dict) -> Check:
     elif kind == "number":
         tests += _number_tests(schema)
 
-    def check(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def check(values: pa.Array) -> Suspects:
         suspect = np.zeros(len(values), bool)
         for test in tests:
             suspect |= _where(test(values))
-        return suspect, np.zeros(len(values), bool)
+        return suspect, {}
 
     return check
 
@@ -298,7 +303,9 @@ def _number_tests(schema: dict) -> list[Callable[[pa.Array], pa.Array]]:
         ("exclusiveMaximum", pc.greater_equal),
     ):
         if keyword in schema:
-            tests.append(lambda values, refused=refused, bound=float(_bound(schema[keyword])): refused(values, bound))
+            tests.append(
+                lambda values, refused=refused, bound=float(_bound(schema[keyword])): refused(values, bound)
+            )
     if "multipleOf" in schema:
         _bound(schema["multipleOf"])
         tests.append(pc.is_valid)
@@ -340,6 +347,10 @@ def _where(mask: pa.Array) -> np.ndarray:
 
 def _nulls(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_null(values), dtype=bool)
+
+
+def _merge(if_null: dict[str, np.ndarray], name: str, rows: np.ndarray) -> None:
+    if_null[name] = if_null[name] | rows if name in if_null else rows
 
 
 def _any_per_parent(parents: np.ndarray, flags: np.ndarray, count: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -312,7 +313,9 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
         problems = []
         if batch.keywords:
             starts = _line_starts(block)
-            problems = _keyword_violations(block, starts, first_row + np.arange(len(starts)), first_offset + starts, batch)
+            problems = _keyword_violations(
+                block, starts, first_row + np.arange(len(starts)), first_offset + starts, batch
+            )
         return batch.finish(
             table,
             rows,
@@ -362,8 +365,9 @@ def _keyword_violations(block: bytes, starts: np.ndarray, rows, offsets, batch: 
 
 
 def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch: BatchContext):
-    """The lines the validator must see: the Arrow checks' suspects, and where a line sends a
-    ``null`` the schema may refuse; every line when pyarrow cannot read the block as they need."""
+    """The lines the validator must see: the Arrow checks' suspects, and those whose text sends a
+    member as ``null`` where the schema refuses one (or has a backslash, which may escape the
+    name); every line when pyarrow cannot read the block as the checks need."""
     every = range(len(starts))
     vector = batch.keywords.vector
     if vector is None:
@@ -375,8 +379,12 @@ def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch:
     if table.num_rows != len(starts):
         return every
     suspect, if_null = vector.suspects(table)
-    for i in np.flatnonzero(if_null & ~suspect):
-        suspect[i] = b"null" in block[starts[i] : ends[i]]
+    for name, rows in if_null.items():
+        sent = re.compile(
+            rb'"%s"\s*:\s*null|\\' % re.escape(json.dumps(name, ensure_ascii=False)[1:-1].encode())
+        )
+        for i in np.flatnonzero(rows & ~suspect):
+            suspect[i] = sent.search(block, starts[i], ends[i]) is not None
     return np.flatnonzero(suspect)
 
 
