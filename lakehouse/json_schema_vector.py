@@ -303,9 +303,8 @@ def _number_tests(schema: dict) -> list[Callable[[pa.Array], pa.Array]]:
         ("exclusiveMaximum", pc.greater_equal),
     ):
         if keyword in schema:
-            tests.append(
-                lambda values, refused=refused, bound=float(_bound(schema[keyword])): refused(values, bound)
-            )
+            bound = float(_bound(schema[keyword]))
+            tests.append(lambda values, refused=refused, bound=bound: refused(values, bound))
     if "multipleOf" in schema:
         _bound(schema["multipleOf"])
         tests.append(pc.is_valid)

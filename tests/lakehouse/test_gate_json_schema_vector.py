@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.decode.context import BatchContext
-from lakehouse.decode.values import parse_json_line
 from lakehouse.decode.jsonl import _keyword_suspects, _keyword_violations, _line_starts
+from lakehouse.decode.values import parse_json_line
 from lakehouse.gate import ingest
 from lakehouse.json_schema_vector import vector_check
 from lakehouse.schema_mapping import arrow_schema, nullable
