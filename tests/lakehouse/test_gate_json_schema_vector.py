@@ -354,3 +354,21 @@ def test_pyarrow_reads_each_json_type_strictly():
         options = pa_json.ParseOptions(explicit_schema=pa.schema([("a", arrow_type)]))
         with pytest.raises(pa.ArrowInvalid):
             pa_json.read_json(pa.BufferReader(line + b"\n"), parse_options=options)
+
+
+def test_a_fraction_breaking_a_keyword_is_shown_as_sent(sqlite_catalog, tmp_path):
+    """The gate parses fractions as ``Decimal`` (exact digits): the violation shows them as sent."""
+    schema = {"type": "object", "properties": {"x": {"type": "number", "maximum": 1}, "o": {"type": "object",
+              "properties": {"y": {"type": "number"}}, "additionalProperties": False}}}  # fmt: skip
+    contract = Contract(
+        subject="t.Row", format="JSON", schema=json.dumps(schema), metadata=ContractMetadata()
+    )
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"x": 1.00000000000000000001}\n{"x": 0.5, "o": {"y": 0.25, "z": 1.5}}\n')
+
+    result = ingest([str(path)], contract, sqlite_catalog, schema_id=1, schema_version=1)
+
+    assert [(v.row, v.field, v.rule, v.value) for v in result.violations] == [
+        (1, "/x", "maximum", "1.00000000000000000001"),
+        (2, "/o", "additionalProperties", '{"y": 0.25, "z": 1.5}'),
+    ]
