@@ -372,3 +372,22 @@ def test_a_fraction_breaking_a_keyword_is_shown_as_sent(sqlite_catalog, tmp_path
         (1, "/x", "maximum", "1.00000000000000000001"),
         (2, "/o", "additionalProperties", '{"y": 0.25, "z": 1.5}'),
     ]
+
+
+def test_the_precise_pass_checks_the_keywords_of_its_typed_lines_with_their_offsets(sqlite_catalog, tmp_path):
+    """A line pyarrow refuses sends its block to the precise pass; the other lines' keywords are
+    checked there the same way, each named by its own line and byte offset."""
+    good = {**BASES["page-viewed"]}
+    lines = [json.dumps(r) for r in (good, {**good, "duration_ms": "1.5s"}, {**good, "duration_ms": -1})]
+    path = tmp_path / "batch.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    contract = Contract(
+        subject="t.Row", format="JSON", schema=json.dumps(PAGE_VIEWED), metadata=ContractMetadata()
+    )
+
+    result = ingest([str(path)], contract, sqlite_catalog, schema_id=1, schema_version=1)
+
+    assert [(v.row, v.byte_offset, v.field, v.rule) for v in result.violations] == [
+        (2, len(lines[0]) + 1, "duration_ms", "type"),
+        (3, len(lines[0]) + len(lines[1]) + 2, "/duration_ms", "minimum"),
+    ]
