@@ -127,7 +127,11 @@ def _node(schema, closed: list[bool]) -> tuple[pa.DataType, Check, bool]:
 
 def _type(declared) -> tuple[str, bool]:
     names = [declared] if isinstance(declared, str) else declared
-    if not isinstance(names, list) or len(set(names)) != len(names):
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or len(set(names)) != len(names)
+    ):
         raise _Unsupported("a property without one JSON type")
     kinds = [name for name in names if name != "null"]
     if len(kinds) != 1 or kinds[0] not in _KEYWORDS:
@@ -149,6 +153,8 @@ def _object(schema: dict, closed: list[bool]) -> tuple[pa.DataType, Check]:
     if extra is False:
         closed.append(True)
     required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        raise _Unsupported("required is not a list of names")
     if not set(required) <= set(properties) or "enum" in schema or "const" in schema:
         raise _Unsupported("required names an undeclared property, or an object enum")
     children = [(name, *_node(sub, closed)) for name, sub in properties.items()]
@@ -247,7 +253,7 @@ def _string_tests(schema: dict) -> list[Callable[[pa.Array], pa.Array]]:
         else:
             tests.append(pc.is_valid)
     if "format" in schema:
-        regex = FORMATS.get(schema["format"])
+        regex = FORMATS.get(schema["format"]) if isinstance(schema["format"], str) else None
         if regex is None:
             tests.append(pc.is_valid)
         else:

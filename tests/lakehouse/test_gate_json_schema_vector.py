@@ -299,6 +299,10 @@ def test_a_valid_block_sends_almost_no_line_to_the_validator():
         {"properties": {"a": {"type": ["string", "integer"]}}},
         {"properties": {"a": {"type": "array", "prefixItems": [{"type": "string"}]}}},
         {"properties": {"a": {"type": "integer", "exclusiveMinimum": True}}},
+        {"required": "a"},
+        {"properties": {"a": {"type": [["string"]]}}},
+        {"properties": {"a": {"type": "string", "minLength": -1}}},
+        {"properties": {"a": True}},
     ],
     ids=lambda k: next(iter(k)) if "properties" not in k else json.dumps(k["properties"]["a"])[:40],
 )
