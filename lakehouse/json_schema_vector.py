@@ -236,7 +236,7 @@ def _membership(kind: str, allowed: list) -> Callable[[pa.Array], pa.Array]:
     elif kind == "boolean":
         kept = [value for value in allowed if isinstance(value, bool)]
     else:
-        kept = [int(v) for v in allowed if _is_number(v) and float(v).is_integer() and abs(v) < 2**63]
+        kept = [int(v) for v in allowed if _is_number(v) and abs(v) < 2**63 and float(v).is_integer()]
     value_set = pa.array(kept, _ARROW[kind])
     return lambda values: pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=value_set)))
 
@@ -318,8 +318,9 @@ def _number_tests(schema: dict) -> list[Callable[[pa.Array], pa.Array]]:
 
 
 def _bound(value):
-    if not _is_number(value) or not math.isfinite(value):
-        raise _Unsupported(f"bound {value!r}")  # draft-04's boolean exclusiveMinimum, for one
+    """A finite bound a double can hold (draft-04's boolean exclusiveMinimum is none, for one)."""
+    if not _is_number(value) or abs(value) > 2**1000 or not math.isfinite(value):
+        raise _Unsupported(f"bound {value!r}")
     return value
 
 
