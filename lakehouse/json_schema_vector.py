@@ -3,8 +3,9 @@
 ``vector_check(schema)`` reads the schema once into one check per property (nested objects and array
 items too): its JSON type, ``required``, ``enum``/``const``, numeric bounds and ``multipleOf``,
 ``minLength``/``maxLength`` (code points), ``pattern`` and the formats ``date-time``, ``date``,
-``time``, ``uuid`` and ``email``. Run over a block read by pyarrow with ``read_schema``, it returns
-the rows that *may* break the schema. The checks never pass a row jsonschema-rs would refuse
+``time``, ``uuid`` and ``email``. Run over a block read by pyarrow with ``read_schema`` (or the
+fast path's table, when its columns have those types), it returns the rows that *may* break the
+schema. The checks never pass a row jsonschema-rs would refuse
 (tests/lakehouse/test_gate_json_schema_vector.py compares both on generated records); a row they
 flag goes to jsonschema-rs, which decides and names the violations, so a check may flag a row
 that turns out valid where Arrow cannot be exact:

@@ -314,7 +314,7 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
         if batch.keywords:
             starts = _line_starts(block)
             problems = _keyword_violations(
-                block, starts, first_row + np.arange(len(starts)), first_offset + starts, batch
+                block, starts, first_row + np.arange(len(starts)), first_offset + starts, batch, table
             )
         return batch.finish(
             table,
@@ -351,20 +351,22 @@ def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.S
     return table.cast(schema)
 
 
-def _keyword_violations(block: bytes, starts: np.ndarray, rows, offsets, batch: BatchContext) -> list:
+def _keyword_violations(block: bytes, starts: np.ndarray, rows, offsets, batch: BatchContext,
+                        typed: pa.Table | None = None) -> list:  # fmt: skip
     """Typed lines against the contract's JSON Schema keywords (``json_schema_checks``): those its
     Arrow checks flag, or all. Line ``i`` of the block starts at ``starts[i]``, is row ``rows[i]``
-    at byte ``offsets[i]`` of its file."""
+    at byte ``offsets[i]`` of its file; ``typed``: the fast path's table of the block."""
     ends = np.append(starts[1:] - 1, len(block))
     found = []
-    for i in _keyword_suspects(block, starts, ends, batch):
+    for i in _keyword_suspects(block, starts, ends, batch, typed):
         line = block[starts[i] : ends[i]]
         if line.strip():
             found += batch.keywords.violations(int(rows[i]), int(offsets[i]), parse_json_line(line))
     return found
 
 
-def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch: BatchContext):
+def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch: BatchContext,
+                      typed: pa.Table | None = None):  # fmt: skip
     """The lines the validator must see: the Arrow checks' suspects, and those whose text sends a
     member as ``null`` where the schema refuses one (or has a backslash, which may escape the
     name); every line when pyarrow cannot read the block as the checks need."""
@@ -372,8 +374,12 @@ def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch:
     vector = batch.keywords.vector
     if vector is None:
         return every
+    table = (
+        _as_read(typed, vector.read_schema) if typed is not None and vector.unexpected == "ignore" else None
+    )
     try:
-        table = _read_json(block, vector.read_schema, vector.read_schema, unexpected=vector.unexpected)
+        if table is None:
+            table = _read_json(block, vector.read_schema, vector.read_schema, unexpected=vector.unexpected)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return every  # a closed object with more members, a value of another JSON type, ...
     if table.num_rows != len(starts):
@@ -386,6 +392,16 @@ def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch:
         for i in np.flatnonzero(rows & ~suspect):
             suspect[i] = sent.search(block, starts[i], ends[i]) is not None
     return np.flatnonzero(suspect)
+
+
+def _as_read(typed: pa.Table, read_schema: pa.Schema) -> pa.Table | None:
+    """The typed table's columns when each has the type the checks read (no temporal format), so
+    the block need not be read again; None otherwise."""
+    for field in read_schema:
+        index = typed.schema.get_field_index(field.name)
+        if index < 0 or not typed.schema.field(index).type.equals(field.type):
+            return None
+    return typed.select(read_schema.names)
 
 
 def _line_starts(block: bytes) -> np.ndarray:

@@ -14,7 +14,14 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.decode.context import BatchContext
-from lakehouse.decode.jsonl import _keyword_suspects, _keyword_violations, _line_starts
+from lakehouse.decode.jsonl import (
+    _as_read,
+    _fast_plan,
+    _keyword_suspects,
+    _keyword_violations,
+    _line_starts,
+    _parse_block,
+)
 from lakehouse.decode.values import parse_json_line
 from lakehouse.gate import ingest
 from lakehouse.json_schema_vector import vector_check
@@ -270,6 +277,34 @@ def test_the_vector_path_finds_exactly_what_jsonschema_rs_finds(name, schema):
         starts = _line_starts(block)
         read += not isinstance(_keyword_suspects(block, starts, ends(block, starts), batch), range)
     assert broken > 300 and read > 150  # keywords broken, and most blocks through the Arrow checks
+
+
+OPEN_UNTIMED = {  # open, and no temporal format: the checks read the fast path's own table
+    **OPEN_DRAFT_07,
+    "properties": {
+        k: v for k, v in OPEN_DRAFT_07["properties"].items() if k not in ("f_date_time", "f_date", "f_time")
+    },
+}
+
+
+def test_the_checks_on_the_fast_paths_own_table_find_exactly_what_jsonschema_rs_finds():
+    rng = random.Random(15)
+    batch = batch_of(OPEN_UNTIMED)
+    plan = _fast_plan(batch)
+    base = {k: v for k, v in VALID.items() if k in OPEN_UNTIMED["properties"]}
+    reused = 0
+    for round_ in range(300):
+        records = [record(rng, OPEN_UNTIMED, base, messy=round_ % 4 == 0) for _ in range(rng.randint(1, 10))]
+        block = "".join(dumps(r) + "\n" for r in records).encode()
+        typed = _parse_block(block, plan, batch.schema, threads=False)
+        if typed is None:
+            continue  # the precise pass's block: checked as in the test above
+        starts = _line_starts(block)
+        vectorised = _keyword_violations(block, starts, np.arange(1, len(starts) + 1), starts, batch, typed)
+        _, alone = both_ways(block, batch)
+        assert {(v.row, v.field, v.rule) for v in vectorised} == alone, block.decode()
+        reused += _as_read(typed, batch.keywords.vector.read_schema) is not None
+    assert reused > 150
 
 
 def test_a_valid_block_sends_almost_no_line_to_the_validator():
