@@ -2,10 +2,11 @@
 
 The Arrow fast path types each line by the contract's neutral field tree (types, required, enums,
 formats that become Iceberg types); a JSON Schema says more (``pattern``, bounds, lengths,
-``additionalProperties: false``, ``oneOf``, ``dependentRequired``, ``if``/``then``, ...). Every line
-that the typed pass accepted is checked against the whole schema by jsonschema-rs, a compiled
-validator (``benchmarks/gate_json_schema.py`` measures it against pure-Python ``jsonschema``), with
-format assertions on. A line the typed pass already refused is not checked again: it has its reason.
+``additionalProperties: false``, ``oneOf``, ``dependentRequired``, ``if``/``then``, ...). The lines
+are checked against the whole schema by jsonschema-rs, a compiled validator, with format assertions
+on; where the schema has Arrow checks (``json_schema_vector``), only the lines those flag
+(``benchmarks/gate_json_schema.py`` measures each way, and pure-Python ``jsonschema``). A line the
+precise pass already refused is not checked again: it has its reason.
 
 Each error becomes a ``RowViolation`` whose field is the value's JSON pointer and whose rule is the
 failing keyword (``pattern``, ``minimum``, ...). Values of PII fields are masked in messages.
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 
 import jsonschema_rs
 
+from lakehouse.json_schema_vector import VectorCheck, vector_check
 from lakehouse.validate import REDACTED, RowViolation, is_pii
 from registry.errors import InvalidSchema
 
@@ -27,12 +30,14 @@ _DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 
 class KeywordCheck:
-    """A contract's JSON Schema compiled once per batch, with and without PII masking."""
+    """A contract's JSON Schema compiled once per batch, with and without PII masking; ``vector``:
+    its Arrow checks, None when every line must go to the validator."""
 
     def __init__(self, schema_text: str, references: Mapping[str, str], pii: list[str]):
         self._plain = _compiled(schema_text, tuple(references.items()), None)
         self._masked = _compiled(schema_text, tuple(references.items()), REDACTED) if pii else None
         self._pii = pii
+        self.vector: VectorCheck | None = _vector(schema_text)
 
     def violations(self, row: int, offset: int, record: dict) -> list[RowViolation]:
         """Every keyword the record breaks, in the validator's order; [] when it conforms."""
@@ -81,6 +86,11 @@ def _compiled(schema_text: str, references: tuple, mask: str | None):
         raise InvalidSchema(f"the contract's JSON Schema cannot be compiled: {exc}") from None
 
 
+@lru_cache(maxsize=32)
+def _vector(schema_text: str) -> VectorCheck | None:
+    return vector_check(json.loads(schema_text))
+
+
 def _keyword(schema_path) -> str:
     """The failing keyword: the last name of the schema path (array indexes skipped)."""
     for part in reversed(list(schema_path)):
@@ -114,5 +124,9 @@ def _escape(part) -> str:
 
 
 def _shown(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """The value as the line sent it: a fraction is a ``Decimal`` (``parse_json_line``)."""
+    if isinstance(value, str | Decimal):
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= 200 else text[:200] + "..."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -309,7 +310,12 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
                  path: str, batch: BatchContext) -> Chunk:  # fmt: skip
     if table is not None and table.num_rows == lines:  # fewer rows: blank lines; let the slow pass count
         rows = sequence(first_row, lines)
-        problems = _keyword_violations(block, first_row, first_offset, batch) if batch.keywords else []
+        problems = []
+        if batch.keywords:
+            starts = _line_starts(block)
+            problems = _keyword_violations(
+                block, starts, first_row + np.arange(len(starts)), first_offset + starts, batch, table
+            )
         return batch.finish(
             table,
             rows,
@@ -321,14 +327,14 @@ def _jsonl_block(block: bytes, lines: int, first_row: int, first_offset: int, ta
     return _jsonl_precise(block, first_row, first_offset, path, batch)
 
 
-def _read_json(
-    data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None, threads: bool = True
-) -> pa.Table:
+def _read_json(data: bytes, json_schema: pa.Schema, schema: pa.Schema, via: pa.Schema | None = None,
+               threads: bool = True, unexpected: str = "ignore") -> pa.Table:  # fmt: skip
     """Typed rows by pyarrow in 1 MiB blocks (threaded), or in one block when a line is longer.
 
-    ``via``: a schema to cast through first (epoch numbers to timestamps of their own unit).
+    ``via``: a schema to cast through first (epoch numbers to timestamps of their own unit);
+    ``unexpected``: what a member the schema does not name does (``ignore`` or ``error``).
     """
-    parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore")
+    parse = pa_json.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior=unexpected)
     try:
         table = pa_json.read_json(
             pa.BufferReader(data), read_options=pa_json.ReadOptions(use_threads=threads), parse_options=parse
@@ -345,14 +351,63 @@ def _read_json(
     return table.cast(schema)
 
 
-def _keyword_violations(block: bytes, first_row: int, first_offset: int, batch: BatchContext) -> list:
-    """A typed block's lines against the contract's JSON Schema keywords (``json_schema_checks``)."""
-    found, start = [], 0
-    for index, line in enumerate(block.split(b"\n")):
+def _keyword_violations(block: bytes, starts: np.ndarray, rows, offsets, batch: BatchContext,
+                        typed: pa.Table | None = None) -> list:  # fmt: skip
+    """Typed lines against the contract's JSON Schema keywords (``json_schema_checks``): those its
+    Arrow checks flag, or all. Line ``i`` of the block starts at ``starts[i]``, is row ``rows[i]``
+    at byte ``offsets[i]`` of its file; ``typed``: the fast path's table of the block."""
+    ends = np.append(starts[1:] - 1, len(block))
+    found = []
+    for i in _keyword_suspects(block, starts, ends, batch, typed):
+        line = block[starts[i] : ends[i]]
         if line.strip():
-            found += batch.keywords.violations(first_row + index, first_offset + start, parse_json_line(line))
-        start += len(line) + 1
+            found += batch.keywords.violations(int(rows[i]), int(offsets[i]), parse_json_line(line))
     return found
+
+
+def _keyword_suspects(block: bytes, starts: np.ndarray, ends: np.ndarray, batch: BatchContext,
+                      typed: pa.Table | None = None):  # fmt: skip
+    """The lines the validator must see: the Arrow checks' suspects, and those whose text sends a
+    member as ``null`` where the schema refuses one (or has a backslash, which may escape the
+    name); every line when pyarrow cannot read the block as the checks need."""
+    every = range(len(starts))
+    vector = batch.keywords.vector
+    if vector is None:
+        return every
+    table = (
+        _as_read(typed, vector.read_schema) if typed is not None and vector.unexpected == "ignore" else None
+    )
+    try:
+        if table is None:
+            table = _read_json(block, vector.read_schema, vector.read_schema, unexpected=vector.unexpected)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return every  # a closed object with more members, a value of another JSON type, ...
+    if table.num_rows != len(starts):
+        return every
+    suspect, if_null = vector.suspects(table)
+    for name, rows in if_null.items():
+        sent = re.compile(
+            rb'"%s"\s*:\s*null|\\' % re.escape(json.dumps(name, ensure_ascii=False)[1:-1].encode())
+        )
+        for i in np.flatnonzero(rows & ~suspect):
+            suspect[i] = sent.search(block, starts[i], ends[i]) is not None
+    return np.flatnonzero(suspect)
+
+
+def _as_read(typed: pa.Table, read_schema: pa.Schema) -> pa.Table | None:
+    """The typed table's columns when each has the type the checks read (no temporal format), so
+    the block need not be read again; None otherwise."""
+    for field in read_schema:
+        index = typed.schema.get_field_index(field.name)
+        if index < 0 or not typed.schema.field(index).type.equals(field.type):
+            return None
+    return typed.select(read_schema.names)
+
+
+def _line_starts(block: bytes) -> np.ndarray:
+    data = np.frombuffer(block, np.uint8)
+    starts = np.concatenate([[0], np.flatnonzero(data == ord("\n")) + 1])
+    return starts[:-1] if len(starts) > 1 and starts[-1] == len(block) else starts
 
 
 def _line_offsets(block: bytes, first_row: int, first_offset: int, wanted: set[int]) -> dict[int, int]:
@@ -402,9 +457,13 @@ def _jsonl_precise(block: bytes, first_row: int, first_offset: int, path: str, b
             problems += [_violation(this_row, offset, mismatch, batch.pii) for mismatch in found]
             raw[this_row] = _raw_text(line, record, batch.pii)
         else:
-            if batch.keywords:  # typed, so only a JSON Schema keyword may still refuse it (kept typed)
-                problems += batch.keywords.violations(this_row, offset, record)
             good.append((this_row, offset, value, line))
+    if batch.keywords and good:  # typed, so only a JSON Schema keyword may still refuse them (kept typed)
+        lines = [line for _, _, _, line in good]
+        starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]])
+        problems += _keyword_violations(
+            b"\n".join(lines), starts, [r for r, _, _, _ in good], [o for _, o, _, _ in good], batch
+        )
     table, typed_rows = _typed(good, batch, problems, raw)
     offsets = {r: o for r, o, _, _ in good}
     offsets.update({v.row: v.byte_offset for v in problems})
