@@ -30,7 +30,7 @@ from lakehouse.validate import UniqueTracker
 from registry.contract import Contract, ContractMetadata
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE_VIEWED = json.loads((ROOT / "examples/json-schema/web/page_viewed.schema.json").read_text())
+PAGE_VIEWED = json.loads((ROOT / "examples/contracts/web/page_viewed.schema.json").read_text())
 
 
 class Raw(str):
