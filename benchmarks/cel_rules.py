@@ -44,8 +44,17 @@ def main() -> None:
     start = time.perf_counter()
     interpreted_failures(environment.program(tree), rule, small, {})
     per_record = (time.perf_counter() - start) * rows / sample
-    print(f"{rows} rows, {len(failed)} failing; per record measured on {sample} rows and scaled (it is linear)")
-    figure("cel vectorised, rows/s", rows / vectorised, rows / per_record, "rows/s", "baseline: cel-python per record")
+    print(
+        f"{rows} rows, {len(failed)} failing; per record measured on {sample} rows and scaled (it is linear)"
+    )
+    figure(
+        "cel vectorised, rows/s",
+        rows / vectorised,
+        rows / per_record,
+        "rows/s",
+        "baseline: cel-python per record",
+    )
+
 
 if __name__ == "__main__":
     main()

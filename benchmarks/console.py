@@ -100,5 +100,6 @@ def main() -> None:
     for name, ms in results.items():
         figure(f"console {name}", ms, baseline, "ms", "baseline: REST GET /subjects")
 
+
 if __name__ == "__main__":
     main()

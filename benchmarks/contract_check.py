@@ -157,10 +157,21 @@ def main() -> None:
         f"repository: {AVRO_COUNT + PROTO_COUNT} contracts ({AVRO_COUNT} Avro, {PROTO_COUNT} Protobuf), {CHANGED} changed"
     )
     print(f"median of {runs} runs, each a fresh process as in CI")
-    figure("contract-check --against main", offline * 1000, fixed * 1000, "ms", "baseline: no contract changed")
-    figure("contract-check --against main vs diffs", offline * 1000, bare_diffs * 1000, "ms", "baseline: 5 x diff")
-    figure("contract-check in-process", in_process * 1000, fixed * 1000, "ms", "baseline: no contract changed")
+    figure(
+        "contract-check --against main", offline * 1000, fixed * 1000, "ms", "baseline: no contract changed"
+    )
+    figure(
+        "contract-check --against main vs diffs",
+        offline * 1000,
+        bare_diffs * 1000,
+        "ms",
+        "baseline: 5 x diff",
+    )
+    figure(
+        "contract-check in-process", in_process * 1000, fixed * 1000, "ms", "baseline: no contract changed"
+    )
     figure("contract-check --registry", online * 1000, fixed * 1000, "ms", "baseline: no contract changed")
+
 
 if __name__ == "__main__":
     main()

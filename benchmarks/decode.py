@@ -101,8 +101,20 @@ def main() -> None:
         print(
             f"input: {args.rows:,} JSON lines, 10 fields, {path.stat().st_size / 2**20:.0f} MiB; best of {args.rounds}"
         )
-        figure("decode read_batch, records/s", args.rows / ours_s, args.rows / base_s, "records/s", "baseline: read_json")
-        figure("decode read_batch, records per CPU second", args.rows / ours_cpu, args.rows / base_cpu, "records/s")
+        figure(
+            "decode read_batch, records/s",
+            args.rows / ours_s,
+            args.rows / base_s,
+            "records/s",
+            "baseline: read_json",
+        )
+        figure(
+            "decode read_batch, records per CPU second",
+            args.rows / ours_cpu,
+            args.rows / base_cpu,
+            "records/s",
+        )
+
 
 if __name__ == "__main__":
     main()

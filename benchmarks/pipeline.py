@@ -35,7 +35,7 @@ from lakehouse.dbt.glue import PROJECT_DIR, target_dir  # noqa: E402
 from lakehouse.gate import ingest  # noqa: E402
 from lakehouse.masking import KEY_ENV  # noqa: E402
 from meshgate.demo import load_generator  # noqa: E402
-from meshgate.pipeline.dbt import dbt_resource, dbt_project  # noqa: E402
+from meshgate.pipeline.dbt import dbt_project, dbt_resource  # noqa: E402
 from meshgate.pipeline.definitions import build_definitions  # noqa: E402
 from meshgate.pipeline.local import run_locally  # noqa: E402
 from meshgate.pipeline.resources import LakehouseResource  # noqa: E402
@@ -126,7 +126,9 @@ def direct(data_dir: Path, files: dict[str, Path], clock: Clock) -> None:
                 result = ingest([str(path)], generator.contract(kind), catalog, schema_id=0, schema_version=0)
                 print(f"    {kind}: {result.status}, {result.rows_accepted:,} rows")
         with clock.step(f"direct: dbt build (subprocess), {attempt}"):
-            build = subprocess.run(dbt, env={**os.environ, **lakehouse.dbt_environment()}, capture_output=True)
+            build = subprocess.run(
+                dbt, env={**os.environ, **lakehouse.dbt_environment()}, capture_output=True
+            )
         if build.returncode != 0:
             raise SystemExit(f"dbt build failed: {build.stdout.decode()[-2000:]}")
     catalog.engine.dispose()

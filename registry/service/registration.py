@@ -85,7 +85,9 @@ class Registration:
         if importing:
             check_schema_id(schema_id)
 
-        fresh: dict[int, ParsedSchema] = {}  # a new schema id -> its parse, handed to the cache once committed
+        fresh: dict[
+            int, ParsedSchema
+        ] = {}  # a new schema id -> its parse, handed to the cache once committed
 
         def work(session) -> RegisteredSchema:
             fresh.clear()  # ``write`` may run this again after a conflict
@@ -251,7 +253,8 @@ class Registration:
     ) -> list[Violation]:
         if level is Level.NONE or not live:
             return []
-        formats = {self.schemas.get(v.schema_id).format for v in live}
+        previous = [self.parser.parsed(v.schema_id) for v in live]
+        formats = {schema.format_name for schema in previous}
         if formats != {new_format.name}:
             return [
                 Violation(
@@ -260,7 +263,6 @@ class Registration:
                     f"the subject holds {', '.join(sorted(formats))} schemas; a {new_format.name} schema cannot follow them",
                 )
             ]
-        previous = [self.parser.parsed(v.schema_id) for v in live]
         return check_compatibility(new_format, level, parsed, previous, ruleset).violations
 
 

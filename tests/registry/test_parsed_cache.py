@@ -57,7 +57,9 @@ HISTORIES = [
 ]
 
 
-@pytest.mark.parametrize(("format_name", "level", "history", "candidate"), HISTORIES, ids=lambda v: str(v)[:8])
+@pytest.mark.parametrize(
+    ("format_name", "level", "history", "candidate"), HISTORIES, ids=lambda v: str(v)[:8]
+)
 def test_a_transitive_check_finds_the_same_violations_with_a_warm_and_a_cold_cache(
     tmp_path, format_name, level, history, candidate
 ):
