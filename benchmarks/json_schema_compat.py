@@ -83,10 +83,14 @@ def main() -> None:
     registration_growth("json schema", "JSON", "BACKWARD_TRANSITIVE", json_history, VERSIONS)
 
 
-def json_history(index: int) -> str:
+def json_history(index: int, history: int = 0) -> str:
     """Version ``index``: the same 50 properties, its own description (every version compatible)."""
     properties = {f"f{i}": {"type": JSON_TYPES[i % 3]} for i in range(GROWTH_FIELDS)}
-    schema = {"type": "object", "description": f"version {index}", "properties": properties}
+    schema = {
+        "type": "object",
+        "description": f"history {history}, version {index}",
+        "properties": properties,
+    }
     return json.dumps({**schema, "additionalProperties": False})
 
 

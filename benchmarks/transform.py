@@ -183,8 +183,13 @@ def main() -> None:
         print(f"\nBronze scan of {args.rows:,} rows, one aggregate query per run (best of 3):")
         for name, best in figures.items():
             if name != "pyiceberg to Arrow (baseline)":
-                figure(f"bronze scan, {name}", args.rows / best, args.rows / baseline, "rows/s",
-                       "baseline: pyiceberg to Arrow, same columns")  # fmt: skip
+                figure(
+                    f"bronze scan, {name}",
+                    args.rows / best,
+                    args.rows / baseline,
+                    "rows/s",
+                    "baseline: pyiceberg to Arrow, same columns",
+                )
         print(
             f"  the chosen reader's parts: resolve snapshots + write views {views:.2f} s (once per dbt"
             f" invocation), the query itself {query:.2f} s; loading the iceberg + avro extensions {extension:.2f} s"
