@@ -59,7 +59,7 @@ def checkout_rows(n: int, users: int, rng: np.random.Generator) -> pa.Table:
         {
             "event_id": pa.array([f"c{i}" for i in ids]),
             "order_id": pa.array([f"o{i}" for i in ids]),
-            "user_id": pa.array([f"u{u}" for u in user]),
+            "user_id": pa.array([f"u-{u:06d}" for u in user]),
             "email": pa.array([f"u{u}@example.org" for u in user]),
             "amount": pa.array(np.round(rng.uniform(1, 500, n), 2)),
             "currency": pa.array(np.array(["EUR", "USD", "GBP"])[rng.integers(0, 3, n)]),
@@ -74,7 +74,7 @@ def signup_rows(users: int, rng: np.random.Generator) -> pa.Table:
     return pa.table(
         {
             "event_id": pa.array([f"s{u}" for u in range(users)]),
-            "user_id": pa.array([f"u{u}" for u in range(users)]),
+            "user_id": pa.array([f"u-{u:06d}" for u in range(users)]),
             "email": pa.array([f"u{u}@example.org" for u in range(users)]),
             "country": pa.array(np.array(["DE", "FR", "GB"])[rng.integers(0, 3, users)]),
             "signed_up_at": timestamps(seconds),
