@@ -130,6 +130,30 @@ async def _load(
     )
 
 
+def _rss_mib(pid: int) -> float:
+    """Resident set size of a process (Linux /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def _idle_serve_rss(data_dir: str) -> float:
+    """RSS of ``meshgate serve`` (console mounted, no auth) two seconds after it listens."""
+    command = [sys.executable, "-m", "meshgate.cli", "serve", "--grpc-port", "0", "--http-port", "0"]
+    serve = subprocess.Popen(
+        [*command, "--data-dir", data_dir, "--no-auth"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        serve.stdout.readline()  # the line of bound ports: it listens
+        time.sleep(2)
+        return _rss_mib(serve.pid)
+    finally:
+        serve.terminate()
+        serve.wait(10)
+
+
 def _lookups(http_url: str, method: str) -> dict[str, float]:
     """The registry's cache hit and miss counts so far for a gRPC method (its /metrics)."""
     text = httpx.get(f"{http_url}/metrics").text
@@ -220,6 +244,13 @@ def main() -> None:
         )
         try:
             echo_target = f"127.0.0.1:{json.loads(echo.stdout.readline())['grpc_port']}"
+            figure(
+                "meshgate serve idle RSS",
+                _idle_serve_rss(f"{tmp}/serve"),
+                _rss_mib(echo.pid),
+                "MiB",
+                "baseline: the bare grpc.aio echo process; target < 100 MiB",
+            )
             cases = [
                 ("get by id", "GetSchemaById", [pb.GetSchemaByIdRequest(id=i) for _, i in subjects]),
                 (
