@@ -134,11 +134,11 @@ def proto_history(index: int, history: int = 0) -> str:
     return "\n".join([*lines, "}", ""])
 
 
-HISTORIES = 3  # subjects registered side by side; each version's figure is its fastest of them
+HISTORIES = 3  # subjects registered one after the other; each version's figure is its fastest of them
 
 
 def registration_growth(label: str, format_name: str, level: str, version, versions: int) -> None:
-    """Register ``versions`` versions (``version(i, history)``) of HISTORIES subjects, interleaved;
+    """Register ``versions`` versions (``version(i, history)``) of each of HISTORIES subjects;
     figure: the mean of versions 91-100 over that of versions 1-10, each version's fastest of the
     subjects (CPU time of this thread: a shared machine still disturbs it, the minimum less so)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,14 +146,13 @@ def registration_growth(label: str, format_name: str, level: str, version, versi
         service.register("bench.WarmUp", version(versions, HISTORIES), format_name)  # imports, first use
         for history in range(HISTORIES):
             service.set_config(f"bench.History{history}", level)
-        timings = []
-        for index in range(versions):
-            samples = []
-            for history in range(HISTORIES):
+        samples = [[] for _ in range(versions)]
+        for history in range(HISTORIES):
+            for index in range(versions):
                 start = time.thread_time()
                 service.register(f"bench.History{history}", version(index, history), format_name)
-                samples.append((time.thread_time() - start) * 1000)
-            timings.append(min(samples))
+                samples[index].append((time.thread_time() - start) * 1000)
+        timings = [min(times) for times in samples]
         service.store.close()
     last = statistics.mean(timings[-10:])
     figure(
