@@ -59,9 +59,16 @@ DURATION ?= 600
 fuzz: $(STAMP)
 	MESHGATE_FUZZ_SECONDS=$(DURATION) $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=0 tests/registry/fuzz
 
+# Each benchmark's output is also kept in $(BENCH_LOGS)/<name>.log; the table of their FIGURE lines comes last.
+# Run as modules: benchmarks/registry.py must not shadow the registry package; _*.py are helpers, not benchmarks.
+BENCH_LOGS := .meshgate/bench
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: $(STAMP)
-	# run as modules: benchmarks/registry.py must not shadow the registry package
-	for script in benchmarks/*.py; do name=$$(basename $$script .py); echo "== $$name"; $(BIN)/python -m benchmarks.$$name || exit 1; done
+	@mkdir -p $(BENCH_LOGS); rm -f $(BENCH_LOGS)/*.log; status=0; \
+	for script in benchmarks/[!_]*.py; do name=$$(basename $$script .py); echo "== $$name"; \
+	  $(BIN)/python -m benchmarks.$$name 2>&1 | tee $(BENCH_LOGS)/$$name.log || { status=1; break; }; done; \
+	echo "== summary"; $(BIN)/python -m benchmarks._summary $(BENCH_LOGS)/*.log; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,14 +1,23 @@
 """Compatibility-check speed: a 500-field Avro record and a 300-field Protobuf file against 100 earlier
 versions (transitive), next to what the parsers alone cost for the same files.
 
-Targets (2-core machine): Avro check under 50 ms, Protobuf check under 500 ms. Run: ``make bench`` or
-``.venv/bin/python -m benchmarks.compat``.
+Targets (2-core machine): Avro check under 50 ms, Protobuf check under 500 ms.
+
+Then what history costs a registration: ``RegistryService.register`` (in-process, SQLite) of VERSIONS
+versions of one 50-field subject at a transitive level, each version differing from the last in one
+place; the mean CPU time of versions 91-100 against that of versions 1-10 (the issue's measure) and
+of versions 6-15 (around version 10: target within 1.5x), for
+Avro and Protobuf here and JSON Schema in ``benchmarks.json_schema_compat``.
+
+Run: ``make bench`` or ``.venv/bin/python -m benchmarks.compat [--versions 100]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,8 +25,11 @@ from pathlib import Path
 import fastavro
 from grpc_tools import protoc
 
+from benchmarks._report import figure
 from registry.compat import Level, check_compatibility, get_format
 from registry.compat.protobuf_compile import WELL_KNOWN_INCLUDE
+from registry.service import RegistryService
+from registry.store import Store
 
 VERSIONS = 100
 RUNS = 7
@@ -60,13 +72,15 @@ def bench_avro() -> None:
     check_ms = median_ms(lambda: check_compatibility(fmt, Level.BACKWARD_TRANSITIVE, parsed[-1], parsed[:-1]))
     result = check_compatibility(fmt, Level.BACKWARD_TRANSITIVE, parsed[-1], parsed[:-1])
     assert result.compatible, result.violations[:3]
-    print(f"avro: 500-field record vs {VERSIONS} versions, BACKWARD_TRANSITIVE")
-    print(f"  check (median of {RUNS}):        {check_ms:8.1f} ms   target < 50 ms")
-    print(f"  fastavro.parse_schema, 1 file: {fastavro_ms:8.1f} ms   (baseline)")
-    print(
-        f"  meshgate parse, {VERSIONS + 1} files:    {parse_ms:8.1f} ms   (done once per version, then cached)"
+    print(f"avro: 500-field record vs {VERSIONS} versions, BACKWARD_TRANSITIVE (target < 50 ms)")
+    print(f"  meshgate parse, {VERSIONS + 1} files: {parse_ms:.1f} ms (done once per version, then cached)")
+    figure(
+        "avro transitive check vs 100 versions",
+        check_ms,
+        fastavro_ms,
+        "ms",
+        "baseline: fastavro parse of 1 file",
     )
-    print(f"  check / fastavro parse of 1 file: {check_ms / fastavro_ms:.2f}x")
 
 
 def protoc_alone_ms(text: str) -> float:
@@ -94,15 +108,80 @@ def bench_protobuf() -> None:
     result = check_compatibility(fmt, Level.FULL_TRANSITIVE, parsed[-1], parsed[:-1])
     assert result.compatible, result.violations[:3]
     protoc_ms = protoc_alone_ms(texts[-1])
-    print(f"protobuf: 300-field message vs {VERSIONS} versions, FULL_TRANSITIVE")
-    print(f"  check (median of {RUNS}):        {check_ms:8.1f} ms   target < 500 ms")
-    print(f"  protoc alone, 1 file:          {protoc_ms:8.1f} ms   (baseline)")
-    print(
-        f"  meshgate parse, {VERSIONS + 1} files:    {parse_ms:8.1f} ms   (protoc per version, then cached)"
+    print(f"protobuf: 300-field message vs {VERSIONS} versions, FULL_TRANSITIVE (target < 500 ms)")
+    print(f"  meshgate parse, {VERSIONS + 1} files: {parse_ms:.1f} ms (protoc per version, then cached)")
+    figure(
+        "protobuf transitive check vs 100 versions", check_ms, protoc_ms, "ms", "baseline: protoc of 1 file"
     )
-    print(f"  check / protoc of 1 file: {check_ms / protoc_ms:.2f}x")
+
+
+GROWTH_FIELDS = 50
+
+
+def avro_history(index: int, history: int = 0) -> str:
+    """Version ``index``: the same 50 fields and an optional one of its own (the previous one's dropped)."""
+    fields = [{"name": f"f{i}", "type": ["long", "double", "string"][i % 3]} for i in range(GROWTH_FIELDS)]
+    fields.append({"name": f"v{index}", "type": ["null", "string"], "default": None})
+    return json.dumps({"type": "record", "name": f"Wide{history}", "fields": fields})
+
+
+def proto_history(index: int, history: int = 0) -> str:
+    """Version ``index``: the same 50 fields and one of its own (the previous version's one dropped)."""
+    types = ["int64", "string", "double", "bool", "bytes"]
+    lines = ['syntax = "proto3";', "package bench.v1;", f"message Wide{history} {{"]
+    lines += [f"  {types[i % len(types)]} f{i} = {i + 1};" for i in range(GROWTH_FIELDS)]
+    lines.append(f"  string v{index} = {GROWTH_FIELDS + 1 + index};")
+    return "\n".join([*lines, "}", ""])
+
+
+HISTORIES = 3  # subjects registered one after the other; each version's figure is its fastest of them
+
+
+def registration_growth(label: str, format_name: str, level: str, version, versions: int) -> None:
+    """Register ``versions`` versions (``version(i, history)``) of each of HISTORIES subjects;
+    figure: the mean of versions 91-100 over that of versions 1-10, each version's fastest of the
+    subjects (CPU time of this thread: a shared machine still disturbs it, the minimum less so)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        service = RegistryService(Store(f"sqlite:///{tmp}/registry.db"))
+        service.register("bench.WarmUp", version(versions, HISTORIES), format_name)  # imports, first use
+        for history in range(HISTORIES):
+            service.set_config(f"bench.History{history}", level)
+        samples = [[] for _ in range(versions)]
+        for history in range(HISTORIES):
+            for index in range(versions):
+                start = time.thread_time()
+                service.register(f"bench.History{history}", version(index, history), format_name)
+                samples[index].append((time.thread_time() - start) * 1000)
+        timings = [min(times) for times in samples]
+        service.store.close()
+    last = statistics.mean(timings[-10:])
+    figure(
+        f"{label} register at {level}, versions {versions - 9}-{versions} vs 1-10",
+        last,
+        statistics.mean(timings[:10]),
+        "ms CPU",
+        "the issue's measure (version 1 checks nothing)",
+    )
+    figure(
+        f"{label} register at {level}, versions {versions - 9}-{versions} vs 6-15",
+        last,
+        statistics.mean(timings[5:15]),
+        "ms CPU",
+        "around version 100 vs around version 10; target: within 1.5x",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--versions", type=int, default=VERSIONS, help="history length (default 100)")
+    args = parser.parse_args()
+    if args.versions < 20:
+        sys.exit("--versions: at least 20 (the figure compares the last 10 with the first 10)")
+    bench_avro()
+    bench_protobuf()
+    registration_growth("avro", "AVRO", "BACKWARD_TRANSITIVE", avro_history, args.versions)
+    registration_growth("protobuf", "PROTOBUF", "FULL_TRANSITIVE", proto_history, args.versions)
 
 
 if __name__ == "__main__":
-    bench_avro()
-    bench_protobuf()
+    main()

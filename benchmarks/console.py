@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from benchmarks._report import figure  # noqa: E402
 from meshgate.console import LakehouseLocation, console_routes  # noqa: E402
 from registry.server import RegistryServer, ThreadedServer  # noqa: E402
 from registry.store import sqlite_url  # noqa: E402
@@ -94,10 +95,10 @@ def main() -> None:
                 }
         finally:
             threaded.stop()
-    print(f"baseline: REST GET /subjects ({args.subjects + 1} names) median {baseline:.1f} ms")
-    print(f"subject list, first page (cold: first request) {cold:.1f} ms = {cold / baseline:.1f}x baseline")
+    print(f"baseline: REST GET /subjects ({args.subjects + 1} names)")
+    figure("console subject list, first page (cold)", cold, baseline, "ms", "baseline: REST GET /subjects")
     for name, ms in results.items():
-        print(f"{name}: median {ms:.1f} ms = {ms / baseline:.1f}x baseline")
+        figure(f"console {name}", ms, baseline, "ms", "baseline: REST GET /subjects")
 
 
 if __name__ == "__main__":

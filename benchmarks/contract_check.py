@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._report import figure  # noqa: E402
 from ci_plugin.cli import run_check  # noqa: E402
 from registry.client import RegistryClient  # noqa: E402
 from registry.contract import load_contract  # noqa: E402
@@ -156,13 +157,20 @@ def main() -> None:
         f"repository: {AVRO_COUNT + PROTO_COUNT} contracts ({AVRO_COUNT} Avro, {PROTO_COUNT} Protobuf), {CHANGED} changed"
     )
     print(f"median of {runs} runs, each a fresh process as in CI")
-    print(f"  contract-check --against main (offline)          {offline * 1000:8.0f} ms")
-    print(f"  the same, in-process (imports warm)              {in_process * 1000:8.0f} ms")
-    print(f"  contract-check --registry (real server, loopback) {online * 1000:8.0f} ms")
-    print(f"  baseline: same repo, no contract changed         {fixed * 1000:8.0f} ms")
-    print(f"  baseline: 5 x contract-check diff                 {bare_diffs * 1000:8.0f} ms")
-    print(f"  ratio offline / no-change baseline: {offline / fixed:.2f}x")
-    print(f"  ratio offline / 5 x diff:           {offline / bare_diffs:.2f}x")
+    figure(
+        "contract-check --against main", offline * 1000, fixed * 1000, "ms", "baseline: no contract changed"
+    )
+    figure(
+        "contract-check --against main vs diffs",
+        offline * 1000,
+        bare_diffs * 1000,
+        "ms",
+        "baseline: 5 x diff",
+    )
+    figure(
+        "contract-check in-process", in_process * 1000, fixed * 1000, "ms", "baseline: no contract changed"
+    )
+    figure("contract-check --registry", online * 1000, fixed * 1000, "ms", "baseline: no contract changed")
 
 
 if __name__ == "__main__":

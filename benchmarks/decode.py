@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._report import figure  # noqa: E402
 from benchmarks.gate import CONTRACT, SCHEMA, write_records  # noqa: E402
 
 
@@ -100,13 +101,18 @@ def main() -> None:
         print(
             f"input: {args.rows:,} JSON lines, 10 fields, {path.stat().st_size / 2**20:.0f} MiB; best of {args.rounds}"
         )
-        for name, wall, cpu in (
-            ("baseline (read_json, explicit schema)", base_s, base_cpu),
-            ("read_batch (decode + validate)       ", ours_s, ours_cpu),
-        ):
-            print(f"{name}: {wall:6.2f} s  {args.rows / wall:>10,.0f} records/s  (CPU {cpu:.2f} s)")
-        print(
-            f"read_batch / baseline throughput: {base_s / ours_s:.0%} (CPU-time ratio {base_cpu / ours_cpu:.0%})"
+        figure(
+            "decode read_batch, records/s",
+            args.rows / ours_s,
+            args.rows / base_s,
+            "records/s",
+            "baseline: read_json",
+        )
+        figure(
+            "decode read_batch, records per CPU second",
+            args.rows / ours_cpu,
+            args.rows / base_cpu,
+            "records/s",
         )
 
 

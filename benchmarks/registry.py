@@ -1,15 +1,20 @@
 """Registry read throughput next to a bare grpc.aio echo server, and register latency.
 
-Both servers run in their own process (SQLite store for the registry); one load generator
-(grpc.aio, CONCURRENCY requests in flight) measures requests/s and p99 latency of GetSchemaById and
-GetSchemaByVersion (latest) against each, in the same run. The echo server answers the same RPCs
-with a prebuilt response of the same size and does nothing else, so the ratio is the registry's
-overhead (service, caches, worker thread, store query) over gRPC itself. Target: ratio >= 70 %.
-Then: latency of registering 100 versions of one subject at BACKWARD_TRANSITIVE, and registrations/s
-of new subjects with CONCURRENCY writers. ``--database-url`` runs the registry on another store (e.g.
+Both servers run in their own process (SQLite store for the registry, holding SCHEMAS subjects of
+one schema each); one load generator (grpc.aio, CONCURRENCY requests in flight) measures requests/s
+and p99 latency of GetSchemaById and GetSchemaByVersion (latest) against each, in the same run, the
+requests spread over every schema (each caller walks its own shuffled order), so the registry's
+caches meet cold entries as a real fleet of consumers makes them do. The hit and miss counts of the
+registry's caches (``meshgate_cache_lookups_total`` on ``/metrics``) are reported beside the
+throughput. The echo server answers the same RPCs with a prebuilt response of the same size and
+does nothing else, so the ratio is the registry's overhead (service, caches, worker thread, store
+query) over gRPC itself. Target: ratio >= 90 %.
+Then: latency of registering 100 versions of one subject at BACKWARD_TRANSITIVE (each version one
+field more), and registrations/s of new subjects with CONCURRENCY writers. ``--database-url`` runs the registry on another store (e.g.
 PostgreSQL: ``postgresql+psycopg://127.0.0.1/test``, a fresh schema made and dropped for the run).
 
-    .venv/bin/python benchmarks/registry.py [--seconds 1] [--rounds 5] [--concurrency 16] [--database-url URL]
+    .venv/bin/python -m benchmarks.registry [--seconds 1] [--rounds 5] [--concurrency 16] [--schemas 10000]
+        [--database-url URL]
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import re
 import statistics
 import subprocess
 import sys
@@ -30,11 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
+import httpx  # noqa: E402
 
+from benchmarks._report import figure  # noqa: E402
 from registry.api import registry_pb2 as pb  # noqa: E402
 from registry.api import registry_pb2_grpc as pb_grpc  # noqa: E402
 from registry.client import RegistryClient  # noqa: E402
 from registry.server import start_subprocess  # noqa: E402
+from registry.service import RegistryService  # noqa: E402
+from registry.store import Store  # noqa: E402
 
 SUBJECT = "bench.Orders"
 SCHEMA = (ROOT / "examples/contracts/checkout/checkout_completed.avsc").read_text()
@@ -89,28 +100,83 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _load(target: str, pid: int, method: str, request, seconds: float, concurrency: int) -> Round:
-    """Drive ``method`` with ``concurrency`` callers for ``seconds``; measure the server ``pid`` too."""
+async def _load(
+    target: str, pid: int, method: str, requests: list, seconds: float, concurrency: int
+) -> Round:
+    """Drive ``method`` with ``concurrency`` callers for ``seconds``, each walking ``requests`` in its
+    own shuffled order; measure the server ``pid`` too."""
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         call = getattr(pb_grpc.ContractRegistryStub(channel), method)
-        for _ in range(200):  # warm up: connection, caches
+        for request in requests[:200]:  # warm up: the connection (and as many cache entries)
             await call(request)
         deadline = time.perf_counter() + seconds
 
-        async def caller() -> None:
+        async def caller(seed: int) -> None:
+            order = random.Random(seed).sample(requests, len(requests))
+            index = 0
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
-                await call(request)
+                await call(order[index % len(order)])
                 latencies.append(time.perf_counter() - start)
+                index += 1
 
         cpu_before, begin = _cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        await asyncio.gather(*(caller(seed) for seed in range(concurrency)))
         elapsed, cpu = time.perf_counter() - begin, _cpu_seconds(pid) - cpu_before
     latencies.sort()
     return Round(
         len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000, cpu / len(latencies) * 1e6
     )
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident set size of a process (Linux /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def _idle_serve_rss(data_dir: str) -> float:
+    """RSS of ``meshgate serve`` (console mounted, no auth) two seconds after it listens."""
+    command = [sys.executable, "-m", "meshgate.cli", "serve", "--grpc-port", "0", "--http-port", "0"]
+    serve = subprocess.Popen(
+        [*command, "--data-dir", data_dir, "--no-auth"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        serve.stdout.readline()  # the line of bound ports: it listens
+        time.sleep(2)
+        return _rss_mib(serve.pid)
+    finally:
+        serve.terminate()
+        serve.wait(10)
+
+
+def _lookups(http_url: str, method: str) -> dict[str, float]:
+    """The registry's cache hit and miss counts so far for a gRPC method (its /metrics)."""
+    text = httpx.get(f"{http_url}/metrics").text
+    counts = {"hit": 0.0, "miss": 0.0}
+    pattern = (
+        rf'^meshgate_cache_lookups_total{{method="{method}",result="(hit|miss)",transport="grpc"}} (\S+)$'
+    )
+    for match in re.finditer(pattern, text, re.MULTILINE):
+        counts[match[1]] = float(match[2])
+    return counts
+
+
+def _populate(url: str, schemas: int) -> list[tuple[str, int]]:
+    """``schemas`` subjects of one small schema each, written straight to the store: (subject, id)."""
+    service = RegistryService(Store(url))
+    subjects = []
+    for n in range(schemas):
+        schema = json.loads(SCHEMA)
+        schema["name"] = f"Orders{n}"
+        subject = f"bench.Orders{n}"
+        subjects.append((subject, service.register(subject, json.dumps(schema)).schema_id))
+    service.store.close()
+    return subjects
 
 
 def _median(rounds: list[Round]) -> Round:
@@ -159,6 +225,7 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--versions", type=int, default=100)
+    parser.add_argument("--schemas", type=int, default=10_000, help="subjects the lookups spread over")
     parser.add_argument("--database-url", help="registry store (default: a temporary SQLite file)")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,32 +234,38 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        registry = start_subprocess(args.database_url or f"sqlite:///{tmp}/registry.db")
+        url = args.database_url or f"sqlite:///{tmp}/registry.db"
+        started = time.perf_counter()
+        subjects = _populate(url, args.schemas)
+        print(f"setup: {args.schemas} subjects registered in {time.perf_counter() - started:.0f} s")
+        registry = start_subprocess(url)
         echo = subprocess.Popen(
             [sys.executable, __file__, "--echo-server"], stdout=subprocess.PIPE, text=True
         )
         try:
             echo_target = f"127.0.0.1:{json.loads(echo.stdout.readline())['grpc_port']}"
-            with RegistryClient(registry.grpc_target) as client:
-                schema_id = client.register(SUBJECT, SCHEMA).schema_id
+            figure(
+                "meshgate serve idle RSS",
+                _idle_serve_rss(f"{tmp}/serve"),
+                _rss_mib(echo.pid),
+                "MiB",
+                "baseline: the bare grpc.aio echo process; target < 100 MiB",
+            )
             cases = [
-                ("get by id", "GetSchemaById", pb.GetSchemaByIdRequest(id=schema_id)),
+                ("get by id", "GetSchemaById", [pb.GetSchemaByIdRequest(id=i) for _, i in subjects]),
                 (
                     "get latest",
                     "GetSchemaByVersion",
-                    pb.GetSchemaByVersionRequest(subject=SUBJECT, version=0),
+                    [pb.GetSchemaByVersionRequest(subject=s, version=0) for s, _ in subjects],
                 ),
             ]
             print(
                 f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, {args.concurrency} requests "
-                f"in flight, median of {args.rounds} alternating {args.seconds:g}s rounds"
+                f"in flight over {args.schemas} schemas, median of {args.rounds} alternating {args.seconds:g}s rounds"
             )
-            print(
-                f"{'call':<11}{'registry req/s':>15}{'p99 ms':>8}{'cpu us/req':>11}"
-                f"{'echo req/s':>12}{'p99 ms':>8}{'cpu us/req':>11}{'req/s ratio':>12}{'cpu ratio':>10}"
-            )
-            for label, method, request in cases:
+            for label, method, requests in cases:
                 ours, base = [], []
+                before = _lookups(registry.http_url, method)
                 for _ in range(args.rounds):  # alternate, so both see the same background load
                     ours.append(
                         asyncio.run(
@@ -200,7 +273,7 @@ def main() -> None:
                                 registry.grpc_target,
                                 registry.process.pid,
                                 method,
-                                request,
+                                requests,
                                 args.seconds,
                                 args.concurrency,
                             )
@@ -208,24 +281,44 @@ def main() -> None:
                     )
                     base.append(
                         asyncio.run(
-                            _load(echo_target, echo.pid, method, request, args.seconds, args.concurrency)
+                            _load(echo_target, echo.pid, method, requests, args.seconds, args.concurrency)
                         )
                     )
+                after = _lookups(registry.http_url, method)
+                hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
                 a, b = _median(ours), _median(base)
                 print(
-                    f"{label:<11}{a.rps:>15.0f}{a.p99_ms:>8.2f}{a.server_cpu_us:>11.0f}"
-                    f"{b.rps:>12.0f}{b.p99_ms:>8.2f}{b.server_cpu_us:>11.0f}"
-                    f"{a.rps / b.rps:>12.0%}{b.server_cpu_us / a.server_cpu_us:>10.0%}"
+                    f"{label}: registry p99 {a.p99_ms:.2f} ms, {a.server_cpu_us:.0f} us CPU/request; echo p99 "
+                    f"{b.p99_ms:.2f} ms, {b.server_cpu_us:.0f} us CPU/request; registry caches: "
+                    f"{hits / max(1.0, hits + misses):.1%} hits, {misses / max(1.0, hits + misses):.1%} misses "
+                    f"({hits:.0f} / {misses:.0f})"
                 )
-            print(
-                "req/s ratio: registry over echo throughput (target >= 70%); cpu ratio: echo's server CPU per "
-                "request over the registry's, i.e. the throughput ratio when each server has a core to itself."
-            )
+                figure(
+                    f"registry {label}, req/s",
+                    a.rps,
+                    b.rps,
+                    "req/s",
+                    "baseline: grpc.aio echo; target >= 0.9",
+                )
+                figure(
+                    f"registry {label}, server CPU per request",
+                    b.server_cpu_us,
+                    a.server_cpu_us,
+                    "us",
+                    "value: echo, baseline: registry (the throughput ratio with a core each)",
+                )
+                figure(f"registry {label}, cache hits", hits, hits + misses, "lookups", "ratio: the hit rate")
             timings = _register_latency(registry.grpc_target, args.versions)
             print(
-                f"register at BACKWARD_TRANSITIVE, {args.versions} versions: "
-                f"median {statistics.median(timings):.1f} ms, p99 {sorted(timings)[int(len(timings) * 0.99) - 1]:.1f} ms, "
-                f"first 10 mean {statistics.mean(timings[:10]):.1f} ms, last 10 mean {statistics.mean(timings[-10:]):.1f} ms"
+                f"register at BACKWARD_TRANSITIVE, {args.versions} versions (one field more each): median "
+                f"{statistics.median(timings):.1f} ms, p99 {sorted(timings)[int(len(timings) * 0.99) - 1]:.1f} ms"
+            )
+            figure(
+                f"registry register at BACKWARD_TRANSITIVE, versions {args.versions - 9}-{args.versions} vs 1-10",
+                statistics.mean(timings[-10:]),
+                statistics.mean(timings[:10]),
+                "ms",
+                "over gRPC; target within 1.5x",
             )
             rate = asyncio.run(
                 _registrations(registry.grpc_target, args.seconds * args.rounds, args.concurrency)

@@ -379,6 +379,8 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         start = time.perf_counter()
         try:
             result = cached() if cached is not None else None
+            if cached is not None:
+                self.metrics.lookup("grpc", method, hit=result is not None)
             if result is None:
                 result = await asyncio.to_thread(fn, *args, **kwargs)
         except MeshgateError as exc:

@@ -286,7 +286,9 @@ class _ConfluentApi:
     async def _record(self, request: Request) -> Any:
         """The schema of the path's id: a cache hit is answered here, a miss in the thread pool."""
         schema_id = _schema_id(request)
-        return self.service.cached_schema(schema_id) or await self._call(self.service.get_by_id, schema_id)
+        cached = self.service.cached_schema(schema_id)
+        self.metrics.lookup("http", "schema_by_id", hit=cached is not None)
+        return cached or await self._call(self.service.get_by_id, schema_id)
 
     async def subjects_by_id(self, request: Request) -> list[str]:
         subjects = await self._call(self.service.subjects_for_id, _schema_id(request))
@@ -418,6 +420,7 @@ class _ConfluentApi:
         deleted = _flag(request, "deleted")
         if not deleted:
             cached = self.service.cached_version(subject, version)
+            self.metrics.lookup("http", "get_version", hit=cached is not None)
             if cached is not None:
                 return cached
         return await self._call(self.service.get_version, subject, version, include_deleted=deleted)

@@ -1,9 +1,9 @@
-"""Prometheus metrics of one registry server: requests, latencies, compatibility rejections.
+"""Prometheus metrics of one registry server: requests, latencies, cache hits, compatibility rejections.
 
 Each server instance owns a ``Metrics`` with its own ``CollectorRegistry`` (never the process-wide
 default), so several servers in one process (tests, benchmarks) keep separate counts. The gRPC and the
-HTTP side both report through the same two calls: ``observe`` once per request and ``rejection`` once
-per schema refused as incompatible.
+HTTP side both report through the same calls: ``observe`` once per request, ``lookup`` once per read
+the caches may answer, and ``rejection`` once per schema refused as incompatible.
 """
 
 from __future__ import annotations
@@ -36,12 +36,22 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._lookups = Counter(
+            "meshgate_cache_lookups",
+            "Reads by id or version: answered from the caches (hit) or by a worker thread (miss).",
+            ("transport", "method", "result"),
+            registry=self.registry,
+        )
         self._rejections = Counter(
             "meshgate_compatibility_rejections",
             "Schemas refused because they break the subject's level or a registered consumer.",
             ("subject",),
             registry=self.registry,
         )
+
+    def lookup(self, transport: str, method: str, hit: bool) -> None:
+        """Record a read the caches answered on the event loop (hit) or that went to a worker thread."""
+        self._lookups.labels(transport, method, "hit" if hit else "miss").inc()
 
     def observe(self, transport: str, method: str, seconds: float, outcome: str = OK) -> None:
         """Record one finished request. ``method`` must come from a fixed set (route or RPC name)."""

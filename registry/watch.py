@@ -229,17 +229,22 @@ class EventHub:
         clock = asyncio.get_running_loop().time
         next_check = clock() + self.token_check_interval if recheck else float("inf")
         cursor = after
+        ahead: asyncio.Task | None = None  # the next page, read while this one goes out
         try:
-            while True:  # replay from the log until it has nothing newer
-                page = await asyncio.to_thread(self.log.read, cursor, REPLAY_PAGE, where)
+            ahead = asyncio.create_task(asyncio.to_thread(self.log.read, cursor, REPLAY_PAGE, where))
+            while ahead is not None:  # replay from the log until it has nothing newer
+                page, ahead = await ahead, None
+                if len(page) == REPLAY_PAGE:
+                    read_after = page[-1].sequence
+                    ahead = asyncio.create_task(
+                        asyncio.to_thread(self.log.read, read_after, REPLAY_PAGE, where)
+                    )
                 if page:
                     yield page
                     cursor = page[-1].sequence
                 if recheck and clock() >= next_check:
                     await recheck()
                     next_check = clock() + self.token_check_interval
-                if len(page) < REPLAY_PAGE:
-                    break
             next_heartbeat = clock() + self.heartbeat_interval
             while True:
                 if recheck and clock() >= next_check:
@@ -272,4 +277,6 @@ class EventHub:
                     yield []
                     next_heartbeat = clock() + self.heartbeat_interval
         finally:
+            if ahead is not None:  # the stream ended mid-replay
+                ahead.cancel()
             self._subscriptions.discard(subscription)

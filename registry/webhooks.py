@@ -28,8 +28,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
-import httpx
-
 from registry.errors import InvalidArgument, WebhookNotFound
 from registry.events import Event, EventFilter, EventLog
 from registry.model import Delivery, Webhook
@@ -242,14 +240,23 @@ class WebhookWorker:
                 await asyncio.to_thread(self.webhooks.release, self.owner)
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout) as http:
+        http = None  # made at the first delivery: a replica without webhooks never loads httpx (and rich)
+        try:
             while True:
                 try:
-                    for leased in await asyncio.to_thread(self.webhooks.lease, self.owner):
+                    leases = await asyncio.to_thread(self.webhooks.lease, self.owner)
+                    if leases and http is None:
+                        import httpx
+
+                        http = httpx.AsyncClient(timeout=self.timeout)
+                    for leased in leases:
                         await self._deliver_due(http, *leased)
                 except Exception as exc:  # the store may be down for a while: keep going
                     log.warning("webhook worker: %s", exc)
                 await asyncio.sleep(self.poll_interval)
+        finally:
+            if http is not None:
+                await http.aclose()
 
     async def _deliver_due(self, http, webhook_id, url, secret, where, cursor, attempts) -> None:
         """Send the events after ``cursor`` in order until one fails (retried later) or none is left."""
@@ -277,6 +284,8 @@ class WebhookWorker:
             attempts = 0
 
     async def _post(self, http, url, secret, event: Event, webhook_id: int, attempt: int):
+        import httpx  # loaded by ``_run`` already
+
         body = json.dumps(event.to_dict(), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",

@@ -21,7 +21,19 @@ __all__ = ["PREFIX", "LakehouseLocation", "console_routes"]
 
 
 def console_routes(server: Any, lakehouse: LakehouseLocation) -> list[BaseRoute]:
-    """The console mounted at ``/ui`` over a started ``registry.server.RegistryServer``."""
-    from meshgate.console.app import create_console
+    """The console mounted at ``/ui`` over a started ``registry.server.RegistryServer``.
 
-    return [Mount(PREFIX, app=create_console(server, lakehouse))]
+    The console app (Jinja2, pygments, its worker threads) is built at its first request, so an idle
+    replica does not hold it in memory.
+    """
+    console = None
+
+    async def app(scope, receive, send) -> None:
+        nonlocal console
+        if console is None:
+            from meshgate.console.app import create_console
+
+            console = create_console(server, lakehouse)
+        await console(scope, receive, send)
+
+    return [Mount(PREFIX, app=app)]

@@ -111,6 +111,7 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
         lakehouse: LakehouseResource,
     ) -> Iterator:
         target = Path(lakehouse.data_dir).resolve() / "dbt-target" / context.run.run_id
+        _carry_partial_parse(target.parent, target)
         with dbt_environment(lakehouse.dbt_environment()):
             if config.fail_after_silver:  # without the context: dagster-dbt would select every model
                 dbt.cli(
@@ -121,5 +122,22 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
             # an AssetExecutionContext and current on the OpExecutionContext it wraps.
             op_context = context.op_execution_context
             yield from dbt.cli(["build"], context=op_context, target_path=target).stream()
+        _carry_partial_parse(target, target.parent)
 
     return meshgate_dbt_models
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def _carry_partial_parse(source: Path, destination: Path) -> None:
+    """Copy dbt's saved parse between the data dir's ``dbt-target`` and a run's own target folder.
+
+    Each run writes into a folder of its own (its run results stay apart), where dbt would find no
+    saved parse and parse the whole project again; seeded with the last run's, dbt re-parses only
+    what changed (it checks the project's files, vars and profile itself).
+    """
+    saved = source / PARTIAL_PARSE
+    if saved.is_file():
+        destination.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(saved, destination / PARTIAL_PARSE)

@@ -13,6 +13,7 @@ Paths: the top-level type's short name, then ``.field`` for record fields, ``[]`
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from registry.compat import Direction, Violation
@@ -96,7 +97,9 @@ class _Walker:
         if key in self.visited:
             return
         self.visited.add(key)
-        for reader_field in reader.fields:
+        # A field of the same name and type on both sides resolves: only the others are walked.
+        differing = {name for name, _ in _typed_names(reader) - _typed_names(writer)}
+        for reader_field in (f for f in reader.fields if f.name in differing):
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:
                 aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
@@ -113,3 +116,15 @@ class _Walker:
                     reader_field.type_line,
                     writer_field.type_line,
                 )
+
+
+_TYPED_NAMES: weakref.WeakKeyDictionary[Record, frozenset[tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _typed_names(record: Record) -> frozenset[tuple[str, str]]:
+    """``(name, type signature)`` of every field, computed once per parsed record (they are cached)."""
+    names = _TYPED_NAMES.get(record)
+    if names is None:
+        names = frozenset((f.name, signature(f.type)) for f in record.fields)
+        _TYPED_NAMES[record] = names
+    return names

@@ -12,6 +12,7 @@ of that kind.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, replace
 
 from registry.compat.json_schema_model import SchemaNode
@@ -401,8 +402,9 @@ class Walker:
         writer, reader = pair.writer, pair.reader
         writer_model, reader_model = content_model(writer), content_model(reader)
         writer_properties, reader_properties = writer.properties, reader.properties
+        settled = {name for name, _, _ in _settled(writer) & _settled(reader)}  # nothing to compare or report
         names = [*writer_properties, *(name for name in reader_properties if name not in writer_properties)]
-        for name in names:
+        for name in (name for name in names if name not in settled):
             writer_property, reader_property = writer_properties.get(name), reader_properties.get(name)
             covered = None
             if writer_property is not None and reader_property is not None:
@@ -519,6 +521,26 @@ class Walker:
                 self._apply("item", item, at)
         for keyword in ("additionalItems", "unevaluatedItems"):
             self._both_schemas(pair, keyword)
+
+
+_SETTLED: weakref.WeakKeyDictionary[SchemaNode, frozenset[tuple[str, str, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _settled(node: SchemaNode) -> frozenset[tuple[str, str, bool]]:
+    """``(name, canonical text, required)`` of the properties without a ``$ref``, once per parsed node:
+    a property equal in all three on both sides is ``_identical`` with the same ``required``."""
+    settled = _SETTLED.get(node)
+    if settled is None:
+        required = node.required
+        settled = frozenset(
+            (name, prop.canonical, name in required)
+            for name, prop in node.properties.items()
+            if not prop.has_ref
+        )
+        _SETTLED[node] = settled
+    return settled
 
 
 def _identical(writer: SchemaNode, reader: SchemaNode) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation, protobuf_serialized
-from registry.compat.protobuf_compile import MAIN_FILE, LruCache, cache_key, compile_proto
+from registry.compat.lru import LruCache
+from registry.compat.protobuf_compile import MAIN_FILE, cache_key, compile_proto
 from registry.compat.protobuf_rule_types import CheckContext, ProtoRule
 from registry.compat.protobuf_rules import RULES, RULESETS, rules_for
 from registry.compat.protobuf_schema import ProtobufSchema

@@ -14,7 +14,6 @@ import os
 import re
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -56,29 +55,6 @@ def cache_key(text: str, references: Mapping[str, str] | None) -> str:
             b"\0" + name.encode() + b"\0" + references[name].encode("utf-8", errors="surrogatepass")
         )
     return digest.hexdigest()
-
-
-class LruCache:
-    """A small thread-safe least-recently-used cache."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[str, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str):
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: object) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
 
 def _refuse_unusable_input(text: str, source_name: str) -> None:

@@ -85,8 +85,9 @@ class MessageInfo:
     def name(self) -> str:
         return self.proto.name
 
-    @property
+    @cached_property
     def is_map_entry(self) -> bool:
+        """Every rule asks, for every pair of every check: read from the descriptor once."""
         return self.proto.options.map_entry
 
     @property

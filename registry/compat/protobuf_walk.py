@@ -9,6 +9,7 @@ reports PACKAGE_CHANGED once and still compares the messages).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -78,27 +79,46 @@ def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
     """Fields of a matched message pair that exist on both sides with the same number.
 
     Pairs that provably cannot break any rule are skipped: checking a 300-field message against 100
-    versions is mostly comparing unchanged fields.
+    versions is mostly comparing unchanged fields. Which those are is one set difference of the two
+    messages' ``_settled`` keys, computed once per parsed message (parsed schemas are cached).
     """
     assert messages.old is not None and messages.new is not None
-    for number, old_field in sorted(messages.old.fields.items()):
-        new_field = messages.new.fields.get(number)
-        if new_field is not None and not _unchanged(old_field, new_field):
-            yield Pair(old_field, new_field)
+    old, new = messages.old, messages.new
+    unchanged = {number for number, _ in _settled(old).items() & _settled(new).items()}
+    for number in sorted(old.fields.keys() - unchanged):
+        new_field = new.fields.get(number)
+        if new_field is not None:
+            yield Pair(old.fields[number], new_field)
 
 
-def _unchanged(old: FieldInfo, new: FieldInfo) -> bool:
-    """Same descriptor and oneof, and a type whose meaning lives in the field itself.
+_SETTLED: weakref.WeakKeyDictionary[MessageInfo, dict[int, tuple]] = weakref.WeakKeyDictionary()
 
-    Always checked, as they depend on other elements: enum-typed fields (their default is the enum's
-    first value), repeated message fields (a map's key and value types live in its entry message) and
-    fields typed by another file's message (Confluent compares an imported type that changed).
+
+def _settled(message: MessageInfo) -> dict[int, tuple]:
+    """``{number: key}`` of the message's fields whose meaning lives in the field itself (``_key``)."""
+    settled = _SETTLED.get(message)
+    if settled is None:
+        keys = {number: _key(field_info) for number, field_info in message.fields.items()}
+        settled = {number: key for number, key in keys.items() if key is not None}
+        _SETTLED[message] = settled
+    return settled
+
+
+def _key(field_info: FieldInfo) -> tuple | None:
+    """The field's descriptor and oneof: equal keys on both sides mean no rule can find anything.
+
+    None (always checked) where the meaning depends on other elements: enum-typed fields (their
+    default is the enum's first value), repeated message fields (a map's key and value types live in
+    its entry message) and fields typed by another file's message (Confluent compares an imported
+    type that changed).
     """
-    if old.type == FieldProto.TYPE_ENUM:
-        return False
-    if old.type == FieldProto.TYPE_MESSAGE and (old.is_repeated or old.type_file != old.message.file.name):
-        return False
-    return old.proto == new.proto and old.oneof == new.oneof
+    if field_info.type == FieldProto.TYPE_ENUM:
+        return None
+    if field_info.type == FieldProto.TYPE_MESSAGE and (
+        field_info.is_repeated or field_info.type_file != field_info.message.file.name
+    ):
+        return None
+    return field_info.proto.SerializeToString(deterministic=True), field_info.oneof
 
 
 def enum_value_pairs(enums: Pair[EnumInfo]) -> Iterator[EnumValuePair]:

@@ -85,7 +85,12 @@ class Registration:
         if importing:
             check_schema_id(schema_id)
 
+        fresh: dict[
+            int, ParsedSchema
+        ] = {}  # a new schema id -> its parse, handed to the cache once committed
+
         def work(session) -> RegisteredSchema:
+            fresh.clear()  # ``write`` may run this again after a conflict
             self.configs.require_registrable(session, subject, importing)
             self.store.lock_subject(session, subject)
             parsed = self.parser.parse(session, new_format, schema, refs, subject)
@@ -128,6 +133,8 @@ class Registration:
                     session, new_format.name, fingerprint, stored_text, [asdict(r) for r in refs], schema_id
                 )
                 schema_text = stored_text
+                if stored_text == schema:
+                    fresh[new_id] = parsed
             else:
                 if importing and existing_id != schema_id:
                     raise IdDoesNotMatch(f"the schema is registered under id {existing_id}, not {schema_id}")
@@ -155,7 +162,10 @@ class Registration:
                 rule_set=new_rules,
             )
 
-        return self.store.write(work)
+        registered = self.store.write(work)
+        for new_id, parsed in fresh.items():
+            self.parser.remember(new_id, parsed)
+        return registered
 
     def _new_version(self, subject: str, versions: Sequence[StoredVersion], wanted: int | None) -> int:
         """The next version number, or (IMPORT) the one wanted when it is free."""
@@ -243,7 +253,8 @@ class Registration:
     ) -> list[Violation]:
         if level is Level.NONE or not live:
             return []
-        formats = {self.schemas.get(v.schema_id).format for v in live}
+        previous = [self.parser.parsed(v.schema_id) for v in live]
+        formats = {schema.format_name for schema in previous}
         if formats != {new_format.name}:
             return [
                 Violation(
@@ -252,7 +263,6 @@ class Registration:
                     f"the subject holds {', '.join(sorted(formats))} schemas; a {new_format.name} schema cannot follow them",
                 )
             ]
-        previous = [self.parser.parsed(v.schema_id) for v in live]
         return check_compatibility(new_format, level, parsed, previous, ruleset).violations
 
 

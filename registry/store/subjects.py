@@ -58,13 +58,23 @@ class SubjectQueries:
         session.execute(update(SubjectRow).where(SubjectRow.name == subject).values(seq=SubjectRow.seq + 1))
 
     def versions(self, session: Session, subject: str) -> list[StoredVersion]:
-        """Every version of the subject, soft-deleted ones included, oldest first."""
-        query = (
-            select(SubjectVersionRow)
-            .where(SubjectVersionRow.subject == subject)
-            .order_by(SubjectVersionRow.version)
+        """Every version of the subject, soft-deleted ones included, oldest first.
+
+        Plain rows, not ORM objects: every registration reads the whole history, so its cost per
+        version is what a long history adds to each registration.
+        """
+        row = SubjectVersionRow
+        columns = (
+            row.subject,
+            row.version,
+            row.schema_id,
+            row.meta,
+            row.deleted,
+            row.data_metadata,
+            row.rule_set,
         )
-        return [_stored_version(row) for row in session.scalars(query)]
+        query = select(*columns).where(row.subject == subject).order_by(row.version)
+        return [_stored_version(found) for found in session.execute(query)]
 
     def live_version(self, session: Session, subject: str, version: int) -> StoredVersion | None:
         row = session.execute(
@@ -312,7 +322,8 @@ def _key(subject: str | None) -> str:
     return GLOBAL if subject is None else subject
 
 
-def _stored_version(row: SubjectVersionRow) -> StoredVersion:
+def _stored_version(row) -> StoredVersion:
+    """A version from its ORM object or its plain row (the same attribute names)."""
     return StoredVersion(
         row.subject,
         row.version,

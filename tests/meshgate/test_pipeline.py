@@ -5,6 +5,8 @@ Real parts throughout: the gate into Iceberg (SQLite catalog), `dbt build` throu
 subprocess, an ephemeral Dagster instance.
 """
 
+from pathlib import Path
+
 import pytest
 from dagster import DagsterInstance
 
@@ -69,17 +71,17 @@ def pipeline(tmp_path, generate):
 
 @pytest.fixture(scope="module")
 def twice(tmp_path_factory, generate, pii_key):
-    """The pipeline run twice over the same landing files; the tables after each run."""
+    """The pipeline run twice over the same landing files; the tables after each run; its data dir."""
     lakehouse, defs = pipeline(tmp_path_factory.mktemp("twice"), generate)
     instance = DagsterInstance.ephemeral()
     first = run_locally(defs, instance)
     after_first = tables(lakehouse)
     second = run_locally(defs, instance)
-    return first, after_first, second, tables(lakehouse)
+    return first, after_first, second, tables(lakehouse), Path(lakehouse.data_dir)
 
 
 def test_every_landing_file_is_a_partition_gated_into_bronze(twice):
-    first, _, _, _ = twice
+    first, *_ = twice
     assert first.batches == {
         "checkout__checkout_completed/checkout-1.jsonl": "accepted",
         "checkout__checkout_completed/checkout-2.jsonl": "accepted",
@@ -90,13 +92,13 @@ def test_every_landing_file_is_a_partition_gated_into_bronze(twice):
 
 
 def test_a_rejected_batch_fails_the_gate_check_and_the_dbt_tests_pass(twice):
-    first, _, _, _ = twice
+    first, *_ = twice
     assert first.failed_checks == ["bronze/checkout__checkout_completed:checkout-bad.jsonl"]
     assert first.dbt_checks > 10  # the dbt tests of Silver and Gold became asset checks
 
 
 def test_bronze_silver_and_gold_hold_the_example_data(twice):
-    _, tables_after, _, _ = twice
+    _, tables_after, *_ = twice
     bronze = tables_after["bronze.checkout__checkout_completed"]
     silver = tables_after["silver.checkout__checkout_completed"]
     assert len(bronze) == 700  # both accepted files, re-deliveries included
@@ -113,13 +115,20 @@ def test_bronze_silver_and_gold_hold_the_example_data(twice):
 
 
 def test_a_second_run_is_a_no_op_with_identical_tables(twice):
-    _, after_first, second, after_second = twice
+    _, after_first, second, after_second, _ = twice
     assert set(second.batches.values()) == {"duplicate", "rejected"}
     assert after_second == after_first
 
 
+def test_each_dbt_run_starts_from_the_previous_runs_saved_parse(twice):
+    targets = twice[-1] / "dbt-target"
+    runs = [folder for folder in targets.iterdir() if folder.is_dir()]
+    assert len(runs) == 2 and all((folder / "partial_parse.msgpack").is_file() for folder in runs)
+    assert (targets / "partial_parse.msgpack").is_file()  # kept for the next run
+
+
 def test_a_run_failing_midway_then_retried_leaves_the_same_tables(tmp_path, generate, pii_key, twice):
-    _, reference, _, _ = twice
+    _, reference, *_ = twice
     lakehouse, defs = pipeline(tmp_path, generate)
     instance = DagsterInstance.ephemeral()
     with pytest.raises(InjectedFailure):  # the gate dies after writing the first chunk's data files

@@ -149,6 +149,24 @@ def test_grpc_requests_and_rejections_show_in_metrics(tmp_path):
     assert f'meshgate_compatibility_rejections_total{{subject="{subject}"}} 1.0' in text
 
 
+def test_reads_by_id_count_a_miss_then_hits_in_metrics(tmp_path):
+    with running_server(f"sqlite:///{tmp_path / 'r.db'}", auth=False) as server:
+        with RegistryClient(server.grpc_target) as client:
+            schema_id = client.register(unique_subject(), V1).schema_id
+        with grpc.insecure_channel(server.grpc_target) as channel:  # the SDK would answer from its own cache
+            stub = pb_grpc.ContractRegistryStub(channel)
+            for _ in range(3):
+                stub.GetSchemaById(pb.GetSchemaByIdRequest(id=schema_id))
+        text = httpx.get(f"{server.http_url}/metrics").text
+    hits = 'meshgate_cache_lookups_total{method="GetSchemaById",result="hit",transport="grpc"}'
+    misses = 'meshgate_cache_lookups_total{method="GetSchemaById",result="miss",transport="grpc"}'
+    counts = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if "{" in line
+    }
+    assert counts.get(hits, 0) + counts.get(misses, 0) == 3
+    assert counts.get(hits, 0) >= 2  # the first read may load it, the others are answered from the cache
+
+
 class _RecordAuthorization(grpc.aio.ServerInterceptor):
     def __init__(self):
         self.seen: list[str] = []

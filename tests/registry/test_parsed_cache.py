@@ -1,0 +1,106 @@
+"""The parsed-schema cache behind transitive checks: the same verdicts warm or cold, and bounded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from registry.compat.lru import LruCache
+from registry.errors import IncompatibleSchema
+from registry.service import RegistryService
+from registry.service.caches import SchemaCache
+from registry.service.parsing import SchemaParser
+from registry.store import Store, sqlite_url
+
+
+def _avro(fields: dict[str, object]) -> str:
+    items = [{"name": "id", "type": "string"}]
+    items += [{"name": name, "type": kind, "default": None} for name, kind in fields.items()]
+    return json.dumps({"type": "record", "name": "Order", "fields": items})
+
+
+NUMBERS = {"note": 2, "extra": 3}
+
+
+def _proto(fields: dict[str, str]) -> str:
+    lines = ['syntax = "proto3";', "package shop.v1;", "message Order {", "  string id = 1;"]
+    lines += [f"  {kind} {name} = {NUMBERS[name]};" for name, kind in fields.items()]
+    return "\n".join([*lines, "}", ""])
+
+
+def _json(fields: dict[str, str]) -> str:
+    properties = {"id": {"type": "string"}, **{name: {"type": kind} for name, kind in fields.items()}}
+    return json.dumps({"type": "object", "properties": properties, "additionalProperties": False})
+
+
+# (format, level, history registered oldest first, a candidate only an early version refuses)
+HISTORIES = [
+    (
+        "AVRO",
+        "BACKWARD_TRANSITIVE",
+        [_avro({"note": ["null", "string"]}), _avro({}), _avro({"extra": ["null", "string"]})],
+        _avro({"note": ["null", "long"]}),
+    ),
+    (
+        "PROTOBUF",
+        "FULL_TRANSITIVE",
+        [_proto({"note": "string"}), _proto({}), _proto({"extra": "string"})],
+        _proto({"note": "double"}),
+    ),
+    (
+        "JSON",
+        "BACKWARD_TRANSITIVE",
+        [_json({"note": "string"}), _json({}), _json({"extra": "string"})],
+        _json({"note": "integer", "extra": "string"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("format_name", "level", "history", "candidate"), HISTORIES, ids=lambda v: str(v)[:8]
+)
+def test_a_transitive_check_finds_the_same_violations_with_a_warm_and_a_cold_cache(
+    tmp_path, format_name, level, history, candidate
+):
+    url = sqlite_url(tmp_path)
+    warm = RegistryService(Store(url))
+    warm.set_config("shop.Order", "NONE")
+    for text in history:
+        warm.register("shop.Order", text, format_name)
+    warm.set_config("shop.Order", level)
+    cold = RegistryService(Store(url))  # parses every stored version again
+    verdicts = [service.check("shop.Order", candidate, format_name).violations for service in (warm, cold)]
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0], "only the first version refuses the candidate: a transitive check must say so"
+    latest_only = warm.check("shop.Order", candidate, format_name, version="3")
+    assert not latest_only.violations
+    with pytest.raises(IncompatibleSchema):
+        warm.register("shop.Order", candidate, format_name)
+    warm.store.close()
+    cold.store.close()
+
+
+def test_the_cache_of_parsed_stored_schemas_is_bounded_and_reparses_what_it_dropped(tmp_path):
+    store = Store(sqlite_url(tmp_path))
+    service = RegistryService(store)
+    service.set_config("shop.Order", "NONE")
+    ids = [service.register("shop.Order", _avro({f"f{i}": ["null", "string"]})).schema_id for i in range(5)]
+    parser = SchemaParser(store, SchemaCache(store), size=3)
+    first = [parser.parsed(schema_id) for schema_id in ids]
+    assert len(parser.stored) == 3
+    assert parser.parsed(ids[-1]) is first[-1]  # still cached
+    again = parser.parsed(ids[0])  # dropped, parsed again
+    assert again is not first[0] and again.canonical == first[0].canonical
+    assert len(parser.stored) == 3
+    store.close()
+
+
+def test_the_lru_cache_drops_the_least_recently_used_entry_first():
+    cache = LruCache(2)
+    cache.put(1, "one")
+    cache.put(2, "two")
+    assert cache.get(1) == "one"  # 2 is now the least recently used
+    cache.put(3, "three")
+    assert (cache.get(1), cache.get(2), cache.get(3)) == ("one", None, "three")
+    assert len(cache) == 2
