@@ -55,7 +55,6 @@ def peak_rss(work: Path, rows: int) -> int:
     return int(out.split()[-1]) * 1024  # ru_maxrss is KiB on Linux
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

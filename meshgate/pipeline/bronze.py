@@ -77,7 +77,7 @@ def bronze_asset(file_contract: Contract) -> AssetsDefinition:
         if not path.is_file():
             raise Failure(f"landing file {path} of partition {context.partition_key!r} does not exist")
 
-        def progress(rows_read: int) -> None:
+        def progress(rows_read: int, bytes_read: int, total_bytes: int) -> None:
             if config.fail_after_rows and rows_read >= config.fail_after_rows:
                 raise InjectedFailure(f"injected failure after {rows_read} rows of {path.name}")
 
@@ -94,7 +94,7 @@ def gate_file(
     path: Path,
     on_invalid: str = "reject",
     chunk_rows: int = 65536,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> IngestResult:
     """Gate one landing file into its Bronze table: one batch, id = sha256 of the file (idempotent).
 
