@@ -33,7 +33,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from lakehouse import bronze
-from lakehouse.decode import BytesRead, open_input, read_batch
+from lakehouse.decode import DEFAULT_CHUNK_ROWS, BytesRead, open_input, read_batch
 from lakehouse.errors import InvalidBatch
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
@@ -102,7 +102,7 @@ def ingest(
     progress: Callable[[int, int, int], None] | None = None,
     schema_lookup: Callable[[int], Contract] | None = None,
     references: dict[str, str] | None = None,
-    chunk_rows: int = 65536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     clock: Callable[[], datetime] | None = None,
     max_violations: int | None = MAX_REPORTED_VIOLATIONS,
     workers: int | None = None,

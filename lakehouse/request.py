@@ -15,6 +15,7 @@ from pathlib import Path
 from lakehouse import gate
 from lakehouse.catalog import open_catalog
 from lakehouse.contracts import ResolvedContract
+from lakehouse.decode import DEFAULT_CHUNK_ROWS
 from lakehouse.gate import IngestResult
 
 
@@ -42,7 +43,7 @@ class IngestRequest:
     catalog_url: str | None = None
     warehouse: str | None = None
     storage_options: Mapping[str, str] = field(default_factory=dict)
-    chunk_rows: int = 65536
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
     progress: Callable[[int, int, int], None] | None = None
     max_violations: int | None = gate.MAX_REPORTED_VIOLATIONS
     workers: int | None = None

@@ -13,13 +13,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.cel_rules import cel_failures
 from lakehouse.schema_mapping import ENUM_KEY, arrow_schema
+from lakehouse.value_hash import value_hashes
 from registry.contract import Contract, QualityRule
 from registry.errors import InvalidArgument
 
@@ -112,9 +112,9 @@ def validate(
 class UniqueTracker:
     """Remembers the values of ``unique`` fields across the chunks of one batch.
 
-    Keeps a 64-bit hash (DuckDB's ``hash``, computed over the whole chunk at once) and the first row
-    (32 bits) per distinct value in sorted NumPy runs, merged like a log-structured tree so that each
-    chunk is checked with a binary search per run: 12 bytes a key (five million keys: 60 MB) and no
+    Keeps a 64-bit hash (``value_hash``, computed over the whole chunk at once) and the first row
+    (32 bits) per distinct value in sorted NumPy runs, merged a few at a time so that each chunk is
+    checked with a binary search per run: 12 bytes a key (five million keys: 60 MB) and no
     Python work per value. Runs stop merging at ``MAX_MERGED`` keys, so a merge never copies more than
     that and memory grows by the keys alone, not by twice the largest run. A bitmap of the hashes'
     top ``FILTER_BITS`` bits seen so far (8 MiB a field) spares the binary searches for every
@@ -128,8 +128,6 @@ class UniqueTracker:
     FILTER_BITS = 26
 
     def __init__(self) -> None:
-        self._db = duckdb.connect()
-        self._db.execute("SET threads = 1")  # one hash per value; pyarrow already uses the cores
         self._runs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # (sorted hashes, first rows)
         self._seen: dict[str, np.ndarray] = {}  # bitmap of the hashes' top bits, per field
 
@@ -144,7 +142,10 @@ class UniqueTracker:
         present = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
         if not len(present):
             return []
-        hashes = self._hashes(values)[present]
+        try:
+            hashes = value_hashes(values)[present]
+        except TypeError as exc:
+            raise InvalidArgument(f"quality rule unique on {path}: {exc}") from None
         order = np.argsort(hashes)
         ordered, ordered_rows = hashes[order], rows.to_numpy(zero_copy_only=False)[present][order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -173,14 +174,6 @@ class UniqueTracker:
         by_index = np.argsort(positions)
         columns = (positions[by_index], ordered_rows[repeat][by_index], first[repeat][by_index])
         return list(zip(*(c.tolist() for c in columns), strict=True))
-
-    def _hashes(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        self._db.register("chunk", pa.table({"v": values}))
-        try:
-            column = self._db.execute("SELECT hash(v) AS h FROM chunk").to_arrow_table().column(0)
-        finally:
-            self._db.unregister("chunk")
-        return column.to_numpy()
 
     @staticmethod
     def _remember(runs: list, hashes: np.ndarray, first_rows: np.ndarray) -> None:

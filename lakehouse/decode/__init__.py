@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "INPUT_FORMATS",
     "BatchContext",
+    "DEFAULT_CHUNK_ROWS",
     "BytesRead",
     "SchemaLookup",
     "detect_format",
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 INPUT_FORMATS = ("jsonl", "avro", "protobuf", "confluent")
+DEFAULT_CHUNK_ROWS = 16384
+"""Rows a chunk holds: blocks of a few MiB keep memory low; Bronze's row groups span chunks."""
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest JSON line or binary record accepted (64 MiB); a longer one makes the batch invalid."""
 
@@ -75,7 +78,7 @@ def read_batch(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     contract: Contract,
     input_format: str | None = None,
-    chunk_rows: int = 65536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     schema_lookup: SchemaLookup | None = None,
     storage_options: dict | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,

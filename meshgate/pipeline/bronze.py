@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from lakehouse import IngestRequest, IngestResult, ingest
+from lakehouse.decode import DEFAULT_CHUNK_ROWS
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
@@ -43,7 +44,7 @@ class GateConfig(Config):
     """
 
     on_invalid: str = "reject"
-    chunk_rows: int = 65536
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
     fail_after_rows: int = 0
 
 
@@ -93,7 +94,7 @@ def gate_file(
     file_contract: Contract,
     path: Path,
     on_invalid: str = "reject",
-    chunk_rows: int = 65536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> IngestResult:
     """Gate one landing file into its Bronze table: one batch, id = sha256 of the file (idempotent).
