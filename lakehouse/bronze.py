@@ -252,10 +252,11 @@ class BatchWriter:
 
     ``write`` takes the contract's columns only: the gate columns are constants of the batch
     (``gate``), written by ``iceberg_files.DataFileWriter`` as one-entry dictionaries, and their
-    ``_ingested_at`` gives the day partition of every file at once. Files roll at the table's target
-    size. Parquet encoding of one chunk runs in a background thread while the caller decodes the
-    next (pyarrow releases the GIL), so at most two chunks are in memory at a time. ``finish``
-    waits for the last write and returns the files.
+    ``_ingested_at`` gives the day partition of every file at once. Row groups span chunks (see
+    ``DataFileWriter``) and files roll at the table's target size. Parquet encoding runs in a
+    background thread while the caller decodes the next chunk (pyarrow releases the GIL), so at
+    most a row group's chunks and the one being decoded are in memory. ``finish`` waits for the
+    last write and returns the files.
     """
 
     def __init__(self, table: Table, gate: GateValues):

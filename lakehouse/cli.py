@@ -14,7 +14,15 @@ import click
 from pyiceberg.exceptions import NoSuchTableError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from lakehouse import bronze
@@ -128,16 +136,8 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
         resolved = resolve_contract(
             subject, version, contract_file=contract_file, registry=registry, token=token, tls=tls
         )
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:,} rows"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task(f"gating {subject}", total=None)
+        with gate_progress(console, disable=output == "json") as progress:
+            task = progress.add_task(f"gating {subject}", total=None, rows=0)
             request = IngestRequest(
                 files,
                 resolved,
@@ -148,7 +148,9 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
                 catalog_url=catalog_url,
                 warehouse=warehouse,
                 storage_options=options,
-                progress=lambda rows: progress.update(task, completed=rows),
+                progress=lambda rows, read, total: progress.update(
+                    task, completed=read, total=total or None, rows=rows
+                ),
                 max_violations=None if output == "json" else MAX_REPORTED_VIOLATIONS,
                 workers=workers,
             )
@@ -163,6 +165,25 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
         Console(soft_wrap=True).print(decision_line(result))
     if result.status == "rejected":
         raise SystemExit(1)
+
+
+def gate_progress(console: Console, disable: bool = False) -> Progress:
+    """The gate's progress bar: bytes read of the batch's files, rows, speed (a terminal only).
+
+    In a pipe or a file (and with ``disable``) nothing is drawn, so the output stays the decision.
+    """
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=disable or not console.is_terminal,
+    )
 
 
 def decision_line(result: IngestResult) -> str:

@@ -33,7 +33,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from lakehouse import bronze
-from lakehouse.decode import open_input, read_batch
+from lakehouse.decode import DEFAULT_CHUNK_ROWS, BytesRead, open_input, read_batch
 from lakehouse.errors import InvalidBatch
 from lakehouse.ingest_log import ACCEPTED, DUPLICATE, QUARANTINED, REJECTED, IngestLog, LogEntry
 from lakehouse.masking import mask_key, mask_table, masked_schema
@@ -99,10 +99,10 @@ def ingest(
     input_format: str | None = None,
     on_invalid: str = "reject",
     storage_options: dict | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
     schema_lookup: Callable[[int], Contract] | None = None,
     references: dict[str, str] | None = None,
-    chunk_rows: int = 65536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     clock: Callable[[], datetime] | None = None,
     max_violations: int | None = MAX_REPORTED_VIOLATIONS,
     workers: int | None = None,
@@ -110,7 +110,9 @@ def ingest(
     """Gate one batch (one or more files of one subject) into its Bronze table.
 
     ``schema_id``/``schema_version`` identify the contract version in the registry (0/0: a contract
-    read from a file, not registered). ``progress(rows_read)`` is called after every chunk.
+    read from a file, not registered). ``progress(rows_read, bytes_read, total_bytes)`` is called
+    after every chunk and once at the end; bytes are as stored (a compressed file's compressed
+    bytes), the total is the files' size.
     ``clock`` gives ``_ingested_at`` (tests inject one; retention is measured against it).
     ``references`` maps import names to the schema texts the contract imports (see
     ``lakehouse.references``); a contract with references cannot be gated without them.
@@ -129,6 +131,7 @@ def ingest(
     gate = _Gate(catalog, contract, data_schema, references, key, schema_id, schema_version, batch_id, clock)
     if batch_id and gate.landed():
         return gate.duplicate(paths)
+    meter = BytesRead(paths, storage_options) if progress else None
     chunks = read_batch(
         paths,
         contract,
@@ -138,8 +141,10 @@ def ingest(
         storage_options=storage_options,
         references=references,
         workers=workers,
+        meter=meter,
     )
-    return gate.run(chunks, paths, on_invalid, progress, hashing, max_violations)
+    report = (lambda rows: progress(rows, meter.count, meter.total)) if progress else None
+    return gate.run(chunks, paths, on_invalid, report, hashing, max_violations)
 
 
 def _checked_references(contract: Contract, references: dict[str, str] | None) -> dict[str, str]:
@@ -286,6 +291,8 @@ class _Gate:
                         )
                 if progress:
                     progress(rows_read)
+            if progress and rows_read:
+                progress(rows_read)  # every file read to its end
         except _AlreadyLanded:
             _discard(writer, quarantine)
             return self.duplicate(paths)

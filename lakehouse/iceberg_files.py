@@ -43,6 +43,9 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 from pyiceberg.utils.properties import property_as_int
 
+ROW_GROUP_BUFFER_BYTES = 16 * 1024 * 1024
+"""Arrow data a ``DataFileWriter`` buffers before writing a row group (bounds the gate's memory)."""
+
 
 def write_data_files(
     table_metadata: TableMetadata,
@@ -103,9 +106,12 @@ def _partition_key(table_metadata: TableMetadata, data: pa.Table) -> PartitionKe
 class DataFileWriter:
     """Parquet data files of one partition of a table, fed table by table, rolled at a target size.
 
-    The gate streams a batch through one of these: each ``write`` appends row groups to the open
-    file, a file is closed once it reaches the table's ``write.target-file-size-bytes`` and the
-    next write opens another, so no whole-batch table is ever held. ``constants`` are columns
+    The gate streams a batch through one of these: ``write`` buffers tables until they fill a row
+    group (the table's ``write.parquet.row-group-limit`` rows or ``ROW_GROUP_BUFFER_BYTES`` of Arrow
+    data, whichever comes first) and then appends that row group to the open file; a file is closed
+    once it reaches the table's ``write.target-file-size-bytes`` and the next row group opens
+    another, so no whole-batch table is ever held. Row groups of many chunks, not one per chunk,
+    keep the files as compact as pyiceberg's own (one dictionary per column per row group). ``constants`` are columns
     with one value for every row of the write (the gate's ``_batch_id``, ``_ingested_at``, ...):
     they are written as dictionary arrays of one entry, so Parquet stores a dictionary page and a
     run of zero indices instead of a value per row, and they give the partition of the write
@@ -149,27 +155,53 @@ class DataFileWriter:
         self._locations = load_location_provider(table_metadata.location, properties)
         self._zeros = pa.array(np.zeros(0, np.int32))
         self._open: _OpenFile | None = None
+        self._buffered: list[pa.Table] = []  # the next row group's tables, not yet written
+        self._buffered_rows = self._buffered_bytes = 0
         self.files: list[DataFile] = []
 
     def write(self, data: pa.Table) -> None:
-        """Append the rows: ``data`` holds the table's other columns, in table order, by name."""
+        """Add the rows: ``data`` holds the table's other columns, in table order, by name."""
         if data.num_rows == 0:
             return
-        if self._open is None:
-            self._open = self._new_file(data)
-        self._open.writer.write_table(self._file_table(data, self._open.schema), self._row_group_rows)
-        if self._open.stream.tell() >= self._target_size:
-            self._close_file()
+        self._buffered.append(data)
+        self._buffered_rows += data.num_rows
+        self._buffered_bytes += data.get_total_buffer_size()
+        if self._buffered_rows >= self._row_group_rows or self._buffered_bytes >= ROW_GROUP_BUFFER_BYTES:
+            self._write_row_group(whole_groups=True)
 
     def close(self) -> list[DataFile]:
         """Every data file written, the last one closed."""
+        self._write_row_group()
         if self._open is not None:
             self._close_file()
         return self.files
 
+    def _write_row_group(self, whole_groups: bool = False) -> None:
+        """The buffered tables as row groups of the open file (opened first if none is).
+
+        ``whole_groups``: rows past the last full row-group limit stay buffered for the next one.
+        """
+        if not self._buffered:
+            return
+        buffered, self._buffered, self._buffered_rows, self._buffered_bytes = self._buffered, [], 0, 0
+        full = sum(t.num_rows for t in buffered) // self._row_group_rows * self._row_group_rows
+        if whole_groups and full:
+            for table in _rows_after(buffered, full):
+                self._buffered.append(table)
+                self._buffered_rows += table.num_rows
+                self._buffered_bytes += table.get_total_buffer_size()
+            buffered = _rows_before(buffered, full)
+        if self._open is None:
+            self._open = self._new_file(buffered[0])
+        data = pa.concat_tables([self._file_table(table, self._open.schema) for table in buffered])
+        self._open.writer.write_table(data, self._row_group_rows)
+        if self._open.stream.tell() >= self._target_size:
+            self._close_file()
+
     def abort(self) -> list[str]:
         """Close the open file without describing it; the paths of every file begun, for deletion."""
         paths = [data_file.file_path for data_file in self.files]
+        self._buffered, self._buffered_rows, self._buffered_bytes = [], 0, 0
         if self._open is not None:
             try:
                 self._open.writer.close()
@@ -253,6 +285,27 @@ class DataFileWriter:
                 **statistics.to_serialized_dict(),
             )
         )
+
+
+def _rows_before(tables: list[pa.Table], rows: int) -> list[pa.Table]:
+    """The first ``rows`` rows of the tables, as slices (no copy)."""
+    head = []
+    for table in tables:
+        if rows <= 0:
+            break
+        head.append(table.slice(0, rows))
+        rows -= table.num_rows
+    return head
+
+
+def _rows_after(tables: list[pa.Table], rows: int) -> list[pa.Table]:
+    """The tables' rows after the first ``rows``, as slices (no copy)."""
+    tail = []
+    for table in tables:
+        if rows < table.num_rows:
+            tail.append(table.slice(max(rows, 0)))
+        rows -= table.num_rows
+    return tail
 
 
 @dataclass

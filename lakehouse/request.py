@@ -15,6 +15,7 @@ from pathlib import Path
 from lakehouse import gate
 from lakehouse.catalog import open_catalog
 from lakehouse.contracts import ResolvedContract
+from lakehouse.decode import DEFAULT_CHUNK_ROWS
 from lakehouse.gate import IngestResult
 
 
@@ -28,7 +29,8 @@ class IngestRequest:
     ``reject`` (any violation refuses the batch) or ``quarantine``. The lakehouse: ``data_dir``
     (SQLite catalog and warehouse), or ``catalog_url`` and ``warehouse``; ``storage_options`` are
     FileIO properties (``s3.endpoint``, ...) for both the warehouse and the input files.
-    ``progress(rows_read)`` is called after every chunk. ``max_violations``: how many violations
+    ``progress(rows_read, bytes_read, total_bytes)`` is called after every chunk and at the end
+    (bytes as stored: compressed for a compressed file). ``max_violations``: how many violations
     the result lists (None: every one). ``workers``: blocks decoded at once (None: one per core).
     """
 
@@ -41,8 +43,8 @@ class IngestRequest:
     catalog_url: str | None = None
     warehouse: str | None = None
     storage_options: Mapping[str, str] = field(default_factory=dict)
-    chunk_rows: int = 65536
-    progress: Callable[[int], None] | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    progress: Callable[[int, int, int], None] | None = None
     max_violations: int | None = gate.MAX_REPORTED_VIOLATIONS
     workers: int | None = None
 

@@ -13,13 +13,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.cel_rules import cel_failures
 from lakehouse.schema_mapping import ENUM_KEY, arrow_schema
+from lakehouse.value_hash import value_hashes
 from registry.contract import Contract, QualityRule
 from registry.errors import InvalidArgument
 
@@ -112,20 +112,24 @@ def validate(
 class UniqueTracker:
     """Remembers the values of ``unique`` fields across the chunks of one batch.
 
-    Keeps a 64-bit hash (DuckDB's ``hash``, computed over the whole chunk at once) and the first row
-    (32 bits) per distinct value in sorted NumPy runs, merged like a log-structured tree so that each
-    chunk is checked with a binary search per run: 12 bytes a key (five million keys: 60 MB) and no
+    Keeps a 64-bit hash (``value_hash``, computed over the whole chunk at once) and the first row
+    (32 bits) per distinct value in sorted NumPy runs, merged a few at a time so that each chunk is
+    checked with a binary search per run: 12 bytes a key (five million keys: 60 MB) and no
     Python work per value. Runs stop merging at ``MAX_MERGED`` keys, so a merge never copies more than
-    that and memory grows by the keys alone, not by twice the largest run. Two different values that
-    share a hash would be reported as duplicates: about one chance in 10^6 at 5 million values.
+    that and memory grows by the keys alone, not by twice the largest run. A bitmap of the hashes'
+    top ``FILTER_BITS`` bits seen so far (8 MiB a field) spares the binary searches for every
+    value whose bit is still clear, which is nearly every value of a batch without repeats. Two
+    different values that share a hash would be reported as duplicates: about one chance in 10^6 at
+    5 million values.
     """
 
     MAX_MERGED = 1 << 20
+    FAN_IN = 8
+    FILTER_BITS = 26
 
     def __init__(self) -> None:
-        self._db = duckdb.connect()
-        self._db.execute("SET threads = 1")  # one hash per value; pyarrow already uses the cores
         self._runs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # (sorted hashes, first rows)
+        self._seen: dict[str, np.ndarray] = {}  # bitmap of the hashes' top bits, per field
 
     def duplicates(
         self, path: str, values: pa.Array | pa.ChunkedArray, rows: pa.Array
@@ -138,17 +142,28 @@ class UniqueTracker:
         present = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
         if not len(present):
             return []
-        hashes = self._hashes(values)[present]
+        try:
+            hashes = value_hashes(values)[present]
+        except TypeError as exc:
+            raise InvalidArgument(f"quality rule unique on {path}: {exc}") from None
         order = np.argsort(hashes)
         ordered, ordered_rows = hashes[order], rows.to_numpy(zero_copy_only=False)[present][order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         distinct, first_rows = ordered[starts], np.minimum.reduceat(ordered_rows, starts)
         earlier = np.full(len(distinct), -1, np.int64)
-        for run_hashes, run_rows in runs:
-            at = np.minimum(np.searchsorted(run_hashes, distinct), len(run_hashes) - 1)
-            hit = run_hashes[at] == distinct
-            earlier[hit] = run_rows[at[hit]]
+        seen = self._seen.setdefault(path, np.zeros(1 << (self.FILTER_BITS - 3), np.uint8))
+        slots = distinct >> np.uint64(64 - self.FILTER_BITS)
+        bits = np.left_shift(1, (slots & np.uint64(7)).astype(np.uint8)).astype(np.uint8)
+        maybe = np.flatnonzero(seen[slots >> np.uint64(3)] & bits)  # clear bit: never seen
+        for run_hashes, run_rows in runs if len(maybe) else ():
+            at = np.minimum(np.searchsorted(run_hashes, distinct[maybe]), len(run_hashes) - 1)
+            hit = run_hashes[at] == distinct[maybe]
+            earlier[maybe[hit]] = run_rows[at[hit]]
         new = earlier < 0
+        at = slots[new] >> np.uint64(3)  # sorted, as ``distinct`` is: OR each byte's bits at once
+        if len(at):
+            firsts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+            seen[at[firsts]] |= np.bitwise_or.reduceat(bits[new], firsts)
         self._remember(runs, distinct[new], first_rows[new])
         if len(distinct) == len(ordered) and new.all():
             return []  # the common case: no repeat at all
@@ -160,42 +175,31 @@ class UniqueTracker:
         columns = (positions[by_index], ordered_rows[repeat][by_index], first[repeat][by_index])
         return list(zip(*(c.tolist() for c in columns), strict=True))
 
-    def _hashes(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        self._db.register("chunk", pa.table({"v": values}))
-        try:
-            column = self._db.execute("SELECT hash(v) AS h FROM chunk").to_arrow_table().column(0)
-        finally:
-            self._db.unregister("chunk")
-        return column.to_numpy()
-
     @staticmethod
     def _remember(runs: list, hashes: np.ndarray, first_rows: np.ndarray) -> None:
-        """Add a sorted run; merge the newest runs while the older is not twice the newer's size."""
+        """Add a sorted run; the newest ``FAN_IN`` runs of one size class are merged into one.
+
+        Runs of a size class merge only when ``FAN_IN`` of them are there, so a key is copied a
+        few times over a batch, not once per doubling (the bitmap keeps lookups cheap anyway).
+        """
         if len(hashes):
             narrow = first_rows.max() < 2**32  # 32-bit rows, unless a file has more lines than that
             runs.append((hashes, first_rows.astype(np.uint32) if narrow else first_rows))
+        fan_in = UniqueTracker.FAN_IN
         while (
-            len(runs) > 1
-            and len(runs[-2][0]) <= 2 * len(runs[-1][0])
-            and (len(runs[-2][0]) + len(runs[-1][0]) <= UniqueTracker.MAX_MERGED)
+            len(runs) >= fan_in
+            and len(runs[-fan_in][0]) <= 2 * len(runs[-1][0])
+            and sum(len(run[0]) for run in runs[-fan_in:]) <= UniqueTracker.MAX_MERGED
         ):
-            newer = runs.pop()
-            runs[-1] = _merge_runs(runs[-1], newer)
+            runs[-fan_in:] = [_merge_runs(runs[-fan_in:])]
 
 
-def _merge_runs(older: tuple, newer: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Two sorted ``(hashes, first rows)`` runs merged in linear time (no re-sort)."""
-    size = len(older[0]) + len(newer[0])
-    at = np.searchsorted(older[0], newer[0]) + np.arange(len(newer[0]))
-    from_newer = np.zeros(size, bool)
-    from_newer[at] = True
-    merged = []
-    for old, new in zip(older, newer, strict=True):
-        out = np.empty(size, np.result_type(old, new))
-        out[at] = new
-        out[~from_newer] = old
-        merged.append(out)
-    return merged[0], merged[1]
+def _merge_runs(sorted_runs: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(hashes, first rows)`` runs as one; a stable sort merges the sorted runs in passes."""
+    hashes = np.concatenate([run[0] for run in sorted_runs])
+    order = np.argsort(hashes, kind="stable")
+    rows = np.concatenate([run[1] for run in sorted_runs])
+    return hashes[order], rows[order]
 
 
 def _composite_duplicates(

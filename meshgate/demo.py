@@ -345,7 +345,9 @@ def step_gate(ctx: DemoContext) -> str:
                 contracts[kind],
                 on_invalid=on_invalid,
                 data_dir=ctx.data_dir,
-                progress=lambda rows, task=task: progress.update(task, detail=f"{rows:,} rows read"),
+                progress=lambda rows, read, total, task=task: progress.update(
+                    task, detail=f"{rows:,} rows, {read / 2**20:,.1f} of {total / 2**20:,.1f} MiB read"
+                ),
             )
             result = ingest(request)
         # rerun after the demo: an accepted batch is then a no-op (exit 0); a refused one is refused again

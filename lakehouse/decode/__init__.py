@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from lakehouse.decode.context import BatchContext, SchemaLookup
-from lakehouse.decode.input_files import COMPRESSION_SUFFIXES, open_input, suffix
+from lakehouse.decode.input_files import COMPRESSION_SUFFIXES, BytesRead, open_input, suffix
 from lakehouse.decode.jsonl import jsonl_chunks
 from lakehouse.decode.records import record_chunks
 from lakehouse.errors import InvalidBatch
@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "INPUT_FORMATS",
     "BatchContext",
+    "DEFAULT_CHUNK_ROWS",
+    "BytesRead",
     "SchemaLookup",
     "detect_format",
     "open_input",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 INPUT_FORMATS = ("jsonl", "avro", "protobuf", "confluent")
+DEFAULT_CHUNK_ROWS = 16384
+"""Rows a chunk holds: blocks of a few MiB keep memory low; Bronze's row groups span chunks."""
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 """Longest JSON line or binary record accepted (64 MiB); a longer one makes the batch invalid."""
 
@@ -74,12 +78,13 @@ def read_batch(
     paths: str | os.PathLike | Iterable[str | os.PathLike],
     contract: Contract,
     input_format: str | None = None,
-    chunk_rows: int = 65536,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     schema_lookup: SchemaLookup | None = None,
     storage_options: dict | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     references: dict[str, str] | None = None,
     workers: int | None = None,
+    meter: BytesRead | None = None,
 ) -> Iterator[Chunk]:
     """Decode and validate the files of one batch, chunk by chunk.
 
@@ -90,7 +95,8 @@ def read_batch(
     across all files of the batch. ``references`` maps import names to the schema texts the
     contract imports. ``workers``: JSON Lines blocks decoded at once, on threads (None: one per
     core; 1: everything on the caller's thread); chunks, row numbers and violations come out the
-    same whatever the number. Raises ``InvalidBatch`` for a file that cannot be decoded.
+    same whatever the number. ``meter`` counts the bytes read from storage (for progress).
+    Raises ``InvalidBatch`` for a file that cannot be decoded.
     """
     if input_format is not None and input_format not in INPUT_FORMATS:
         raise InvalidBatch(
@@ -105,18 +111,18 @@ def read_batch(
         workers, pool,
     )  # fmt: skip
     try:
-        yield from _decoded(paths, input_format, batch, schema_lookup, storage_options)
+        yield from _decoded(paths, input_format, batch, schema_lookup, storage_options, meter)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _decoded(
-    paths, input_format: str | None, batch: BatchContext, schema_lookup, storage_options
+    paths, input_format: str | None, batch: BatchContext, schema_lookup, storage_options, meter
 ) -> Iterator[Chunk]:
     for path in [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]:
         fmt = input_format or detect_format(path)
-        with open_input(path, storage_options) as stream:
+        with open_input(path, storage_options, meter) as stream:
             yielded = False
             try:
                 if fmt == "jsonl":

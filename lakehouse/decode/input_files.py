@@ -1,13 +1,15 @@
 """Batch files opened as plain byte streams: local or S3, gzip/zstd recognised by magic bytes.
 
 Read errors of a damaged file (a truncated gzip or zstd stream) surface as ``InvalidBatch`` with the
-decompressed byte offset where reading stopped.
+decompressed byte offset where reading stopped. A ``BytesRead`` meter counts the bytes taken from
+storage (compressed bytes for a compressed file), for progress displays.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import zlib
 from typing import BinaryIO
 
@@ -20,14 +22,61 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 COMPRESSION_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
 
-def open_input(path: str, storage_options: dict | None = None) -> BinaryIO:
+class BytesRead:
+    """Bytes of a batch's files read from storage so far, against their total size.
+
+    ``open_input`` tells the meter each file it opens; ``count`` is the bytes of the files before it
+    plus the position in the current one (as stored: a gzip file counts its compressed bytes).
+    ``total`` is known up front for local files and S3 objects that exist (0 when none is).
+    """
+
+    def __init__(self, paths: list[str], storage_options: dict | None = None):
+        self.total = sum(_stored_size(path, storage_options) for path in paths)
+        self._before = 0  # bytes of the files already finished
+        self._current, self._current_size = None, 0  # the raw stream of the file being read
+
+    def opened(self, raw) -> None:
+        self._before = self.count
+        self._current, self._current_size = raw, _size_of(raw)
+
+    @property
+    def count(self) -> int:
+        if self._current is None:
+            return self._before
+        try:
+            return self._before + self._current.tell()
+        except (OSError, ValueError):  # closed: read to its end, or given up on
+            return self._before + self._current_size
+
+
+def _stored_size(path: str, storage_options: dict | None) -> int:
+    """A file's size as stored; 0 when it cannot be read (decoding names the problem)."""
+    try:
+        if path.startswith("s3://"):
+            info = _s3_filesystem(storage_options or {}).get_file_info(path.removeprefix("s3://"))
+            return max(info.size or 0, 0)
+        return os.path.getsize(path)
+    except (OSError, ValueError):
+        return 0
+
+
+def _size_of(raw) -> int:
+    """The size of an open local file or S3 object."""
+    try:
+        return raw.size() if callable(getattr(raw, "size", None)) else os.fstat(raw.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def open_input(path: str, storage_options: dict | None = None, meter: BytesRead | None = None) -> BinaryIO:
     """A readable, decompressed byte stream of a local path or ``s3://bucket/key``.
 
     Compression is recognised by magic bytes. A name ending in ``.gz``/``.zst`` whose content is
     not compressed that way is refused rather than guessed. ``storage_options`` take pyiceberg's
     keys: ``s3.endpoint`` (``http://127.0.0.1:9000``), ``s3.access-key-id``,
     ``s3.secret-access-key``, ``s3.session-token``, ``s3.region``. Read errors (a truncated gzip or
-    zstd stream) surface as ``InvalidBatch`` with the decompressed byte offset.
+    zstd stream) surface as ``InvalidBatch`` with the decompressed byte offset. ``meter`` counts
+    the bytes read from storage.
     """
     raw = _open_raw(path, storage_options)
     try:
@@ -35,6 +84,8 @@ def open_input(path: str, storage_options: dict | None = None) -> BinaryIO:
     except BaseException:
         raw.close()
         raise
+    if meter is not None:
+        meter.opened(raw)
     inner: BinaryIO = raw
     if found == "gzip":
         inner = gzip.GzipFile(fileobj=raw, mode="rb")

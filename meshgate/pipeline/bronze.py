@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from lakehouse import IngestRequest, IngestResult, ingest
+from lakehouse.decode import DEFAULT_CHUNK_ROWS
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.resources import LakehouseResource
 from registry.contract import Contract
@@ -43,7 +44,7 @@ class GateConfig(Config):
     """
 
     on_invalid: str = "reject"
-    chunk_rows: int = 65536
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
     fail_after_rows: int = 0
 
 
@@ -77,7 +78,7 @@ def bronze_asset(file_contract: Contract) -> AssetsDefinition:
         if not path.is_file():
             raise Failure(f"landing file {path} of partition {context.partition_key!r} does not exist")
 
-        def progress(rows_read: int) -> None:
+        def progress(rows_read: int, bytes_read: int, total_bytes: int) -> None:
             if config.fail_after_rows and rows_read >= config.fail_after_rows:
                 raise InjectedFailure(f"injected failure after {rows_read} rows of {path.name}")
 
@@ -93,8 +94,8 @@ def gate_file(
     file_contract: Contract,
     path: Path,
     on_invalid: str = "reject",
-    chunk_rows: int = 65536,
-    progress: Callable[[int], None] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> IngestResult:
     """Gate one landing file into its Bronze table: one batch, id = sha256 of the file (idempotent).
 

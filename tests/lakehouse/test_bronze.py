@@ -84,8 +84,11 @@ def test_a_batch_written_in_chunks_is_one_snapshot_with_its_summary(iceberg_cata
 
 def test_files_roll_at_the_tables_target_size_and_every_row_lands_once(sqlite_catalog):
     table = bronze.ensure_table(
-        sqlite_catalog, IDENT, V1, properties={"write.target-file-size-bytes": "1"}
-    )  # every chunk reaches the target: one file per chunk
+        sqlite_catalog,
+        IDENT,
+        V1,
+        properties={"write.target-file-size-bytes": "1", "write.parquet.row-group-limit": "4"},
+    )  # every chunk is a row group, and every row group reaches the target: one file per chunk
     writer, outcome = write_batch(table, V1, "batch-1", chunks=3, per_chunk=4)
     files = writer.finish()
     assert [f.record_count for f in files] == [4, 4, 4] and len({f.file_path for f in files}) == 3
@@ -94,6 +97,20 @@ def test_files_roll_at_the_tables_target_size_and_every_row_lands_once(sqlite_ca
     assert sorted(data.column("event_id").to_pylist()) == sorted(f"e{i}" for i in range(12))
     assert set(data.column("_batch_id").to_pylist()) == {"batch-1"}
     assert set(data.column("_schema_version").to_pylist()) == {1}
+
+
+def test_chunks_smaller_than_a_row_group_share_one_row_group(sqlite_catalog):
+    """Row groups span chunks (up to the table's row-group limit), so small chunks make no small groups."""
+    import pyarrow.parquet as pq
+
+    table = bronze.ensure_table(sqlite_catalog, IDENT, V1, properties={"write.parquet.row-group-limit": "8"})
+    writer, _ = write_batch(table, V1, "batch-1", chunks=5, per_chunk=3)
+    (data_file,) = writer.finish()
+    parquet = pq.ParquetFile(data_file.file_path.removeprefix("file://"))
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [8, 7]
+    assert sorted(table.scan().to_arrow().column("event_id").to_pylist()) == sorted(
+        f"e{i}" for i in range(15)
+    )
 
 
 def test_gate_columns_are_stored_as_plain_parquet_columns_with_their_field_ids(sqlite_catalog):

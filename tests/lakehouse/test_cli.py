@@ -275,3 +275,39 @@ def test_the_input_format_is_input_format_and_the_old_format_spelling_warns(tmp_
     assert "warning: ingest --format is deprecated; use --input-format jsonl" in by_old_name.stderr
     unknown = run("ingest", path, *common, "--batch-id", "none")
     assert unknown.exit_code == 2 and "cannot tell the input format" in unknown.output
+
+
+def test_ingest_in_a_pipe_prints_the_decision_and_no_progress_bar(tmp_path, contract_file):
+    """A real process with stderr and stdout piped: the decision only, no bar, no terminal codes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = jsonl(tmp_path / "b.jsonl", [record(i) for i in range(200)])
+    meshgate = Path(sys.executable).with_name("meshgate")
+    done = subprocess.run(
+        [meshgate, "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--data-dir", tmp_path / "d"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "\x1b[" not in done.stdout
+    assert done.stdout.startswith("ACCEPTED batch sha256:") and len(done.stdout.splitlines()) == 1
+
+
+def test_on_a_terminal_the_bar_shows_the_bytes_and_rows_read():
+    import io
+
+    from rich.console import Console
+
+    from lakehouse.cli import gate_progress
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    with gate_progress(console) as progress:
+        task = progress.add_task("gating s", total=None, rows=0)
+        progress.update(task, completed=3 * 2**20, total=4 * 2**20, rows=12_345)
+        progress.refresh()
+    shown = screen.getvalue()
+    assert "3.1/4.2 MB" in shown and "12,345 rows" in shown
+    assert gate_progress(Console(file=io.StringIO())).disable  # not a terminal: nothing drawn
+    assert gate_progress(console, disable=True).disable  # --output json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.decode import open_input, read_batch
+from lakehouse.decode import BytesRead, open_input, read_batch
 from lakehouse.errors import InvalidBatch
 
 
@@ -21,10 +21,14 @@ def test_a_zstd_compressed_batch_on_s3_decodes_like_a_local_one(
     local = generate.write("checkout", tmp_path / "batch.jsonl.zst", 500, bad=True)
     client.put_object(Bucket="landing", Key="checkout/batch.jsonl.zst", Body=local.read_bytes())
 
+    meter = BytesRead(["s3://landing/checkout/batch.jsonl.zst"], options)
     remote = list(
-        read_batch("s3://landing/checkout/batch.jsonl.zst", checkout_contract, storage_options=options)
+        read_batch(
+            "s3://landing/checkout/batch.jsonl.zst", checkout_contract, storage_options=options, meter=meter
+        )
     )
     here = list(read_batch(str(local), checkout_contract))
+    assert meter.count == meter.total == local.stat().st_size  # the object's compressed bytes
 
     assert sum(c.table.num_rows for c in remote) == sum(c.table.num_rows for c in here) == 499
     assert [(v.row, v.rule, v.byte_offset) for c in remote for v in c.violations] == [

@@ -96,15 +96,42 @@ def test_a_duplicate_found_by_content_hash_midway_leaves_no_files(sqlite_catalog
     path = write_jsonl(tmp_path / "b.jsonl", [checkout(i) for i in range(40)])
     first = ingest([path], contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=2)
     files = parquet_files(sqlite_catalog, bronze_identifier(CHECKOUT))
-    seen: list[int] = []
+    seen: list[tuple] = []
     again = ingest(
-        [path], contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=2, progress=seen.append
-    )
+        [path], contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=2,
+        progress=lambda *step: seen.append(step),
+    )  # fmt: skip
 
     assert (again.status, again.batch_id) == ("duplicate", first.batch_id)
     assert parquet_files(sqlite_catalog, bronze_identifier(CHECKOUT)) == files
     assert seen == []  # no chunk was taken in: the id was checked first
     assert rows_in(sqlite_catalog, bronze_identifier(CHECKOUT)).num_rows == 40
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_progress_counts_the_bytes_read_up_to_the_files_size(sqlite_catalog, contract, tmp_path, compress):
+    """Bytes as stored: a gzip file counts its compressed bytes; the count only grows, to the total."""
+    import gzip
+
+    paths = []
+    for name, numbers in (("a.jsonl", range(40)), ("b.jsonl", range(40, 70))):
+        path = Path(write_jsonl(tmp_path / name, [checkout(i) for i in numbers]))
+        if compress:
+            packed = path.with_suffix(".jsonl.gz")
+            packed.write_bytes(gzip.compress(path.read_bytes()))
+            path = packed
+        paths.append(str(path))
+    size = sum(Path(p).stat().st_size for p in paths)
+    seen: list[tuple[int, int, int]] = []
+    result = ingest(
+        paths, contract, sqlite_catalog, schema_id=1, schema_version=1, chunk_rows=8,
+        progress=lambda *step: seen.append(step), workers=1,
+    )  # fmt: skip
+    assert result.status == "accepted"
+    rows, read, totals = zip(*seen, strict=True)
+    assert set(totals) == {size}
+    assert list(read) == sorted(read) and list(rows) == sorted(rows) and read[0] < size  # file by file
+    assert seen[-1] == (70, size, size)
 
 
 def test_a_landed_batch_stays_a_duplicate_even_if_it_no_longer_decodes(sqlite_catalog, contract, tmp_path):
