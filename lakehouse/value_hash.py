@@ -1,34 +1,56 @@
 """64-bit hashes of Arrow values, computed over a whole array at once with NumPy.
 
 The gate's ``unique`` rules remember a hash per value (``validate.UniqueTracker``); this module
-gives them without an engine: strings and binaries by a polynomial over their bytes, fixed-width
-values by their bits, records (composite keys) by their fields' hashes, each mixed by the
-splitmix64 finaliser so that every bit, the top ones included, depends on the whole value. Equal
-values hash equal whatever the array's chunking or offset; a null's hash is arbitrary (callers
-skip nulls). The polynomial is modulo 2^64, which specially built inputs can make collide; for
-the values APIs send, two distinct values share a hash about once in 10^6 at 5 million values.
+gives them without an engine: strings and binaries by two polynomials over their bytes, each
+modulo a 31-bit prime with a base drawn at random when the process starts; fixed-width values by
+their bits; records (composite keys) by their fields' hashes; each mixed by the splitmix64
+finaliser so that every bit depends on the whole value. Equal values hash equal whatever the
+array's chunking or offset, within one process (hashes are never stored); a null's hash is
+arbitrary (callers skip nulls).
+
+Why primes and secret bases: a polynomial modulo 2^64 collides for every base on inputs anyone can
+build (two Thue-Morse strings of 2,048 bytes), so a sender could make the gate refuse a valid batch
+as "not unique". Modulo a prime, two distinct strings of n bytes collide for at most n of the p
+bases, and the sender does not know the bases.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_BASE = 0x100000001B3  # odd, so it has an inverse modulo 2^64
-_INVERSE = pow(_BASE, -1, 2**64)
+_BASE = 0x100000001B3  # mixes the fields of a record and the words of a 16-byte value
+_PRIMES = (2_147_483_647, 2_147_483_629)  # below 2^31: products of two residues fit 64 bits
+_BASES = tuple(256 + secrets.randbelow(prime - 257) for prime in _PRIMES)
 _SEGMENT_BYTES = 1 << 18  # bytes hashed at once (the power tables and temporaries are 8x this)
-_POWERS: list[np.ndarray] = []  # BASE^1 .. BASE^segment and BASE^-0 .. BASE^-segment, made once
+_POWERS: list[tuple[np.ndarray, np.ndarray]] = []  # per prime: base^0.. and base^-0.., made once
 
 
-def _powers() -> tuple[np.ndarray, np.ndarray]:
-    if not _POWERS or len(_POWERS[0]) < _SEGMENT_BYTES:
-        inverse = np.ones(_SEGMENT_BYTES + 1, np.uint64)
-        inverse[1:] = np.cumprod(np.full(_SEGMENT_BYTES, _INVERSE, np.uint64))
-        _POWERS[:] = [np.cumprod(np.full(_SEGMENT_BYTES, _BASE, np.uint64)), inverse]
-    return _POWERS[0], _POWERS[1]
+def _power_table(base: int, prime: int, count: int) -> np.ndarray:
+    """base^0 .. base^(count-1) modulo ``prime``, doubling the filled part at each step."""
+    table = np.empty(count, np.uint64)
+    table[0], filled, step = 1, 1, base % prime  # step = base^filled
+    while filled < count:
+        more = min(filled, count - filled)
+        table[filled : filled + more] = table[:more] * np.uint64(step) % np.uint64(prime)
+        filled, step = filled + more, step * step % prime
+    return table
+
+
+def _powers() -> list[tuple[np.ndarray, np.ndarray]]:
+    if not _POWERS or len(_POWERS[0][0]) <= _SEGMENT_BYTES:
+        _POWERS[:] = [
+            (
+                _power_table(base, prime, _SEGMENT_BYTES + 1),
+                _power_table(pow(base, -1, prime), prime, _SEGMENT_BYTES + 1),
+            )
+            for base, prime in zip(_BASES, _PRIMES, strict=True)
+        ]
+    return _POWERS
 
 
 def value_hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -88,7 +110,8 @@ def _fixed_hashes(array: pa.Array, size: int) -> np.ndarray:
 
 
 def _bytes_hashes(array: pa.Array) -> np.ndarray:
-    """Strings and binaries: sum of byte * BASE^position within the value, mixed with the length.
+    """Strings and binaries: sums of byte * base^position within the value modulo each prime, mixed
+    with the length.
 
     Prefix sums over the bytes of a segment of values give every value's sum at once; multiplying
     by the inverse power of the value's start makes it independent of where the value lies.
@@ -116,12 +139,16 @@ def _bytes_hashes(array: pa.Array) -> np.ndarray:
 
 def _segment_hashes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     count = len(data)
-    powers, inverse = _powers()  # modulo 2^64
-    prefix = np.zeros(count + 1, np.uint64)
-    np.cumsum(np.multiply(data, powers[:count], dtype=np.uint64), out=prefix[1:])
     starts, ends = offsets[:-1], offsets[1:]
-    sums = (prefix[ends] - prefix[starts]) * inverse[starts]
-    return _mix(sums ^ _mix(ends - starts).astype(np.uint64))
+    combined = np.zeros(len(starts), np.uint64)
+    for (powers, inverse), prime in zip(_powers(), _PRIMES, strict=True):
+        # byte * base^position < 2^39, so a segment's prefix sums (2^18 terms) stay below 2^57
+        prefix = np.zeros(count + 1, np.uint64)
+        np.cumsum(np.multiply(data, powers[:count], dtype=np.uint64), out=prefix[1:])
+        modulus = np.uint64(prime)
+        sums = (prefix[ends] - prefix[starts]) % modulus * inverse[starts] % modulus
+        combined = (combined << np.uint64(31)) | sums
+    return _mix(combined ^ _mix(ends - starts).astype(np.uint64))
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
