@@ -6,6 +6,7 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -63,9 +64,29 @@ def lakehouse_options(command):
             help="FileIO property such as s3.endpoint=http://host:9000 (repeatable).",
         ),
     ]
+    command = _storage_errors(command)
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _storage_errors(command):
+    """A storage failure (S3 unreachable, a disk full, a permission) as one line that names it, not
+    a traceback: each write of the lakehouse commits last and atomically, so a rerun lands it once."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except OSError as exc:
+            Console(stderr=True, soft_wrap=True).print(
+                f"[red]error:[/] storage failed: {escape(str(exc))}\n"
+                "nothing of it was committed: rerun the same command once storage is reachable "
+                "(a batch lands once)"
+            )
+            raise SystemExit(1) from None
+
+    return run
 
 
 def _catalog(data_dir, catalog_url, warehouse, storage_options):
@@ -121,7 +142,8 @@ def parse_pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
 @registry_options
 @lakehouse_options
 def ingest_command(files, subject, version, batch_id, input_format, deprecated_format, on_invalid, contract_file, output, workers, registry, token, tls, data_dir, catalog_url, warehouse, storage_options):  # fmt: skip
-    """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected.
+    """Gate the files of one batch of SUBJECT into its Bronze table; exit 1 when it is rejected or
+    storage fails (nothing committed then).
 
     Each kind of violation (rule and field path) is one line on stderr: count, where the first one is
     (file:line:byte offset), field, rule and its message. Values of PII fields are never shown.

@@ -294,6 +294,32 @@ def test_ingest_in_a_pipe_prints_the_decision_and_no_progress_bar(tmp_path, cont
     assert done.stdout.startswith("ACCEPTED batch sha256:") and len(done.stdout.splitlines()) == 1
 
 
+def test_an_unreachable_s3_warehouse_is_one_error_line_naming_it_and_no_traceback(tmp_path, contract_file):
+    """A real process against an S3 endpoint where nothing listens (a closed port: the failure itself
+    is the real part here): exit 1, pyarrow's message naming the endpoint, what to do, no traceback."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as probe:  # a free port, closed again: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = jsonl(tmp_path / "b.jsonl", [record(i) for i in range(20)])
+    meshgate = Path(sys.executable).with_name("meshgate")
+    s3 = [f"s3.endpoint=http://127.0.0.1:{port}", "s3.access-key-id=k", "s3.secret-access-key=s",
+          "s3.region=us-east-1", "s3.connect-timeout=1"]  # fmt: skip
+    done = subprocess.run(
+        [meshgate, "ingest", path, "--subject", SUBJECT, "--contract", contract_file, "--data-dir", tmp_path / "d",
+         "--warehouse", "s3://bronze/warehouse", *[arg for pair in s3 for arg in ("--storage-option", pair)]],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert done.stderr.startswith("error: storage failed:") and f"127.0.0.1:{port}" in done.stderr
+    assert "nothing of it was committed: rerun the same command" in done.stderr
+
+
 def test_on_a_terminal_the_bar_shows_the_bytes_and_rows_read():
     import io
 

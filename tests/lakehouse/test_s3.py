@@ -76,7 +76,7 @@ def test_the_s3_server_restarted_mid_append_fails_the_gate_and_its_retry_lands_o
     path = generate.write("checkout", tmp_path / "batch-1.jsonl", ROWS, seed=7)
     chunks = []
 
-    def stop_mid_append(rows_read: int) -> None:
+    def stop_mid_append(rows_read: int, bytes_read: int, total_bytes: int) -> None:
         chunks.append(rows_read)
         if len(chunks) == 2:
             server.stop()  # the first chunk's data file is written, the rest of the append is not
