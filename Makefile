@@ -50,8 +50,11 @@ datacontract: $(DATACONTRACT_STAMP)
 demo: $(STAMP)
 	$(BIN)/meshgate demo
 
+# Two workers, each taking whole test files (a module's servers and fixtures stay in one process):
+# the suite's time is mostly waits on servers, dbt and Dagster, which overlap. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) $(AIRFLOW_STAMP) $(DATACONTRACT_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fuzz harness' long profile: DURATION seconds shared by its entry points; failing examples are
 # saved to tests/registry/fuzz/regressions/ (replayed by every `make test`). `make test` runs the quick one.
