@@ -64,6 +64,16 @@ def signup_contract(generate):
     return generate.contract("signup")
 
 
+def moto_options(host: str, port: int) -> dict[str, str]:
+    """pyiceberg's storage options for moto's S3 server at host:port."""
+    return {
+        "s3.endpoint": f"http://{host}:{port}",
+        "s3.access-key-id": "testing",
+        "s3.secret-access-key": "testing",
+        "s3.region": "us-east-1",
+    }
+
+
 @pytest.fixture
 def s3_server():
     """moto's S3 server on loopback (a real HTTP S3 endpoint: no object store is reachable here) with the
@@ -74,12 +84,7 @@ def s3_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    options = {
-        "s3.endpoint": f"http://{host}:{port}",
-        "s3.access-key-id": "testing",
-        "s3.secret-access-key": "testing",
-        "s3.region": "us-east-1",
-    }
+    options = moto_options(host, port)
     client = boto3.client(
         "s3",
         endpoint_url=options["s3.endpoint"],

@@ -15,6 +15,7 @@ from lakehouse.catalog import open_catalog
 from lakehouse.gate import ingest
 from lakehouse.naming import bronze_identifier
 from registry.contract import load_contract
+from tests.lakehouse.conftest import moto_options
 
 
 @pytest.fixture
@@ -66,12 +67,7 @@ def test_the_s3_server_restarted_mid_append_fails_the_gate_and_its_retry_lands_o
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    options = {
-        "s3.endpoint": f"http://{host}:{port}",
-        "s3.access-key-id": "testing",
-        "s3.secret-access-key": "testing",
-        "s3.region": "us-east-1",
-    }
+    options = moto_options(host, port)
     catalog = open_catalog(tmp_path / "data", warehouse="s3://lake/warehouse", storage_options=options)
     path = generate.write("checkout", tmp_path / "batch-1.jsonl", ROWS, seed=7)
     chunks = []
