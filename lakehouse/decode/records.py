@@ -22,6 +22,7 @@ from typing import BinaryIO
 import fastavro
 import pyarrow as pa
 from fastavro.read import SchemaResolutionError
+from fastavro.schema import SchemaParseException
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
@@ -101,6 +102,13 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
     except InvalidBatch as exc:
         exc.row = exc.row or row + 1
         raise
+    except SchemaParseException as exc:  # the header's writer schema is not an Avro schema
+        raise InvalidBatch(
+            f"the file's Avro header holds a schema that does not parse ({exc}); not an Avro file "
+            "its producer wrote, or a damaged one?",
+            file=path,
+            row=row + 1,
+        ) from None
     except SchemaResolutionError as exc:  # the file's writer schema, not a damaged record
         raise InvalidBatch(
             f"the file's Avro schema does not resolve to the contract's schema ({exc}); ingest it with the "
