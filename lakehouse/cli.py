@@ -78,6 +78,8 @@ def _storage_errors(command):
     def run(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except BrokenPipeError:  # the reader of our output went away (``| head``): not storage
+            raise
         except OSError as exc:
             Console(stderr=True, soft_wrap=True).print(
                 f"[red]error:[/] storage failed: {escape(str(exc))}\n"
