@@ -18,8 +18,10 @@ import pyarrow as pa
 
 from registry.compat import ParsedSchema, get_format
 from registry.compat.fields import Field, Type
+from registry.compat.limits import check_structure
 from registry.contract import Contract
 from registry.errors import InvalidSchema
+from registry.limits import check_schema_text
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 LOCAL_TIMESTAMP = pa.timestamp("us")
@@ -92,10 +94,15 @@ def _schema_name(contract: Contract) -> str:
 
 @lru_cache(maxsize=64)
 def _parsed(format_name: str, text: str, source_name: str, references: tuple) -> ParsedSchema:
+    """The registry's text and structure limits first: a contract file (or a schema registered before
+    the limits) bypasses the registry, and a ``fixed`` of 10^30 bytes would overflow Arrow's types."""
     try:
         schema_format = get_format(format_name)
     except ValueError:
         raise InvalidSchema(f"unsupported contract format {format_name!r}") from None
+    for name, schema_text in (*references, (source_name, text)):
+        check_schema_text(schema_text, name)
+        check_structure(format_name, schema_text, name)
     return schema_format.parse(text, dict(references), source_name=source_name)
 
 

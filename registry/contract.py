@@ -242,9 +242,12 @@ def contract_from_dict(data: Any, path: Path) -> Contract:
     for i, ref in enumerate(data.get("references") or []):
         if not isinstance(ref, dict) or not {"name", "subject", "version"} <= set(ref):
             raise InvalidArgument(f"{where}: references[{i}]: needs name, subject and version")
-        references.append(
-            Reference(name=str(ref["name"]), subject=str(ref["subject"]), version=int(ref["version"]))
-        )
+        version = ref["version"]
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InvalidArgument(
+                f"{where}: references[{i}].version: a version number (1, 2, ...), got {version!r}"
+            )
+        references.append(Reference(name=str(ref["name"]), subject=str(ref["subject"]), version=version))
     metadata = ContractMetadata.from_dict(
         {field_name: data[key] for key, field_name in _YAML_METADATA.items() if key in data}, where
     )

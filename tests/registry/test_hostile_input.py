@@ -247,3 +247,53 @@ def test_a_cli_duration_too_long_for_a_timedelta_is_refused():
 
     with pytest.raises(InvalidArgument, match="too long"):
         parse_duration("99999999999999999d")
+
+
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        (HUGE_FIXED, f"event.avsc at Event.f.F: size {10**30} is outside 0..1048576 (limit 'fixed size'"),
+        (
+            HUGE_DECIMAL,
+            f"event.avsc at Event.d: precision {10**20} is outside 1..38 (limit 'decimal precision'",
+        ),
+        (HUGE_DEFAULT, f"event.avsc line 1 column 89: 5001 digits, over {MAX_NUMBER_DIGITS}"),
+        (LONE_SURROGATE, "event.avsc line 1 column 45: the escape \\ud800 is a lone surrogate"),
+    ],
+    ids=["fixed 10^30", "decimal precision 10^20", "5000-digit default", "lone surrogate"],
+)
+def test_an_offline_contract_past_the_limits_is_refused_by_the_gate_without_a_traceback(
+    tmp_path, schema, message
+):
+    """``meshgate ingest --contract`` never asks the registry: the gate checks the same limits itself
+    (it used to crash with ``OverflowError`` mapping the ``fixed`` or the decimal onto Arrow)."""
+    from click.testing import CliRunner
+
+    from meshgate.cli import main
+
+    (tmp_path / "event.avsc").write_text(schema)
+    contract = tmp_path / "event.yaml"
+    contract.write_text(f"subject: {SUBJECT}\nformat: AVRO\nschema: event.avsc\n")
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"id": "a"}\n')
+    args = ["ingest", str(batch), "--subject", SUBJECT, "--contract", str(contract)]
+    result = CliRunner().invoke(main, [*args, "--data-dir", str(tmp_path / "data")])
+    assert (result.exit_code, type(result.exception)) == (2, SystemExit), result.output
+    assert result.output.startswith(f"error: {message}")
+    assert "Traceback" not in result.output
+
+
+def test_a_contract_reference_whose_version_is_not_a_number_is_refused_naming_it(tmp_path):
+    from registry.contract import load_contract
+
+    (tmp_path / "event.avsc").write_text(V1)
+    contract = tmp_path / "event.yaml"
+    contract.write_text(
+        f"subject: {SUBJECT}\nformat: AVRO\nschema: event.avsc\n"
+        "references:\n  - {name: a, subject: common.A, version: x}\n"
+    )
+    with pytest.raises(InvalidArgument) as refused:
+        load_contract(contract)
+    assert (
+        refused.value.message == f"{contract}: references[0].version: a version number (1, 2, ...), got 'x'"
+    )

@@ -21,6 +21,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import strategies as st
 
 from ci_plugin.config import ConfigError, load_config
+from lakehouse.contracts import resolve_contract
+from lakehouse.decode import read_batch
 from registry.api import registry_pb2 as pb
 from registry.contract import load_contract
 from registry.errors import MeshgateError
@@ -321,6 +323,23 @@ def check_contract(targets: Targets, value: str) -> None:
         pass
 
 
+def check_gate_contract(targets: Targets, value: tuple[str, str]) -> None:
+    """A schema handed to the gate in an offline contract file (the path that bypasses the registry):
+    its contract resolves and a JSON Lines batch decodes, or a ``MeshgateError`` names the problem."""
+    schema_format, text_ = value
+    folder = targets.scratch
+    (folder / "gate.schema").write_text(text_, encoding="utf-8", errors="surrogatepass")
+    contract = folder / "gate.yaml"
+    contract.write_text(f"subject: fuzz.Gate\nformat: {schema_format}\nschema: gate.schema\n")
+    (folder / "gate.jsonl").write_text('{"id": "a"}\n{}\n[1]\n')
+    try:
+        resolved = resolve_contract("fuzz.Gate", contract_file=contract)
+        for _ in read_batch(str(folder / "gate.jsonl"), resolved.contract, references=resolved.references):
+            pass
+    except MeshgateError as refused:
+        assert refused.message, refused
+
+
 def check_meshgate_yaml(targets: Targets, value: str) -> None:
     path = targets.scratch / "meshgate.yaml"
     path.write_text(value, encoding="utf-8", errors="surrogatepass")
@@ -336,6 +355,7 @@ CHECKS = {
     "grpc_message": (grpc_messages, check_grpc_message),
     "grpc_raw_bytes": (grpc_raw, check_grpc_raw),
     "contract_file": (yaml_texts, check_contract),
+    "gate_contract": (schemas, check_gate_contract),
     "meshgate_yaml": (yaml_texts, check_meshgate_yaml),
     **GATE_CHECKS,
 }
