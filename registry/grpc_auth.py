@@ -140,6 +140,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             context.set_trailing_metadata(((grpc_errors.ERROR_KEY, grpc_errors.encode(exc)),))
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
+    async def refused_at_edge(self, method: str, request, context, exc: MeshgateError) -> None:
+        """Audit a call of ``_AUDITED`` that the edge refused (``request`` None: it did not decode)
+        as its caller when a valid token came with it, as REST audits a malformed path."""
+        if method not in _AUDITED:
+            return
+        principal = ANONYMOUS if not self.required else None
+        if self.required:
+            header = dict(context.invocation_metadata() or ()).get("authorization")
+            with contextlib.suppress(MeshgateError):
+                principal = await asyncio.to_thread(self.tokens.authenticate, secret_from_header(header))
+        await self._audit(method, request, context, principal, type(exc).__name__)
+
     async def _audit(self, method: str, request, context, principal: Principal | None, outcome: str) -> None:
         try:
             target = _target(method, request)
@@ -150,6 +162,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
 def _target(method: str, request) -> str:
     """What an audit line names as the call's target."""
+    if request is None:
+        return "(malformed request)"
     if method == "CreateToken":
         return f"token {request.name}"
     if method == "RevokeToken":

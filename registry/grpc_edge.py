@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -28,14 +28,18 @@ from registry.limits import check_list, check_string_field, check_subject, check
 log = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "meshgate-request-id"
+Refused = Callable[[str, "Message | None", Any, MeshgateError], Awaitable[None]]
+"""``(method, request or None when it did not decode, context, error)``."""
 _SCHEMA_FIELDS = {"schema", "reader_schema"}  # limited by ``MAX_SCHEMA_BYTES``, in the service
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):
     """Decode and check the requests of ``service_name``; must be the first interceptor."""
 
-    def __init__(self, service_name: str):
+    def __init__(self, service_name: str, on_refused: Refused | None = None):
         self.service_name = service_name
+        self.on_refused = on_refused
+        """Told of every request refused here (before it is aborted): the audit of the refusal."""
 
     async def intercept_service(self, continuation, details) -> Any:
         handler = await continuation(details)
@@ -45,20 +49,22 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         decode = handler.request_deserializer
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _unary(method, decode, handler.unary_unary),
+                _unary(method, decode, handler.unary_unary, self.on_refused),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _stream(method, decode, handler.unary_stream),
+                _stream(method, decode, handler.unary_stream, self.on_refused),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-def _unary(method: str, decode: Callable[[bytes], Message], inner: Callable) -> Callable:
+def _unary(
+    method: str, decode: Callable[[bytes], Message], inner: Callable, refused: Refused | None
+) -> Callable:
     async def checked(raw: bytes, context):
-        request = await _request(method, decode, raw, context)
+        request = await _request(method, decode, raw, context, refused)
         try:
             return await inner(request, context)
         except Exception as exc:
@@ -67,9 +73,11 @@ def _unary(method: str, decode: Callable[[bytes], Message], inner: Callable) -> 
     return checked
 
 
-def _stream(method: str, decode: Callable[[bytes], Message], inner: Callable) -> Callable:
+def _stream(
+    method: str, decode: Callable[[bytes], Message], inner: Callable, refused: Refused | None
+) -> Callable:
     async def checked(raw: bytes, context):
-        request = await _request(method, decode, raw, context)
+        request = await _request(method, decode, raw, context, refused)
         try:
             result = inner(request, context)
             if inspect.isasyncgen(result):
@@ -83,7 +91,10 @@ def _stream(method: str, decode: Callable[[bytes], Message], inner: Callable) ->
     return checked
 
 
-async def _request(method: str, decode: Callable[[bytes], Message], raw: bytes, context) -> Message:
+async def _request(
+    method: str, decode: Callable[[bytes], Message], raw: bytes, context, refused: Refused | None
+) -> Message:
+    request = None
     try:
         try:
             request = decode(raw)
@@ -94,6 +105,8 @@ async def _request(method: str, decode: Callable[[bytes], Message], raw: bytes, 
         check_message(request, "")
         return request
     except MeshgateError as exc:
+        if refused is not None:
+            await refused(method, request, context, exc)
         context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
         await context.abort(grpc_errors.status_code(exc), exc.message)
 

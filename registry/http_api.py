@@ -163,8 +163,9 @@ class _ConfluentApi:
             principal = None
             pending = None
             try:
+                check_headers(request.scope.get("headers") or [])
+                principal = await self._authenticate(request, access)  # a refusal names its caller
                 _check_target(request)
-                principal = await self._authenticate(request, access)
                 self._authorize(request, access, principal)
                 if audited:
                     with self.tokens.auditing(principal, name, _target(request), _peer(request)) as pending:
@@ -608,8 +609,16 @@ def _references(raw: Any) -> list[Reference]:
 
 
 def _target(request: Request) -> str:
-    """What an audit line names as the call's target: the path's subject, or ``(global)``."""
-    return request.path_params.get("subject", "") or "(global)"
+    """What an audit line names as the call's target: the path's subject, or ``(global)``; a path
+    whose subject is not one (``bad.%FF``, which Starlette reads as ``bad.\ufffd``) as it was sent."""
+    subject = request.path_params.get("subject", "")
+    if not subject:
+        return "(global)"
+    try:
+        return check_subject(subject)
+    except MeshgateError:
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        return f"path {raw.decode('ascii', 'backslashreplace')}"
 
 
 def _peer(request: Request) -> str:
@@ -617,9 +626,8 @@ def _peer(request: Request) -> str:
 
 
 def _check_target(request: Request) -> None:
-    """The headers fit their limit, the raw path and query decode as UTF-8 (``%FF`` is refused, not
-    read as U+FFFD) and the path's subject follows the subject grammar."""
-    check_headers(request.scope.get("headers") or [])
+    """The raw path and query decode as UTF-8 (``%FF`` is refused, not read as U+FFFD) and the
+    path's subject follows the subject grammar."""
     decode_utf8(unquote_to_bytes(request.scope.get("raw_path") or b""), "request path")
     decode_utf8(unquote_to_bytes(request.scope.get("query_string", b"").replace(b"+", b" ")), "query string")
     subject = request.path_params.get("subject")

@@ -136,7 +136,7 @@ class RegistryServer:
             self.hub,
             self.tokens,
             webhooks,
-            (EdgeInterceptor(SERVICE_NAME), guard, *self.interceptors),
+            (EdgeInterceptor(SERVICE_NAME, guard.refused_at_edge), guard, *self.interceptors),
         )
         try:
             grpc_port = self._bind_grpc()

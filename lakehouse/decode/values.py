@@ -296,7 +296,7 @@ def _enum(value, neutral, path, problems, proto_json):
         return names.get(value, str(value))  # proto3 JSON: by number; an unknown one fails the enum check
     if not isinstance(value, str):
         raise _expected(path, "a symbol of the enum", value)
-    return value  # the validator checks the symbol
+    return checked_text(value, path)  # the validator checks the symbol; invalid UTF-8 is refused here
 
 
 def _record(value, neutral, path, problems, proto_json):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import grpc
 import httpx
 import pytest
 
@@ -44,6 +45,17 @@ def _grpc(server, secret, call):
             return "ok"
         except MeshgateError as exc:
             return type(exc).__name__
+
+
+def _grpc_raw(server, secret, method, payload: bytes) -> str:
+    """A request's raw bytes (that no client would send), with the token: the status code's name."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        call = channel.unary_unary(f"/meshgate.registry.v1.ContractRegistry/{method}")
+        try:
+            call(payload, metadata=(("authorization", f"Bearer {secret}"),), timeout=10)
+            return "OK"
+        except grpc.RpcError as exc:
+            return exc.code().name
 
 
 def _rest(server, secret, method, path, body=None) -> int:
@@ -84,6 +96,13 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     did("consumer", "ListAudit", "(global)", "PermissionDenied")
     assert _grpc(server, "mgt_not-a-token", lambda c: c.list_subjects()) == "Unauthenticated"
     did(None, "ListSubjects", "(global)", "Unauthenticated")
+    # refused at the edge, before authorization: still audited as the caller
+    assert _grpc(server, secrets["other"], lambda c: c.register("bad name", V1)) == "MalformedText"
+    did("other", "Register", "bad name", "MalformedText")
+    assert _grpc_raw(server, secrets["consumer"], "Register", b"\x0a\x07probe.\xff") == "INVALID_ARGUMENT"
+    did("consumer", "Register", "(malformed request)", "MalformedText")
+    assert _grpc_raw(server, "mgt_not-a-token", "SetConfig", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
+    did(None, "SetConfig", "(malformed request)", "MalformedText")
     # REST
     versions = f"/subjects/{SUBJECT}/versions"
     assert _rest(server, secrets["producer"], "POST", versions, {"schema": V2}) == 200
@@ -99,6 +118,10 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     did("producer", "DELETE /subjects/{subject}/versions/{version}", SUBJECT, "VersionNotFound")
     assert _rest(server, None, "GET", "/subjects") == 401
     did(None, "GET /subjects", "(global)", "Unauthenticated")
+    assert _rest(server, secrets["producer"], "POST", "/subjects/bad.%FF/versions", {"schema": V1}) == 422
+    did("producer", "POST /subjects/{subject}/versions", "path /subjects/bad.%FF/versions", "MalformedText")
+    assert _rest(server, secrets["admin"], "PUT", "/config/bad%20name", {"compatibility": "NONE"}) == 422
+    did("admin", "PUT /config/{subject}", "path /config/bad%20name", "MalformedText")
 
     with RegistryClient(server.grpc_target, secrets["admin"]) as admin:
         rows = [
