@@ -69,7 +69,9 @@ def test_unparseable_avro_schema_exits_2_with_file_and_line(contract_repo):
 
     assert result.exit_code == 2
     line = contract_repo.line_of(AVRO_SCHEMA, '"name": "amount"')
-    assert f"{AVRO_SCHEMA}:{line + 1}" in result.stderr  # json reports where the comma was expected
+    after = contract_repo.read(AVRO_SCHEMA).splitlines()[line]  # json reports where the comma was expected:
+    column = len(after) - len(after.lstrip()) + 1  # the next line's first character
+    assert result.stderr.startswith(f"error: {AVRO_SCHEMA}:{line + 1}:{column}: invalid JSON: Expecting ','")
     assert f"(schema of {AVRO_CONTRACT})" in result.stderr
 
 
@@ -81,7 +83,8 @@ def test_unparseable_proto_schema_exits_2_with_file_and_line(contract_repo):
 
     assert result.exit_code == 2
     line = contract_repo.line_of(PROTO_SCHEMA, "strin email")
-    assert f"{PROTO_SCHEMA}:{line}" in result.stderr
+    column = contract_repo.read(PROTO_SCHEMA).splitlines()[line - 1].index("strin") + 1
+    assert result.stderr.startswith(f'error: {PROTO_SCHEMA}:{line}:{column}: "strin" is not defined')
     assert "strin" in result.stderr
 
 

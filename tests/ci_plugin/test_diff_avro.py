@@ -66,7 +66,8 @@ def test_breaking_change_exits_1_with_rule_path_message_and_line(checkout):
 def test_text_output_names_file_line_rule_and_fix(checkout):
     result = run("--level", "BACKWARD", checkout[1], checkout[2])
     assert result.returncode == 1
-    assert f"{checkout[2]}:29" in result.stdout and "TYPE_CHANGED" in result.stdout
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert f"{checkout[2]}:29 TYPE_CHANGED CheckoutCompleted.amount" in lines  # the line, exactly
     assert "Add a default to field 'channel'" in result.stdout
 
 

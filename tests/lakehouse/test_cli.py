@@ -62,7 +62,9 @@ def test_a_rejected_batch_exits_1_with_its_reasons(tmp_path, contract_file):
     )
     assert result.exit_code == 1
     assert "REJECTED" in result.output and "nothing was written" in result.output
-    assert f"{path}:2" in result.output and "min" in result.output and "JPY is not a symbol" in result.output
+    second = len(json.dumps(record(1))) + 1  # where row 2 starts: file:row:byte offset, exactly
+    assert f"first at {path}:2:{second}: currency: JPY is not a symbol" in result.output
+    assert f"first at {path}:2:{second}: amount: -5.0 is below the minimum 0" in result.output
 
 
 def test_quarantine_mode_from_the_command_line(tmp_path, contract_file):

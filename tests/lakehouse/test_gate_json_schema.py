@@ -170,4 +170,4 @@ def test_the_cli_refuses_a_keyword_violation_without_a_traceback(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert f"{batch}:1" in result.stderr + result.stdout and "pattern" in result.stderr + result.stdout
+    assert f"first at {batch}:1:0: /page/url (pattern):" in result.stderr  # file:row:byte offset, exactly

@@ -274,4 +274,6 @@ def test_an_undecodable_landing_file_fails_the_gate_check_with_file_and_row(defs
     assert check.metadata["status"].value == "rejected" and check.metadata["reasons"].value
     violations = check.metadata.get("first_violations")
     details = [check.metadata["message"].value, *(violations.value if violations else [])]
-    assert any("garbage.jsonl:1" in line for line in details)  # where it broke: file and row
+    assert any("garbage.jsonl:1 decode : row is not valid JSON" in line for line in details), (
+        details
+    )  # the row, exactly
