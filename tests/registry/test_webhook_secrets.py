@@ -1,9 +1,11 @@
 """Webhook secrets at rest: sealed with MESHGATE_SECRET_KEY (AES-GCM), so a copy of the store without
 the key reveals none; plaintext of an older release is sealed at startup; ``meshgate webhooks
-rotate-key`` re-seals every secret under a new key; deliveries stay signed as documented."""
+rotate-key`` re-seals every secret under a new key; deliveries stay signed as documented; tokens
+are stored as their SHA-256 only."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import pytest
@@ -140,3 +142,17 @@ def test_an_overlong_chosen_secret_is_refused(tmp_path):
         with RegistryClient(server.grpc_target) as client:
             with pytest.raises(Exception, match="webhook secret: 129 characters, over 128"):
                 client.add_webhook("http://127.0.0.1:9/hook", "s" * 129)
+
+
+def test_a_store_copied_holds_no_token_secret_only_its_sha256(tmp_path):
+    """Tokens stay hashed: a copy of the store cannot be replayed as a token."""
+    path = tmp_path / "r.db"
+    with running_server(f"sqlite:///{path}", auth=True) as server:
+        token, secret = server.tokens.create("checkout-ci", "producer", ["checkout"])
+        with RegistryClient(server.grpc_target, secret) as client:
+            assert client.register("checkout.Order", V1).version == 1
+    for copy in tmp_path.glob("r.db*"):
+        assert not _store_holds(copy, secret) and not _store_holds(copy, secret.removeprefix("mgt_"))
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT token_hash FROM api_tokens WHERE id = ?", (token.id,)).fetchall()
+    assert stored == [(hashlib.sha256(secret.encode()).hexdigest(),)]
