@@ -300,3 +300,77 @@ def test_a_contract_reference_whose_version_is_not_a_number_is_refused_naming_it
     assert (
         refused.value.message == f"{contract}: references[0].version: a version number (1, 2, ...), got 'x'"
     )
+
+
+def _fields(count: int) -> list[dict]:
+    return [{"name": f"f{i}", "type": "int"} for i in range(count)]
+
+
+_PROTO = 'syntax = "proto3";\nmessage %s {\n%s}\n'
+LIMIT_BREACHES = [
+    # (id, format, schema, message the breach is refused with, on both transports)
+    ("name length", "AVRO", json.dumps({"type": "record", "name": "N" * 256, "fields": []}),
+     f"{SUBJECT} at {'N' * 256}: name of 256 characters, over 255 (limit 'name length'"),
+    ("doc length", "AVRO", json.dumps({"type": "record", "name": "Event", "fields": [], "doc": "d" * 65_537}),
+     f"{SUBJECT} at Event: doc of 65537 characters, over 65536 (limit 'doc length'"),
+    ("fields", "AVRO", json.dumps({"type": "record", "name": "Event", "fields": _fields(10_001)}),
+     f"{SUBJECT} at Event: more than 10000 fields and named types (limit 'elements'"),
+    ("enum symbols", "AVRO",
+     _record({"name": "e", "type": {"type": "enum", "name": "E", "symbols": [f"S{i}" for i in range(10_001)]}}),
+     f"{SUBJECT} at Event.e.E: 10001 enum symbols, over 10000 (limit 'elements'"),
+    ("decimal scale", "AVRO",
+     _record({"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 11}}),
+     f"{SUBJECT} at Event.d: scale 11 is outside 0..10 (the precision) (limit 'decimal scale'"),
+    ("protobuf fields", "PROTOBUF", _PROTO % ("M", "".join(f"  int32 f{i} = {i + 1};\n" for i in range(10_001))),
+     f"{SUBJECT}: 10001 fields, over 10000 (limit 'elements'"),
+    ("protobuf name", "PROTOBUF", _PROTO % ("M" * 256, ""),
+     f"{SUBJECT}: a name of 256 characters (limit 'name length'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "schema_format, schema, message", [c[1:] for c in LIMIT_BREACHES], ids=[c[0] for c in LIMIT_BREACHES]
+)
+def test_each_structure_limit_is_refused_naming_it_over_both_transports(
+    server, client, schema_format, schema, message
+):
+    body = {"schema": schema, "schemaType": schema_format}
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", json=body)
+    assert (answer.status_code, answer.json()["error_code"]) == (422, 42209)
+    assert answer.json()["message"].startswith(message)
+    with pytest.raises(LimitExceeded) as refused:
+        client.register(SUBJECT, schema, format=schema_format)
+    assert refused.value.message == answer.json()["message"]
+    assert client.list_versions(SUBJECT) == [1]
+
+
+def test_references_subjects_and_schema_size_past_their_limits_are_refused_over_both_transports(
+    server, client
+):
+    references = [{"name": f"r{i}", "subject": SUBJECT, "version": 1} for i in range(101)]
+    answer = _rest(
+        server, "POST", "/subjects/probe.Other/versions", json={"schema": V1, "references": references}
+    )
+    assert answer.json() == {
+        "error_code": 42209,
+        "message": "references: 101 references, over 100 (limit 'references', see docs/registry.md)",
+    }
+    with pytest.raises(LimitExceeded, match=r"^references: 101 references, over 100"):
+        client.register("probe.Other", V1, references=references)
+    long = "probe." + "a" * 250
+    answer = _rest(server, "POST", f"/subjects/{long}/versions", json={"schema": V1})
+    assert (answer.status_code, answer.json()["message"]) == (
+        422,
+        "path: subject: 256 characters, over 255 (limit 'subject length', see docs/registry.md)",
+    )
+    with pytest.raises(LimitExceeded, match=r"^subject: 256 characters, over 255"):
+        client.register(long, V1)
+    huge = json.dumps({"type": "record", "name": "Event", "fields": [], "doc": "x" * (1024 * 1024)})
+    answer = _rest(server, "POST", f"/subjects/{SUBJECT}/versions", json={"schema": huge})
+    assert (answer.status_code, answer.json()["error_code"]) == (413, 41301)
+    assert answer.json()["message"] == f"schema: {len(huge)} bytes is over the limit of 1048576 bytes"
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        with pytest.raises(grpc.RpcError) as failed:
+            pb_grpc.ContractRegistryStub(channel).Register(pb.RegisterRequest(subject=SUBJECT, schema=huge))
+    assert failed.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "probe.Other" not in client.list_subjects() and client.list_versions(SUBJECT) == [1]
