@@ -88,11 +88,31 @@ RULES = ContractMetadata(
     primary_key=["id"], quality_rules=[QualityRule("id", "not_null"), QualityRule("id", "unique")]
 )
 
+RICH_JSON = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "required": ["id", "n"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "n": {"type": "integer", "minimum": 0, "maximum": 1000, "multipleOf": 2},
+        "x": {"type": ["number", "null"], "exclusiveMaximum": 1e300},
+        "at": {"type": "string", "format": "date-time"},
+        "colour": {"enum": ["RED", "GREEN"]},
+        "name": {"type": "string", "pattern": "^[a-z]+$", "minLength": 1, "maxLength": 20},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3, "uniqueItems": True},
+        "item": {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}},
+                 "required": ["sku"]},
+        "either": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}  # fmt: skip
+
 CONTRACTS = {
     "rich_avro": Contract(subject="fuzz.Rich", format="AVRO", schema=json.dumps(RICH_AVRO), metadata=RULES),
     "plain_avro": Contract(subject="fuzz.Plain", format="AVRO", schema=json.dumps(PLAIN_AVRO)),
     "rich_proto": Contract(subject="fuzz.Rich", format="PROTOBUF", schema=RICH_PROTO, metadata=RULES),
     "plain_proto": Contract(subject="fuzz.Plain", format="PROTOBUF", schema=PLAIN_PROTO),
+    "rich_json": Contract(subject="fuzz.Rich", format="JSON", schema=json.dumps(RICH_JSON), metadata=RULES),
 }
 AVRO_CONTRACTS = ["rich_avro", "plain_avro"]
 PROTO_CONTRACTS = ["rich_proto", "plain_proto"]
@@ -167,7 +187,18 @@ def _json_line(draw, contract: str) -> bytes:
     return line.replace(b"\n", b" ")
 
 
+JSON_RECORDS = {
+    "rich_json": [
+        {"id": "123e4567-e89b-12d3-a456-426614174000", "n": 4, "x": 1.5, "at": "2026-01-01T00:00:00Z",
+         "colour": "RED", "name": "abc", "tags": ["a", "b"], "item": {"sku": "s", "qty": 1}, "either": 3},
+        {"id": "123e4567-e89b-12d3-a456-426614174001", "n": 0},
+    ],
+}  # fmt: skip
+
+
 def _samples(contract: str) -> list[dict]:
+    if contract in JSON_RECORDS:
+        return JSON_RECORDS[contract]
     if contract in AVRO_RECORDS:
         return [{k: _as_json(v) for k, v in r.items()} for r in AVRO_RECORDS[contract]]
     return PROTO_RECORDS[contract]

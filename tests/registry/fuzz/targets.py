@@ -98,6 +98,72 @@ PROTO_SNIPPETS = [
     "reserved 1 to max;",
     "{" * 100,
 ]
+_integers = st.integers() | st.sampled_from([10**30, -1, 0, 2**63])
+_json_leaves = st.one_of(
+    st.sampled_from(
+        [{"type": t} for t in ("string", "integer", "number", "boolean", "null", "object", "array")]
+    ),
+    st.sampled_from(
+        [True, False, {}, {"$ref": "#"}, {"$ref": "#/definitions/x"}, {"$ref": "http://127.0.0.1:9/x"}]
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("string")},
+        optional={
+            "pattern": st.sampled_from(["^(a+)+$", "((", "^[a-z]+$", "\\p{L}"]) | hostile_text,
+            "format": st.sampled_from(["date-time", "date", "uuid", "email", "ipv4", "nope"]) | hostile_text,
+            "minLength": _integers,
+            "maxLength": _integers,
+        },
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["number", "integer"])},
+        optional={
+            "minimum": _integers,
+            "maximum": _integers,
+            "multipleOf": _integers | st.floats(1e-300, 1e300),
+        },
+    ),
+    st.fixed_dictionaries({"enum": st.lists(json_values, max_size=4)}),
+)
+_json_names = st.text(string.ascii_letters + "_", min_size=1, max_size=8) | hostile_text
+json_schemas = st.recursive(
+    _json_leaves,
+    lambda inner: st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.just("object")},
+            optional={
+                "properties": st.dictionaries(_json_names, inner, max_size=4),
+                "required": st.lists(_json_names, max_size=3),
+                "additionalProperties": st.booleans() | inner,
+                "definitions": st.dictionaries(st.just("x"), inner, max_size=1),
+                "$schema": st.sampled_from(
+                    [
+                        "http://json-schema.org/draft-07/schema#",
+                        "https://json-schema.org/draft/2020-12/schema",
+                    ]
+                )
+                | hostile_text,
+            },
+        ),
+        st.fixed_dictionaries({"type": st.just("array"), "items": inner}, optional={"minItems": _integers}),
+        st.lists(inner, max_size=3).map(lambda branches: {"anyOf": branches}),
+        st.lists(inner, max_size=3).map(lambda branches: {"oneOf": branches}),
+        st.lists(inner, max_size=3).map(lambda branches: {"allOf": branches}),
+    ),
+    max_leaves=12,
+)
+"""JSON Schema documents: objects, arrays, combinators, ``$ref`` (recursive, dangling, remote) and
+keywords with odd values (catastrophic patterns, huge bounds, unknown formats and dialects)."""
+
+gate_lines = st.lists(
+    st.dictionaries(st.sampled_from(["id", "a", "b", "x", "n"]) | _json_names, json_values, max_size=4).map(
+        json.dumps
+    )
+    | hostile_text,
+    max_size=4,
+)
+"""A JSON Lines batch for a drawn contract: objects with likely property names, and odd lines."""
+
 proto_sources = st.lists(st.sampled_from(PROTO_SNIPPETS) | hostile_text, max_size=12).map("\n".join)
 schema_texts = st.one_of(
     avro_schemas().map(json.dumps),
@@ -108,6 +174,7 @@ schema_texts = st.one_of(
 schemas = st.one_of(
     st.tuples(st.just("AVRO"), schema_texts),
     st.tuples(st.just("PROTOBUF"), proto_sources),
+    st.tuples(st.just("JSON"), json_schemas.map(json.dumps) | schema_texts),
 )
 
 ROUTES = [
@@ -323,15 +390,19 @@ def check_contract(targets: Targets, value: str) -> None:
         pass
 
 
-def check_gate_contract(targets: Targets, value: tuple[str, str]) -> None:
+def check_gate_contract(targets: Targets, value: tuple) -> None:
     """A schema handed to the gate in an offline contract file (the path that bypasses the registry):
-    its contract resolves and a JSON Lines batch decodes, or a ``MeshgateError`` names the problem."""
-    schema_format, text_ = value
+    its contract resolves and a JSON Lines batch decodes, or a ``MeshgateError`` names the problem.
+    ``value``: (format, schema text) or (format, schema text, the batch's lines)."""
+    schema_format, text_, *drawn = value
+    lines = drawn[0] if drawn else ('{"id": "a"}', "{}", "[1]")
     folder = targets.scratch
     (folder / "gate.schema").write_text(text_, encoding="utf-8", errors="surrogatepass")
     contract = folder / "gate.yaml"
     contract.write_text(f"subject: fuzz.Gate\nformat: {schema_format}\nschema: gate.schema\n")
-    (folder / "gate.jsonl").write_text('{"id": "a"}\n{}\n[1]\n')
+    (folder / "gate.jsonl").write_text(
+        "".join(f"{line}\n" for line in lines), encoding="utf-8", errors="surrogatepass"
+    )
     try:
         resolved = resolve_contract("fuzz.Gate", contract_file=contract)
         for _ in read_batch(str(folder / "gate.jsonl"), resolved.contract, references=resolved.references):
@@ -355,7 +426,10 @@ CHECKS = {
     "grpc_message": (grpc_messages, check_grpc_message),
     "grpc_raw_bytes": (grpc_raw, check_grpc_raw),
     "contract_file": (yaml_texts, check_contract),
-    "gate_contract": (schemas, check_gate_contract),
+    "gate_contract": (
+        st.tuples(schemas, gate_lines).map(lambda drawn: (*drawn[0], drawn[1])),
+        check_gate_contract,
+    ),
     "meshgate_yaml": (yaml_texts, check_meshgate_yaml),
     **GATE_CHECKS,
 }
