@@ -100,7 +100,8 @@ async def _request(
             request = decode(raw)
         except DecodeError:
             raise MalformedText(
-                f"{method} request: not a valid message (every string field must be UTF-8)"
+                f"{method} request: not a valid message (truncated, nested too deep, or a string field "
+                "that is not UTF-8)"
             ) from None
         check_message(request, "")
         return request

@@ -146,7 +146,11 @@ def test_a_write_and_its_audit_row_commit_together(secured):
         with RegistryClient(server.grpc_target, secrets["producer"]) as producer:
             with pytest.raises(Unavailable):
                 producer.register(SUBJECT, V1)
+        versions = f"/subjects/{SUBJECT}/versions"
+        assert _rest(server, secrets["producer"], "POST", versions, {"schema": V1}) == 503
+        assert _rest(server, secrets["admin"], "PUT", f"/config/{SUBJECT}", {"compatibility": "NONE"}) == 503
         with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT count(*) FROM configs").fetchone() == (0,)
             assert connection.execute("SELECT count(*) FROM subject_versions").fetchone() == (0,)
     finally:
         with sqlite3.connect(path) as connection:

@@ -153,12 +153,27 @@ def test_invalid_utf8_in_a_grpc_string_field_is_invalid_argument(server):
     payload = b"\x0a" + bytes([len(subject)]) + subject  # field 1 (subject), length-delimited
     failed = _raw_register(server, payload)
     assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert failed.details() == "Register request: not a valid message (every string field must be UTF-8)"
+    assert failed.details() == NOT_A_MESSAGE
+
+
+NOT_A_MESSAGE = (
+    "Register request: not a valid message (truncated, nested too deep, or a string field that is not UTF-8)"
+)
+
+
+def test_a_grpc_message_nested_ten_thousand_levels_is_invalid_argument(server):
+    group = (99 << 3) | 3  # field 99, start group: unknown fields nest as deep as they are sent
+    start, end = (
+        bytes([0x80 | (group & 0x7F), group >> 7]),
+        bytes([0x80 | ((group + 1) & 0x7F), (group + 1) >> 7]),
+    )
+    failed = _raw_register(server, start * 10_000 + end * 10_000)
+    assert (failed.code(), failed.details()) == (grpc.StatusCode.INVALID_ARGUMENT, NOT_A_MESSAGE)
 
 
 def test_truncated_grpc_bytes_are_invalid_argument(server):
     failed = _raw_register(server, b"\x0a\x40probe")
-    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (failed.code(), failed.details()) == (grpc.StatusCode.INVALID_ARGUMENT, NOT_A_MESSAGE)
 
 
 def test_a_percent_ff_subject_in_a_rest_path_is_refused_and_nothing_is_stored(server, client):
