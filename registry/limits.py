@@ -182,10 +182,35 @@ def _at(where: str, text: str, offset: int) -> str:
 
 
 def load_yaml(text: str, where: str) -> Any:
-    """``yaml.safe_load`` of a file's text once its nesting is within the limit (``check_yaml_depth``);
-    every YAML file of ours that a person writes goes through here (or ``check_yaml_depth``)."""
+    """``yaml.safe_load`` of a file's text once its nesting is within the limit (``check_yaml_depth``),
+    integers within the number-literal limit (``file:line:column``, not Python's ``ValueError`` past
+    4,300 digits); every YAML file of ours that a person writes goes through here (or
+    ``check_yaml_depth``)."""
     check_yaml_depth(text, where)
-    return yaml.safe_load(text)
+    loader = _LimitedLoader(text)
+    loader.where = where
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    where = "YAML"
+
+    def construct_yaml_int(self, node):
+        digits = sum(character.isalnum() for character in node.value)
+        if digits > MAX_NUMBER_DIGITS:
+            mark = node.start_mark
+            raise LimitExceeded(
+                "number literal",
+                f"{self.where}:{mark.line + 1}:{mark.column + 1}",
+                f"{digits} digits, over {MAX_NUMBER_DIGITS}",
+            )
+        return super().construct_yaml_int(node)
+
+
+_LimitedLoader.add_constructor("tag:yaml.org,2002:int", _LimitedLoader.construct_yaml_int)
 
 
 def check_yaml_depth(text: str, where: str) -> None:

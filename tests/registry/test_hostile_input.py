@@ -389,3 +389,17 @@ def test_references_subjects_and_schema_size_past_their_limits_are_refused_over_
             pb_grpc.ContractRegistryStub(channel).Register(pb.RegisterRequest(subject=SUBJECT, schema=huge))
     assert failed.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "probe.Other" not in client.list_subjects() and client.list_versions(SUBJECT) == [1]
+
+
+def test_a_five_thousand_digit_integer_in_a_yaml_file_is_refused_naming_file_line_and_column(tmp_path):
+    """Found by make fuzz (an ODCS contract file): ``load_yaml`` refused deep YAML but let PyYAML's
+    ``int()`` raise ``ValueError`` past 4,300 digits."""
+    from registry.odcs import load_contract_file
+
+    path = tmp_path / "contract.yaml"
+    path.write_text("apiVersion: v3.0.0\nkind: DataContract\nid: " + "1" * 5_000 + "\n")
+    with pytest.raises(LimitExceeded) as refused:
+        load_contract_file(path)
+    assert refused.value.message.startswith(
+        f"{path}:3:5: 5000 digits, over {MAX_NUMBER_DIGITS} (limit 'number"
+    )

@@ -26,6 +26,7 @@ from lakehouse.decode import read_batch
 from registry.api import registry_pb2 as pb
 from registry.contract import load_contract
 from registry.errors import MeshgateError
+from registry.odcs import load_contract_file
 from tests.registry.fuzz.gate_inputs import GATE_CHECKS
 
 SERVICE = pb.DESCRIPTOR.services_by_name["ContractRegistry"]
@@ -272,7 +273,29 @@ yaml_texts = st.one_of(
     hostile_text,
     json_values.map(json.dumps),
     st.lists(
-        st.sampled_from(["subject: a.B", "format: AVRO", "schema: s.avsc", "- x", "[", "&a [*a]", "key:"])
+        st.sampled_from(
+            [
+                "subject: a.B",
+                "format: AVRO",
+                "schema: s.avsc",
+                "- x",
+                "[",
+                "&a [*a]",
+                "key:",
+                "apiVersion: v3.0.0",
+                "kind: DataContract",
+                "id: a.B",
+                "schema:",
+                "  - name: R",
+                "    properties:",
+                "      - name: x",
+                "        logicalType: integer",
+                "        physicalType: decimal(100000000000000000000,2)",
+                "        required: yes",
+                "references: [{name: a, subject: b.C, version: x}]",
+                "customProperties: [1]",
+            ]
+        )  # fmt: skip
         | hostile_text,
         max_size=8,
     ).map("\n".join),
@@ -384,10 +407,11 @@ def check_contract(targets: Targets, value: str) -> None:
     (folder / "s.avsc").write_text('{"type": "record", "name": "R", "fields": []}')
     path = folder / "contract.yaml"
     path.write_text(value, encoding="utf-8", errors="surrogatepass")
-    try:
-        load_contract(path)
-    except MeshgateError:
-        pass
+    for load in (load_contract, load_contract_file):  # a meshgate contract file; ODCS v3 or meshgate
+        try:
+            load(path)
+        except MeshgateError:
+            pass
 
 
 def check_gate_contract(targets: Targets, value: tuple) -> None:
