@@ -126,6 +126,7 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
         RuntimeError,
         zlib.error,
         MemoryError,  # a length field claiming more bytes than memory holds (fastavro allocates first)
+        OverflowError,  # a varint past 64 bits
     ) as exc:
         what = "Avro header" if row == 0 else f"Avro record {row + 1}"
         raise InvalidBatch(f"{what} cannot be decoded ({type(exc).__name__}: {exc}); truncated or not an Avro file?",
@@ -213,7 +214,16 @@ def _avro_payload(
             row,
             offset,
         ) from None
-    except (ValueError, EOFError, KeyError, IndexError, TypeError, StopIteration, MemoryError) as exc:
+    except (
+        ValueError,
+        EOFError,
+        KeyError,
+        IndexError,
+        TypeError,
+        StopIteration,
+        MemoryError,
+        OverflowError,
+    ) as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
         return _Record(
             row,
