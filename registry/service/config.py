@@ -57,6 +57,8 @@ class Configs:
     ) -> SubjectConfig:
         """Set the scope's level and rule set. ``level`` None keeps the level in force; the fields
         ``data_contract`` sets replace the scope's own, the others stay (as Confluent merges a PUT)."""
+        if subject is not None:
+            check_subject(subject)  # every edge checks it too, but the console calls the service directly
         level = None if level is None else parse_level(level)
 
         def work(session) -> SubjectConfig:
@@ -99,6 +101,8 @@ class Configs:
     def set_mode(self, subject: str | None, mode: str, force: bool = False) -> str:
         """Set the scope's mode. IMPORT over a subject (or, globally, a registry) that holds schemas
         is refused unless ``force`` (as Confluent does)."""
+        if subject is not None:
+            check_subject(subject)
         mode = (mode or "").strip().upper()
         if mode not in MODES:
             raise InvalidMode(f"mode: {mode!r} is not one of {', '.join(MODES)}")

@@ -334,3 +334,22 @@ def test_diff_lists_the_confluent_rules_and_metadata_that_changed(sign_in, conso
         ("note", "METADATA_CHANGED", "metadata.properties.owner"),
     ]
     assert "expr: &#39;true&#39; -&gt; &#39;false&#39;" in page
+
+
+def test_a_level_or_mode_for_a_subject_outside_the_grammar_is_refused_and_nothing_stored(
+    sign_in, console_site
+):
+    """The console calls the service directly (no REST or gRPC edge): ``bad.%FF`` (read as
+    ``bad.\\ufffd``), a space or 300 characters never become a subject's setting."""
+    service = console_site.server.service
+    admin = sign_in("admin")
+    csrf = _csrf(admin.get(CHECKOUT_PATH).text)
+    for path, subject in [("bad.%FF", "bad.\ufffd"), ("bad%20name", "bad name"), ("a" * 300, "a" * 300)]:
+        for action, field, value in [("config", "level", "NONE"), ("mode", "mode", "READONLY")]:
+            response = admin.post(f"/ui/{action}/{path}", data={"csrf": csrf, field: value})
+            assert response.status_code == 422, (action, path, response.status_code)
+            assert "Traceback" not in response.text
+        assert (
+            service.get_config(subject).level == service.get_config().level
+        )  # the global one: none of its own
+        assert service.get_mode(subject) == service.get_mode()
