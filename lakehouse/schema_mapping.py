@@ -109,7 +109,13 @@ def _parsed(format_name: str, text: str, source_name: str, references: tuple) ->
 @lru_cache(maxsize=64)
 def _arrow_schema(format_name: str, text: str, source_name: str, references: tuple) -> pa.Schema:
     schema = _parsed(format_name, text, source_name, references)
-    return pa.schema([_arrow_field(f.name, f) for f in schema.fields()])
+    fields = schema.fields()
+    if not fields:  # Bronze keeps the declared fields: every value of every batch would be dropped
+        raise InvalidSchema(
+            f"{source_name}: the schema declares no fields, so Bronze would keep no value of a batch; "
+            "declare the fields (a free-form value can be one field of type object)"
+        )
+    return pa.schema([_arrow_field(f.name, f) for f in fields])
 
 
 def _arrow_field(name: str, field: Field) -> pa.Field:

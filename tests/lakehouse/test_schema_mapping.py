@@ -166,3 +166,18 @@ def test_protobuf_schema_that_does_not_compile_names_the_problem():
 
     with pytest.raises(InvalidSchema, match="strin"):
         arrow_schema(contract)
+
+
+@pytest.mark.parametrize(
+    "contract",
+    [
+        Contract(subject="t.Free", format="JSON", schema='{"type": "object"}'),
+        Contract(subject="t.Free", format="JSON", schema='{"$ref": "#"}'),
+        avro_contract([]),
+        proto_contract("message Row {}"),
+    ],
+    ids=["json-free-form", "json-self-ref", "avro-no-fields", "protobuf-empty-message"],
+)
+def test_a_schema_without_fields_is_refused_rather_than_landing_rows_with_no_value(contract):
+    with pytest.raises(InvalidSchema, match="declares no fields, so Bronze would keep no value"):
+        arrow_schema(contract)
