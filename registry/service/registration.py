@@ -43,6 +43,7 @@ from registry.service.config import Configs
 from registry.service.consumers import Consumers
 from registry.service.parsing import SchemaParser
 from registry.store import Store, StoredVersion
+from registry.store.subjects import VersionRow
 from registry.versions import parse_version
 
 SHOWN_VIOLATIONS = 5  # how many violations an error message spells out
@@ -95,7 +96,7 @@ class Registration:
             self.store.lock_subject(session, subject)
             parsed = self.parser.parse(session, new_format, schema, refs, subject)
             fingerprint = schema_fingerprint(parsed, refs)
-            versions = self.store.versions(session, subject)
+            versions = self.store.version_rows(session, subject)  # JSON decoded only where read
             live = [v for v in versions if not v.deleted]
             existing_id = self.store.find_schema_id(session, new_format.name, fingerprint)
             config = self.configs.config_for(session, subject, new_format)
@@ -110,7 +111,7 @@ class Registration:
                     and (stored.data_metadata, stored.rule_set) == (new_metadata, new_rules)
                     and (version is None or stored.version == version)
                 ):
-                    return self.schemas.registered(stored)
+                    return self.schemas.registered(stored.stored())
             number = self._new_version(subject, versions, version if importing else None)
             if not importing:
                 if version is not None and version != number:
@@ -167,7 +168,7 @@ class Registration:
             self.parser.remember(new_id, parsed)
         return registered
 
-    def _new_version(self, subject: str, versions: Sequence[StoredVersion], wanted: int | None) -> int:
+    def _new_version(self, subject: str, versions: Sequence[VersionRow], wanted: int | None) -> int:
         """The next version number, or (IMPORT) the one wanted when it is free."""
         if wanted is None:
             return max((v.version for v in versions), default=0) + 1
@@ -249,11 +250,14 @@ class Registration:
         level: Level,
         ruleset: str | None,
         parsed: ParsedSchema,
-        live: Sequence[StoredVersion],
+        live: Sequence[StoredVersion | VersionRow],
     ) -> list[Violation]:
         if level is Level.NONE or not live:
             return []
-        previous = [self.parser.parsed(v.schema_id) for v in live]
+        # Versions sharing a schema id give the same verdict: each id is checked once, where it was
+        # last registered (the checks go newest first).
+        ids = list(dict.fromkeys(v.schema_id for v in reversed(live)))[::-1]
+        previous = [self.parser.parsed(schema_id) for schema_id in ids]
         formats = {schema.format_name for schema in previous}
         if formats != {new_format.name}:
             return [
@@ -280,7 +284,7 @@ def _merged(
     config: DataContractConfig,
     data_metadata: dict | None,
     rule_set: dict | None,
-    live: Sequence[StoredVersion],
+    live: Sequence[StoredVersion | VersionRow],
 ) -> tuple[dict | None, dict | None]:
     """Confluent's merge: ``merge(merge(default, the given or else the previous version's), override)``."""
     previous = live[-1] if live else None
@@ -297,8 +301,8 @@ def _merged(
 
 
 def _same_group(
-    group: str | None, metadata: dict | None, live: Sequence[StoredVersion]
-) -> list[StoredVersion]:
+    group: str | None, metadata: dict | None, live: Sequence[StoredVersion | VersionRow]
+) -> list[StoredVersion | VersionRow]:
     """The versions a new one is checked against: with a compatibility group, only those whose
     metadata has the same value of that property (absent included), as Confluent does."""
     if not group:
