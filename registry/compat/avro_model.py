@@ -77,6 +77,8 @@ class NamedType(AvroType):
 class Record(NamedType):
     fields: list[Field] = field(default_factory=list)
     fields_by_name: dict[str, Field] = field(default_factory=dict)
+    typed_names: frozenset[tuple[str, str]] | None = field(default=None, repr=False)
+    """``(name, type signature)`` of the fields: set by the walker on first use (``avro_walk``)."""
 
 
 @dataclass(eq=False)

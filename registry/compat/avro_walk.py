@@ -13,8 +13,7 @@ Paths: the top-level type's short name, then ``.field`` for record fields, ``[]`
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from registry.compat import Direction, Violation
 from registry.compat.avro_canonical import signature
@@ -23,21 +22,28 @@ from registry.compat.avro_rules import AvroRule, Pair, first_match, matches, nam
 
 
 def resolve(
-    reader: AvroType, writer: AvroType, direction: Direction, rules: Iterable[AvroRule]
+    reader: AvroType, writer: AvroType, direction: Direction, rules: Mapping[str, Sequence[AvroRule]]
 ) -> list[Violation]:
-    """Violations found resolving ``reader`` against ``writer`` with ``rules``."""
+    """Violations found resolving ``reader`` against ``writer`` with ``rules`` (``by_target``)."""
     walker = _Walker(direction, rules)
     new_root = reader if direction is Direction.BACKWARD else writer
     walker.walk(reader, writer, branch_label(new_root), reader.line, writer.line)
     return walker.violations
 
 
+def by_target(rules: Iterable[AvroRule]) -> dict[str, tuple[AvroRule, ...]]:
+    """The rules grouped by target (the caller keeps it per rule set: a transitive check resolves
+    many pairs)."""
+    grouped: dict[str, list[AvroRule]] = {}
+    for spec in rules:
+        grouped.setdefault(spec.target, []).append(spec)
+    return {target: tuple(specs) for target, specs in grouped.items()}
+
+
 class _Walker:
-    def __init__(self, direction: Direction, rules: Iterable[AvroRule]):
+    def __init__(self, direction: Direction, rules_by_target: Mapping[str, Sequence[AvroRule]]):
         self.direction = direction
-        self.by_target: dict[str, list[AvroRule]] = {}
-        for spec in rules:
-            self.by_target.setdefault(spec.target, []).append(spec)
+        self.by_target = rules_by_target
         self.violations: list[Violation] = []
         self.visited: set[tuple[int, int]] = set()
 
@@ -99,6 +105,8 @@ class _Walker:
         self.visited.add(key)
         # A field of the same name and type on both sides resolves: only the others are walked.
         differing = {name for name, _ in _typed_names(reader) - _typed_names(writer)}
+        if not differing:
+            return
         for reader_field in (f for f in reader.fields if f.name in differing):
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:
@@ -118,13 +126,9 @@ class _Walker:
                 )
 
 
-_TYPED_NAMES: weakref.WeakKeyDictionary[Record, frozenset[tuple[str, str]]] = weakref.WeakKeyDictionary()
-
-
 def _typed_names(record: Record) -> frozenset[tuple[str, str]]:
     """``(name, type signature)`` of every field, computed once per parsed record (they are cached)."""
-    names = _TYPED_NAMES.get(record)
+    names = record.typed_names
     if names is None:
-        names = frozenset((f.name, signature(f.type)) for f in record.fields)
-        _TYPED_NAMES[record] = names
+        names = record.typed_names = frozenset((f.name, signature(f.type)) for f in record.fields)
     return names

@@ -84,22 +84,30 @@ def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
     """
     assert messages.old is not None and messages.new is not None
     old, new = messages.old, messages.new
-    unchanged = {number for number, _ in _settled(old).items() & _settled(new).items()}
-    for number in sorted(old.fields.keys() - unchanged):
+    old_settled, old_unsettled = _settled(old)
+    changed = {number for number, _ in old_settled - _settled(new)[0]}
+    for number in sorted(changed.union(old_unsettled)):
         new_field = new.fields.get(number)
         if new_field is not None:
             yield Pair(old.fields[number], new_field)
 
 
-_SETTLED: weakref.WeakKeyDictionary[MessageInfo, dict[int, tuple]] = weakref.WeakKeyDictionary()
+_SETTLED: weakref.WeakKeyDictionary[MessageInfo, tuple[frozenset[tuple[int, tuple]], frozenset[int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _settled(message: MessageInfo) -> dict[int, tuple]:
-    """``{number: key}`` of the message's fields whose meaning lives in the field itself (``_key``)."""
+def _settled(message: MessageInfo) -> tuple[frozenset[tuple[int, tuple]], frozenset[int]]:
+    """``(number, key)`` of the message's fields whose meaning lives in the field itself (``_key``),
+    and the numbers of the others (always checked). Kept with the parsed message, so comparing two
+    messages is one set difference of hashes computed once."""
     settled = _SETTLED.get(message)
     if settled is None:
-        keys = {number: _key(field_info) for number, field_info in message.fields.items()}
-        settled = {number: key for number, key in keys.items() if key is not None}
+        keys = [(number, _key(field_info)) for number, field_info in message.fields.items()]
+        settled = (
+            frozenset((number, key) for number, key in keys if key is not None),
+            frozenset(number for number, key in keys if key is None),
+        )
         _SETTLED[message] = settled
     return settled
 
