@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -129,6 +129,12 @@ class ParsedSchema(ABC):
     @abstractmethod
     def fingerprint(self) -> str:
         """A stable hex digest of ``canonical``, used to deduplicate schemas into global ids."""
+
+    @property
+    def check_key(self) -> Hashable | None:
+        """Equal keys promise equal violations as the old schema of any check, so a transitive check
+        checks such versions once; None (the default): no promise beyond the object itself."""
+        return None
 
     @abstractmethod
     def columns(self, message: str | None = None) -> tuple[str, ...]:
@@ -261,12 +267,13 @@ def check_compatibility(
 ) -> CompatibilityResult:
     """Check ``new`` against ``previous`` (oldest first) at ``level``.
 
-    Non-transitive levels look at the latest previous schema only; transitive ones at all of them.
-    A violation found against several versions is reported once.
+    Non-transitive levels look at the latest previous schema only; transitive ones at all of them,
+    those with equal ``check_key``s once (the newest of them). A violation found against several
+    versions is reported once.
     """
     if not previous or level is Level.NONE:
         return CompatibilityResult()
-    olds = list(previous) if level.transitive else [previous[-1]]
+    olds = _distinct(previous) if level.transitive else [previous[-1]]
     seen: set[tuple] = set()
     result = CompatibilityResult()
     for old in reversed(olds):  # newest first: the most relevant finding comes first
@@ -277,3 +284,17 @@ def check_compatibility(
                     seen.add(key)
                     result.violations.append(violation)
     return result
+
+
+def _distinct(previous: Sequence[ParsedSchema]) -> list[ParsedSchema]:
+    """``previous`` (oldest first) with only the newest of each ``check_key``."""
+    seen: set[Hashable] = set()
+    newest_first = []
+    for schema in reversed(previous):
+        key = schema.check_key
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        newest_first.append(schema)
+    return newest_first[::-1]

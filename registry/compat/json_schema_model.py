@@ -100,6 +100,7 @@ class SchemaNode:
         self.line = line
         self.ref: SchemaNode | None = None
         self.children: dict[str, object] = {}  # keyword -> SchemaNode, list or dict of SchemaNodes
+        self._limits: dict[str, Decimal | None] = {}  # ``limit``'s answers: every check asks again
 
     # -- reading keywords ------------------------------------------------------------------------
 
@@ -108,6 +109,11 @@ class SchemaNode:
 
     def has(self, keyword: str) -> bool:
         return isinstance(self.value, dict) and keyword in self.value
+
+    @cached_property
+    def keywords(self) -> dict:
+        """The schema's keywords and values (empty for ``true`` and ``false``)."""
+        return self.value if isinstance(self.value, dict) else {}
 
     def line_of(self, keyword: str) -> int | None:
         """The line of ``keyword`` in this node, or the node's own line when it is absent."""
@@ -153,10 +159,17 @@ class SchemaNode:
     def limit(self, keyword: str) -> Decimal | None:
         """A numeric keyword as a Decimal. Draft-04's boolean ``exclusiveMaximum: true`` reads as an
         exclusive bound equal to ``maximum`` (which stays, and is then met by the exclusive one)."""
+        try:
+            return self._limits[keyword]
+        except KeyError:
+            pass
         if self.document.dialect.name == "draft-04" and keyword.startswith("exclusive"):
             bound = keyword.removeprefix("exclusive").lower()
-            return _decimal(self.get(bound)) if self.get(keyword) is True else None
-        return _decimal(self.get(keyword))
+            limit = _decimal(self.get(bound)) if self.get(keyword) is True else None
+        else:
+            limit = _decimal(self.get(keyword))
+        self._limits[keyword] = limit
+        return limit
 
     def child(self, keyword: str):
         return self.children.get(keyword)

@@ -69,7 +69,13 @@ class VersionRow:
 
     def stored(self) -> StoredVersion:
         return StoredVersion(
-            self.subject, self.version, self.schema_id, self.meta, self.deleted, self.data_metadata, self.rule_set
+            self.subject,
+            self.version,
+            self.schema_id,
+            self.meta,
+            self.deleted,
+            self.data_metadata,
+            self.rule_set,
         )
 
 
