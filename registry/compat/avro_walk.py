@@ -19,6 +19,7 @@ from registry.compat import Direction, Violation
 from registry.compat.avro_canonical import signature
 from registry.compat.avro_model import Array, AvroType, Map, Record, Union, branch_label
 from registry.compat.avro_rules import AvroRule, Pair, first_match, matches, names_match
+from registry.compat.lru import shared
 
 
 def resolve(
@@ -107,7 +108,10 @@ class _Walker:
         differing = {name for name, _ in _typed_names(reader) - _typed_names(writer)}
         if not differing:
             return
-        for reader_field in (f for f in reader.fields if f.name in differing):
+        differing_fields = [
+            reader.fields_by_name[name] for name in differing if name in reader.fields_by_name
+        ]
+        for reader_field in sorted(differing_fields, key=reader.fields.index):  # in the reader's order
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:
                 aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
@@ -130,5 +134,5 @@ def _typed_names(record: Record) -> frozenset[tuple[str, str]]:
     """``(name, type signature)`` of every field, computed once per parsed record (they are cached)."""
     names = record.typed_names
     if names is None:
-        names = record.typed_names = frozenset((f.name, signature(f.type)) for f in record.fields)
+        names = record.typed_names = frozenset(shared((f.name, signature(f.type))) for f in record.fields)
     return names

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from registry.compat.json_schema_model import SchemaNode
 from registry.compat.json_schema_parse import pointer
 from registry.compat.json_schema_rule_types import Difference, JsonRule, Labels
+from registry.compat.lru import shared
 
 SUMS = ("anyOf", "oneOf")
 
@@ -551,7 +552,9 @@ def _settled(node: SchemaNode) -> tuple[frozenset[tuple[str, str, bool]], frozen
         properties = node.properties.items()
         settled = (
             frozenset(
-                (name, prop.canonical, name in required) for name, prop in properties if not prop.has_ref
+                shared((name, prop.canonical, name in required))
+                for name, prop in properties
+                if not prop.has_ref
             ),
             frozenset(name for name, prop in properties if prop.has_ref),
         )

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from registry.compat.lru import shared
 from registry.compat.protobuf_schema import (
     EnumInfo,
     FieldInfo,
@@ -105,7 +106,7 @@ def _settled(message: MessageInfo) -> tuple[frozenset[tuple[int, tuple]], frozen
     if settled is None:
         keys = [(number, _key(field_info)) for number, field_info in message.fields.items()]
         settled = (
-            frozenset((number, key) for number, key in keys if key is not None),
+            frozenset(shared((number, key)) for number, key in keys if key is not None),
             frozenset(number for number, key in keys if key is None),
         )
         _SETTLED[message] = settled
