@@ -108,9 +108,7 @@ class _Walker:
         differing = {name for name, _ in _typed_names(reader) - _typed_names(writer)}
         if not differing:
             return
-        differing_fields = [
-            reader.fields_by_name[name] for name in differing if name in reader.fields_by_name
-        ]
+        differing_fields = [reader.fields_by_name[name] for name in differing]
         for reader_field in sorted(differing_fields, key=reader.fields.index):  # in the reader's order
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:

@@ -95,6 +95,7 @@ class SchemaNode:
 
     def __init__(self, value: dict | bool, document: SchemaDocument, at: str, line: int | None):
         self.value = value
+        self.is_false = value is False
         self.document = document
         self.pointer = at
         self.line = line
@@ -120,10 +121,6 @@ class SchemaNode:
         if isinstance(self.value, dict) and keyword in self.value:
             return self.document.json.line(self.value, keyword) or self.line
         return self.line
-
-    @property
-    def is_false(self) -> bool:
-        return self.value is False
 
     @cached_property
     def is_empty(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from registry.compat.json_schema_model import SchemaNode
 from registry.compat.json_schema_parse import pointer
@@ -284,7 +284,7 @@ class Walker:
             return
         self._active.add(key)
         try:
-            self._compare(writer, reader, replace(at, new=self._new(writer, reader) or at.new))
+            self._compare(writer, reader, At(at.path, at.field_path, self._new(writer, reader) or at.new))
         finally:
             self._active.discard(key)
 
@@ -416,8 +416,9 @@ class Walker:
         # the others are those of the symmetric difference and those with a ``$ref``.
         (writer_settled, writer_refs), (reader_settled, reader_refs) = _settled(writer), _settled(reader)
         unsettled = {name for name, _, _ in writer_settled ^ reader_settled} | writer_refs | reader_refs
-        names = [name for name in writer_properties if name in unsettled]
-        names += [name for name in reader_properties if name in unsettled and name not in writer_properties]
+        names = sorted(unsettled.intersection(writer_properties), key=list(writer_properties).index)
+        added = unsettled.difference(writer_properties)
+        names += sorted(added, key=list(reader_properties).index) if added else ()
         for name in names:
             writer_property, reader_property = writer_properties.get(name), reader_properties.get(name)
             covered = None
@@ -470,6 +471,10 @@ class Walker:
 
     def _dependencies(self, pair: SchemaPair) -> None:
         writer, reader = pair.writer, pair.reader
+        if not (writer.dependent_required or reader.dependent_required) and not (
+            writer.dependent_schemas or reader.dependent_schemas
+        ):
+            return
         keyword = (
             "dependentRequired" if self._side(writer, reader).has("dependentRequired") else "dependencies"
         )
