@@ -105,6 +105,8 @@ class Rule:
 @dataclass
 class CompatibilityResult:
     violations: list[Violation] = field(default_factory=list)
+    against: list[int] = field(default_factory=list)
+    """Per violation, the index in ``previous`` of the newest schema it was found against."""
 
     @property
     def compatible(self) -> bool:
@@ -273,28 +275,29 @@ def check_compatibility(
     """
     if not previous or level is Level.NONE:
         return CompatibilityResult()
-    olds = _distinct(previous) if level.transitive else [previous[-1]]
+    indexes = _distinct(previous) if level.transitive else [len(previous) - 1]
     seen: set[tuple] = set()
     result = CompatibilityResult()
-    for old in reversed(olds):  # newest first: the most relevant finding comes first
+    for index in reversed(indexes):  # newest first: the most relevant finding comes first
         for direction in level.directions:
-            for violation in schema_format.check(old, new, direction, ruleset):
+            for violation in schema_format.check(previous[index], new, direction, ruleset):
                 key = (violation.rule, violation.path, violation.message)
                 if key not in seen:
                     seen.add(key)
                     result.violations.append(violation)
+                    result.against.append(index)
     return result
 
 
-def _distinct(previous: Sequence[ParsedSchema]) -> list[ParsedSchema]:
-    """``previous`` (oldest first) with only the newest of each ``check_key``."""
+def _distinct(previous: Sequence[ParsedSchema]) -> list[int]:
+    """The indexes of ``previous`` (oldest first) without the older ones of an equal ``check_key``."""
     seen: set[Hashable] = set()
     newest_first = []
-    for schema in reversed(previous):
-        key = schema.check_key
+    for index in range(len(previous) - 1, -1, -1):
+        key = previous[index].check_key
         if key is not None:
             if key in seen:
                 continue
             seen.add(key)
-        newest_first.append(schema)
+        newest_first.append(index)
     return newest_first[::-1]

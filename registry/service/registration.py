@@ -117,11 +117,13 @@ class Registration:
                 if version is not None and version != number:
                     raise InvalidArgument(f"version: {version} is not the next version ({number})")
                 checked = _same_group(config.data_contract.compatibility_group, new_metadata, live)
-                violations = self._level_violations(new_format, config.level, config.ruleset, parsed, checked)
+                violations, against = self._level_violations(
+                    new_format, config.level, config.ruleset, parsed, checked
+                )
                 broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
                 if violations or broken:
                     raise IncompatibleSchema(
-                        incompatibility_message(subject, config.level, violations, broken),
+                        incompatibility_message(subject, config.level, violations, broken, against),
                         violations + [v for consumer in broken for v in consumer.violations],
                         [consumer.name for consumer in broken],
                         broken,
@@ -213,7 +215,7 @@ class Registration:
                 live = [v for v in live if v.version == wanted]
                 if not live:
                     raise VersionNotFound(f"version {wanted} of subject {subject!r} not found")
-            violations = self._level_violations(new_format, level, config.ruleset, parsed, live)
+            violations, _ = self._level_violations(new_format, level, config.ruleset, parsed, live)
             broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
         return CheckResult(
             violations=violations + [v for consumer in broken for v in consumer.violations],
@@ -251,12 +253,17 @@ class Registration:
         ruleset: str | None,
         parsed: ParsedSchema,
         live: Sequence[StoredVersion | VersionRow],
-    ) -> list[Violation]:
+    ) -> tuple[list[Violation], list[int]]:
+        """The violations, and the versions holding a schema they were found against (of schemas
+        that check alike, ``check_key``, the newest)."""
         if level is Level.NONE or not live:
-            return []
+            return [], []
         # Versions sharing a schema id give the same verdict: each id is checked once, where it was
         # last registered (the checks go newest first).
-        ids = list(dict.fromkeys(v.schema_id for v in reversed(live)))[::-1]
+        holders: dict[int, list[int]] = {}
+        for stored in live:
+            holders.setdefault(stored.schema_id, []).append(stored.version)
+        ids = sorted(holders, key=lambda schema_id: holders[schema_id][-1])
         previous = [self.parser.parsed(schema_id) for schema_id in ids]
         formats = {schema.format_name for schema in previous}
         if formats != {new_format.name}:
@@ -266,8 +273,10 @@ class Registration:
                     "schema",
                     f"the subject holds {', '.join(sorted(formats))} schemas; a {new_format.name} schema cannot follow them",
                 )
-            ]
-        return check_compatibility(new_format, level, parsed, previous, ruleset).violations
+            ], []
+        result = check_compatibility(new_format, level, parsed, previous, ruleset)
+        against = {version for index in set(result.against) for version in holders[ids[index]]}
+        return result.violations, sorted(against)
 
 
 def _same_contract(stored: dict, given: dict) -> bool:
@@ -312,12 +321,21 @@ def _same_group(
 
 
 def incompatibility_message(
-    subject: str, level: Level, violations: Sequence[Violation], broken: Sequence[BrokenConsumer]
+    subject: str,
+    level: Level,
+    violations: Sequence[Violation],
+    broken: Sequence[BrokenConsumer],
+    against: Sequence[int] = (),
 ) -> str:
+    """``against``: the versions the violations were found against, named in the message."""
     consumer_violations = [v for consumer in broken for v in consumer.violations]
     parts = []
     if violations:
-        parts.append(f"the schema is incompatible with subject {subject!r} at level {level.value}")
+        named = ""
+        if against:
+            numbers = ", ".join(str(number) for number in against)
+            named = f"version{'s' if len(against) > 1 else ''} {numbers} of "
+        parts.append(f"the schema is incompatible with {named}subject {subject!r} at level {level.value}")
     if broken:
         parts.append(f"it would break consumer(s) {', '.join(consumer.name for consumer in broken)}")
     shown = [*violations, *consumer_violations][:SHOWN_VIOLATIONS]

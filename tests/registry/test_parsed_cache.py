@@ -76,8 +76,9 @@ def test_a_transitive_check_finds_the_same_violations_with_a_warm_and_a_cold_cac
     assert verdicts[0], "only the first version refuses the candidate: a transitive check must say so"
     latest_only = warm.check("shop.Order", candidate, format_name, version="3")
     assert not latest_only.violations
-    with pytest.raises(IncompatibleSchema):
+    with pytest.raises(IncompatibleSchema) as refused:
         warm.register("shop.Order", candidate, format_name)
+    assert f"incompatible with version 1 of subject 'shop.Order' at level {level}" in str(refused.value)
     warm.store.close()
     cold.store.close()
 
@@ -134,5 +135,6 @@ def test_registration_reads_the_metadata_of_the_versions_it_needs_on_sqlite_and_
     service.set_config(subject, "BACKWARD_TRANSITIVE")
     with pytest.raises(IncompatibleSchema) as refused:
         service.register(subject, _avro({"note": ["null", "long"]}))
+    assert "incompatible with versions 1, 4 of subject 'shop.Order'" in str(refused.value)
     assert "note" in str(refused.value)
     service.store.close()

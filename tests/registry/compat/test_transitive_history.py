@@ -62,7 +62,8 @@ def test_a_violation_against_the_first_version_is_found_behind_many_equivalent_o
     (new,) = _parse([_json("new")])[1]
     result = check_compatibility(json_schema, level, new, previous)
     assert {(v.rule, v.field_path) for v in result.violations} == {("TYPE_CHANGED", "note")}
-    assert len(result.violations) == len(level.directions)  # one each way, found against version 1
+    assert len(result.violations) == len(level.directions)  # one each way
+    assert result.against == [0] * len(level.directions)  # found against version 1 (index 0)
     latest_only = check_compatibility(
         json_schema, Level(level.value.removesuffix("_TRANSITIVE")), new, previous
     )
