@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from registry.compat import lru
 from registry.compat.lru import LruCache
 from registry.errors import IncompatibleSchema
 from registry.service import RegistryService
@@ -138,3 +139,14 @@ def test_registration_reads_the_metadata_of_the_versions_it_needs_on_sqlite_and_
     assert "incompatible with versions 1, 4 of subject 'shop.Order'" in str(refused.value)
     assert "note" in str(refused.value)
     service.store.close()
+
+
+def test_equal_field_keys_are_shared_and_the_table_of_them_is_bounded(monkeypatch):
+    monkeypatch.setattr(lru, "SHARED_KEYS", 2)
+    monkeypatch.setattr(lru, "_shared", {})
+    first = lru.shared(("id", "string"))
+    assert lru.shared(("id", "string")) is first  # an equal key built elsewhere: the same object
+    lru.shared(("note", "long"))
+    again = lru.shared(("extra", "long"))  # the table was full: it starts over
+    assert len(lru._shared) == 1 and lru.shared(("extra", "long")) is again
+    assert lru.shared(("id", "string")) == first  # still equal, no longer the same object
