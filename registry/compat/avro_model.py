@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from registry.compat.avro_json import JsonDocument
 from registry.errors import InvalidSchema
@@ -68,7 +69,7 @@ class NamedType(AvroType):
     fullname: str = ""
     aliases: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.fullname.rpartition(".")[2]
 
