@@ -102,19 +102,19 @@ class SchemaNode:
         self.ref: SchemaNode | None = None
         self.children: dict[str, object] = {}  # keyword -> SchemaNode, list or dict of SchemaNodes
         self._limits: dict[str, Decimal | None] = {}  # ``limit``'s answers: every check asks again
+        self.keywords: dict = value if isinstance(value, dict) else {}
+        """The schema's keywords and values (empty for ``true`` and ``false``)."""
+        # The checks read keywords and children of every node of every version they compare: the
+        # dicts' own ``get``, no method call of ours in between.
+        self.get = self.keywords.get
+        """``get(keyword, default=None)``: the keyword's value."""
+        self.child = self.children.get
+        """``child(keyword)``: the subschema node(s) under the keyword, or None."""
 
     # -- reading keywords ------------------------------------------------------------------------
 
-    def get(self, keyword: str, default=None):
-        return self.value.get(keyword, default) if isinstance(self.value, dict) else default
-
     def has(self, keyword: str) -> bool:
-        return isinstance(self.value, dict) and keyword in self.value
-
-    @cached_property
-    def keywords(self) -> dict:
-        """The schema's keywords and values (empty for ``true`` and ``false``)."""
-        return self.value if isinstance(self.value, dict) else {}
+        return keyword in self.keywords
 
     def line_of(self, keyword: str) -> int | None:
         """The line of ``keyword`` in this node, or the node's own line when it is absent."""
@@ -167,9 +167,6 @@ class SchemaNode:
             limit = _decimal(self.get(keyword))
         self._limits[keyword] = limit
         return limit
-
-    def child(self, keyword: str):
-        return self.children.get(keyword)
 
     # -- normalised structure ---------------------------------------------------------------------
 
