@@ -229,7 +229,7 @@ class SchemaNode:
     def tuple_keyword(self) -> str:
         return "prefixItems" if self.has("prefixItems") else "items"
 
-    @property
+    @cached_property
     def combinators(self) -> list[tuple[str, list[SchemaNode]]]:
         return [(keyword, self.children[keyword]) for keyword in COMBINATORS if keyword in self.children]
 

@@ -350,6 +350,8 @@ class Walker:
         self._apply("combined", CombinedPair("writer_only", criterion, None, len(branches), 0, fits, at), at)
 
     def _combinators(self, pair: SchemaPair) -> None:
+        if not pair.writer.combinators and not pair.reader.combinators:
+            return
         writer = dict(pair.writer.combinators)
         reader = dict(pair.reader.combinators)
         at = pair.at
