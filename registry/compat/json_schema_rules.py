@@ -127,6 +127,7 @@ def _enum_change(pair: SchemaPair) -> str | None:
     "The enum (or const) admits more values, or was dropped.",
     "schema",
     compatible=True,
+    keywords=("enum", "const"),
 )
 def enum_array_extended(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "extended":
@@ -142,6 +143,7 @@ def enum_array_extended(pair: SchemaPair, labels: Labels):
     "schema",
     compatible=False,
     fix="Keep every value the writer's schema admits; drop values only once no writer produces them.",
+    keywords=("enum", "const"),
 )
 def enum_array_narrowed(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "narrowed":
@@ -161,6 +163,7 @@ def enum_array_narrowed(pair: SchemaPair, labels: Labels):
     "schema",
     compatible=False,
     fix="Only add values to an enum; keep the ones writers may still produce.",
+    keywords=("enum", "const"),
 )
 def enum_array_changed(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "changed":
