@@ -80,6 +80,8 @@ class Record(NamedType):
     fields_by_name: dict[str, Field] = field(default_factory=dict)
     typed_names: frozenset[tuple[str, str]] | None = field(default=None, repr=False)
     """``(name, type signature)`` of the fields: set by the walker on first use (``avro_walk``)."""
+    positions: dict[Field, int] | None = field(default=None, repr=False)
+    """Each field's position in ``fields``: set by the walker on first use."""
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from registry.compat import Direction, Violation
 from registry.compat.avro_canonical import signature
-from registry.compat.avro_model import Array, AvroType, Map, Record, Union, branch_label
+from registry.compat.avro_model import Array, AvroType, Field, Map, Record, Union, branch_label
 from registry.compat.avro_rules import AvroRule, Pair, first_match, matches, names_match
 from registry.compat.lru import shared
 
@@ -109,7 +109,7 @@ class _Walker:
         if not differing:
             return
         differing_fields = [reader.fields_by_name[name] for name in differing]
-        for reader_field in sorted(differing_fields, key=reader.fields.index):  # in the reader's order
+        for reader_field in sorted(differing_fields, key=_positions(reader).__getitem__):  # reader's order
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:
                 aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
@@ -126,6 +126,13 @@ class _Walker:
                     reader_field.type_line,
                     writer_field.type_line,
                 )
+
+
+def _positions(record: Record) -> dict[Field, int]:
+    """Each field's position in the record, once per parsed record."""
+    if record.positions is None:
+        record.positions = {f: i for i, f in enumerate(record.fields)}
+    return record.positions
 
 
 def _typed_names(record: Record) -> frozenset[tuple[str, str]]:
