@@ -69,10 +69,11 @@ class JsonSchema(ParsedSchema):
     def check_key(self) -> str | None:
         """The canonical text without the annotations only compatible rules read (``title``,
         ``description``, ``$comment``, ``examples`` of every schema node): versions that differ only
-        there give the same violations. None for a schema with references or a ``$ref`` into an
-        annotation (then nothing is promised)."""
+        there give the same violations. None for a schema with references, a ``$ref`` into an
+        annotation, or ``allOf``/``anyOf``/``oneOf`` (whose branches count once per distinct text,
+        annotations included: there they can change a verdict)."""
         main = self.documents.main
-        if self.documents.references:
+        if self.documents.references or any(node.combinators for node in main.nodes.values()):
             return None
         schema_values = {id(node.value) for node in main.nodes.values() if isinstance(node.value, dict)}
         for node in main.nodes.values():

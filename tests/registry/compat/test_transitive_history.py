@@ -48,6 +48,14 @@ def test_a_schema_with_references_promises_nothing():
     assert json_schema.parse(text, {"money.json": money}).check_key is None
 
 
+def test_a_schema_with_combinators_promises_nothing():
+    # anyOf branches count once per distinct text, description included: two that differ only there
+    # are two branches, so the annotations can change a verdict
+    branches = [{"type": "string", "description": "a"}, {"type": "string", "description": "b"}]
+    text = json.dumps({"type": "object", "properties": {"note": {"anyOf": branches}}})
+    assert get_format("JSON").parse(text).check_key is None
+
+
 def test_avro_and_protobuf_promise_nothing_beyond_the_schema_itself():
     avro = get_format("AVRO").parse(json.dumps({"type": "record", "name": "R", "fields": []}))
     proto = get_format("PROTOBUF").parse('syntax = "proto3";\nmessage R {}\n')
