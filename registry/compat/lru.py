@@ -34,7 +34,7 @@ class LruCache:
         return len(self._items)
 
 
-SHARED_KEYS = 200_000  # distinct field keys kept by ``shared``; the table starts over past it
+SHARED_KEYS = 20_000  # distinct field keys kept by ``shared`` (they hold texts alive); then it starts over
 _shared: dict[Hashable, Hashable] = {}
 
 
