@@ -6,7 +6,9 @@ optional, and the content model is closed (``additionalProperties: false``), so 
 compatible under Confluent's rules (optional properties added to a closed content model). The Avro
 records carry the same fields (long, double, string; the added ones nullable with a default).
 Then what history costs a JSON Schema registration (``benchmarks.compat.registration_growth``: 100
-versions of a 50-property schema, each with its own description; versions 91-100 against 1-10).
+versions of a 50-property schema, each with its own description, which the transitive check sees
+as one schema (``check_key``), and each with its own default, which it checks version by version;
+versions 91-100 against 1-10 and 6-15).
 Run: ``.venv/bin/python -m benchmarks.json_schema_compat``.
 """
 
@@ -80,7 +82,9 @@ def main() -> None:
     figure(
         "json schema transitive check vs 100 versions", json_ms, avro_ms, "ms", "baseline: Avro, same fields"
     )
-    registration_growth("json schema", "JSON", "BACKWARD_TRANSITIVE", json_history, VERSIONS)
+    for level in ("BACKWARD_TRANSITIVE", "FULL_TRANSITIVE"):
+        registration_growth("json schema", "JSON", level, json_history, VERSIONS)
+        registration_growth("json schema (a default changes)", "JSON", level, json_default_history, VERSIONS)
 
 
 def json_history(index: int, history: int = 0) -> str:
@@ -91,6 +95,15 @@ def json_history(index: int, history: int = 0) -> str:
         "description": f"history {history}, version {index}",
         "properties": properties,
     }
+    return json.dumps({**schema, "additionalProperties": False})
+
+
+def json_default_history(index: int, history: int = 0) -> str:
+    """Version ``index``: the same 50 properties, the first with the default ``index`` (a change the
+    checks compare in every version, unlike a description: every version compatible both ways)."""
+    properties = {f"f{i}": {"type": JSON_TYPES[i % 3]} for i in range(GROWTH_FIELDS)}
+    properties["f0"]["default"] = index
+    schema = {"type": "object", "description": f"history {history}", "properties": properties}
     return json.dumps({**schema, "additionalProperties": False})
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -105,6 +105,8 @@ class Rule:
 @dataclass
 class CompatibilityResult:
     violations: list[Violation] = field(default_factory=list)
+    against: list[int] = field(default_factory=list)
+    """Per violation, the index in ``previous`` of the newest schema it was found against."""
 
     @property
     def compatible(self) -> bool:
@@ -129,6 +131,12 @@ class ParsedSchema(ABC):
     @abstractmethod
     def fingerprint(self) -> str:
         """A stable hex digest of ``canonical``, used to deduplicate schemas into global ids."""
+
+    @property
+    def check_key(self) -> Hashable | None:
+        """Equal keys promise equal violations as the old schema of any check, so a transitive check
+        checks such versions once; None (the default): no promise beyond the object itself."""
+        return None
 
     @abstractmethod
     def columns(self, message: str | None = None) -> tuple[str, ...]:
@@ -261,19 +269,35 @@ def check_compatibility(
 ) -> CompatibilityResult:
     """Check ``new`` against ``previous`` (oldest first) at ``level``.
 
-    Non-transitive levels look at the latest previous schema only; transitive ones at all of them.
-    A violation found against several versions is reported once.
+    Non-transitive levels look at the latest previous schema only; transitive ones at all of them,
+    those with equal ``check_key``s once (the newest of them). A violation found against several
+    versions is reported once.
     """
     if not previous or level is Level.NONE:
         return CompatibilityResult()
-    olds = list(previous) if level.transitive else [previous[-1]]
+    indexes = _distinct(previous) if level.transitive else [len(previous) - 1]
     seen: set[tuple] = set()
     result = CompatibilityResult()
-    for old in reversed(olds):  # newest first: the most relevant finding comes first
+    for index in reversed(indexes):  # newest first: the most relevant finding comes first
         for direction in level.directions:
-            for violation in schema_format.check(old, new, direction, ruleset):
+            for violation in schema_format.check(previous[index], new, direction, ruleset):
                 key = (violation.rule, violation.path, violation.message)
                 if key not in seen:
                     seen.add(key)
                     result.violations.append(violation)
+                    result.against.append(index)
     return result
+
+
+def _distinct(previous: Sequence[ParsedSchema]) -> list[int]:
+    """The indexes of ``previous`` (oldest first) without the older ones of an equal ``check_key``."""
+    seen: set[Hashable] = set()
+    newest_first = []
+    for index in range(len(previous) - 1, -1, -1):
+        key = previous[index].check_key
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        newest_first.append(index)
+    return newest_first[::-1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cached_property
+from functools import cache, cached_property
 
 import fastavro
 
@@ -26,7 +26,7 @@ from registry.compat.avro_model import (
     Record,
 )
 from registry.compat.avro_rules import RULES, RULESETS, rules_for
-from registry.compat.avro_walk import resolve
+from registry.compat.avro_walk import by_target, resolve
 from registry.compat.fields import Field
 from registry.errors import InvalidArgument, InvalidSchema, SourceLocation
 
@@ -151,11 +151,17 @@ class AvroFormat(SchemaFormat):
     ) -> list[Violation]:
         if not isinstance(old, AvroSchema) or not isinstance(new, AvroSchema):
             raise InvalidArgument("the Avro format checks Avro schemas only")
-        rules = rules_for(self.select_ruleset(ruleset))
+        rules = _rules_by_target(self.select_ruleset(ruleset))
         direction = Direction(direction)
         if direction is Direction.BACKWARD:
             return resolve(new.root, old.root, direction, rules)
         return resolve(old.root, new.root, direction, rules)
+
+
+@cache
+def _rules_by_target(ruleset: str | None):
+    """A rule set's rules grouped by target, once."""
+    return by_target(rules_for(ruleset))
 
 
 def _validate_with_fastavro(document: JsonDocument, fastavro_named: dict) -> dict:

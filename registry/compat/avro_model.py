@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from registry.compat.avro_json import JsonDocument
 from registry.errors import InvalidSchema
@@ -68,7 +69,7 @@ class NamedType(AvroType):
     fullname: str = ""
     aliases: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def name(self) -> str:
         return self.fullname.rpartition(".")[2]
 
@@ -77,6 +78,10 @@ class NamedType(AvroType):
 class Record(NamedType):
     fields: list[Field] = field(default_factory=list)
     fields_by_name: dict[str, Field] = field(default_factory=dict)
+    typed_names: frozenset[tuple[str, str]] | None = field(default=None, repr=False)
+    """``(name, type signature)`` of the fields: set by the walker on first use (``avro_walk``)."""
+    positions: dict[Field, int] | None = field(default=None, repr=False)
+    """Each field's position in ``fields``: set by the walker on first use."""
 
 
 @dataclass(eq=False)

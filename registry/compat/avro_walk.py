@@ -13,31 +13,38 @@ Paths: the top-level type's short name, then ``.field`` for record fields, ``[]`
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from registry.compat import Direction, Violation
 from registry.compat.avro_canonical import signature
-from registry.compat.avro_model import Array, AvroType, Map, Record, Union, branch_label
+from registry.compat.avro_model import Array, AvroType, Field, Map, Record, Union, branch_label
 from registry.compat.avro_rules import AvroRule, Pair, first_match, matches, names_match
+from registry.compat.lru import shared
 
 
 def resolve(
-    reader: AvroType, writer: AvroType, direction: Direction, rules: Iterable[AvroRule]
+    reader: AvroType, writer: AvroType, direction: Direction, rules: Mapping[str, Sequence[AvroRule]]
 ) -> list[Violation]:
-    """Violations found resolving ``reader`` against ``writer`` with ``rules``."""
+    """Violations found resolving ``reader`` against ``writer`` with ``rules`` (``by_target``)."""
     walker = _Walker(direction, rules)
     new_root = reader if direction is Direction.BACKWARD else writer
     walker.walk(reader, writer, branch_label(new_root), reader.line, writer.line)
     return walker.violations
 
 
+def by_target(rules: Iterable[AvroRule]) -> dict[str, tuple[AvroRule, ...]]:
+    """The rules grouped by target (the caller keeps it per rule set: a transitive check resolves
+    many pairs)."""
+    grouped: dict[str, list[AvroRule]] = {}
+    for spec in rules:
+        grouped.setdefault(spec.target, []).append(spec)
+    return {target: tuple(specs) for target, specs in grouped.items()}
+
+
 class _Walker:
-    def __init__(self, direction: Direction, rules: Iterable[AvroRule]):
+    def __init__(self, direction: Direction, rules_by_target: Mapping[str, Sequence[AvroRule]]):
         self.direction = direction
-        self.by_target: dict[str, list[AvroRule]] = {}
-        for spec in rules:
-            self.by_target.setdefault(spec.target, []).append(spec)
+        self.by_target = rules_by_target
         self.violations: list[Violation] = []
         self.visited: set[tuple[int, int]] = set()
 
@@ -99,7 +106,10 @@ class _Walker:
         self.visited.add(key)
         # A field of the same name and type on both sides resolves: only the others are walked.
         differing = {name for name, _ in _typed_names(reader) - _typed_names(writer)}
-        for reader_field in (f for f in reader.fields if f.name in differing):
+        if not differing:
+            return
+        differing_fields = [reader.fields_by_name[name] for name in differing]
+        for reader_field in sorted(differing_fields, key=_positions(reader).__getitem__):  # reader's order
             writer_field = writer.fields_by_name.get(reader_field.name)
             if writer_field is None and reader_field.aliases:
                 aliased = (writer.fields_by_name.get(alias) for alias in reader_field.aliases)
@@ -118,13 +128,16 @@ class _Walker:
                 )
 
 
-_TYPED_NAMES: weakref.WeakKeyDictionary[Record, frozenset[tuple[str, str]]] = weakref.WeakKeyDictionary()
+def _positions(record: Record) -> dict[Field, int]:
+    """Each field's position in the record, once per parsed record."""
+    if record.positions is None:
+        record.positions = {f: i for i, f in enumerate(record.fields)}
+    return record.positions
 
 
 def _typed_names(record: Record) -> frozenset[tuple[str, str]]:
     """``(name, type signature)`` of every field, computed once per parsed record (they are cached)."""
-    names = _TYPED_NAMES.get(record)
+    names = record.typed_names
     if names is None:
-        names = frozenset((f.name, signature(f.type)) for f in record.fields)
-        _TYPED_NAMES[record] = names
+        names = record.typed_names = frozenset(shared((f.name, signature(f.type))) for f in record.fields)
     return names

@@ -30,6 +30,11 @@ from registry.errors import InvalidArgument
 __all__ = ["JsonSchema", "JsonSchemaFormat"]
 
 _RULES_BY_TARGET = RULE_LIST.by_target()
+_BREAKING_BY_TARGET = {
+    target: [spec for spec in specs if not spec.compatible] for target, specs in _RULES_BY_TARGET.items()
+}
+"""The rules ``check`` runs: a compatible difference never decides a walk (``Walker._sub`` asks
+whether every difference is compatible), so leaving those rules out changes no violation."""
 
 
 class JsonSchema(ParsedSchema):
@@ -60,6 +65,24 @@ class JsonSchema(ParsedSchema):
         """Hex SHA-256 of ``canonical``."""
         return hashlib.sha256(self.canonical.encode("utf-8")).hexdigest()
 
+    @cached_property
+    def check_key(self) -> str | None:
+        """The canonical text without the annotations only compatible rules read (``title``,
+        ``description``, ``$comment``, ``examples`` of every schema node): versions that differ only
+        there give the same violations. None for a schema with references, a ``$ref`` into an
+        annotation, or ``allOf``/``anyOf``/``oneOf`` (whose branches count once per distinct text,
+        annotations included: there they can change a verdict)."""
+        main = self.documents.main
+        if self.documents.references or any(node.combinators for node in main.nodes.values()):
+            return None
+        schema_values = {id(node.value) for node in main.nodes.values() if isinstance(node.value, dict)}
+        for node in main.nodes.values():
+            for keyword in _REF_KEYWORDS:
+                ref = node.get(keyword)
+                if isinstance(ref, str) and any(f"/{word}" in ref for word in _ANNOTATIONS):
+                    return None
+        return "check:" + value_key(_without_annotations(main.value, schema_values))
+
     def fields(self) -> tuple[Field, ...]:
         """The neutral field tree of the top-level object (see ``json_schema_fields``)."""
         return root_fields(self.root)
@@ -67,6 +90,21 @@ class JsonSchema(ParsedSchema):
     def columns(self, message: str | None = None) -> tuple[str, ...]:
         """The top-level properties, in schema order (``message`` names no type in JSON Schema)."""
         return tuple(field.name for field in root_fields(self.root))
+
+
+_ANNOTATIONS = ("title", "description", "$comment", "examples")
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _without_annotations(value, schema_values: set[int]):
+    """``value`` with ``_ANNOTATIONS`` dropped from the dicts that are schema nodes (by id), so a
+    property named ``description`` stays."""
+    if isinstance(value, dict):
+        drop = _ANNOTATIONS if id(value) in schema_values else ()
+        return {k: _without_annotations(v, schema_values) for k, v in value.items() if k not in drop}
+    if isinstance(value, list):
+        return [_without_annotations(item, schema_values) for item in value]
+    return value
 
 
 @functools.lru_cache(maxsize=512)
@@ -97,13 +135,7 @@ class JsonSchemaFormat(SchemaFormat):
 
     def differences(self, old: ParsedSchema, new: ParsedSchema, direction: Direction) -> list[Difference]:
         """Every difference, compatible or not, between ``old`` and ``new`` in ``direction``."""
-        if not isinstance(old, JsonSchema) or not isinstance(new, JsonSchema):
-            raise InvalidArgument("the JSON Schema format checks JSON Schemas only")
-        if Direction(direction) is Direction.BACKWARD:
-            walker = Walker(_RULES_BY_TARGET, Labels(writer="old", reader="new"), reader_is_new=True)
-            return walker.run(old.root, new.root)
-        walker = Walker(_RULES_BY_TARGET, Labels(writer="new", reader="old"), reader_is_new=False)
-        return walker.run(new.root, old.root)
+        return _walk(old, new, Direction(direction), _RULES_BY_TARGET)
 
     def check(
         self, old: ParsedSchema, new: ParsedSchema, direction: Direction, ruleset: str | None = None
@@ -112,6 +144,15 @@ class JsonSchemaFormat(SchemaFormat):
         direction = Direction(direction)
         return [
             Violation(d.rule, d.path, d.message, d.line, direction, field_path=d.field_path)
-            for d in self.differences(old, new, direction)
-            if not d.compatible
+            for d in _walk(old, new, direction, _BREAKING_BY_TARGET)
         ]
+
+
+def _walk(old: ParsedSchema, new: ParsedSchema, direction: Direction, rules: dict) -> list[Difference]:
+    if not isinstance(old, JsonSchema) or not isinstance(new, JsonSchema):
+        raise InvalidArgument("the JSON Schema format checks JSON Schemas only")
+    if direction is Direction.BACKWARD:
+        walker = Walker(rules, Labels(writer="old", reader="new"), reader_is_new=True)
+        return walker.run(old.root, new.root)
+    walker = Walker(rules, Labels(writer="new", reader="old"), reader_is_new=False)
+    return walker.run(new.root, old.root)

@@ -95,29 +95,32 @@ class SchemaNode:
 
     def __init__(self, value: dict | bool, document: SchemaDocument, at: str, line: int | None):
         self.value = value
+        self.is_false = value is False
         self.document = document
         self.pointer = at
         self.line = line
         self.ref: SchemaNode | None = None
         self.children: dict[str, object] = {}  # keyword -> SchemaNode, list or dict of SchemaNodes
+        self._limits: dict[str, Decimal | None] = {}  # ``limit``'s answers: every check asks again
+        self.keywords: dict = value if isinstance(value, dict) else {}
+        """The schema's keywords and values (empty for ``true`` and ``false``)."""
+        # The checks read keywords and children of every node of every version they compare: the
+        # dicts' own ``get``, no method call of ours in between.
+        self.get = self.keywords.get
+        """``get(keyword, default=None)``: the keyword's value."""
+        self.child = self.children.get
+        """``child(keyword)``: the subschema node(s) under the keyword, or None."""
 
     # -- reading keywords ------------------------------------------------------------------------
 
-    def get(self, keyword: str, default=None):
-        return self.value.get(keyword, default) if isinstance(self.value, dict) else default
-
     def has(self, keyword: str) -> bool:
-        return isinstance(self.value, dict) and keyword in self.value
+        return keyword in self.keywords
 
     def line_of(self, keyword: str) -> int | None:
         """The line of ``keyword`` in this node, or the node's own line when it is absent."""
         if isinstance(self.value, dict) and keyword in self.value:
             return self.document.json.line(self.value, keyword) or self.line
         return self.line
-
-    @property
-    def is_false(self) -> bool:
-        return self.value is False
 
     @cached_property
     def is_empty(self) -> bool:
@@ -153,13 +156,17 @@ class SchemaNode:
     def limit(self, keyword: str) -> Decimal | None:
         """A numeric keyword as a Decimal. Draft-04's boolean ``exclusiveMaximum: true`` reads as an
         exclusive bound equal to ``maximum`` (which stays, and is then met by the exclusive one)."""
+        try:
+            return self._limits[keyword]
+        except KeyError:
+            pass
         if self.document.dialect.name == "draft-04" and keyword.startswith("exclusive"):
             bound = keyword.removeprefix("exclusive").lower()
-            return _decimal(self.get(bound)) if self.get(keyword) is True else None
-        return _decimal(self.get(keyword))
-
-    def child(self, keyword: str):
-        return self.children.get(keyword)
+            limit = _decimal(self.get(bound)) if self.get(keyword) is True else None
+        else:
+            limit = _decimal(self.get(keyword))
+        self._limits[keyword] = limit
+        return limit
 
     # -- normalised structure ---------------------------------------------------------------------
 
@@ -222,7 +229,7 @@ class SchemaNode:
     def tuple_keyword(self) -> str:
         return "prefixItems" if self.has("prefixItems") else "items"
 
-    @property
+    @cached_property
     def combinators(self) -> list[tuple[str, list[SchemaNode]]]:
         return [(keyword, self.children[keyword]) for keyword in COMBINATORS if keyword in self.children]
 

@@ -59,6 +59,9 @@ class JsonRule:
     compatible: bool
     fix: str
     check: Callable[..., Finding | None]
+    keywords: tuple[str, ...] = ()
+    """For a rule on a ``SchemaPair``: it finds nothing unless one side has one of these keywords
+    (the walker skips it then; empty: always run)."""
 
 
 class RuleList(list[JsonRule]):
@@ -72,12 +75,14 @@ class RuleList(list[JsonRule]):
         compatible: bool,
         fix: str = "",
         categories: tuple[str, ...] = CONFLUENT,
+        keywords: tuple[str, ...] = (),
     ):
         if not compatible and not fix:
             raise ValueError(f"incompatible rule {rule_id} needs a suggested fix")
 
         def register(check):
-            self.append(JsonRule(Rule(rule_id, description, categories), target, compatible, fix, check))
+            rule = Rule(rule_id, description, categories)
+            self.append(JsonRule(rule, target, compatible, fix, check, keywords))
             return check
 
         return register

@@ -127,6 +127,7 @@ def _enum_change(pair: SchemaPair) -> str | None:
     "The enum (or const) admits more values, or was dropped.",
     "schema",
     compatible=True,
+    keywords=("enum", "const"),
 )
 def enum_array_extended(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "extended":
@@ -142,6 +143,7 @@ def enum_array_extended(pair: SchemaPair, labels: Labels):
     "schema",
     compatible=False,
     fix="Keep every value the writer's schema admits; drop values only once no writer produces them.",
+    keywords=("enum", "const"),
 )
 def enum_array_narrowed(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "narrowed":
@@ -161,6 +163,7 @@ def enum_array_narrowed(pair: SchemaPair, labels: Labels):
     "schema",
     compatible=False,
     fix="Only add values to an enum; keep the ones writers may still produce.",
+    keywords=("enum", "const"),
 )
 def enum_array_changed(pair: SchemaPair, labels: Labels):
     if _enum_change(pair) == "changed":
@@ -226,6 +229,7 @@ def _limit_rules(target: str, keyword: str, rule_prefix: str, upper: bool) -> No
             target,
             compatible,
             "" if compatible else _LOOSEN.format(keyword=keyword),
+            keywords=(keyword,),
         )(check)
 
 
@@ -265,12 +269,13 @@ def _text(pair, keyword: str, expected: str, labels: Labels):
     "string",
     compatible=False,
     fix="Leave the pattern out, or add it only once every writer's values match it.",
+    keywords=("pattern",),
 )
 def pattern_added(pair: SchemaPair, labels: Labels):
     return _text(pair, "pattern", "ADDED", labels)
 
 
-@rule("PATTERN_REMOVED", "The pattern was removed.", "string", compatible=True)
+@rule("PATTERN_REMOVED", "The pattern was removed.", "string", compatible=True, keywords=("pattern",))
 def pattern_removed(pair: SchemaPair, labels: Labels):
     return _text(pair, "pattern", "REMOVED", labels)
 
@@ -281,6 +286,7 @@ def pattern_removed(pair: SchemaPair, labels: Labels):
     "string",
     compatible=False,
     fix="Keep the writer's pattern; to loosen it, drop it rather than rewrite it.",
+    keywords=("pattern",),
 )
 def pattern_changed(pair: SchemaPair, labels: Labels):
     return _text(pair, "pattern", "CHANGED", labels)
@@ -293,12 +299,20 @@ def pattern_changed(pair: SchemaPair, labels: Labels):
     compatible=False,
     fix="Leave the format out, or add it in a new subject: existing data may not match it.",
     categories=MESHGATE,
+    keywords=("format",),
 )
 def format_added(pair: SchemaPair, labels: Labels):
     return _text(pair, "format", "ADDED", labels)
 
 
-@rule("FORMAT_REMOVED", "The format was removed (meshgate).", "string", compatible=True, categories=MESHGATE)
+@rule(
+    "FORMAT_REMOVED",
+    "The format was removed (meshgate).",
+    "string",
+    compatible=True,
+    categories=MESHGATE,
+    keywords=("format",),
+)
 def format_removed(pair: SchemaPair, labels: Labels):
     return _text(pair, "format", "REMOVED", labels)
 
@@ -310,6 +324,7 @@ def format_removed(pair: SchemaPair, labels: Labels):
     compatible=False,
     fix="Keep the format; put values of another format in a new property.",
     categories=MESHGATE,
+    keywords=("format",),
 )
 def format_changed(pair: SchemaPair, labels: Labels):
     return _text(pair, "format", "CHANGED", labels)
@@ -355,12 +370,21 @@ _MULTIPLE_FIX = (
 )
 
 
-@rule("MULTIPLE_OF_ADDED", "A multipleOf was added.", "number", compatible=False, fix=_MULTIPLE_FIX)
+@rule(
+    "MULTIPLE_OF_ADDED",
+    "A multipleOf was added.",
+    "number",
+    compatible=False,
+    fix=_MULTIPLE_FIX,
+    keywords=("multipleOf",),
+)
 def multiple_of_added(pair: SchemaPair, labels: Labels):
     return _multiple_of(pair, "ADDED", labels)
 
 
-@rule("MULTIPLE_OF_REMOVED", "The multipleOf was removed.", "number", compatible=True)
+@rule(
+    "MULTIPLE_OF_REMOVED", "The multipleOf was removed.", "number", compatible=True, keywords=("multipleOf",)
+)
 def multiple_of_removed(pair: SchemaPair, labels: Labels):
     return _multiple_of(pair, "REMOVED", labels)
 
@@ -371,6 +395,7 @@ def multiple_of_removed(pair: SchemaPair, labels: Labels):
     "number",
     compatible=False,
     fix=_MULTIPLE_FIX,
+    keywords=("multipleOf",),
 )
 def multiple_of_expanded(pair: SchemaPair, labels: Labels):
     return _multiple_of(pair, "EXPANDED", labels)
@@ -381,6 +406,7 @@ def multiple_of_expanded(pair: SchemaPair, labels: Labels):
     "The multipleOf became a divisor of the old one (looser).",
     "number",
     compatible=True,
+    keywords=("multipleOf",),
 )
 def multiple_of_reduced(pair: SchemaPair, labels: Labels):
     return _multiple_of(pair, "REDUCED", labels)
@@ -392,6 +418,7 @@ def multiple_of_reduced(pair: SchemaPair, labels: Labels):
     "number",
     compatible=False,
     fix=_MULTIPLE_FIX,
+    keywords=("multipleOf",),
 )
 def multiple_of_changed(pair: SchemaPair, labels: Labels):
     return _multiple_of(pair, "CHANGED", labels)

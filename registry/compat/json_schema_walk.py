@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from registry.compat.json_schema_model import SchemaNode
 from registry.compat.json_schema_parse import pointer
 from registry.compat.json_schema_rule_types import Difference, JsonRule, Labels
+from registry.compat.lru import shared
 
 SUMS = ("anyOf", "oneOf")
 
@@ -237,7 +238,16 @@ class Walker:
         return reader if self.reader_is_new else writer
 
     def _apply(self, target: str, pair, at: At) -> None:
+        keyed = isinstance(pair, SchemaPair)
+        if keyed:
+            writer, reader = pair.writer.keywords, pair.reader.keywords
         for spec in self.rules.get(target, ()):
+            if keyed and spec.keywords:
+                for keyword in spec.keywords:
+                    if keyword in writer or keyword in reader:
+                        break
+                else:
+                    continue  # a rule of keywords neither side has finds nothing
             finding = spec.check(pair, self.labels)
             if finding is None:
                 continue
@@ -274,7 +284,7 @@ class Walker:
             return
         self._active.add(key)
         try:
-            self._compare(writer, reader, replace(at, new=self._new(writer, reader) or at.new))
+            self._compare(writer, reader, At(at.path, at.field_path, self._new(writer, reader) or at.new))
         finally:
             self._active.discard(key)
 
@@ -340,6 +350,8 @@ class Walker:
         self._apply("combined", CombinedPair("writer_only", criterion, None, len(branches), 0, fits, at), at)
 
     def _combinators(self, pair: SchemaPair) -> None:
+        if not pair.writer.combinators and not pair.reader.combinators:
+            return
         writer = dict(pair.writer.combinators)
         reader = dict(pair.reader.combinators)
         at = pair.at
@@ -402,9 +414,14 @@ class Walker:
         writer, reader = pair.writer, pair.reader
         writer_model, reader_model = content_model(writer), content_model(reader)
         writer_properties, reader_properties = writer.properties, reader.properties
-        settled = {name for name, _, _ in _settled(writer) & _settled(reader)}  # nothing to compare or report
-        names = [*writer_properties, *(name for name in reader_properties if name not in writer_properties)]
-        for name in (name for name in names if name not in settled):
+        # Properties equal on both sides (name, text, required) have nothing to compare or report;
+        # the others are those of the symmetric difference and those with a ``$ref``.
+        (writer_settled, writer_refs), (reader_settled, reader_refs) = _settled(writer), _settled(reader)
+        unsettled = {name for name, _, _ in writer_settled ^ reader_settled} | writer_refs | reader_refs
+        names = sorted(unsettled.intersection(writer_properties), key=list(writer_properties).index)
+        added = unsettled.difference(writer_properties)
+        names += sorted(added, key=list(reader_properties).index) if added else ()
+        for name in names:
             writer_property, reader_property = writer_properties.get(name), reader_properties.get(name)
             covered = None
             if writer_property is not None and reader_property is not None:
@@ -456,6 +473,10 @@ class Walker:
 
     def _dependencies(self, pair: SchemaPair) -> None:
         writer, reader = pair.writer, pair.reader
+        if not (writer.dependent_required or reader.dependent_required) and not (
+            writer.dependent_schemas or reader.dependent_schemas
+        ):
+            return
         keyword = (
             "dependentRequired" if self._side(writer, reader).has("dependentRequired") else "dependencies"
         )
@@ -523,21 +544,26 @@ class Walker:
             self._both_schemas(pair, keyword)
 
 
-_SETTLED: weakref.WeakKeyDictionary[SchemaNode, frozenset[tuple[str, str, bool]]] = (
+_SETTLED: weakref.WeakKeyDictionary[SchemaNode, tuple[frozenset[tuple[str, str, bool]], frozenset[str]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _settled(node: SchemaNode) -> frozenset[tuple[str, str, bool]]:
-    """``(name, canonical text, required)`` of the properties without a ``$ref``, once per parsed node:
-    a property equal in all three on both sides is ``_identical`` with the same ``required``."""
+def _settled(node: SchemaNode) -> tuple[frozenset[tuple[str, str, bool]], frozenset[str]]:
+    """``(name, canonical text, required)`` of the properties without a ``$ref``, and the names of
+    those with one, once per parsed node: a property equal in all three on both sides is
+    ``_identical`` with the same ``required``."""
     settled = _SETTLED.get(node)
     if settled is None:
         required = node.required
-        settled = frozenset(
-            (name, prop.canonical, name in required)
-            for name, prop in node.properties.items()
-            if not prop.has_ref
+        properties = node.properties.items()
+        settled = (
+            frozenset(
+                shared((name, prop.canonical, name in required))
+                for name, prop in properties
+                if not prop.has_ref
+            ),
+            frozenset(name for name, prop in properties if prop.has_ref),
         )
         _SETTLED[node] = settled
     return settled

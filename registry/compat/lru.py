@@ -1,4 +1,5 @@
-"""A small thread-safe least-recently-used cache: the bound of every parsed-schema cache."""
+"""A small thread-safe least-recently-used cache (the bound of every parsed-schema cache), and the
+table of shared field keys."""
 
 from __future__ import annotations
 
@@ -31,3 +32,19 @@ class LruCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+SHARED_KEYS = 20_000  # distinct field keys kept by ``shared`` (they hold texts alive); then it starts over
+_shared: dict[Hashable, Hashable] = {}
+
+
+def shared(key: Hashable) -> Hashable:
+    """One object for every equal ``key`` (like ``sys.intern`` for any hashable): the field keys
+    of many versions of a schema are mostly equal, and sets of shared keys meet by identity instead
+    of comparing their contents, which is most of comparing a version with a hundred earlier ones."""
+    found = _shared.get(key)
+    if found is None:
+        if len(_shared) >= SHARED_KEYS:
+            _shared.clear()  # keys shared before stay valid; only new ones stop being shared with them
+        found = _shared.setdefault(key, key)
+    return found

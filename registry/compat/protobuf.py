@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from registry.compat import Direction, ParsedSchema, SchemaFormat, Violation, protobuf_serialized
@@ -76,7 +77,7 @@ class ProtobufFormat(SchemaFormat):
             raise TypeError("ProtobufFormat.check needs two schemas parsed by ProtobufFormat.parse")
         ctx = CheckContext(old, new, direction)
         violations = []
-        for spec, finding in _findings(ctx, rules_for(ruleset), ruleset):
+        for spec, finding in _findings(ctx, ruleset):
             file_name = finding.file_name or MAIN_FILE
             line = new.line_of(finding.path, file_name)
             message = finding.message
@@ -87,11 +88,18 @@ class ProtobufFormat(SchemaFormat):
         return violations
 
 
-def _findings(ctx: CheckContext, specs: list[ProtoRule], ruleset: str | None):
+@functools.cache
+def _rules_by_target(ruleset: str | None) -> dict[str, tuple[ProtoRule, ...]]:
+    """A rule set's rules grouped by target, once (a transitive check applies them to many pairs)."""
+    grouped: dict[str, list[ProtoRule]] = {}
+    for spec in rules_for(ruleset):
+        grouped.setdefault(spec.target, []).append(spec)
+    return {target: tuple(specs) for target, specs in grouped.items()}
+
+
+def _findings(ctx: CheckContext, ruleset: str | None):
     """Every (rule, finding): the walker pairs elements, each rule sees the pairs of its target."""
-    by_target: dict[str, list[ProtoRule]] = {}
-    for spec in specs:
-        by_target.setdefault(spec.target, []).append(spec)
+    by_target = _rules_by_target(ruleset)
     scope = CONFLUENT_SCOPE if ruleset is None else BUF_SCOPE
 
     def apply(target: str, pair, matched: bool = True):

@@ -8,7 +8,7 @@ check with its stable id, one-line description and categories.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.compat import Direction, Rule
 from registry.compat.protobuf_schema import ProtobufSchema
@@ -32,10 +32,10 @@ class CheckContext:
     old: ProtobufSchema
     new: ProtobufSchema
     direction: Direction
+    backward: bool = field(init=False)  # every rule asks, for every pair
 
-    @property
-    def backward(self) -> bool:
-        return self.direction is Direction.BACKWARD
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backward", self.direction is Direction.BACKWARD)
 
     def writer(self, pair: Pair):
         """Confluent compares a writer (original) with a reader (update): BACKWARD old->new, FORWARD new->old."""

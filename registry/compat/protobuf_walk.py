@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from registry.compat.lru import shared
 from registry.compat.protobuf_schema import (
     EnumInfo,
     FieldInfo,
@@ -68,11 +69,11 @@ def file_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterat
 
 def message_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterator[Pair[MessageInfo]]:
     """Every message on either side, matched by name; unmatched ones paired with None."""
-    yield from _pair_by_name(old.messages_in(_files(old, scope)), new.messages_in(_files(new, scope)), scope)
+    yield from _pair_by_name(_keyed(old, scope, "message"), _keyed(new, scope, "message"))
 
 
 def enum_pairs(old: ProtobufSchema, new: ProtobufSchema, scope: Scope) -> Iterator[Pair[EnumInfo]]:
-    yield from _pair_by_name(old.enums_in(_files(old, scope)), new.enums_in(_files(new, scope)), scope)
+    yield from _pair_by_name(_keyed(old, scope, "enum"), _keyed(new, scope, "enum"))
 
 
 def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
@@ -84,22 +85,30 @@ def field_pairs(messages: Pair[MessageInfo]) -> Iterator[Pair[FieldInfo]]:
     """
     assert messages.old is not None and messages.new is not None
     old, new = messages.old, messages.new
-    unchanged = {number for number, _ in _settled(old).items() & _settled(new).items()}
-    for number in sorted(old.fields.keys() - unchanged):
+    old_settled, old_unsettled = _settled(old)
+    changed = {number for number, _ in old_settled - _settled(new)[0]}
+    for number in sorted(changed.union(old_unsettled)):
         new_field = new.fields.get(number)
         if new_field is not None:
             yield Pair(old.fields[number], new_field)
 
 
-_SETTLED: weakref.WeakKeyDictionary[MessageInfo, dict[int, tuple]] = weakref.WeakKeyDictionary()
+_SETTLED: weakref.WeakKeyDictionary[MessageInfo, tuple[frozenset[tuple[int, tuple]], frozenset[int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _settled(message: MessageInfo) -> dict[int, tuple]:
-    """``{number: key}`` of the message's fields whose meaning lives in the field itself (``_key``)."""
+def _settled(message: MessageInfo) -> tuple[frozenset[tuple[int, tuple]], frozenset[int]]:
+    """``(number, key)`` of the message's fields whose meaning lives in the field itself (``_key``),
+    and the numbers of the others (always checked). Kept with the parsed message, so comparing two
+    messages is one set difference of hashes computed once."""
     settled = _SETTLED.get(message)
     if settled is None:
-        keys = {number: _key(field_info) for number, field_info in message.fields.items()}
-        settled = {number: key for number, key in keys.items() if key is not None}
+        keys = [(number, _key(field_info)) for number, field_info in message.fields.items()]
+        settled = (
+            frozenset(shared((number, key)) for number, key in keys if key is not None),
+            frozenset(number for number, key in keys if key is None),
+        )
         _SETTLED[message] = settled
     return settled
 
@@ -135,15 +144,31 @@ def _files(schema: ProtobufSchema, scope: Scope) -> list[FileInfo]:
     return [schema.main] if scope.main_file_only else schema.user_files()
 
 
-def _pair_by_name(olds: list, news: list, scope: Scope) -> Iterator[Pair]:
-    def key(element) -> str:
-        return element.full_name if scope.match_by_full_name else f"{element.file.name}:{element.path}"
+_KEYED: weakref.WeakKeyDictionary[ProtobufSchema, dict[tuple, dict]] = weakref.WeakKeyDictionary()
 
-    new_by_key = {key(element): element for element in news}
-    old_keys = set()
-    for element in olds:
-        old_keys.add(key(element))
-        yield Pair(element, new_by_key.get(key(element)))
-    for element in news:
-        if key(element) not in old_keys:
+
+def _keyed(schema: ProtobufSchema, scope: Scope, kind: str) -> dict:
+    """The schema's messages (or enums) in ``scope`` by the name they are matched by, in order;
+    once per parsed schema and scope."""
+    by_scope = _KEYED.get(schema)
+    if by_scope is None:
+        by_scope = _KEYED[schema] = {}
+    keyed = by_scope.get((scope, kind))
+    if keyed is None:
+        files = _files(schema, scope)
+        elements = schema.messages_in(files) if kind == "message" else schema.enums_in(files)
+        keyed = {_match_key(element, scope): element for element in elements}
+        by_scope[(scope, kind)] = keyed
+    return keyed
+
+
+def _match_key(element, scope: Scope) -> str:
+    return element.full_name if scope.match_by_full_name else f"{element.file.name}:{element.path}"
+
+
+def _pair_by_name(olds: dict, news: dict) -> Iterator[Pair]:
+    for key, element in olds.items():
+        yield Pair(element, news.get(key))
+    for key, element in news.items():
+        if key not in olds:
             yield Pair(None, element)

@@ -43,6 +43,7 @@ from registry.service.config import Configs
 from registry.service.consumers import Consumers
 from registry.service.parsing import SchemaParser
 from registry.store import Store, StoredVersion
+from registry.store.subjects import VersionRow
 from registry.versions import parse_version
 
 SHOWN_VIOLATIONS = 5  # how many violations an error message spells out
@@ -95,7 +96,7 @@ class Registration:
             self.store.lock_subject(session, subject)
             parsed = self.parser.parse(session, new_format, schema, refs, subject)
             fingerprint = schema_fingerprint(parsed, refs)
-            versions = self.store.versions(session, subject)
+            versions = self.store.version_rows(session, subject)  # JSON decoded only where read
             live = [v for v in versions if not v.deleted]
             existing_id = self.store.find_schema_id(session, new_format.name, fingerprint)
             config = self.configs.config_for(session, subject, new_format)
@@ -110,17 +111,19 @@ class Registration:
                     and (stored.data_metadata, stored.rule_set) == (new_metadata, new_rules)
                     and (version is None or stored.version == version)
                 ):
-                    return self.schemas.registered(stored)
+                    return self.schemas.registered(stored.stored())
             number = self._new_version(subject, versions, version if importing else None)
             if not importing:
                 if version is not None and version != number:
                     raise InvalidArgument(f"version: {version} is not the next version ({number})")
                 checked = _same_group(config.data_contract.compatibility_group, new_metadata, live)
-                violations = self._level_violations(new_format, config.level, config.ruleset, parsed, checked)
+                violations, against = self._level_violations(
+                    new_format, config.level, config.ruleset, parsed, checked
+                )
                 broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
                 if violations or broken:
                     raise IncompatibleSchema(
-                        incompatibility_message(subject, config.level, violations, broken),
+                        incompatibility_message(subject, config.level, violations, broken, against),
                         violations + [v for consumer in broken for v in consumer.violations],
                         [consumer.name for consumer in broken],
                         broken,
@@ -167,7 +170,7 @@ class Registration:
             self.parser.remember(new_id, parsed)
         return registered
 
-    def _new_version(self, subject: str, versions: Sequence[StoredVersion], wanted: int | None) -> int:
+    def _new_version(self, subject: str, versions: Sequence[VersionRow], wanted: int | None) -> int:
         """The next version number, or (IMPORT) the one wanted when it is free."""
         if wanted is None:
             return max((v.version for v in versions), default=0) + 1
@@ -212,7 +215,7 @@ class Registration:
                 live = [v for v in live if v.version == wanted]
                 if not live:
                     raise VersionNotFound(f"version {wanted} of subject {subject!r} not found")
-            violations = self._level_violations(new_format, level, config.ruleset, parsed, live)
+            violations, _ = self._level_violations(new_format, level, config.ruleset, parsed, live)
             broken = self.consumers.broken_by(session, subject, new_format, parsed, config.ruleset)
         return CheckResult(
             violations=violations + [v for consumer in broken for v in consumer.violations],
@@ -249,11 +252,19 @@ class Registration:
         level: Level,
         ruleset: str | None,
         parsed: ParsedSchema,
-        live: Sequence[StoredVersion],
-    ) -> list[Violation]:
+        live: Sequence[StoredVersion | VersionRow],
+    ) -> tuple[list[Violation], list[int]]:
+        """The violations, and the versions holding a schema they were found against (of schemas
+        that check alike, ``check_key``, the newest)."""
         if level is Level.NONE or not live:
-            return []
-        previous = [self.parser.parsed(v.schema_id) for v in live]
+            return [], []
+        # Versions sharing a schema id give the same verdict: each id is checked once, where it was
+        # last registered (the checks go newest first).
+        holders: dict[int, list[int]] = {}
+        for stored in live:
+            holders.setdefault(stored.schema_id, []).append(stored.version)
+        ids = sorted(holders, key=lambda schema_id: holders[schema_id][-1])
+        previous = [self.parser.parsed(schema_id) for schema_id in ids]
         formats = {schema.format_name for schema in previous}
         if formats != {new_format.name}:
             return [
@@ -262,8 +273,10 @@ class Registration:
                     "schema",
                     f"the subject holds {', '.join(sorted(formats))} schemas; a {new_format.name} schema cannot follow them",
                 )
-            ]
-        return check_compatibility(new_format, level, parsed, previous, ruleset).violations
+            ], []
+        result = check_compatibility(new_format, level, parsed, previous, ruleset)
+        against = {version for index in set(result.against) for version in holders[ids[index]]}
+        return result.violations, sorted(against)
 
 
 def _same_contract(stored: dict, given: dict) -> bool:
@@ -280,7 +293,7 @@ def _merged(
     config: DataContractConfig,
     data_metadata: dict | None,
     rule_set: dict | None,
-    live: Sequence[StoredVersion],
+    live: Sequence[StoredVersion | VersionRow],
 ) -> tuple[dict | None, dict | None]:
     """Confluent's merge: ``merge(merge(default, the given or else the previous version's), override)``."""
     previous = live[-1] if live else None
@@ -297,8 +310,8 @@ def _merged(
 
 
 def _same_group(
-    group: str | None, metadata: dict | None, live: Sequence[StoredVersion]
-) -> list[StoredVersion]:
+    group: str | None, metadata: dict | None, live: Sequence[StoredVersion | VersionRow]
+) -> list[StoredVersion | VersionRow]:
     """The versions a new one is checked against: with a compatibility group, only those whose
     metadata has the same value of that property (absent included), as Confluent does."""
     if not group:
@@ -308,12 +321,21 @@ def _same_group(
 
 
 def incompatibility_message(
-    subject: str, level: Level, violations: Sequence[Violation], broken: Sequence[BrokenConsumer]
+    subject: str,
+    level: Level,
+    violations: Sequence[Violation],
+    broken: Sequence[BrokenConsumer],
+    against: Sequence[int] = (),
 ) -> str:
+    """``against``: the versions the violations were found against, named in the message."""
     consumer_violations = [v for consumer in broken for v in consumer.violations]
     parts = []
     if violations:
-        parts.append(f"the schema is incompatible with subject {subject!r} at level {level.value}")
+        named = ""
+        if against:
+            numbers = ", ".join(str(number) for number in against)
+            named = f"version{'s' if len(against) > 1 else ''} {numbers} of "
+        parts.append(f"the schema is incompatible with {named}subject {subject!r} at level {level.value}")
     if broken:
         parts.append(f"it would break consumer(s) {', '.join(consumer.name for consumer in broken)}")
     shown = [*violations, *consumer_violations][:SHOWN_VIOLATIONS]

@@ -6,12 +6,14 @@ import json
 
 import pytest
 
+from registry.compat import lru
 from registry.compat.lru import LruCache
 from registry.errors import IncompatibleSchema
 from registry.service import RegistryService
 from registry.service.caches import SchemaCache
 from registry.service.parsing import SchemaParser
 from registry.store import Store, sqlite_url
+from tests.registry.registry_harness import BACKENDS, database_url
 
 
 def _avro(fields: dict[str, object]) -> str:
@@ -75,8 +77,9 @@ def test_a_transitive_check_finds_the_same_violations_with_a_warm_and_a_cold_cac
     assert verdicts[0], "only the first version refuses the candidate: a transitive check must say so"
     latest_only = warm.check("shop.Order", candidate, format_name, version="3")
     assert not latest_only.violations
-    with pytest.raises(IncompatibleSchema):
+    with pytest.raises(IncompatibleSchema) as refused:
         warm.register("shop.Order", candidate, format_name)
+    assert f"incompatible with version 1 of subject 'shop.Order' at level {level}" in str(refused.value)
     warm.store.close()
     cold.store.close()
 
@@ -104,3 +107,46 @@ def test_the_lru_cache_drops_the_least_recently_used_entry_first():
     cache.put(3, "three")
     assert (cache.get(1), cache.get(2), cache.get(3)) == ("one", None, "three")
     assert len(cache) == 2
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path):
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+def test_registration_reads_the_metadata_of_the_versions_it_needs_on_sqlite_and_postgresql(url):
+    """The versions' JSON columns are read as text and decoded where used: metadata carried forward,
+    an idempotent re-registration, and a transitive violation against version 1 all still hold."""
+    service = RegistryService(Store(url))
+    subject = "shop.Order"
+    service.set_config(subject, "NONE")
+    first = service.register(
+        subject, _avro({"note": ["null", "string"]}), data_metadata={"properties": {"team": "a"}}
+    )
+    service.register(subject, _avro({}))
+    again = service.register(subject, _avro({"extra": ["null", "string"]}))
+    assert again.data_metadata == {"properties": {"team": "a"}}  # the previous version's, carried forward
+    assert service.register(subject, _avro({"extra": ["null", "string"]})).version == again.version
+    # version 4 holds version 1's schema again (new metadata): the id is checked once, as version 4
+    fourth = service.register(
+        subject, _avro({"note": ["null", "string"]}), data_metadata={"properties": {"team": "b"}}
+    )
+    assert (fourth.version, fourth.schema_id) == (4, first.schema_id)
+    service.set_config(subject, "BACKWARD_TRANSITIVE")
+    with pytest.raises(IncompatibleSchema) as refused:
+        service.register(subject, _avro({"note": ["null", "long"]}))
+    assert "incompatible with versions 1, 4 of subject 'shop.Order'" in str(refused.value)
+    assert "note" in str(refused.value)
+    service.store.close()
+
+
+def test_equal_field_keys_are_shared_and_the_table_of_them_is_bounded(monkeypatch):
+    monkeypatch.setattr(lru, "SHARED_KEYS", 2)
+    monkeypatch.setattr(lru, "_shared", {})
+    first = lru.shared(("id", "string"))
+    assert lru.shared(("id", "string")) is first  # an equal key built elsewhere: the same object
+    lru.shared(("note", "long"))
+    again = lru.shared(("extra", "long"))  # the table was full: it starts over
+    assert len(lru._shared) == 1 and lru.shared(("extra", "long")) is again
+    assert lru.shared(("id", "string")) == first  # still equal, no longer the same object
