@@ -7,6 +7,7 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 from __future__ import annotations
 
 import functools
+import gc
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -179,6 +180,7 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
                 workers=workers,
             )
             result = ingest(request)
+        gc.freeze()  # the process ends next: no final collection walks the objects of every import
     except MeshgateError as exc:  # with the hint of what to do, as every registry command says it
         console.print(f"[red]error:[/] {escape(error_message(exc))}")
         raise SystemExit(2) from None

@@ -47,6 +47,7 @@ from registry.errors import InvalidArgument
 
 ON_INVALID = ("reject", "quarantine")
 MAX_REPORTED_VIOLATIONS = 100
+MEMORY_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"  # set: the user's choice of Arrow allocator stands
 # Test hook: the gate pauses at the named checkpoint (see ``_checkpoint``, docs/lakehouse.md).
 PAUSE_AT_ENV = "MESHGATE_GATE_PAUSE_AT"
 
@@ -125,6 +126,7 @@ def ingest(
     if on_invalid not in ON_INVALID:
         raise InvalidArgument(f"on_invalid: {on_invalid!r} is not one of {', '.join(ON_INVALID)}")
     references = _checked_references(contract, references)
+    _returning_memory_pool()
     key = mask_key() if contract.metadata.mask_pii_at == "bronze" and contract.metadata.pii_fields else None
     hashing = None if batch_id else _hash_in_background(paths, storage_options)
     data_schema = arrow_schema(contract, references)
@@ -145,6 +147,22 @@ def ingest(
     )
     report = (lambda rows: progress(rows, meter.count, meter.total)) if progress else None
     return gate.run(chunks, paths, on_invalid, report, hashing, max_violations)
+
+
+def _returning_memory_pool() -> None:
+    """Arrow's allocations from jemalloc, which hands freed pages back to the system within a second.
+
+    pyarrow's default pool (mimalloc) keeps the pages of the chunks a batch has streamed through:
+    about 60 MiB of RSS at 1,000,000 records that no chunk uses any more (benchmarks/gate_memory.py).
+    Process-wide and once; left alone when ``ARROW_DEFAULT_MEMORY_POOL`` names a pool, or when this
+    pyarrow has no jemalloc.
+    """
+    if os.environ.get(MEMORY_POOL_ENV) or pa.default_memory_pool().backend_name != "mimalloc":
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pass
 
 
 def _checked_references(contract: Contract, references: dict[str, str] | None) -> dict[str, str]:

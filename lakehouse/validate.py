@@ -10,6 +10,7 @@ violate something. Values of the contract's PII fields never appear in a violati
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from registry.errors import InvalidArgument
 
 REDACTED = "<redacted PII>"
 MAX_SHOWN = 120  # characters of a value echoed in a violation
+_LITERAL_PREFIX = re.compile(r"\^([A-Za-z0-9:/@,=_' -]*)")
+"""A regex rule that is ``^`` and characters that mean themselves in RE2: a prefix."""
 
 
 @dataclass
@@ -123,7 +126,7 @@ class UniqueTracker:
     5 million values.
     """
 
-    MAX_MERGED = 1 << 20
+    MAX_MERGED = 1 << 18  # a merge's temporaries ~8 MB (at 1 << 20 they were 32 MB: +24 MiB peak RSS at 5M)
     FAN_IN = 8
     FILTER_BITS = 26
 
@@ -139,17 +142,27 @@ class UniqueTracker:
         A value repeated inside one row (a list field) is not a repeat.
         """
         runs = self._runs.setdefault(path, [])
-        present = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
-        if not len(present):
-            return []
+        present = None  # positions of the non-null values; None: all of them
+        if values.null_count:
+            present = np.flatnonzero(pc.is_valid(values).to_numpy(zero_copy_only=False))
+            if not len(present):
+                return []
         try:
-            hashes = value_hashes(values)[present]
+            hashes = value_hashes(values)
         except TypeError as exc:
             raise InvalidArgument(f"quality rule unique on {path}: {exc}") from None
+        row_numbers = rows.to_numpy(zero_copy_only=False)
+        if present is not None:
+            hashes, row_numbers = hashes[present], row_numbers[present]
         order = np.argsort(hashes)
-        ordered, ordered_rows = hashes[order], rows.to_numpy(zero_copy_only=False)[present][order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        distinct, first_rows = ordered[starts], np.minimum.reduceat(ordered_rows, starts)
+        ordered, ordered_rows = hashes[order], row_numbers[order]
+        changes = ordered[1:] != ordered[:-1]
+        starts = None  # where each distinct hash begins in ``ordered``; None: every value distinct
+        if changes.all():
+            distinct, first_rows = ordered, ordered_rows
+        else:
+            starts = np.flatnonzero(np.concatenate(([True], changes)))
+            distinct, first_rows = ordered[starts], np.minimum.reduceat(ordered_rows, starts)
         earlier = np.full(len(distinct), -1, np.int64)
         seen = self._seen.setdefault(path, np.zeros(1 << (self.FILTER_BITS - 3), np.uint8))
         slots = distinct >> np.uint64(64 - self.FILTER_BITS)
@@ -160,17 +173,26 @@ class UniqueTracker:
             hit = run_hashes[at] == distinct[maybe]
             earlier[maybe[hit]] = run_rows[at[hit]]
         new = earlier < 0
-        at = slots[new] >> np.uint64(3)  # sorted, as ``distinct`` is: OR each byte's bits at once
+        every = bool(new.all())  # the common case: no value seen before (no copies of the keys)
+        fresh = (
+            (slots, bits, distinct, first_rows)
+            if every
+            else (slots[new], bits[new], distinct[new], first_rows[new])
+        )
+        at = fresh[0] >> np.uint64(3)  # sorted, as ``distinct`` is: OR each byte's bits at once
         if len(at):
-            firsts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-            seen[at[firsts]] |= np.bitwise_or.reduceat(bits[new], firsts)
-        self._remember(runs, distinct[new], first_rows[new])
-        if len(distinct) == len(ordered) and new.all():
+            firsts = np.flatnonzero(np.concatenate(([True], at[1:] != at[:-1])))
+            seen[at[firsts]] |= np.bitwise_or.reduceat(fresh[1], firsts)
+        self._remember(runs, fresh[2], fresh[3])
+        if starts is None and every:
             return []  # the common case: no repeat at all
-        group = np.repeat(np.arange(len(distinct)), np.diff(np.r_[starts, len(ordered)]))
+        if starts is None:
+            group = np.arange(len(distinct))
+        else:
+            group = np.repeat(np.arange(len(distinct)), np.diff(np.append(starts, len(ordered))))
         first = np.where(new[group], first_rows[group], earlier[group])
         repeat = ~new[group] | (ordered_rows > first_rows[group])
-        positions = present[order][repeat]
+        positions = (order if present is None else present[order])[repeat]
         by_index = np.argsort(positions)
         columns = (positions[by_index], ordered_rows[repeat][by_index], first[repeat][by_index])
         return list(zip(*(c.tolist() for c in columns), strict=True))
@@ -351,7 +373,11 @@ def _check_rule(
     if rule.rule == "regex":
         texts = values if pa.types.is_string(values.type) else values.cast(pa.string())
         try:
-            matched = pc.match_substring_regex(texts, rule.value)
+            prefix = _LITERAL_PREFIX.fullmatch(rule.value)
+            if prefix:  # ``^https://``: a prefix test, several times cheaper than RE2 for the same answer
+                matched = pc.starts_with(texts, prefix.group(1))
+            else:
+                matched = pc.match_substring_regex(texts, rule.value)
         except pa.ArrowInvalid as exc:
             raise InvalidArgument(
                 f"quality rule regex on {path}: pattern not supported by RE2: {exc}"

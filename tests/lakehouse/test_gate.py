@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -476,3 +479,35 @@ def _workers_contract(tmp_path):
         "subject: shop.N\nformat: AVRO\nschema: n.avsc\nquality:\n  - {field: n, rule: min, value: 0}\n"
     )
     return load_contract(tmp_path / "n.yaml")
+
+
+ARROW_POOL_CHILD = """
+import json, sys
+import pyarrow as pa
+from lakehouse.catalog import open_catalog
+from lakehouse.gate import ingest
+from registry.contract import load_contract
+before = pa.default_memory_pool().backend_name
+result = ingest([sys.argv[1]], load_contract(sys.argv[2]), open_catalog(sys.argv[3]), schema_id=1, schema_version=1)
+print(json.dumps([before, pa.default_memory_pool().backend_name, result.status]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"), [({}, "jemalloc"), ({"ARROW_DEFAULT_MEMORY_POOL": "system"}, "system")]
+)
+def test_the_gate_takes_arrow_memory_from_a_pool_that_returns_it_unless_one_is_chosen(
+    examples_dir, tmp_path, env, expected
+):
+    """jemalloc hands freed chunk memory back to the system; a pool named in the environment stands."""
+    path = write_jsonl(tmp_path / "b.jsonl", [checkout(i) for i in range(3)])
+    contract_file = examples_dir / "contracts/checkout/checkout_completed.yaml"
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
+    out = subprocess.run(
+        [sys.executable, "-c", ARROW_POOL_CHILD, path, str(contract_file), str(tmp_path / "data")],
+        capture_output=True, text=True, check=True, env=environment,
+    ).stdout  # fmt: skip
+    before, after, status = json.loads(out.splitlines()[-1])
+
+    assert (after, status) == (expected, "accepted")
+    assert before == ("mimalloc" if not env else expected)

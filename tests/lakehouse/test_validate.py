@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow as pa
 import pytest
@@ -74,6 +75,20 @@ def test_accepted_values_min_max_and_regex_each_report_the_value():
         (4, "amount", "max", "250.0"),
         (5, "id", "regex", "A-1"),
     ]
+
+
+@pytest.mark.parametrize("pattern", ["^https://", "^a b-c_d:", "^", "^https.", "^http(s)?://", "https://"])
+def test_a_literal_prefix_rule_flags_the_same_rows_as_re2(pattern):
+    """``^`` plus plain characters is checked as a prefix; anything else (``.``, groups, no
+    anchor) still goes to RE2: both give the same rows."""
+    ids = ["https://x", "http://x", "xhttps://", "a b-c_d:e", "httpsX//", "", None]
+    rows = pa.Table.from_pylist([{"id": i} for i in ids], schema=pa.schema([pa.field("id", pa.string())]))
+    rule = QualityRule("id", "regex", value=pattern)
+    expected = [
+        row for row, value in enumerate(ids, 1) if value is not None and not re.search(pattern, value)
+    ]
+
+    assert [v.row for v in check(rows, contract(rule))] == expected
 
 
 def test_enum_symbols_come_from_the_schema():
