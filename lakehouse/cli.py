@@ -6,6 +6,7 @@ a contract YAML file (``--contract``; schema id 0 and version 0 then mean "not r
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import json
@@ -180,7 +181,9 @@ def ingest_command(files, subject, version, batch_id, input_format, deprecated_f
                 workers=workers,
             )
             result = ingest(request)
-        gc.freeze()  # the process ends next: no final collection walks the objects of every import
+        # At exit (not now: a test process goes on), no final collection walks every import's objects.
+        atexit.unregister(gc.freeze)  # once, however many ingests a process runs
+        atexit.register(gc.freeze)
     except MeshgateError as exc:  # with the hint of what to do, as every registry command says it
         console.print(f"[red]error:[/] {escape(error_message(exc))}")
         raise SystemExit(2) from None
