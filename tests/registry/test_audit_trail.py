@@ -3,7 +3,9 @@
 Four identities (admin, a producer, a consumer, a producer of another domain) and a caller without a
 valid token make allowed and refused calls over gRPC and REST. Every write and every refusal is one
 row naming the token (id, name, role), the call, the subject and the outcome: none missing, none
-misattributed. A write's row commits in the write's own transaction.
+misattributed. A write's row commits in the write's own transaction. Allowed reads (a Watch stream's
+once, at its opening) are rows too, queued and written in batches off the read's path: dropped and
+counted, never blocking, when the queue is full or the store is down; a stopping server drains them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ def secured(tmp_path):
             token, secrets[who] = tokens.create(name, role, domains)
             ids[who] = (token.id, name, role)
         yield server, path, ids, secrets
+
+
+def _dropped(server) -> float:
+    """``meshgate_audit_reads_dropped_total`` on the server's /metrics."""
+    for line in httpx.get(f"{server.http_url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("meshgate_audit_reads_dropped_total "):
+            return float(line.split()[1])
+    raise AssertionError("no meshgate_audit_reads_dropped_total in /metrics")
+
+
+def _audit_rows(path, action=None) -> list[tuple]:
+    with sqlite3.connect(path) as connection:
+        query = "SELECT token_id, token_name, role, action, target, outcome FROM audit_log"
+        if action is None:
+            return connection.execute(f"{query} ORDER BY id").fetchall()
+        return connection.execute(f"{query} WHERE action = ? ORDER BY id", (action,)).fetchall()
 
 
 def _grpc(server, secret, call):
@@ -73,6 +91,10 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     def did(who, action, target, outcome):
         expected.append((*(ids[who] if who else unauthenticated), action, target, outcome))
 
+    def read(who, action, target, outcome="ok"):
+        did(who, action, target, outcome)
+        server.tokens.reads.flush()  # reads' rows come in batches: keep the trail in call order
+
     # gRPC
     assert _grpc(server, secrets["producer"], lambda c: c.register(SUBJECT, V1)) == "ok"
     did("producer", "Register", SUBJECT, "ok")
@@ -85,9 +107,17 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
         == "ok"
     )
     did("consumer", "RegisterConsumer", f"{SUBJECT} consumer billing", "ok")
-    assert (
-        _grpc(server, secrets["producer"], lambda c: c.get_version(SUBJECT, 1)) == "ok"
-    )  # a read: not audited
+    assert _grpc(server, secrets["producer"], lambda c: c.get_version(SUBJECT, 1)) == "ok"
+    read("producer", "GetSchemaByVersion", SUBJECT)
+    assert _grpc(server, secrets["other"], lambda c: c.get_version(SUBJECT, 42)) == "VersionNotFound"
+    read("other", "GetSchemaByVersion", SUBJECT, "VersionNotFound")
+    assert _grpc(server, secrets["consumer"], lambda c: c.list_subjects()) == "ok"
+    read("consumer", "ListSubjects", "(global)")
+    with RegistryClient(server.grpc_target, secrets["consumer"]) as consumer:
+        stream = consumer.watch(after_sequence=0, reconnect=False)
+        assert [next(iter(stream)) for _ in range(2)]  # two events, one audit row: the opening
+        stream.close()
+    read("consumer", "Watch", "(global)")
     assert _grpc(server, secrets["producer"], lambda c: c.delete_version(SUBJECT, 99)) == "VersionNotFound"
     did("producer", "DeleteVersion", SUBJECT, "VersionNotFound")
     assert _grpc(server, secrets["admin"], lambda c: c.create_token("ci", "consumer", ["ci"])) == "ok"
@@ -113,7 +143,16 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     did("other", "PUT /config/{subject}", SUBJECT, "PermissionDenied")
     assert _rest(server, secrets["admin"], "PUT", "/config", {"compatibility": "FULL"}) == 200
     did("admin", "PUT /config", "(global)", "ok")
-    assert _rest(server, secrets["producer"], "GET", "/subjects") == 200  # a read: not audited
+    assert _rest(server, secrets["producer"], "GET", "/subjects") == 200
+    read("producer", "GET /subjects", "(global)")
+    assert _rest(server, secrets["other"], "GET", f"{versions}/1") == 200
+    read("other", "GET /subjects/{subject}/versions/{version}", SUBJECT)
+    assert _rest(server, secrets["consumer"], "GET", "/schemas/ids/999") == 404
+    read("consumer", "GET /schemas/ids/{schema_id}", "(global)", "SchemaNotFound")
+    assert _rest(server, secrets["admin"], "GET", "/subjects/bad%20name/versions") == 422
+    read("admin", "GET /subjects/{subject}/versions", "path /subjects/bad%20name/versions", "MalformedText")
+    assert httpx.get(f"{server.http_url}/healthz", timeout=10).status_code == 200  # open: no row
+    assert httpx.get(f"{server.http_url}/metrics", timeout=10).status_code == 200  # open: no row
     assert _rest(server, secrets["producer"], "DELETE", f"{versions}/99") == 404
     did("producer", "DELETE /subjects/{subject}/versions/{version}", SUBJECT, "VersionNotFound")
     assert _rest(server, None, "GET", "/subjects") == 401
