@@ -10,11 +10,14 @@ counted, never blocking, when the queue is full or the store is down; a stopping
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
 
 import grpc
 import httpx
 import pytest
+import sqlalchemy
 
 from registry.client import RegistryClient
 from registry.errors import MeshgateError, Unavailable
@@ -199,3 +202,87 @@ def test_a_write_and_its_audit_row_commit_together(secured):
     with sqlite3.connect(path) as connection:
         rows = connection.execute("SELECT token_name, action, outcome FROM audit_log").fetchall()
     assert ("checkout-ci", "Register", "ok") in rows
+
+
+@contextlib.contextmanager
+def _serving(tmp_path, **read_audit_options):
+    """A server with auth on, its store's path, and a consumer's secret."""
+    path = tmp_path / "registry.db"
+    with running_server(f"sqlite:///{path}", auth=True, read_audit_options=read_audit_options) as server:
+        _, secret = server.tokens.create("billing-reader", "consumer", ["billing"])
+        yield server, path, secret
+
+
+def _reads(server, secret, count: int) -> None:
+    """``count`` allowed reads, half over REST, half over gRPC."""
+    with httpx.Client(headers={"Authorization": f"Bearer {secret}"}, timeout=30) as http:
+        for _ in range(count // 2):
+            assert http.get(f"{server.http_url}/subjects").status_code == 200
+    with RegistryClient(server.grpc_target, secret) as client:
+        for _ in range(count - count // 2):
+            assert client.list_subjects() == []
+
+
+def test_read_rows_are_written_in_batches_by_the_background_writer(tmp_path):
+    reads = 400
+    with _serving(tmp_path, interval=1.0, batch=100) as (server, path, secret):
+        inserts = []  # one per executemany INSERT, one transaction each
+
+        def count(_connection, _cursor, statement, _parameters, _context, _executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
+                inserts.append(len(_parameters) if _executemany else 1)  # rows in the statement
+
+        sqlalchemy.event.listen(server.tokens.store.engine, "before_cursor_execute", count)
+        _reads(server, secret, reads)
+        deadline = time.monotonic() + 30
+        while len(_audit_rows(path)) < reads and time.monotonic() < deadline:  # no flush: the thread's
+            time.sleep(0.05)
+        rows = _audit_rows(path)
+    print(f"\n{reads} reads: {len(rows)} audit rows in {len(inserts)} INSERT statements")
+    assert len(rows) == reads
+    assert {row[3] for row in rows} == {"GET /subjects", "ListSubjects"}
+    assert sum(inserts) == reads and max(inserts) <= 100
+    assert len(inserts) <= reads // 10  # while reads come faster than 10 a second
+
+
+def test_a_stopping_server_writes_the_read_rows_still_queued(tmp_path):
+    with _serving(tmp_path, interval=3600) as (server, path, secret):  # the thread never wakes
+        _reads(server, secret, 40)
+        assert _audit_rows(path) == []
+    rows = _audit_rows(path)
+    assert len(rows) == 40
+    assert {row[1] for row in rows} == {"billing-reader"}
+
+
+def test_a_full_queue_drops_and_counts_read_rows_and_never_blocks_the_read(tmp_path):
+    with _serving(tmp_path, capacity=5, interval=3600) as (server, path, secret):
+        _reads(server, secret, 20)  # every read answered (asserted in _reads)
+        assert _dropped(server) == 15
+    assert len(_audit_rows(path)) == 5  # the queued ones, drained at stop
+
+
+def test_read_rows_the_store_cannot_take_are_dropped_and_counted_and_the_reads_succeed(tmp_path):
+    with _serving(tmp_path, interval=3600) as (server, path, secret):
+        with sqlite3.connect(path) as connection:
+            connection.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+        try:
+            _reads(server, secret, 10)
+            server.tokens.reads.flush()
+            assert _dropped(server) == 10
+        finally:
+            with sqlite3.connect(path) as connection:
+                connection.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+        _reads(server, secret, 4)
+        server.tokens.reads.flush()
+        assert len(_audit_rows(path)) == 4
+        assert _dropped(server) == 10
+
+
+def test_with_auth_off_reads_are_not_audited(tmp_path):
+    path = tmp_path / "registry.db"
+    with running_server(f"sqlite:///{path}") as server:
+        assert server.tokens.reads is None
+        assert httpx.get(f"{server.http_url}/subjects", timeout=10).status_code == 200
+        with RegistryClient(server.grpc_target) as client:
+            assert client.list_subjects() == []
+    assert _audit_rows(path) == []
