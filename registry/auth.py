@@ -11,17 +11,25 @@ Roles:
 - ``consumer``: reads, checks, watches; registers (and removes) itself as a consumer: a consumer
   named after one of its domains (``billing`` or ``billing.reports`` for the domain ``billing``).
 Global config and mode (no subject) are admin only.
+
+Writes and refusals are audited synchronously (a write's row in the write's own transaction). Allowed
+reads, with auth on, are audited too, but off their path: ``ReadAudit`` queues their rows in memory
+and one thread writes them in batches; a full queue or a down store drops rows (counted), never a read.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import contextlib
 import hashlib
+import logging
 import re
 import secrets
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -30,6 +38,8 @@ from registry.contract import domain_of
 from registry.errors import InvalidArgument, PermissionDenied, TokenNotFound, Unauthenticated
 from registry.model import ROLES, ApiToken, AuditEntry
 from registry.store import PENDING_AUDIT, PendingAudit, Store
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "mgt_"
 _DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -117,6 +127,7 @@ class Tokens:
 
     def __init__(self, store: Store):
         self.store = store
+        self.reads: ReadAudit | None = None  # set (by the server) when reads are audited: auth on
 
     def create(
         self,
@@ -212,9 +223,92 @@ class Tokens:
             )
         )
 
+    def record_read(self, principal: Principal, action: str, target: str, peer: str, outcome: str) -> None:
+        """Queue the audit line of an allowed read (no-op unless reads are audited); never blocks."""
+        if self.reads is not None:
+            self.reads.add(principal, action, target, peer, outcome)
+
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         with self.store.read() as session:
             return self.store.audit_entries(session, max(1, min(limit, 10_000)))
+
+
+class ReadAudit:
+    """Allowed reads' audit rows: queued in memory (at most ``capacity``), written by one thread every
+    ``interval`` seconds in transactions of up to ``batch`` rows, so a read never waits on a store
+    write. Rows that find the queue full or the store down are dropped and passed to ``on_dropped``
+    (a metric), with one warning per ``log_interval``. ``stop`` writes what is still queued."""
+
+    def __init__(
+        self,
+        store: Store,
+        on_dropped: Callable[[int], None],
+        capacity: int = 10_000,
+        interval: float = 0.2,
+        batch: int = 500,
+        log_interval: float = 10.0,
+    ):
+        self.store = store
+        self.on_dropped = on_dropped
+        self.capacity = capacity
+        self.interval = interval
+        self.batch = batch
+        self.log_interval = log_interval
+        self._queue: collections.deque[dict] = collections.deque()  # append/popleft are thread-safe
+        self._writing = threading.Lock()  # one writer at a time: ``flush`` returns after a running batch
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-reads", daemon=True)
+        self._dropped_unlogged = 0
+        self._last_log = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, principal: Principal, action: str, target: str, peer: str, outcome: str) -> None:
+        if len(self._queue) >= self.capacity:
+            self._drop(1, "the queue is full")
+            return
+        self._queue.append(
+            {
+                "time": datetime.now(UTC),
+                "token_id": principal.token_id,
+                "token_name": principal.name,
+                "role": principal.role,
+                "action": action,
+                "target": target[:255],
+                "peer": peer[:255],
+                "outcome": outcome,
+            }
+        )
+
+    def flush(self) -> None:
+        """Write every row queued before this call (the thread does it every ``interval``)."""
+        with self._writing:
+            while self._queue:
+                rows = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
+                try:
+                    self.store.write(lambda session, rows=rows: self.store.add_audit_entries(session, rows))
+                except Exception as exc:  # the store is down: the reads stand, their rows are lost
+                    self._drop(len(rows), f"the store failed ({exc})")
+
+    def stop(self) -> None:
+        """Stop the thread, then write what is queued (call once no more reads arrive)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.flush()
+
+    def _drop(self, count: int, why: str) -> None:
+        self.on_dropped(count)
+        self._dropped_unlogged += count
+        now = time.monotonic()
+        if now - self._last_log >= self.log_interval:
+            log.warning("audit log: dropped %d read row(s): %s", self._dropped_unlogged, why)
+            self._dropped_unlogged, self._last_log = 0, now
 
 
 def parse_duration(text: str) -> timedelta:

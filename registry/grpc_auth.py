@@ -5,7 +5,8 @@ request's subject (and consumer name). So the interceptor wraps the method's han
 reads ``authorization: Bearer …``, finds the token, checks the rule of the method against the request,
 then runs the method with the caller in ``current_principal`` (the token RPCs read it). Writes and
 every refusal go to the audit log with the caller's peer address; a write's row commits in the
-write's own transaction (``Tokens.auditing``). Health checking and reflection
+write's own transaction (``Tokens.auditing``). With auth on, an allowed read's row (a stream's once, at
+its opening) is queued and written later in a batch (``Tokens.record_read``). Health checking and reflection
 stay open (load balancers and ``grpcurl list`` carry no token).
 """
 
@@ -92,6 +93,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             principal = await self._admit(method, request, context)
             current_principal.set(principal)
             if method not in _AUDITED:
+                if self.required:
+                    return await self._read(method, inner, request, context, principal)
                 return await inner(request, context)
             with self.tokens.auditing(principal, method, _target(method, request), context.peer()) as pending:
                 try:
@@ -110,7 +113,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def _guard_stream(self, method: str, inner: Callable) -> Callable:
         async def guarded(request, context):
-            current_principal.set(await self._admit(method, request, context))
+            principal = await self._admit(method, request, context)
+            current_principal.set(principal)
+            if self.required:
+                self.tokens.record_read(principal, method, _target(method, request), context.peer(), "ok")
             result = inner(request, context)
             if inspect.isasyncgen(result):
                 async for response in result:
@@ -119,6 +125,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 await result  # a handler that writes to the context itself (Watch)
 
         return guarded
+
+    async def _read(self, method: str, inner: Callable, request, context, principal: Principal) -> Any:
+        """Run an allowed read; queue its audit line with the outcome (never waits on the store)."""
+        outcome = "ok"
+        try:
+            return await inner(request, context)
+        except BaseException:
+            outcome = _outcome(context)
+            raise
+        finally:
+            self.tokens.record_read(principal, method, _target(method, request), context.peer(), outcome)
 
     async def _admit(self, method: str, request, context) -> Principal:
         """The caller, allowed to make this call; else the call ends UNAUTHENTICATED / PERMISSION_DENIED."""

@@ -83,7 +83,8 @@ def create_app(
     Request bodies over ``max_request_bytes`` are refused with 413 before they are parsed.
     With ``auth`` every route but /healthz and /metrics needs a token of ``tokens``
     (``Authorization: Bearer <token>``, or Basic with the token as the password); writes and refusals
-    are audited in ``tokens`` whenever it is given (a write's row in the write's own transaction).
+    are audited in ``tokens`` whenever it is given (a write's row in the write's own transaction),
+    allowed reads with ``auth`` (queued, written in batches by ``tokens.reads``).
     ``extra_routes`` are served beside the API (e.g. a ``Mount`` of the web console) and check their
     callers themselves.
     """
@@ -152,7 +153,7 @@ class _ConfluentApi:
         self, handler: Handler, access: Access, name: str
     ) -> Callable[[Request], Awaitable[Response]]:
         """Wrap a handler: check the request's text and the caller, map errors to Confluent error
-        bodies once, record the request (and audit a write or a refusal)."""
+        bodies once, record the request (and audit a write or a refusal; with auth on, queue a read's row)."""
         method = handler.__name__
 
         audited = access is Access.WRITE_SUBJECT and self.tokens is not None
@@ -194,6 +195,8 @@ class _ConfluentApi:
             if self.tokens is not None and (audited or outcome in _REFUSALS):
                 if pending is None or not pending.written:  # else it committed with the change
                     await self._audit(request, name, principal, outcome)
+            elif self.auth and principal is not None:  # an allowed read: queued, written in a batch
+                self.tokens.record_read(principal, name, _target(request), _peer(request), outcome)
             return response
 
         return endpoint

@@ -48,6 +48,15 @@ class Metrics:
             ("subject",),
             registry=self.registry,
         )
+        self._audit_reads_dropped = Counter(
+            "meshgate_audit_reads_dropped",
+            "Allowed reads whose audit row was dropped: the queue was full or the store was down.",
+            registry=self.registry,
+        )
+
+    def audit_reads_dropped(self, count: int) -> None:
+        """Count allowed reads whose audit row was lost (queue full or store down)."""
+        self._audit_reads_dropped.inc(count)
 
     def lookup(self, transport: str, method: str, hit: bool) -> None:
         """Record a read the caches answered on the event loop (hit) or that went to a worker thread."""

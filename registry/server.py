@@ -34,7 +34,7 @@ import uvicorn
 from grpc_health.v1 import health_pb2
 from starlette.routing import BaseRoute
 
-from registry.auth import Tokens
+from registry.auth import ReadAudit, Tokens
 from registry.compat import Level
 from registry.grpc_auth import AuthInterceptor
 from registry.grpc_edge import EdgeInterceptor
@@ -67,6 +67,7 @@ class RegistryServer:
         default_level: Level = Level.BACKWARD,
         watch_options: dict | None = None,
         webhook_options: dict | None = None,
+        read_audit_options: dict | None = None,
         auth: bool = False,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
@@ -93,6 +94,8 @@ class RegistryServer:
         self.watch_options = dict(watch_options or {})
         # WebhookWorker options: poll_interval, timeout, retry_base, retry_max
         self.webhook_options = dict(webhook_options or {})
+        # ReadAudit options (auth on): capacity, interval, batch, log_interval
+        self.read_audit_options = dict(read_audit_options or {})
         # more HTTP routes, made once the service, hub and tokens exist (meshgate's web console)
         self.http_routes = http_routes
         self.ports: BoundPorts | None = None
@@ -129,6 +132,11 @@ class RegistryServer:
         self.webhook_worker = WebhookWorker(self._store, box=box, **self.webhook_options)
         self.webhook_worker.start()
         self.tokens = Tokens(self._store)
+        if self.auth:  # allowed reads are audited only when a token decision is made
+            self.tokens.reads = ReadAudit(
+                self._store, self.metrics.audit_reads_dropped, **self.read_audit_options
+            )
+            self.tokens.reads.start()
         guard = AuthInterceptor(self.tokens, SERVICE_NAME, required=self.auth)
         self._grpc, self._health = create_grpc_server(
             self.service,
@@ -148,6 +156,7 @@ class RegistryServer:
             await self._grpc.stop(None)
             await self.webhook_worker.stop()
             await self.hub.stop()
+            await self._stop_read_audit()
             await asyncio.to_thread(self._store.close)
             raise
         self.ports = BoundPorts(grpc_port, http_port)
@@ -209,7 +218,12 @@ class RegistryServer:
         await self._grpc.stop(grace)
         with contextlib.suppress(asyncio.CancelledError):
             await self._http_task
+        await self._stop_read_audit()  # no more reads: write the queued rows
         await asyncio.to_thread(self._store.close)
+
+    async def _stop_read_audit(self) -> None:
+        if self.tokens.reads is not None:
+            await asyncio.to_thread(self.tokens.reads.stop)
 
     def run(self, on_started: Callable[[BoundPorts], None] | None = None) -> None:
         """Serve in the foreground until SIGINT or SIGTERM; ``on_started`` gets the bound ports."""

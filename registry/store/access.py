@@ -2,6 +2,7 @@
 
 ``PENDING_AUDIT`` holds the audit line of the call in progress: ``Store.write`` adds it to the
 transaction of the first write the call commits, so a change and its audit row commit together.
+Allowed reads' rows come in batches (``add_audit_entries``: one multi-row INSERT per batch).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import contextvars
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from registry.model import ApiToken, AuditEntry
@@ -111,6 +112,11 @@ class AccessQueries:
                 outcome=outcome,
             )
         )
+
+    def add_audit_entries(self, session: Session, entries: list[dict]) -> None:
+        """Add many audit rows (``AuditRow``'s columns as keys) in one executemany INSERT."""
+        if entries:
+            session.execute(insert(AuditRow), entries)
 
     def add_pending_audit(self, session: Session) -> PendingAudit | None:
         """Add the call's pending audit line (outcome ok) to ``session``'s transaction, once."""
