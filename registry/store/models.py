@@ -170,7 +170,7 @@ class ApiTokenRow(Base):
 
 
 class AuditRow(Base):
-    """One write (or refused write): who (token and its role at the time), when, what, from where."""
+    """One decision (a write, a refusal, an allowed read): who (token, role at the time), when, what, where."""
 
     __tablename__ = "audit_log"
 
