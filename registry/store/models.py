@@ -170,7 +170,7 @@ class ApiTokenRow(Base):
 
 
 class AuditRow(Base):
-    """One decision (a write, a refusal, an allowed read): who (token, role at the time), when, what, where."""
+    """One decision (a write, a refusal, an allowed read): who (token, role then), when, what, where."""
 
     __tablename__ = "audit_log"
 
