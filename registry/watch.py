@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Protocol
@@ -60,16 +61,17 @@ class Subscription:
 
     def __init__(self, where: EventFilter, queue_size: int):
         self.where = where
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.queue_size = queue_size
+        self.queue: deque[Event] = deque()  # a plain deque: only the hub adds, only the stream takes
         self.too_slow = False
         self.wake = asyncio.Event()
 
     def offer(self, event: Event) -> None:
         if self.too_slow or not self.where.matches(event):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self.queue) < self.queue_size:
+            self.queue.append(event)
+        else:
             self.too_slow = True
         self.wake.set()
 
@@ -243,8 +245,9 @@ class EventHub:
                         f"resume with after_sequence={cursor}"
                     )
                 batch = []
-                while len(batch) < REPLAY_PAGE and not subscription.queue.empty():
-                    event = subscription.queue.get_nowait()
+                queue = subscription.queue
+                while len(batch) < REPLAY_PAGE and queue:
+                    event = queue.popleft()
                     if event.sequence > cursor:  # else already replayed
                         batch.append(event)
                 if batch:
@@ -252,15 +255,15 @@ class EventHub:
                     cursor = batch[-1].sequence
                     next_heartbeat = clock() + self.heartbeat_interval
                     continue
-                if not subscription.queue.empty():
+                if queue:
                     continue  # only replayed events so far
                 subscription.wake.clear()
                 if not self._tasks or all(task.done() for task in self._tasks):
                     return  # the hub stopped: the server is shutting down
                 with contextlib.suppress(TimeoutError):
-                    timeout = max(0.0, min(next_heartbeat, next_check) - clock())
-                    await asyncio.wait_for(subscription.wake.wait(), timeout)
-                if clock() >= next_heartbeat and subscription.queue.empty():
+                    async with asyncio.timeout(max(0.0, min(next_heartbeat, next_check) - clock())):
+                        await subscription.wake.wait()  # no task per wait, unlike wait_for
+                if clock() >= next_heartbeat and not queue:
                     yield []
                     next_heartbeat = clock() + self.heartbeat_interval
         finally:
