@@ -143,10 +143,10 @@ class LiveVersionCache:
         return False
 
     def get(self, subject: str) -> LiveVersions:
-        """The subject's live versions, reloaded when its counter moved; ``SubjectNotFound`` when none."""
-        cached = self.cached(subject)
-        if cached is not None:
-            return cached
+        """The subject's live versions, reloaded when its counter moved; ``SubjectNotFound`` when none.
+
+        Checks the counter: callers on a server's event loop have tried ``cached`` already, and the
+        probe stays on that loop (no worker thread contends for its connection)."""
         generation = self._generation
         seq = self.store.subject_seq(subject)
         if seq is None:
@@ -171,9 +171,9 @@ class LiveVersionCache:
 
         Reads no table (at most the store's probe), so servers call it on their event loop.
         """
-        if not self._trusted():
+        if subject not in self._subjects or not self._trusted():  # a miss needs no probe
             return None
-        cached = self._subjects.get(subject)  # after the trust check: see the class docstring
+        cached = self._subjects.get(subject)  # taken after the trust check: see the class docstring
         if cached is None or cached.latest is None:
             return None
         return cached
