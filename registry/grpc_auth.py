@@ -68,10 +68,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self.tokens = tokens
         self.service_name = service_name
         self.required = required
+        self._guarded: dict[str, tuple[Any, Any]] = {}  # method path -> (its handler, guarded)
 
     async def intercept_service(self, continuation, details) -> Any:
         handler = await continuation(details)
-        service, _, method = details.method.lstrip("/").partition("/")
+        wrapped = self._guarded.get(details.method)
+        if wrapped is not None and wrapped[0] is handler:
+            return wrapped[1]  # the method's handler is one object: guard it once, not per call
+        guarded = self._guard(details.method, handler)
+        self._guarded[details.method] = (handler, guarded)
+        return guarded
+
+    def _guard(self, path: str, handler) -> Any:
+        service, _, method = path.lstrip("/").partition("/")
         if handler is None or service != self.service_name:
             return handler
         if handler.unary_unary is not None:

@@ -29,7 +29,7 @@ from registry.api import registry_pb2 as pb
 from registry.api import registry_pb2_grpc as pb_grpc
 from registry.auth import Tokens
 from registry.errors import UNEXPECTED, IncompatibleSchema, InvalidArgument, MeshgateError
-from registry.events import EventFilter
+from registry.events import Event, EventFilter
 from registry.grpc_auth import current_principal
 from registry.grpc_edge import REQUEST_ID_KEY
 from registry.limits import MAX_HEADER_BYTES
@@ -47,6 +47,8 @@ REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 MAX_RECEIVE_BYTES = 4 * 1024 * 1024
 MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86_400  # longer is clamped: a timedelta holds ~2.7 million years
 MESSAGE_CACHE_SIZE = 4_096  # version messages kept by GetSchemaByVersion
+WATCH_MESSAGE_CACHE_SIZE = 1_024  # live Watch messages kept, shared by every stream that sends one
+WATCH_SHARED_BATCH = 16  # batches up to this many events are built once for all streams
 
 
 class RegistryServicer(pb_grpc.ContractRegistryServicer):
@@ -59,6 +61,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         self.tokens = tokens
         self.webhooks = webhooks
         self._messages: dict[int, tuple[RegisteredSchema, pb.SchemaVersion]] = {}
+        self._watch_messages: dict[tuple[bool, tuple[int, ...]], pb.WatchResponse] = {}
 
     def _version_message(self, registered: RegisteredSchema) -> pb.SchemaVersion:
         """The message of a version, built once per cached ``RegisteredSchema`` object.
@@ -73,6 +76,27 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
         if len(self._messages) >= MESSAGE_CACHE_SIZE:
             self._messages.clear()
         self._messages[id(registered)] = (registered, message)
+        return message
+
+    def _watch_message(self, events: Sequence[Event], batched: bool) -> pb.WatchResponse:
+        """The message of a live batch (or one event), built once for every stream that sends it.
+
+        A live event reaches every subscriber in the same few-event batches, so the hub's fan-out
+        to N streams builds (and JSON-encodes) each event once, not N times. Events are immutable
+        and keyed by sequence; a replay page (more than ``WATCH_SHARED_BATCH``) is built per stream.
+        """
+        shared = len(events) <= WATCH_SHARED_BATCH
+        key = (batched, tuple(event.sequence for event in events)) if shared else None
+        message = self._watch_messages.get(key) if shared else None
+        if message is None:
+            if batched:
+                message = pb.WatchResponse(events=[wire.event_to_pb(event) for event in events])
+            else:
+                message = pb.WatchResponse(event=wire.event_to_pb(events[0]))
+            if shared:
+                if len(self._watch_messages) >= WATCH_MESSAGE_CACHE_SIZE:
+                    self._watch_messages.clear()
+                self._watch_messages[key] = message
         return message
 
     async def Register(self, request: pb.RegisterRequest, context) -> pb.SchemaVersion:
@@ -297,10 +321,10 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
                     heartbeat = pb.Heartbeat(latest_sequence=self.hub.position, time=_now_text())
                     await context.write(pb.WatchResponse(heartbeat=heartbeat))
                 elif request.batch:  # each write waits for the stream's flow control
-                    await context.write(pb.WatchResponse(events=[wire.event_to_pb(e) for e in batch]))
+                    await context.write(self._watch_message(batch, batched=True))
                 else:  # a client that did not ask for batches: one event a message
                     for event in batch:
-                        await context.write(pb.WatchResponse(event=wire.event_to_pb(event)))
+                        await context.write(self._watch_message((event,), batched=False))
         except MeshgateError as exc:
             context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
             await context.abort(grpc_errors.status_code(exc), exc.message)

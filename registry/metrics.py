@@ -23,6 +23,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], object] = {}  # see ``_child``
         self._requests = Counter(
             "meshgate_requests",
             "Requests handled, by transport (grpc, http), method and outcome (ok or error type).",
@@ -60,12 +61,20 @@ class Metrics:
 
     def lookup(self, transport: str, method: str, hit: bool) -> None:
         """Record a read the caches answered on the event loop (hit) or that went to a worker thread."""
-        self._lookups.labels(transport, method, "hit" if hit else "miss").inc()
+        self._child(self._lookups, transport, method, "hit" if hit else "miss").inc()
 
     def observe(self, transport: str, method: str, seconds: float, outcome: str = OK) -> None:
         """Record one finished request. ``method`` must come from a fixed set (route or RPC name)."""
-        self._requests.labels(transport, method, outcome).inc()
-        self._latency.labels(transport, method).observe(seconds)
+        self._child(self._requests, transport, method, outcome).inc()
+        self._child(self._latency, transport, method).observe(seconds)
+
+    def _child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, kept: the label sets are few, and every request asks again."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def rejection(self, subject: str) -> None:
         """Record a schema refused as incompatible under ``subject``."""

@@ -7,7 +7,8 @@ the safety net when a notification is lost, and the only wake-up another process
 SQLite file gets). Notifications carry nothing the hub trusts: it always re-reads the log, in order.
 
 The hub also keeps the service's cache of live versions in step with the log (``follow``): every
-read tells it which subjects changed, every write known tells it to check counters until then.
+read tells it which subjects changed, and from which write version of the store (the SQLite probe)
+it read, so the cache trusts itself only while no commit is newer than the hub's last read.
 
 Each subscriber has a bounded queue (``queue_size``). The hub never waits for a subscriber: when a
 queue is full the subscriber is marked too slow, its stream ends with RESOURCE_EXHAUSTED, and the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Protocol
@@ -45,18 +47,13 @@ REPLAY_PAGE = 500
 class LogFollower(Protocol):
     """What ``EventHub.follow`` keeps in step with the log (``registry.service.caches.LiveVersionCache``)."""
 
-    following: bool
     wake: Callable[[], None]
-    unseen_writes: Callable[[], bool]
+    write_version: Callable[[], int] | None
 
-    def notice(self) -> None: ...
-    def reading(self) -> int: ...
-    def caught_up(self, mark: int, subjects: Iterable[str]) -> None: ...
+    def reading(self) -> int | None: ...
+    def changed(self, subjects: Iterable[str]) -> None: ...
+    def caught_up(self, mark: int | None) -> None: ...
     def reset(self) -> None: ...
-
-
-def _nothing_unseen() -> bool:
-    return False
 
 
 class Subscription:
@@ -64,16 +61,17 @@ class Subscription:
 
     def __init__(self, where: EventFilter, queue_size: int):
         self.where = where
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.queue_size = queue_size
+        self.queue: deque[Event] = deque()  # a plain deque: only the hub adds, only the stream takes
         self.too_slow = False
         self.wake = asyncio.Event()
 
     def offer(self, event: Event) -> None:
         if self.too_slow or not self.where.matches(event):
             return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self.queue) < self.queue_size:
+            self.queue.append(event)
+        else:
             self.too_slow = True
         self.wake.set()
 
@@ -106,27 +104,25 @@ class EventHub:
         self._tasks: list[asyncio.Task] = []
 
     def follow(self, follower: LogFollower) -> None:
-        """Keep ``follower`` (the service's ``LiveVersionCache``) in step with the log: told of every
-        write known (this process's commits, PostgreSQL notifications, the store's probe) and of
-        what each read of the log found. Call before ``start``."""
+        """Keep ``follower`` (the service's ``LiveVersionCache``) in step with the log: handed the
+        store's write probe (``Store.write_probe``, None on PostgreSQL) and a way to wake the hub,
+        told which subjects each read of the log found and from which mark it read. Call before
+        ``start``."""
         self._followers.append(follower)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        wake = lambda: loop.call_soon_threadsafe(self._wake.set)  # noqa: E731  (from any thread)
+        probe = await asyncio.to_thread(self.store.write_probe)
+        for follower in self._followers:
+            follower.wake = wake
+            follower.write_version = probe
         marks = [follower.reading() for follower in self._followers]
-        for follower in self._followers:
-            follower.wake = lambda: loop.call_soon_threadsafe(self._wake.set)
-            self.store.commit_listeners.append(follower.notice)
         _, self.position = await asyncio.to_thread(self.log.bounds)
-        for follower in self._followers:
+        for follower, mark in zip(self._followers, marks, strict=True):
             follower.reset()  # what was loaded before the log's end was read may predate a write in it
-        self.store.commit_listeners.append(lambda: loop.call_soon_threadsafe(self._wake.set))
-        if self.store.dialect != "postgresql":  # PostgreSQL: following starts once it LISTENs
-            probe = await asyncio.to_thread(self.store.write_probe)
-            for follower, mark in zip(self._followers, marks, strict=True):
-                follower.unseen_writes = probe or _nothing_unseen
-                follower.following = True
-                follower.caught_up(mark, ())
+            follower.caught_up(mark)
+        self.store.commit_listeners.append(wake)
         self._tasks.append(asyncio.create_task(self._run(), name="event-hub"))
         if self.store.dialect == "postgresql":
             self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-listen"))
@@ -139,6 +135,8 @@ class EventHub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for follower in self._followers:
+            follower.write_version = None  # nothing drops changed subjects any more: no trust
         for subscription in self._subscriptions:
             subscription.wake.set()
 
@@ -153,19 +151,20 @@ class EventHub:
                 log.warning("event hub cannot read the event log: %s", exc)
 
     async def _publish_new(self) -> None:
-        marks = [follower.reading() for follower in self._followers]
-        subjects: set[str] = set()
+        marks = [follower.reading() for follower in self._followers]  # before the read: see follow
         while True:
             events = await asyncio.to_thread(self.log.read, self.position, REPLAY_PAGE)
+            subjects = {event.subject for event in events}
+            for follower in self._followers:  # dropped page by page: a failed next page loses none
+                follower.changed(subjects)
             for event in events:
-                subjects.add(event.subject)
                 for subscription in list(self._subscriptions):
                     subscription.offer(event)
                 self.position = event.sequence
             if len(events) < REPLAY_PAGE:
                 break
         for follower, mark in zip(self._followers, marks, strict=True):
-            follower.caught_up(mark, subjects)
+            follower.caught_up(mark)
 
     async def _compact_periodically(self) -> None:
         """Apply the retention (every replica does; the counter row lock serialises them)."""
@@ -182,23 +181,13 @@ class EventHub:
         """LISTEN for other replicas' appends; reconnects after a failure (polling covers the gap)."""
         while True:
             try:
-                async for _ in self.store.event_notifications(self._listening):
-                    for follower in self._followers:
-                        follower.notice()
+                async for _ in self.store.event_notifications():
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("LISTEN %s failed (%s); polling meanwhile", NOTIFY_CHANNEL, exc)
             await asyncio.sleep(self.poll_interval)
-
-    def _listening(self, probe: Callable[[], bool] | None) -> None:
-        """The LISTEN connection is up (``probe``: a notification waiting on it?) or down (None)."""
-        for follower in self._followers:
-            follower.unseen_writes = probe or _nothing_unseen
-            follower.following = probe is not None
-            if probe is not None:
-                follower.notice()  # read the log once more: what committed before LISTEN began
 
     async def stream(
         self, where: EventFilter, after: int, recheck: Callable[[], Awaitable[None]] | None = None
@@ -256,8 +245,9 @@ class EventHub:
                         f"resume with after_sequence={cursor}"
                     )
                 batch = []
-                while len(batch) < REPLAY_PAGE and not subscription.queue.empty():
-                    event = subscription.queue.get_nowait()
+                queue = subscription.queue
+                while len(batch) < REPLAY_PAGE and queue:
+                    event = queue.popleft()
                     if event.sequence > cursor:  # else already replayed
                         batch.append(event)
                 if batch:
@@ -265,15 +255,15 @@ class EventHub:
                     cursor = batch[-1].sequence
                     next_heartbeat = clock() + self.heartbeat_interval
                     continue
-                if not subscription.queue.empty():
+                if queue:
                     continue  # only replayed events so far
                 subscription.wake.clear()
                 if not self._tasks or all(task.done() for task in self._tasks):
                     return  # the hub stopped: the server is shutting down
                 with contextlib.suppress(TimeoutError):
-                    timeout = max(0.0, min(next_heartbeat, next_check) - clock())
-                    await asyncio.wait_for(subscription.wake.wait(), timeout)
-                if clock() >= next_heartbeat and subscription.queue.empty():
+                    async with asyncio.timeout(max(0.0, min(next_heartbeat, next_check) - clock())):
+                        await subscription.wake.wait()  # no task per wait, unlike wait_for
+                if clock() >= next_heartbeat and not queue:
                     yield []
                     next_heartbeat = clock() + self.heartbeat_interval
         finally:

@@ -4,9 +4,10 @@ Schemas by id never change, so they are kept for the life of the process (bounde
 ``SCHEMA_CACHE_SIZE``, oldest out first). A subject's live versions (and so its latest) are kept
 with the subject's change counter (``subjects.seq``, bumped by every write to the subject in the
 same transaction) and dropped when the event log (read by the server's event hub) shows a change
-to the subject; while a write is known that the hub has not read yet, or no hub follows the log,
-each read re-reads the counter with one primary-key lookup instead. Either way a replica never
-serves a version or a latest that another replica has since replaced or deleted.
+to the subject; while a commit may be one the hub has not read yet (the store's write version
+moved since its last read), or no hub follows the log, each read re-reads the counter with one
+primary-key lookup instead. Either way a replica never serves a version or a latest that another
+replica has since replaced or deleted.
 """
 
 from __future__ import annotations
@@ -80,19 +81,20 @@ class LiveVersions:
 class LiveVersionCache:
     """Each subject's live versions, answered without the store while the cache follows the log.
 
-    Following: the server's event hub tails the event log and hands every event it reads to
-    ``caught_up``, which drops the subjects they name. A write this process commits, a PostgreSQL
-    notification of another replica's write, or ``unseen_writes`` (the store's probe: another
-    connection committed to the SQLite file, a notification waiting on the LISTEN socket) counts as
-    a ``notice``: from then until the hub has read the log past it, every read checks the subject's
-    change counter (one primary-key read) as it does when no hub follows (``following`` False). So
-    a version registered on one replica is the latest on every other from the next call on.
-
-    Until a race is found, every read checks the subject's change counter, trusted or not (one
-    primary-key read; the versions still come from the cache while the counter stands): under the
-    parallel suite, on SQLite and on PostgreSQL alike, the hub's read of the log after another
-    replica's write sometimes did not drop the subject, and a replaced latest was served once more
-    (tests/registry/test_grpc_server.py and test_latest_cache.py, about 1 run in 5 under load).
+    Following: the server's event hub tails the event log and drops (``changed``) the subjects of
+    every event it reads. Before each read it takes ``reading()``, the store's write version
+    (``write_version``, the SQLite probe: ``PRAGMA data_version`` on a connection of its own, which
+    moves with every commit of any other connection or process), and hands it back after. A
+    cached entry is trusted only while the write version still equals the one the hub's last read
+    started from: no commit since, so every change committed before this call is in a read the hub
+    finished, and its subject was dropped. Trust is decided before the entry is taken (an entry
+    taken first may be one the hub drops meanwhile), and the probe only compares, so threads
+    asking at once cannot take a change from each other. Otherwise (a write the hub has not read
+    yet, no hub following, PostgreSQL) a read checks the subject's change counter (one primary-key
+    read) and reuses the versions while it stands. PostgreSQL has no such probe: another replica's
+    notification is delivered after that replica's commit returned, maybe after the client's next
+    call here, so there the counter is read on every call. Either way a replica never serves a
+    version or a latest that another replica has since replaced or deleted.
     """
 
     def __init__(self, store: Store, schemas: SchemaCache):
@@ -100,30 +102,26 @@ class LiveVersionCache:
         self.schemas = schemas
         self._subjects: dict[str, LiveVersions] = {}
         self._lock = threading.Lock()
-        self._notices = 0  # writes known to have happened
-        self._read_through = -1  # the notices the hub's last read of the log covered
+        self._read_through: int | None = None  # the write version the hub's last read started from
+        self._woken_for: int | None = None  # the write version the hub was last asked to read
         self._generation = 0  # bumped by every invalidation: a load that raced one is not kept
-        self.following = False  # set by the hub while it tails the log (and, on PostgreSQL, LISTENs)
         self.wake: Callable[[], None] = lambda: None  # asks the hub to read the log now
-        self.unseen_writes: Callable[[], bool] = lambda: False  # the store's probe; True: notice
-        self._always_check_counter = True  # see the class docstring: trust is off until the race is found
+        self.write_version: Callable[[], int] | None = None  # the store's probe (SQLite); set by the hub
 
-    def notice(self) -> None:
-        """A write happened that the hub has not read yet (any thread)."""
-        with self._lock:
-            self._notices += 1
-        self.wake()
-
-    def reading(self) -> int:
+    def reading(self) -> int | None:
         """Called by the hub before it reads the log: the mark its ``caught_up`` passes back."""
-        return self._notices
+        return self.write_version() if self.write_version is not None else None
 
-    def caught_up(self, mark: int, subjects: Iterable[str]) -> None:
-        """The hub read the log to its end after ``mark`` (and these subjects' events in it)."""
+    def changed(self, subjects: Iterable[str]) -> None:
+        """The hub read events of these subjects: drop them."""
         with self._lock:
             for subject in subjects:
                 self._subjects.pop(subject, None)
                 self._generation += 1
+
+    def caught_up(self, mark: int | None) -> None:
+        """The hub read the log to its end, starting after ``reading()`` returned ``mark``."""
+        with self._lock:
             self._read_through = mark
 
     def reset(self) -> None:
@@ -133,15 +131,22 @@ class LiveVersionCache:
             self._generation += 1
 
     def _trusted(self) -> bool:
-        if self.unseen_writes():
-            self.notice()
-        return self.following and self._read_through == self._notices and not self._always_check_counter
+        """No commit since the hub's last read began (and so none it has not read)."""
+        if self.write_version is None:  # no hub following, or no probe (PostgreSQL)
+            return False
+        version = self.write_version()
+        if version == self._read_through:
+            return True
+        if version != self._woken_for:  # once per change: the hub reads, then trust returns
+            self._woken_for = version
+            self.wake()
+        return False
 
     def get(self, subject: str) -> LiveVersions:
-        """The subject's live versions, reloaded when its counter moved; ``SubjectNotFound`` when none."""
-        cached = self.cached(subject)
-        if cached is not None:
-            return cached
+        """The subject's live versions, reloaded when its counter moved; ``SubjectNotFound`` when none.
+
+        Checks the counter: callers on a server's event loop have tried ``cached`` already, and the
+        probe stays on that loop (no worker thread contends for its connection)."""
         generation = self._generation
         seq = self.store.subject_seq(subject)
         if seq is None:
@@ -166,7 +171,9 @@ class LiveVersionCache:
 
         Reads no table (at most the store's probe), so servers call it on their event loop.
         """
-        cached = self._subjects.get(subject)
-        if cached is None or cached.latest is None or not self._trusted():
+        if subject not in self._subjects or not self._trusted():  # a miss needs no probe
+            return None
+        cached = self._subjects.get(subject)  # taken after the trust check: see the class docstring
+        if cached is None or cached.latest is None:
             return None
         return cached

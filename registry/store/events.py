@@ -7,8 +7,7 @@ commit) to wake every replica's watchers.
 
 from __future__ import annotations
 
-import select as select_module
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, text
@@ -105,28 +104,16 @@ class EventQueries:
         counter.compacted_through = through
         return removed
 
-    async def event_notifications(
-        self, listening: Callable[[Callable[[], bool] | None], None] = lambda probe: None
-    ) -> AsyncIterator[None]:
+    async def event_notifications(self) -> AsyncIterator[None]:
         """PostgreSQL only: one item per event any replica appends (``LISTEN`` on its own connection);
-        ends with the connection's error.
-
-        Once it listens it calls ``listening(probe)``: ``probe()`` tells, without waiting, whether a
-        notification has reached the connection's socket and not been read yet (a select of the
-        socket); ``listening(None)`` when it stops listening.
-        """
+        ends with the connection's error."""
         import psycopg  # here: only PostgreSQL stores need it
 
         dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
             await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            socket = connection.pgconn.socket
-            listening(lambda: bool(select_module.select([socket], [], [], 0)[0]))
-            try:
-                async for _ in connection.notifies():
-                    yield
-            finally:
-                listening(None)
+            async for _ in connection.notifies():
+                yield
 
 
 def _event(row: EventRow) -> Event:

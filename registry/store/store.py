@@ -15,6 +15,7 @@ serialises writers across processes. The unique constraint on (subject, version)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import random
 import sqlite3
@@ -127,29 +128,28 @@ class Store(SubjectQueries, EventQueries, AccessQueries, WebhookQueries):
             log.warning("registry store unavailable: %s", exc)
             raise Unavailable("the registry store is unavailable; try again") from None
 
-    def write_probe(self) -> Callable[[], bool] | None:
-        """SQLite on a file: a check that another connection (of any process) committed to the file
-        since the previous call, in a few microseconds (``PRAGMA data_version`` on a connection of
-        its own); None where there is no such check (PostgreSQL: its LISTEN socket tells instead)."""
+    def write_probe(self) -> Callable[[], int] | None:
+        """SQLite on a file: the file's write version, which moves whenever another connection (of
+        any process) commits to it, read in a few microseconds (``PRAGMA data_version`` on a
+        connection of its own); it only compares, so callers on any thread see every change. When it
+        cannot be read, a value seen never before (assume a write). None where there is no such
+        probe (PostgreSQL: another replica's commit is known only by a notification sent later)."""
         database = make_url(self.url).database
         if self.dialect != "sqlite" or not database or database == ":memory:":
             return None
         connection = sqlite3.connect(database, timeout=30, check_same_thread=False, isolation_level=None)
         lock = threading.Lock()
-        last = [None]
+        unknown = itertools.count(-1, -1)
 
-        def changed() -> bool:
+        def version() -> int:
             with lock:
                 try:
-                    (version,) = connection.execute("PRAGMA data_version").fetchone()
+                    return connection.execute("PRAGMA data_version").fetchone()[0]
                 except sqlite3.Error:
-                    return True  # cannot tell: assume a write
-                moved, last[0] = version != last[0], version
-            return moved
+                    return next(unknown)
 
-        changed()
         self._probes.append(connection)
-        return changed
+        return version
 
     def subject_seq(self, subject: str) -> int | None:
         """The subject's change counter (None for an unknown subject): one primary-key read.
