@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from lakehouse.dbt.glue import PROJECT_DIR
+from lakehouse.dbt.glue import PROJECT_DIR, dbt_environment
 from lakehouse.dbt.sources import contracts_from_files
 from meshgate.pipeline.bronze import bronze_asset
 from meshgate.pipeline.dbt import (
@@ -35,7 +35,8 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
     dbt runs on a working copy of ``project_dir`` under the data directory (``project.py``)."""
     contracts = contracts_from_files(lakehouse.contracts_dir)
     project = dbt_project(working_project(Path(project_dir), lakehouse.data_dir))
-    manifest = load_manifest(project)
+    with dbt_environment(lakehouse.dbt_environment()):  # the runs' profile: their dbt reuses this parse
+        manifest = load_manifest(project)
     models = build_dbt_assets(project, manifest)
     dbt_selection = AssetSelection.assets(models)
     translator = MeshgateTranslator()
