@@ -180,7 +180,9 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
             before = state.versions_before(due, catalog)
             _carry_partial_parse(root, target)
             args = (
-                ["build"] if due == sorted(models.values()) else ["build", "--select", *_names(manifest, due)]
+                ["build"]
+                if due == sorted(models.values())
+                else ["build", "--select", " ".join(_names(manifest, due))]
             )
             invocation = dbt.cli(
                 args, manifest=manifest, dagster_dbt_translator=translator, target_path=target

@@ -147,7 +147,7 @@ def test_a_rerun_with_nothing_new_in_bronze_skips_dbt_and_says_so(runs):
 
 
 def test_a_run_after_a_new_batch_builds_only_what_reads_it_with_the_new_rows(runs):
-    (_, before, _), (third, after, messages), _ = runs[0][1:]
+    (_, before, _), (third, after, messages) = runs[0][1:]
     assert third.batches["checkout__checkout_completed/checkout-3.jsonl"] == "accepted"
     assert third.models_built == [
         "gold/conversion_funnel",
