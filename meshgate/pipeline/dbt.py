@@ -3,7 +3,8 @@
 dagster-dbt turns every model into an asset, every dbt test into an asset check, and every source
 ``bronze.<table>`` into a dependency on the Bronze asset of the same key, so lineage runs from the
 landing file to Gold. Model keys are ``[schema, alias]`` (``silver/checkout__checkout_completed``,
-``gold/daily_revenue``): the Iceberg identifiers the dbt plugin lands them under.
+``gold/daily_revenue``): the Iceberg identifiers the dbt plugin lands them under. A run builds the
+selected models that are due in one ``dbt build`` and skips the others (``build_state.py``).
 """
 
 import hashlib
@@ -167,42 +168,45 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
             selected = sorted(models[key] for key in context.selected_asset_keys if key in models)
             state = BuildState(root, manifest, project_fingerprint(project.project_dir))
             catalog = lakehouse.catalog()
-            due = selected if config.full_build else state.due(selected, catalog)
-            skipped = [uid for uid in selected if uid not in due]
-            if skipped:
-                context.log.info(
-                    f"dbt: {len(skipped)} of {len(selected)} models skipped, nothing they read changed "
-                    f"since their last successful build: {', '.join(_names(manifest, skipped))} "
-                    "(run config full_build: true builds them anyway)"
+            try:
+                due = selected if config.full_build else state.due(selected, catalog)
+                skipped = [uid for uid in selected if uid not in due]
+                if skipped:
+                    context.log.info(
+                        f"dbt: {len(skipped)} of {len(selected)} models skipped, nothing they read changed "
+                        f"since their last successful build: {', '.join(_names(manifest, skipped))} "
+                        "(run config full_build: true builds them anyway)"
+                    )
+                if not due:
+                    return
+                before = state.versions_before(due, catalog)
+                _carry_partial_parse(root, target)
+                args = (
+                    ["build"]
+                    if due == sorted(models.values())
+                    else ["build", "--select", " ".join(_fqn(manifest, uid) for uid in due)]
                 )
-            if not due:
-                return
-            before = state.versions_before(due, catalog)
-            _carry_partial_parse(root, target)
-            args = (
-                ["build"]
-                if due == sorted(models.values())
-                else ["build", "--select", " ".join(_names(manifest, due))]
-            )
-            invocation = dbt.cli(
-                args, manifest=manifest, dagster_dbt_translator=translator, target_path=target
-            )
-            # Converted with the op's context (Outputs and AssetCheckResults of this multi-asset):
-            # given to ``dbt.cli`` it would also make dagster-dbt select the models itself.
-            for event in invocation.stream_raw_events():
-                yield from event.to_default_asset_events(
-                    manifest=manifest,
-                    dagster_dbt_translator=translator,
-                    context=context.op_execution_context,
-                    target_path=target,
-                    project=project,
+                invocation = dbt.cli(
+                    args, manifest=manifest, dagster_dbt_translator=translator, target_path=target
                 )
-            results = invocation.get_artifact("run_results.json")["results"]
-            state.record(
-                [r["unique_id"] for r in results if r["unique_id"] in due and r["status"] == "success"],
-                before,
-                catalog,
-            )
+                # Converted with the op's context (Outputs and AssetCheckResults of this multi-asset):
+                # given to ``dbt.cli`` it would also make dagster-dbt select the models itself.
+                for event in invocation.stream_raw_events():
+                    yield from event.to_default_asset_events(
+                        manifest=manifest,
+                        dagster_dbt_translator=translator,
+                        context=context.op_execution_context,
+                        target_path=target,
+                        project=project,
+                    )
+                results = invocation.get_artifact("run_results.json")["results"]
+                state.record(
+                    [r["unique_id"] for r in results if r["unique_id"] in due and r["status"] == "success"],
+                    before,
+                    catalog,
+                )
+            finally:
+                catalog.engine.dispose()
         _carry_partial_parse(target, root)
 
     return meshgate_dbt_models
@@ -210,6 +214,11 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
 
 def _names(manifest: dict, uids: list[str]) -> list[str]:
     return [manifest["nodes"][uid]["name"] for uid in uids]
+
+
+def _fqn(manifest: dict, uid: str) -> str:
+    """dbt's selector of exactly one model (a bare name would also match a folder of that name)."""
+    return "fqn:" + ".".join(manifest["nodes"][uid]["fqn"])
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
