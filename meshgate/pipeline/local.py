@@ -22,9 +22,7 @@ class PipelineRun:
     failed_checks: list[str] = field(default_factory=list)  # "<asset key>:<check>"
     dbt_checks: int = 0
     failed_dbt_checks: list[str] = field(default_factory=list)  # those of failed_checks that are dbt's
-    models_built: list[str] = field(
-        default_factory=list
-    )  # dbt models materialised; none when nothing was due
+    models_built: list[str] = field(default_factory=list)  # dbt models materialised (none: all skipped)
 
 
 def run_locally(
