@@ -509,10 +509,10 @@ def step_orchestration(ctx: DemoContext) -> str:
         counts.append(rows)
         decisions = ", ".join(f"{key.split('/')[-1]} {status}" for key, status in sorted(run.batches.items()))
         failed = ", ".join(run.failed_dbt_checks) or "none"
-        ctx.console.print(
-            f"run {attempt}: the gate decided {decisions}; "
-            f"dbt: {run.dbt_checks} checks, {len(run.failed_dbt_checks)} failed ({failed})"
-        )
+        dbt = f"dbt: {run.dbt_checks} checks, {len(run.failed_dbt_checks)} failed ({failed})"
+        if not run.models_built:
+            dbt = "dbt: skipped, nothing new in Bronze"
+        ctx.console.print(f"run {attempt}: the gate decided {decisions}; {dbt}")
     table = Table(title="rows per table after run 1 and run 2")
     for column in ("table", "run 1", "run 2"):
         table.add_column(column)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
-from lakehouse.dbt.glue import PROJECT_DIR
+from lakehouse.dbt.glue import PROJECT_DIR, dbt_environment
 from lakehouse.dbt.sources import contracts_from_files
 from meshgate.pipeline.bronze import bronze_asset
 from meshgate.pipeline.dbt import (
@@ -30,12 +30,14 @@ TRANSFORM_JOB = "transform"
 
 
 def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_DIR) -> Definitions:
-    """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job.
+    """Bronze assets for the contracts in ``lakehouse.contracts_dir``, the dbt assets, sensors, a job,
+    on the in-process executor.
 
     dbt runs on a working copy of ``project_dir`` under the data directory (``project.py``)."""
     contracts = contracts_from_files(lakehouse.contracts_dir)
     project = dbt_project(working_project(Path(project_dir), lakehouse.data_dir))
-    manifest = load_manifest(project)
+    with dbt_environment(lakehouse.dbt_environment()):  # the runs' profile: their dbt reuses this parse
+        manifest = load_manifest(project)
     models = build_dbt_assets(project, manifest)
     dbt_selection = AssetSelection.assets(models)
     translator = MeshgateTranslator()
@@ -55,6 +57,10 @@ def build_definitions(lakehouse: LakehouseResource, project_dir: Path = PROJECT_
             contract_change_sensor(contracts, project.project_dir, manifest, translator, dbt_selection),
         ],
         resources={"lakehouse": lakehouse, "dbt": dbt_resource(project)},
+        # Every run here is one step (a Bronze partition, or the dbt multi-asset): a step process per
+        # run (the multiprocess executor's) would be a second interpreter start for nothing. The run
+        # launcher still gives each run a process of its own.
+        executor=in_process_executor,
     )
 
 

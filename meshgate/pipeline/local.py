@@ -22,6 +22,7 @@ class PipelineRun:
     failed_checks: list[str] = field(default_factory=list)  # "<asset key>:<check>"
     dbt_checks: int = 0
     failed_dbt_checks: list[str] = field(default_factory=list)  # those of failed_checks that are dbt's
+    models_built: list[str] = field(default_factory=list)  # dbt models materialised (none: all skipped)
 
 
 def run_locally(
@@ -66,6 +67,9 @@ def run_locally(
     step("dbt build")
     config = {**loggers, "ops": {models.op.name: {"config": dbt_config or {}}}}
     result = materialize([models], resources=defs.resources, instance=instance, run_config=config)
+    outcome.models_built = sorted(
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+    )
     for check in result.get_asset_check_evaluations():
         outcome.dbt_checks += 1
         if not check.passed:

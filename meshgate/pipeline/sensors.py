@@ -32,6 +32,7 @@ from lakehouse import unregistered
 from lakehouse.dbt.sources import contracts_from_registry, sources_yaml
 from lakehouse.naming import BRONZE, table_name
 from meshgate.pipeline.bronze import bronze_key, landing_partitions
+from meshgate.pipeline.build_state import walk
 from meshgate.pipeline.dbt import DBT_RUN_TAGS
 from meshgate.pipeline.project import write_generated_sources
 from meshgate.pipeline.resources import LakehouseResource
@@ -101,7 +102,7 @@ def downstream_models(
         for uid, source in manifest["sources"].items()
         if source["source_name"] == BRONZE and source["name"] in tables
     }
-    models = sorted(uid for uid in _walk(manifest["child_map"], sources) if uid.startswith("model."))
+    models = sorted(uid for uid in walk(manifest["child_map"], sources) if uid.startswith("model."))
     if landed is not None:
         models = [uid for uid in models if _bronze_sources(manifest, uid) <= landed]
     return [translator.get_asset_key(manifest["nodes"][uid]) for uid in models]
@@ -112,19 +113,9 @@ def _bronze_sources(manifest: dict, uid: str) -> set[str]:
     sources = manifest["sources"]
     return {
         sources[parent]["name"]
-        for parent in _walk(manifest["parent_map"], {uid})
+        for parent in walk(manifest["parent_map"], {uid})
         if parent in sources and sources[parent]["source_name"] == BRONZE
     }
-
-
-def _walk(edges: dict[str, list[str]], start: set[str]) -> set[str]:
-    seen, queue = set(), list(start)
-    while queue:
-        for neighbour in edges.get(queue.pop(), []):
-            if neighbour not in seen:
-                seen.add(neighbour)
-                queue.append(neighbour)
-    return seen
 
 
 def landed_tables(catalog) -> set[str]:

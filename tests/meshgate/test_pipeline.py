@@ -1,5 +1,6 @@
 """The Dagster pipeline in-process over the example data: Bronze partitions fed by the gate, the dbt
-models and their tests, run twice and after failures midway, always leaving the same tables.
+models and their tests, run twice and after failures midway, always leaving the same tables; a run
+with nothing new in Bronze skips dbt, one after a new batch builds what reads it.
 
 Real parts throughout: the gate into Iceberg (SQLite catalog), `dbt build` through dagster-dbt's
 subprocess, an ephemeral Dagster instance.
@@ -69,15 +70,32 @@ def pipeline(tmp_path, generate):
     return lakehouse, build_definitions(lakehouse)
 
 
+NEW_CHECKOUTS = 120  # the third run's batch: events no earlier file held
+
+
 @pytest.fixture(scope="module")
-def twice(tmp_path_factory, generate, pii_key):
-    """The pipeline run twice over the same landing files; the tables after each run; its data dir."""
+def runs(tmp_path_factory, generate, pii_key):
+    """The pipeline run twice over the same landing files, then a third time after a new checkout
+    batch landed: each run's outcome, the tables after it, the dbt run's log messages."""
     lakehouse, defs = pipeline(tmp_path_factory.mktemp("twice"), generate)
     instance = DagsterInstance.ephemeral()
-    first = run_locally(defs, instance)
-    after_first = tables(lakehouse)
-    second = run_locally(defs, instance)
-    return first, after_first, second, tables(lakehouse), Path(lakehouse.data_dir)
+    outcomes = []
+    for number in range(3):
+        if number == 2:
+            folder = lakehouse.landing_folder("checkout.CheckoutCompleted")
+            generate.write("checkout", folder / "checkout-3.jsonl", NEW_CHECKOUTS, seed=11)
+        run = run_locally(defs, instance)
+        (dbt_run,) = instance.get_runs(limit=1)
+        messages = [entry.user_message for entry in instance.all_logs(dbt_run.run_id)]
+        outcomes.append((run, tables(lakehouse), messages))
+    return outcomes, Path(lakehouse.data_dir)
+
+
+@pytest.fixture(scope="module")
+def twice(runs):
+    """The first two runs: (first, tables after it, second, tables after it, data dir)."""
+    (first, after_first, _), (second, after_second, _), _ = runs[0]
+    return first, after_first, second, after_second, runs[1]
 
 
 def test_every_landing_file_is_a_partition_gated_into_bronze(twice):
@@ -120,10 +138,37 @@ def test_a_second_run_is_a_no_op_with_identical_tables(twice):
     assert after_second == after_first
 
 
-def test_each_dbt_run_starts_from_the_previous_runs_saved_parse(twice):
-    targets = twice[-1] / "dbt-target"
-    runs = [folder for folder in targets.iterdir() if folder.is_dir()]
-    assert len(runs) == 2 and all((folder / "partial_parse.msgpack").is_file() for folder in runs)
+def test_a_rerun_with_nothing_new_in_bronze_skips_dbt_and_says_so(runs):
+    (first, _, _), (second, _, messages), _ = runs[0]
+    assert len(first.models_built) == 7 and second.models_built == [] and second.dbt_checks == 0
+    (skipped,) = [m for m in messages if "skipped" in m]
+    assert skipped.startswith("dbt: 7 of 7 models skipped, nothing they read changed")
+    assert "full_build: true" in skipped  # how to force a build
+
+
+def test_a_run_after_a_new_batch_builds_only_what_reads_it_with_the_new_rows(runs):
+    (_, before, _), (third, after, messages) = runs[0][1:]
+    assert third.batches["checkout__checkout_completed/checkout-3.jsonl"] == "accepted"
+    assert third.models_built == [
+        "gold/conversion_funnel",
+        "gold/daily_active_users",
+        "gold/daily_revenue",
+        "silver/checkout__checkout_completed",
+    ]
+    assert third.dbt_checks > 5 and not third.failed_dbt_checks
+    silver = "silver.checkout__checkout_completed"
+    assert len(after[silver]) == len(before[silver]) + NEW_CHECKOUTS
+    assert after["gold.daily_revenue"] != before["gold.daily_revenue"]
+    for untouched in ("silver.identity__user_signed_up", "silver.web__page_viewed", "gold.daily_page_views"):
+        assert after[untouched] == before[untouched]
+    assert any("3 of 7 models skipped" in m for m in messages)
+
+
+def test_each_dbt_run_starts_from_the_previous_runs_saved_parse(runs):
+    targets = runs[1] / "dbt-target"
+    folders = [folder for folder in targets.iterdir() if folder.is_dir()]
+    assert len(folders) == 2  # the first and third runs; the second started no dbt
+    assert all((folder / "partial_parse.msgpack").is_file() for folder in folders)
     assert (targets / "partial_parse.msgpack").is_file()  # kept for the next run
 
 
@@ -139,6 +184,7 @@ def test_a_run_failing_midway_then_retried_leaves_the_same_tables(tmp_path, gene
     assert "gold.daily_revenue" not in tables(lakehouse)
     retried = run_locally(defs, instance)
     assert retried.failed_checks == ["bronze/checkout__checkout_completed:checkout-bad.jsonl"]
+    assert len(retried.models_built) == 7  # the failed run recorded no model as built
     assert tables(lakehouse, drop=TIME_COLUMNS) == {
         name: rows for name, rows in _drop_times(reference).items()
     }

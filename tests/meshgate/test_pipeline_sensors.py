@@ -66,6 +66,7 @@ def test_the_code_location_loads_with_bronze_dbt_assets_and_checks(defs):
     assert AssetKey(["bronze", CHECKOUT]) in graph.get(AssetKey(["silver", CHECKOUT])).parent_keys
     checks = {key.name for key in graph.asset_check_keys}
     assert "gate_decision" in checks
+    assert defs.resolve_job_def("transform").executor_def.name == "in_process"  # one step a run
     assert any(name.startswith("unique_silver_checkout_completed") for name in checks)  # dbt tests
 
 
