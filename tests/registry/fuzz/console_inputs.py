@@ -46,7 +46,7 @@ PAGES = [
     ("POST", "/ui/config/{s}"),
     ("POST", "/ui/mode/{s}"),
 ]
-STREAM_TIMEOUT = httpx.Timeout(30, read=0.3)  # an event stream is read until quiet this long
+STREAM_TIMEOUT = httpx.Timeout(30, read=1.0)  # an event stream is read until quiet this long
 
 _header_text = st.text(string.printable.strip("\r\n\x0b\x0c") + "\t", max_size=60).map(str.strip)
 """What an HTTP header value can carry on the wire (h11 refuses line breaks and edge whitespace)."""
@@ -226,7 +226,12 @@ def check_console(targets, value: dict) -> None:
         headers.setdefault("content-type", "application/x-www-form-urlencoded")
     before = site.last_event()
     with site.http.stream(
-        method, path, params=list(value["query"]), content=body, headers=headers, timeout=STREAM_TIMEOUT
+        method,
+        path,
+        params=list(value["query"]),
+        content=body,
+        headers=headers,
+        timeout=STREAM_TIMEOUT if path.startswith("/ui/events") else site.http.timeout,
     ) as response:
         text = _stream_start(response) if _is_stream(response) else response.read().decode("utf-8", "replace")
     assert response.status_code < 500, (method, path, response.status_code, text[:2000])
