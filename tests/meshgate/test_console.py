@@ -190,6 +190,10 @@ def test_a_cross_site_form_post_is_refused(sign_in, console_site):
     assert forged.status_code == 403 and "cross-site" in forged.text
     without_token = client.post("/ui/mode/checkout.CheckoutCompleted", data={"mode": "READONLY"})
     assert without_token.status_code == 403 and "CSRF" in without_token.text
+    not_ascii = client.post(
+        "/ui/mode/checkout.CheckoutCompleted", data={"csrf": "Ã" + csrf, "mode": "READONLY"}
+    )
+    assert not_ascii.status_code == 403 and "CSRF" in not_ascii.text
     assert console_site.server.service.get_mode(CHECKOUT) == "READWRITE"
 
 
