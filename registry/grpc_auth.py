@@ -167,15 +167,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc_errors.status_code(exc), exc.message)
 
     async def refused_at_edge(self, method: str, request, context, exc: MeshgateError) -> None:
-        """Audit a call of ``_AUDITED`` that the edge refused (``request`` None: it did not decode)
-        as its caller when a valid token came with it, as REST audits a malformed path."""
-        if method not in _AUDITED:
+        """Audit a call the edge refused (``request`` None: it did not decode) as its caller when a
+        valid token came with it, as REST audits a malformed path: a write always, a read with auth
+        on (queued like an allowed read's row when the token is valid)."""
+        if method not in _AUDITED and not self.required:
             return
         principal = ANONYMOUS if not self.required else None
         if self.required:
             header = dict(context.invocation_metadata() or ()).get("authorization")
             with contextlib.suppress(MeshgateError):
                 principal = await asyncio.to_thread(self.tokens.authenticate, secret_from_header(header))
+        if method not in _AUDITED and principal is not None:
+            target = _target(method, request)
+            self.tokens.record_read(principal, method, target, context.peer(), type(exc).__name__)
+            return
         await self._audit(method, request, context, principal, type(exc).__name__)
 
     async def _audit(self, method: str, request, context, principal: Principal | None, outcome: str) -> None:

@@ -38,6 +38,7 @@ from registry.compat import Level, get_format
 from registry.data_contract_diff import metadata_changes, rule_set_changes
 from registry.data_contracts import served
 from registry.errors import (
+    InvalidArgument,
     InvalidSchema,
     MeshgateError,
     PayloadTooLarge,
@@ -53,6 +54,7 @@ WORKER_THREADS = 4
 MAX_FORM_BYTES = 4 * 1024 * 1024
 CHANGES_SHOWN = 200
 RULESETS = ("", "WIRE", "WIRE_JSON")
+MAX_SEQUENCE = 2**63 - 1
 STATIC = Path(__file__).resolve().parent / "static"
 
 Page = Callable[[Request, Principal], Awaitable[Response]]
@@ -392,6 +394,8 @@ class Console:
         after = _int(request.query_params.get("after"), None)
         if after is None:
             after = await self._position()
+        elif not 0 <= after <= MAX_SEQUENCE:  # checked before the 200: the store holds 64-bit sequences
+            raise InvalidArgument(f"after: a sequence number from 0 to {MAX_SEQUENCE} is expected")
         recheck = (lambda: self.call(self.tokens.revalidate, principal)) if self.auth else None
 
         async def events():

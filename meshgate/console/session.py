@@ -63,7 +63,9 @@ class Sessions:
         """Refuse a write from another origin or without this session's CSRF token."""
         if not same_origin(request):
             raise PermissionDenied("cross-site request refused: the form was not posted from this console")
-        if not form_csrf or not hmac.compare_digest(form_csrf, self.csrf_token(request)):
+        # compared as bytes: compare_digest raises TypeError for text that is not ASCII
+        sent, expected = (form_csrf or "").encode("utf-8", "replace"), self.csrf_token(request).encode()
+        if not sent or not hmac.compare_digest(sent, expected):
             raise PermissionDenied("CSRF token missing or wrong: reload the page and try again")
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.meshgate.conftest import CHECKOUT
 
@@ -189,6 +190,10 @@ def test_a_cross_site_form_post_is_refused(sign_in, console_site):
     assert forged.status_code == 403 and "cross-site" in forged.text
     without_token = client.post("/ui/mode/checkout.CheckoutCompleted", data={"mode": "READONLY"})
     assert without_token.status_code == 403 and "CSRF" in without_token.text
+    not_ascii = client.post(
+        "/ui/mode/checkout.CheckoutCompleted", data={"csrf": "Ã" + csrf, "mode": "READONLY"}
+    )
+    assert not_ascii.status_code == 403 and "CSRF" in not_ascii.text
     assert console_site.server.service.get_mode(CHECKOUT) == "READWRITE"
 
 
@@ -213,6 +218,14 @@ def test_event_stream_sends_a_version_registered_anywhere(sign_in, console_site)
                 received.append(json.loads(line.removeprefix("data: ")))
                 break
     assert received[0]["subject"] == "inventory.Live" and received[0]["type"] == "VERSION_REGISTERED"
+
+
+@pytest.mark.parametrize("after", ["99999999999999999999", "-1"])
+def test_an_event_stream_after_no_sequence_is_refused_before_it_starts(sign_in, after):
+    """A position the store cannot hold ends in an error page, not in a stream the server breaks."""
+    response = sign_in("billing").get("/ui/events", params={"after": after})
+    assert response.status_code == 422
+    assert "after: a sequence number from 0 to 9223372036854775807 is expected" in response.text
 
 
 def test_lakehouse_shows_bronze_snapshots_the_log_and_retention(sign_in, console_site):

@@ -79,6 +79,17 @@ def _grpc_raw(server, secret, method, payload: bytes) -> str:
             return exc.code().name
 
 
+def _grpc_stream_raw(server, secret, method, payload: bytes) -> str:
+    """A streaming call's raw request bytes, with the token: the status code's name."""
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        call = channel.unary_stream(f"/meshgate.registry.v1.ContractRegistry/{method}")
+        try:
+            list(call(payload, metadata=(("authorization", f"Bearer {secret}"),), timeout=10))
+            return "OK"
+        except grpc.RpcError as exc:
+            return exc.code().name
+
+
 def _rest(server, secret, method, path, body=None) -> int:
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
     return httpx.request(
@@ -136,6 +147,21 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     did("consumer", "Register", "(malformed request)", "MalformedText")
     assert _grpc_raw(server, "mgt_not-a-token", "SetConfig", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
     did(None, "SetConfig", "(malformed request)", "MalformedText")
+    # reads refused at the edge: audited too (queued like an allowed read's row when the token is valid)
+    assert _grpc(server, secrets["producer"], lambda c: c.get_version("bad name", 1)) == "MalformedText"
+    read("producer", "GetSchemaByVersion", "bad name", "MalformedText")
+    assert _grpc_raw(server, secrets["consumer"], "GetSchemaByVersion", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
+    read("consumer", "GetSchemaByVersion", "(malformed request)", "MalformedText")
+    assert _grpc_raw(server, secrets["admin"], "ListTokens", b"\xff\xff") == "INVALID_ARGUMENT"
+    read("admin", "ListTokens", "(malformed request)", "MalformedText")
+    assert _grpc_raw(server, "mgt_not-a-token", "ListSubjects", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
+    did(None, "ListSubjects", "(malformed request)", "MalformedText")
+    assert _grpc_stream_raw(server, secrets["consumer"], "Watch", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
+    read("consumer", "Watch", "(malformed request)", "MalformedText")
+    with grpc.insecure_channel(server.grpc_target) as channel:  # health checking is open: no row
+        check = channel.unary_unary("/grpc.health.v1.Health/Check")
+        with pytest.raises(grpc.RpcError):
+            check(b"\x0a\x01\xff", timeout=10)
     # REST
     versions = f"/subjects/{SUBJECT}/versions"
     assert _rest(server, secrets["producer"], "POST", versions, {"schema": V2}) == 200
@@ -154,6 +180,15 @@ def test_a_scripted_session_is_audited_row_by_row_with_no_row_missing_or_misattr
     read("consumer", "GET /schemas/ids/{schema_id}", "(global)", "SchemaNotFound")
     assert _rest(server, secrets["admin"], "GET", "/subjects/bad%20name/versions") == 422
     read("admin", "GET /subjects/{subject}/versions", "path /subjects/bad%20name/versions", "MalformedText")
+    assert _rest(server, secrets["consumer"], "GET", "/subjects/bad.%FF/versions/1") == 422
+    read(
+        "consumer",
+        "GET /subjects/{subject}/versions/{version}",
+        "path /subjects/bad.%FF/versions/1",
+        "MalformedText",
+    )
+    assert _rest(server, "mgt_not-a-token", "GET", "/subjects/bad%20name/versions") == 401
+    did(None, "GET /subjects/{subject}/versions", "path /subjects/bad%20name/versions", "Unauthenticated")
     assert httpx.get(f"{server.http_url}/healthz", timeout=10).status_code == 200  # open: no row
     assert httpx.get(f"{server.http_url}/metrics", timeout=10).status_code == 200  # open: no row
     assert _rest(server, secrets["producer"], "DELETE", f"{versions}/99") == 404
@@ -285,4 +320,7 @@ def test_with_auth_off_reads_are_not_audited(tmp_path):
         assert httpx.get(f"{server.http_url}/subjects", timeout=10).status_code == 200
         with RegistryClient(server.grpc_target) as client:
             assert client.list_subjects() == []
+        # nor reads refused at the edge (a malformed REST path, a gRPC message that does not decode)
+        assert httpx.get(f"{server.http_url}/subjects/bad.%FF/versions", timeout=10).status_code == 422
+        assert _grpc_raw(server, "", "GetSchemaByVersion", b"\x0a\x01\xff") == "INVALID_ARGUMENT"
     assert _audit_rows(path) == []

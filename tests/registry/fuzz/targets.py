@@ -312,6 +312,7 @@ class Targets:
         self.http = httpx.Client(base_url=http_url, timeout=30)
         self.channel = grpc.insecure_channel(grpc_target)
         self.scratch = Path(tempfile.mkdtemp(prefix="meshgate-fuzz-"))
+        self.console: Any = None  # console_inputs.ConsoleSite, set by the fixture
 
     def close(self) -> None:
         self.http.close()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.registry.fuzz.console_inputs import CHECKS
 from tests.registry.fuzz.harness import fuzz
-from tests.registry.fuzz.targets import CHECKS
 
 
 @pytest.mark.parametrize("entry", sorted(CHECKS))

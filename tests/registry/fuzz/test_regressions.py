@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.registry.fuzz.console_inputs import CHECKS
 from tests.registry.fuzz.harness import regressions
-from tests.registry.fuzz.targets import CHECKS
 
 
 @pytest.mark.parametrize("entry, value, name", regressions(), ids=[name for _, _, name in regressions()])
