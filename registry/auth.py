@@ -208,14 +208,32 @@ class Tokens:
 
     def record(self, principal: Principal | None, action: str, target: str, peer: str, outcome: str) -> None:
         """Add one line to the audit log (``principal`` None: the caller had no valid token)."""
+        if principal is None:
+            self._write_row(None, "(unauthenticated)", "", action, target, peer, outcome)
+        else:
+            self._write_row(principal.token_id, principal.name, principal.role, action, target, peer, outcome)
+
+    def record_failure(self, outcome: str) -> None:
+        """The call in progress (``auditing``) failed: record it now, before its status goes out.
+
+        gRPC's ``abort`` sends the status at once; a row written after it could commit after the
+        client's next call had been audited, out of order."""
+        pending = PENDING_AUDIT.get()
+        if pending is None or pending.written:
+            return
+        p = pending
+        self._write_row(p.token_id, p.token_name, p.role, p.action, p.target, p.peer, outcome)
+        pending.written = True
+
+    def _write_row(self, token_id, token_name, role, action, target, peer, outcome) -> None:
         PENDING_AUDIT.set(None)  # this write is the record itself (runs in a worker thread's context)
         self.store.write(
             lambda session: self.store.add_audit_entry(
                 session,
                 time=datetime.now(UTC),
-                token_id=principal.token_id if principal else None,
-                token_name=principal.name if principal else "(unauthenticated)",
-                role=principal.role if principal else "",
+                token_id=token_id,
+                token_name=token_name,
+                role=role,
                 action=action,
                 target=target[:255],
                 peer=peer[:255],

@@ -412,6 +412,7 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
             if isinstance(exc, IncompatibleSchema) and method == "Register":
                 self.metrics.rejection(args[0].subject)
             context.set_trailing_metadata(grpc_errors.trailing_metadata(exc))
+            await self._audit_failure(method, type(exc).__name__)
             await context.abort(grpc_errors.status_code(exc), exc.message)
         except Exception:
             self.metrics.observe("grpc", method, time.perf_counter() - start, "internal")
@@ -423,9 +424,17 @@ class RegistryServicer(pb_grpc.ContractRegistryServicer):
                 extra={UNEXPECTED: request_id},
             )
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+            await self._audit_failure(method, grpc.StatusCode.INTERNAL.name)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error")
         self.metrics.observe("grpc", method, time.perf_counter() - start, OK)
         return result
+
+    async def _audit_failure(self, method: str, outcome: str) -> None:
+        """An audited call's failure is recorded before ``abort`` sends its status (see ``record_failure``)."""
+        try:
+            await asyncio.to_thread(self.tokens.record_failure, outcome)
+        except Exception as exc:  # an audit failure must not hide the call's own outcome
+            log.error("audit log write failed for %s: %s", method, exc)
 
 
 def create_grpc_server(
