@@ -76,7 +76,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if wrapped is not None and wrapped[0] is handler:
             return wrapped[1]  # the method's handler is one object: guard it once, not per call
         guarded = self._guard(details.method, handler)
-        self._guarded[details.method] = (handler, guarded)
+        if handler is not None:  # a known method: the table stays as small as the service
+            self._guarded[details.method] = (handler, guarded)
         return guarded
 
     def _guard(self, path: str, handler) -> Any:

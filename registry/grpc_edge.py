@@ -40,10 +40,20 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         self.service_name = service_name
         self.on_refused = on_refused
         """Told of every request refused here (before it is aborted): the audit of the refusal."""
+        self._checked: dict[str, tuple[Any, Any]] = {}  # method path -> (its handler, checked)
 
     async def intercept_service(self, continuation, details) -> Any:
         handler = await continuation(details)
-        service, _, method = details.method.lstrip("/").partition("/")
+        checked = self._checked.get(details.method)
+        if checked is not None and checked[0] is handler:
+            return checked[1]  # the method's handler is one object: wrap it once, not per call
+        wrapped = self._check(details.method, handler)
+        if handler is not None:  # a known method: the table stays as small as the service
+            self._checked[details.method] = (handler, wrapped)
+        return wrapped
+
+    def _check(self, path: str, handler) -> Any:
+        service, _, method = path.lstrip("/").partition("/")
         if handler is None or service != self.service_name:
             return handler
         decode = handler.request_deserializer
