@@ -41,6 +41,12 @@ class KeywordCheck:
 
     def violations(self, row: int, offset: int, record: dict) -> list[RowViolation]:
         """Every keyword the record breaks, in the validator's order; [] when it conforms."""
+        try:
+            return self._violations(row, offset, record)
+        except UnicodeEncodeError:  # invalid UTF-8 kept as lone surrogates: the validator takes text only
+            return self._violations(row, offset, _replaced(record))
+
+    def _violations(self, row: int, offset: int, record: dict) -> list[RowViolation]:
         if self._plain.is_valid(record):
             return []
         found = []
@@ -130,3 +136,16 @@ def _shown(value) -> str:
     else:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _replaced(value):
+    """``value`` with each invalid UTF-8 byte (a lone surrogate of ``parse_json_line``) as U+FFFD: the
+    keywords judge the line as the validator can read it; the decoder refuses the bytes where a
+    contract field reads them."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_replaced(key): _replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item) for item in value]
+    return value

@@ -171,3 +171,21 @@ def test_the_cli_refuses_a_keyword_violation_without_a_traceback(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert f"first at {batch}:1:0: /page/url (pattern):" in result.stderr  # file:row:byte offset, exactly
+
+
+def test_invalid_utf8_in_a_key_the_contract_does_not_read_reaches_the_validator_as_text(
+    sqlite_catalog, tmp_path
+):
+    """The line's other keywords are still judged (found by the fuzz harness: the validator raised
+    UnicodeEncodeError on the lone surrogate the precise pass keeps for the byte)."""
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "multipleOf": 5}},
+        "dependentRequired": {},
+    }
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b'{"\x80k": 1, "n": 7}\n{"\x80k": 1, "n": 10}\n')
+
+    result = ingest([str(path)], contract(schema), sqlite_catalog, schema_id=1, schema_version=1)
+
+    assert [(v.row, v.field, v.rule) for v in result.violations] == [(1, "/n", "multipleOf")]
