@@ -26,6 +26,7 @@ import grpc
 from registry import grpc_errors
 from registry.auth import ANONYMOUS, Access, Principal, Tokens, authorize, secret_from_header
 from registry.errors import MeshgateError, PermissionDenied, Unauthenticated
+from registry.grpc_edge import WrappingInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +62,16 @@ _AUDITED = {name for name, access in RULES.items() if access is not Access.ADMIN
 }
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(WrappingInterceptor):
     """``required=False`` (auth off): every caller is ``ANONYMOUS`` (an admin); writes are still audited."""
 
     def __init__(self, tokens: Tokens, service_name: str, required: bool = True):
+        super().__init__()
         self.tokens = tokens
         self.service_name = service_name
         self.required = required
-        self._guarded: dict[str, tuple[Any, Any]] = {}  # method path -> (its handler, guarded)
 
-    async def intercept_service(self, continuation, details) -> Any:
-        handler = await continuation(details)
-        wrapped = self._guarded.get(details.method)
-        if wrapped is not None and wrapped[0] is handler:
-            return wrapped[1]  # the method's handler is one object: guard it once, not per call
-        guarded = self._guard(details.method, handler)
-        if handler is not None:  # a known method: the table stays as small as the service
-            self._guarded[details.method] = (handler, guarded)
-        return guarded
-
-    def _guard(self, path: str, handler) -> Any:
+    def wrap(self, path: str, handler) -> Any:
         service, _, method = path.lstrip("/").partition("/")
         if handler is None or service != self.service_name:
             return handler

@@ -33,26 +33,36 @@ Refused = Callable[[str, "Message | None", Any, MeshgateError], Awaitable[None]]
 _SCHEMA_FIELDS = {"schema", "reader_schema"}  # limited by ``MAX_SCHEMA_BYTES``, in the service
 
 
-class EdgeInterceptor(grpc.aio.ServerInterceptor):
-    """Decode and check the requests of ``service_name``; must be the first interceptor."""
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """An interceptor that wraps each method's handler once (``wrap``), not on every call."""
 
-    def __init__(self, service_name: str, on_refused: Refused | None = None):
-        self.service_name = service_name
-        self.on_refused = on_refused
-        """Told of every request refused here (before it is aborted): the audit of the refusal."""
-        self._checked: dict[str, tuple[Any, Any]] = {}  # method path -> (its handler, checked)
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Any, Any]] = {}  # method path -> (its handler, wrapped)
 
     async def intercept_service(self, continuation, details) -> Any:
         handler = await continuation(details)
-        checked = self._checked.get(details.method)
-        if checked is not None and checked[0] is handler:
-            return checked[1]  # the method's handler is one object: wrap it once, not per call
-        wrapped = self._check(details.method, handler)
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is not None and wrapped[0] is handler:
+            return wrapped[1]  # the method's handler is one object
+        result = self.wrap(details.method, handler)
         if handler is not None:  # a known method: the table stays as small as the service
-            self._checked[details.method] = (handler, wrapped)
-        return wrapped
+            self._wrapped[details.method] = (handler, result)
+        return result
 
-    def _check(self, path: str, handler) -> Any:
+    def wrap(self, path: str, handler) -> Any:
+        raise NotImplementedError
+
+
+class EdgeInterceptor(WrappingInterceptor):
+    """Decode and check the requests of ``service_name``; must be the first interceptor."""
+
+    def __init__(self, service_name: str, on_refused: Refused | None = None):
+        super().__init__()
+        self.service_name = service_name
+        self.on_refused = on_refused
+        """Told of every request refused here (before it is aborted): the audit of the refusal."""
+
+    def wrap(self, path: str, handler) -> Any:
         service, _, method = path.lstrip("/").partition("/")
         if handler is None or service != self.service_name:
             return handler
