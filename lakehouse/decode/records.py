@@ -36,6 +36,18 @@ from registry.compat.avro import AvroSchema
 from registry.compat.protobuf import ProtobufSchema
 from registry.compat.protobuf_fields import JSON_VALUES, TIMESTAMP, WRAPPERS
 
+# What fastavro raises for damaged Avro bytes (beside its own schema errors).
+_UNDECODABLE = (
+    ValueError,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    StopIteration,
+    MemoryError,  # a length field claiming more bytes than memory holds (fastavro allocates first)
+    OverflowError,  # a varint past 64 bits
+)
+
 
 @dataclass
 class _Record:
@@ -116,18 +128,7 @@ def _avro_records(stream: BinaryIO, path: str, batch: BatchContext, schema_looku
             file=path,
             row=row + 1,
         ) from None
-    except (
-        ValueError,
-        EOFError,
-        KeyError,
-        IndexError,
-        TypeError,
-        StopIteration,
-        RuntimeError,
-        zlib.error,
-        MemoryError,  # a length field claiming more bytes than memory holds (fastavro allocates first)
-        OverflowError,  # a varint past 64 bits
-    ) as exc:
+    except (*_UNDECODABLE, RuntimeError, zlib.error) as exc:
         what = "Avro header" if row == 0 else f"Avro record {row + 1}"
         raise InvalidBatch(f"{what} cannot be decoded ({type(exc).__name__}: {exc}); truncated or not an Avro file?",
                            file=path, row=row + 1) from None  # fmt: skip
@@ -214,16 +215,7 @@ def _avro_payload(
             row,
             offset,
         ) from None
-    except (
-        ValueError,
-        EOFError,
-        KeyError,
-        IndexError,
-        TypeError,
-        StopIteration,
-        MemoryError,
-        OverflowError,
-    ) as exc:
+    except _UNDECODABLE as exc:
         message = f"Avro payload (schema id {schema_id}) does not decode: {type(exc).__name__}"
         return _Record(
             row,
