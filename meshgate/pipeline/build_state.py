@@ -73,11 +73,13 @@ class BuildState:
             models = None
         return models if isinstance(models, dict) else {}  # unreadable: nothing is known to be up to date
 
-    def due(self, models: Iterable[str], catalog: Catalog) -> list[str]:
-        """The models (dbt unique ids) whose inputs, outputs or project changed since their last build."""
+    def due(self, models: Iterable[str], catalog: Catalog, versions: dict | None = None) -> list[str]:
+        """The models (dbt unique ids) whose inputs, outputs or project changed since their last build;
+        ``versions``: those ``versions_before`` already read for these models."""
         models = sorted(models)
         tables = {uid: model_tables(self.manifest, uid) for uid in models}
-        versions = table_versions(catalog, set().union(*tables.values()))
+        if versions is None:
+            versions = table_versions(catalog, set().union(*tables.values()))
         recorded = self._models()
         return [
             uid

@@ -169,7 +169,8 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
             state = BuildState(root, manifest, project_fingerprint(project.project_dir))
             catalog = lakehouse.catalog()
             try:
-                due = selected if config.full_build else state.due(selected, catalog)
+                before = state.versions_before(selected, catalog)  # read once: the check and the record
+                due = selected if config.full_build else state.due(selected, catalog, before)
                 skipped = [uid for uid in selected if uid not in due]
                 if skipped:
                     context.log.info(
@@ -179,7 +180,6 @@ def build_dbt_assets(project: DbtProject, manifest: dict):
                     )
                 if not due:
                     return
-                before = state.versions_before(due, catalog)
                 _carry_partial_parse(root, target)
                 args = (
                     ["build"]
