@@ -221,8 +221,15 @@ class Tokens:
         pending = PENDING_AUDIT.get()
         if pending is None or pending.written:
             return
-        p = pending
-        self._write_row(p.token_id, p.token_name, p.role, p.action, p.target, p.peer, outcome)
+        self._write_row(
+            pending.token_id,
+            pending.token_name,
+            pending.role,
+            pending.action,
+            pending.target,
+            pending.peer,
+            outcome,
+        )
         pending.written = True
 
     def _write_row(self, token_id, token_name, role, action, target, peer, outcome) -> None:
